@@ -1,13 +1,25 @@
 // Command liverseg is a CT viewer that segments the liver on the local CPU
-// with a small distilled 3D network. main only wires the packages together.
+// with a small distilled 3D network. main only wires the packages together:
+// a known subcommand runs on the command line, anything else opens the GUI.
 package main
 
 import (
-	"fmt"
 	"os"
+
+	"github.com/liverseg/liverseg/cli"
 )
 
 func main() {
-	fmt.Fprintln(os.Stderr, "liverseg: under construction")
+	if len(os.Args) > 1 {
+		if _, ok := cli.Lookup(os.Args[1]); ok {
+			os.Exit(cli.Run(os.Args[1:], os.Stdout, os.Stderr))
+		}
+		if os.Args[1] == "-h" || os.Args[1] == "--help" || os.Args[1] == "help" {
+			cli.Usage(os.Stdout)
+			return
+		}
+	}
+	// The GUI (package app) is wired here once it exists.
+	cli.Usage(os.Stderr)
 	os.Exit(2)
 }
