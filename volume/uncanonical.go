@@ -1,0 +1,62 @@
+package volume
+
+import "fmt"
+
+// canonicalStrides returns, for each canonical axis a, the step in g's voxel
+// slice when canonical index a advances, and the offset in g's slice of the
+// canonical voxel (0,0,0). It is the index arithmetic shared by reorient and
+// its inverse.
+func (g Geometry) canonicalStrides() (start int, stride [3]int) {
+	src, flip := g.canonicalMap()
+	inStride := [3]int{1, g.Size[0], g.Size[0] * g.Size[1]}
+	for a := 0; a < 3; a++ {
+		c := src[a]
+		stride[a] = inStride[c]
+		if flip[a] {
+			start += (g.Size[c] - 1) * inStride[c]
+			stride[a] = -stride[a]
+		}
+	}
+	return start, stride
+}
+
+// fromCanonical scatters voxels laid out on g.CanonicalGeometry() back into
+// g's own index order: the exact inverse of reorient.
+func fromCanonical[T any](g Geometry, canon []T) []T {
+	src, flip := g.canonicalMap()
+	if src == [3]int{0, 1, 2} && flip == [3]bool{} {
+		out := make([]T, len(canon))
+		copy(out, canon)
+		return out
+	}
+	cs := g.CanonicalGeometry().Size
+	start, stride := g.canonicalStrides()
+	out := make([]T, len(canon))
+	n := 0
+	for k := 0; k < cs[2]; k++ {
+		for j := 0; j < cs[1]; j++ {
+			p := start + k*stride[2] + j*stride[1]
+			for i := 0; i < cs[0]; i++ {
+				out[p] = canon[n]
+				n++
+				p += stride[0]
+			}
+		}
+	}
+	return out
+}
+
+// MaskFromCanonical maps a mask that lies on g.CanonicalGeometry() (as
+// produced by working on Volume.Canonical()) back onto g itself, voxel for
+// voxel: the inverse of Mask.Canonical. The result is a new mask whose
+// Geometry is g. It fails when c is not on g's canonical grid.
+func MaskFromCanonical(c *Mask, g Geometry) (*Mask, error) {
+	cg := g.CanonicalGeometry()
+	if c.Size != cg.Size || len(c.Voxels) != cg.NumVoxels() {
+		return nil, fmt.Errorf("volume: mask of size %v is not on the canonical grid %v of the target geometry", c.Size, cg.Size)
+	}
+	if !c.Geometry.SameGrid(cg, 1e-3) {
+		return nil, fmt.Errorf("volume: mask grid (origin %v, spacing %v) differs from the canonical grid of the target geometry (origin %v, spacing %v)", c.Origin, c.Spacing, cg.Origin, cg.Spacing)
+	}
+	return &Mask{Geometry: g, Voxels: fromCanonical(g, c.Voxels)}, nil
+}

@@ -1,0 +1,61 @@
+package volume
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestMaskFromCanonicalInvertsCanonical(t *testing.T) {
+	dirs := map[string][3][3]float64{
+		"LPS":      {{1, 0, 0}, {0, 1, 0}, {0, 0, 1}},
+		"RAS":      {{-1, 0, 0}, {0, -1, 0}, {0, 0, 1}},
+		"LPI":      {{1, 0, 0}, {0, 1, 0}, {0, 0, -1}},
+		"coronal":  {{1, 0, 0}, {0, 0, -1}, {0, -1, 0}},
+		"sagittal": {{0, 0, 1}, {1, 0, 0}, {0, -1, 0}},
+	}
+	for name, dir := range dirs {
+		t.Run(name, func(t *testing.T) {
+			g := Geometry{Size: [3]int{3, 4, 5}, Spacing: [3]float64{0.5, 0.7, 2}, Origin: [3]float64{10, -20, 30}, Direction: dir}
+			m := NewMask(g)
+			for n := range m.Voxels {
+				m.Voxels[n] = uint8(n) // every voxel distinct
+			}
+			c := m.Canonical()
+			back, err := MaskFromCanonical(c, g)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if back.Geometry != g {
+				t.Fatalf("geometry %+v, want %+v", back.Geometry, g)
+			}
+			for n := range m.Voxels {
+				if back.Voxels[n] != m.Voxels[n] {
+					t.Fatalf("voxel %d = %d, want %d", n, back.Voxels[n], m.Voxels[n])
+				}
+			}
+			// Same patient position for a voxel in both grids.
+			cg := g.CanonicalGeometry()
+			for n, v := range c.Voxels {
+				i, j, k := n%cg.Size[0], n/cg.Size[0]%cg.Size[1], n/(cg.Size[0]*cg.Size[1])
+				p := cg.IndexToPatient([3]float64{float64(i), float64(j), float64(k)})
+				idx := g.PatientToIndex(p)
+				ii, jj, kk := int(idx[0]+0.5), int(idx[1]+0.5), int(idx[2]+0.5)
+				if back.Voxels[g.Offset(ii, jj, kk)] != v {
+					t.Fatalf("canonical voxel (%d,%d,%d) did not land at its patient position", i, j, k)
+				}
+			}
+		})
+	}
+}
+
+func TestMaskFromCanonicalRejectsWrongGrid(t *testing.T) {
+	g := Geometry{Size: [3]int{3, 4, 5}, Spacing: [3]float64{1, 1, 1}, Direction: [3][3]float64{{-1, 0, 0}, {0, -1, 0}, {0, 0, 1}}}
+	if _, err := MaskFromCanonical(NewMask(Identity([3]int{4, 3, 5}, [3]float64{1, 1, 1})), g); err == nil || !strings.Contains(err.Error(), "canonical grid") {
+		t.Fatalf("wrong size: err = %v", err)
+	}
+	wrongOrigin := NewMask(g.CanonicalGeometry())
+	wrongOrigin.Origin[0] += 5
+	if _, err := MaskFromCanonical(wrongOrigin, g); err == nil {
+		t.Fatal("shifted origin accepted")
+	}
+}
