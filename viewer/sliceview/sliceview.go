@@ -1,0 +1,598 @@
+// Package sliceview is the Fyne widget that shows one plane of a
+// viewer.Scene: the windowed CT slice at its physical aspect ratio, an
+// overlay layer, the linked crosshair, orientation letters and a slice label.
+// Three SliceViews sharing one Scene make the linked axial/coronal/sagittal
+// display.
+//
+// Mouse and keys (all planes):
+//
+//	wheel, Page Up/Down, ↑/↓   next/previous slice (towards S, P, L: index +1)
+//	left click or drag         move the crosshair (the other views follow)
+//	right drag, ctrl+left drag window/level: → wider, ↓ higher level
+//	middle drag, shift+left drag  pan
+//	ctrl+wheel, + / −          zoom about the pointer / the centre
+//	0 or r                     reset zoom and pan
+package sliceview
+
+import (
+	"fmt"
+	"image"
+	"image/color"
+	"math"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/canvas"
+	"fyne.io/fyne/v2/driver/desktop"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/liverseg/liverseg/viewer"
+)
+
+// Colours of the annotations drawn over the image.
+var (
+	LetterColor = color.NRGBA{R: 255, G: 196, B: 64, A: 255}
+	LabelColor  = color.NRGBA{R: 230, G: 230, B: 230, A: 255}
+	FocusColor  = color.NRGBA{R: 0, G: 200, B: 255, A: 255}
+)
+
+// pixelsAbove is the zoom (device pixels per voxel, both axes) from which
+// the image is drawn with nearest-neighbour scaling. Below it the GPU's
+// bilinear filter is used: at fit size a 512² slice is shown at roughly one
+// pixel per voxel and a coronal/sagittal one is stretched ~3× along z, where
+// nearest-neighbour would show staircase artefacts that are not anatomy.
+// Zoomed in, radiologists want to see the true voxels, so the filter
+// switches to pixels.
+const pixelsAbove = 4
+
+// SliceView is a widget showing one plane of a Scene. Create it with New;
+// set the scene with SetScene. All methods must run on the Fyne goroutine.
+type SliceView struct {
+	widget.BaseWidget
+
+	plane viewer.Plane
+	scene *viewer.Scene
+
+	img, ovl  *image.RGBA
+	lastSlice int
+
+	zoom float32       // 1 = whole slice fits the widget
+	pan  fyne.Position // offset of the image centre from the widget centre
+
+	// WindowDrag makes a plain left drag adjust window/level (for
+	// trackpads without a right button).
+	WindowDrag bool
+	// OnHover is called with the voxel under the pointer; inside is false
+	// when the pointer left the image.
+	OnHover func(v *SliceView, r viewer.Readout, inside bool)
+	// OnFocus is called when the view is clicked or gains keyboard focus,
+	// so that the app can route keys to the last used view.
+	OnFocus func(v *SliceView)
+
+	button   desktop.MouseButton
+	modifier fyne.KeyModifier
+	lastDrag fyne.Position
+	scrollAc float32
+	focused  bool
+
+	r *renderer
+}
+
+// New creates an empty view of plane p.
+func New(p viewer.Plane) *SliceView {
+	v := &SliceView{plane: p, zoom: 1, lastSlice: -1}
+	v.ExtendBaseWidget(v)
+	return v
+}
+
+// Plane is the plane this view shows.
+func (v *SliceView) Plane() viewer.Plane { return v.plane }
+
+// Scene is the scene shown, or nil.
+func (v *SliceView) Scene() *viewer.Scene { return v.scene }
+
+// SetScene shows sc (nil clears the view) and resets zoom and pan. The view
+// subscribes to the scene's changes.
+func (v *SliceView) SetScene(sc *viewer.Scene) {
+	v.scene = sc
+	v.zoom, v.pan = 1, fyne.Position{}
+	v.img, v.ovl = nil, nil
+	v.lastSlice = -1
+	if sc != nil {
+		sc.Listen(func(c viewer.Change) {
+			if v.scene == sc {
+				v.sceneChanged(c)
+			}
+		})
+		v.renderImage()
+		v.renderOverlay()
+	}
+	v.Refresh()
+}
+
+// Image is the grey image currently shown, at voxel resolution.
+func (v *SliceView) Image() *image.RGBA { return v.img }
+
+// Slice is the slice index shown (−1 without a scene).
+func (v *SliceView) Slice() int {
+	if v.scene == nil {
+		return -1
+	}
+	return v.scene.Slice(v.plane)
+}
+
+// Label is the slice text shown in the view, e.g. "41/78  z −123.5 mm".
+func (v *SliceView) Label() string {
+	if v.scene == nil {
+		return ""
+	}
+	_, _, n := v.scene.Slicer().Dims(v.plane)
+	axis := [3]string{"x", "y", "z"}[v.plane.NormalAxis()]
+	return fmt.Sprintf("%d/%d  %s %.1f mm", v.Slice()+1, n, axis, v.scene.SlicePosition(v.plane))
+}
+
+// Zoom is the zoom factor (1 = fit).
+func (v *SliceView) Zoom() float32 { return v.zoom }
+
+// ResetView restores fit-to-view zoom and removes panning.
+func (v *SliceView) ResetView() {
+	v.zoom, v.pan = 1, fyne.Position{}
+	v.Refresh()
+}
+
+// ZoomBy multiplies the zoom by f, keeping the image point under the widget
+// position at fixed.
+func (v *SliceView) ZoomBy(f float32, at fyne.Position) {
+	nz := min(max(v.zoom*f, 0.25), 40)
+	f = nz / v.zoom
+	if f == 1 {
+		return
+	}
+	c := fyne.NewPos(v.Size().Width/2, v.Size().Height/2)
+	// The image centre is at c+pan; scale its offset from `at` by f.
+	centre := c.Add(v.pan)
+	d := centre.Subtract(at)
+	centre = at.Add(fyne.NewPos(d.X*f, d.Y*f))
+	v.pan = centre.Subtract(c)
+	v.zoom = nz
+	v.Refresh()
+}
+
+func (v *SliceView) sceneChanged(c viewer.Change) {
+	if c&viewer.ChangeWindow != 0 {
+		v.renderImage()
+	}
+	if c&viewer.ChangeCursor != 0 && v.Slice() != v.lastSlice {
+		// A new slice: re-render both layers. When only the in-plane
+		// crosshair moved, the images stay as they are.
+		v.renderImage()
+		v.renderOverlay()
+	} else if c&viewer.ChangeOverlays != 0 {
+		v.renderOverlay()
+	}
+	if v.r != nil {
+		v.r.updateAnnotations()
+		v.r.layoutCrosshair()
+	}
+}
+
+func (v *SliceView) renderImage() {
+	v.img = v.scene.Render(v.img, v.plane)
+	v.lastSlice = v.Slice()
+	if v.r != nil {
+		v.r.image.Image = v.img
+		v.r.image.Refresh()
+	}
+}
+
+func (v *SliceView) renderOverlay() {
+	v.ovl = v.scene.RenderOverlays(v.ovl, v.plane)
+	if v.r != nil {
+		v.r.setOverlay(v.ovl)
+	}
+}
+
+// imageRect is where the slice image lies in widget coordinates.
+func (v *SliceView) imageRect() (pos fyne.Position, size fyne.Size, ok bool) {
+	if v.scene == nil {
+		return pos, size, false
+	}
+	w, h, _ := v.scene.Slicer().Dims(v.plane)
+	sx, sy := v.scene.Slicer().PixelSpacing(v.plane)
+	mmW, mmH := float64(w)*sx, float64(h)*sy
+	ws := v.Size()
+	if ws.Width <= 0 || ws.Height <= 0 {
+		return pos, size, false
+	}
+	s := math.Min(float64(ws.Width)/mmW, float64(ws.Height)/mmH) * float64(v.zoom)
+	size = fyne.NewSize(float32(mmW*s), float32(mmH*s))
+	pos = fyne.NewPos((ws.Width-size.Width)/2+v.pan.X, (ws.Height-size.Height)/2+v.pan.Y)
+	return pos, size, true
+}
+
+// toPlane converts a widget position to image pixel coordinates.
+func (v *SliceView) toPlane(p fyne.Position) (px, py float64, ok bool) {
+	pos, size, ok := v.imageRect()
+	if !ok {
+		return 0, 0, false
+	}
+	w, h, _ := v.scene.Slicer().Dims(v.plane)
+	px = float64(p.X-pos.X) / float64(size.Width) * float64(w)
+	py = float64(p.Y-pos.Y) / float64(size.Height) * float64(h)
+	return px, py, true
+}
+
+// ScreenPosition is where the centre of voxel idx lies in widget
+// coordinates (for tests and for placing markers).
+func (v *SliceView) ScreenPosition(idx [3]int) fyne.Position {
+	pos, size, ok := v.imageRect()
+	if !ok {
+		return fyne.Position{}
+	}
+	w, h, _ := v.scene.Slicer().Dims(v.plane)
+	px, py, _ := v.scene.Slicer().IndexToPlane(v.plane, idx)
+	return fyne.NewPos(pos.X+float32(px/float64(w))*size.Width, pos.Y+float32(py/float64(h))*size.Height)
+}
+
+// readout samples the voxel under a widget position on the current slice.
+func (v *SliceView) readout(p fyne.Position) (viewer.Readout, bool) {
+	px, py, ok := v.toPlane(p)
+	if !ok {
+		return viewer.Readout{}, false
+	}
+	r := v.scene.ReadAt(v.scene.Slicer().PlaneToIndex(v.plane, v.Slice(), px, py))
+	return r, r.Inside
+}
+
+// moveCursorTo puts the crosshair on the voxel under p (clamped into the
+// volume, so a click just outside the image still lands on its edge).
+func (v *SliceView) moveCursorTo(p fyne.Position) {
+	px, py, ok := v.toPlane(p)
+	if !ok {
+		return
+	}
+	f := v.scene.Slicer().PlaneToIndex(v.plane, v.Slice(), px, py)
+	var idx [3]int
+	for a := range idx {
+		idx[a] = int(math.Floor(f[a] + 0.5))
+	}
+	v.scene.SetCursor(idx)
+}
+
+func (v *SliceView) adjustWindow(d fyne.Delta) {
+	wl := v.scene.Window()
+	// Proportional steps: 300 screen units of drag double the width, so
+	// narrow liver windows and wide bone windows both feel controllable.
+	k := math.Max(wl.Width, 50) / 300
+	wl.Width = math.Max(1, wl.Width+float64(d.DX)*k)
+	wl.Level += float64(d.DY) * k
+	v.scene.SetWindow(wl)
+}
+
+func (v *SliceView) requestFocus() {
+	if c := fyne.CurrentApp().Driver().CanvasForObject(v); c != nil && c.Focused() != v {
+		c.Focus(v)
+	}
+	if v.OnFocus != nil {
+		v.OnFocus(v)
+	}
+}
+
+// Tapped moves the linked crosshair to the clicked voxel.
+func (v *SliceView) Tapped(ev *fyne.PointEvent) {
+	v.requestFocus()
+	if v.scene != nil {
+		v.moveCursorTo(ev.Position)
+	}
+}
+
+// Scrolled steps through slices; with ctrl held it zooms about the pointer.
+func (v *SliceView) Scrolled(ev *fyne.ScrollEvent) {
+	if v.scene == nil {
+		return
+	}
+	if currentModifiers()&fyne.KeyModifierControl != 0 {
+		v.ZoomBy(float32(math.Pow(1.1, float64(ev.Scrolled.DY)/10)), ev.Position)
+		return
+	}
+	// A wheel notch is 10–25 units depending on the platform and moves one
+	// slice; trackpads send small deltas that accumulate first.
+	v.scrollAc += ev.Scrolled.DY
+	if math.Abs(float64(v.scrollAc)) < 5 {
+		return
+	}
+	steps := 1
+	if v.scrollAc < 0 {
+		steps = -1
+	}
+	v.scrollAc = 0
+	v.scene.Step(v.plane, steps)
+}
+
+// MouseDown remembers the button and modifiers that start a drag.
+func (v *SliceView) MouseDown(ev *desktop.MouseEvent) {
+	v.button, v.modifier, v.lastDrag = ev.Button, ev.Modifier, ev.Position
+	if ev.Button == desktop.MouseButtonSecondary {
+		v.requestFocus()
+	}
+}
+
+// MouseUp ends a drag.
+func (v *SliceView) MouseUp(*desktop.MouseEvent) { v.button = 0 }
+
+// Dragged pans, windows or moves the crosshair depending on the button and
+// modifiers pressed when the drag started.
+func (v *SliceView) Dragged(ev *fyne.DragEvent) {
+	if v.scene == nil {
+		return
+	}
+	switch {
+	case v.button == desktop.MouseButtonTertiary || v.modifier&fyne.KeyModifierShift != 0:
+		v.pan = v.pan.Add(ev.Dragged)
+		if v.r != nil {
+			v.r.Layout(v.Size())
+		}
+	case v.WindowDrag || v.modifier&fyne.KeyModifierControl != 0:
+		v.adjustWindow(ev.Dragged)
+	default:
+		v.moveCursorTo(ev.Position)
+	}
+}
+
+// DragEnd implements fyne.Draggable.
+func (v *SliceView) DragEnd() {}
+
+// MouseIn implements desktop.Hoverable.
+func (v *SliceView) MouseIn(ev *desktop.MouseEvent) { v.MouseMoved(ev) }
+
+// MouseMoved reports the voxel under the pointer and, during a right-button
+// drag (which Fyne does not deliver as Dragged), adjusts the window.
+func (v *SliceView) MouseMoved(ev *desktop.MouseEvent) {
+	if v.scene == nil {
+		return
+	}
+	if ev.Button&desktop.MouseButtonSecondary != 0 && v.button == desktop.MouseButtonSecondary {
+		d := ev.Position.Subtract(v.lastDrag)
+		v.adjustWindow(fyne.NewDelta(d.X, d.Y))
+		v.lastDrag = ev.Position
+	}
+	if v.OnHover != nil {
+		r, inside := v.readout(ev.Position)
+		v.OnHover(v, r, inside)
+	}
+}
+
+// MouseOut implements desktop.Hoverable.
+func (v *SliceView) MouseOut() {
+	if v.OnHover != nil {
+		v.OnHover(v, viewer.Readout{}, false)
+	}
+}
+
+// FocusGained implements fyne.Focusable.
+func (v *SliceView) FocusGained() {
+	v.focused = true
+	if v.r != nil {
+		v.r.updateFocus()
+	}
+	if v.OnFocus != nil {
+		v.OnFocus(v)
+	}
+}
+
+// FocusLost implements fyne.Focusable.
+func (v *SliceView) FocusLost() {
+	v.focused = false
+	if v.r != nil {
+		v.r.updateFocus()
+	}
+}
+
+// TypedRune handles + / − zoom and 0 / r reset.
+func (v *SliceView) TypedRune(r rune) {
+	switch r {
+	case '+', '=':
+		v.ZoomBy(1.25, v.centre())
+	case '-', '_':
+		v.ZoomBy(0.8, v.centre())
+	case '0', 'r', 'R':
+		v.ResetView()
+	}
+}
+
+// TypedKey handles slice stepping keys.
+func (v *SliceView) TypedKey(ev *fyne.KeyEvent) {
+	if v.scene == nil {
+		return
+	}
+	switch ev.Name {
+	case fyne.KeyPageUp, fyne.KeyUp:
+		v.scene.Step(v.plane, 1)
+	case fyne.KeyPageDown, fyne.KeyDown:
+		v.scene.Step(v.plane, -1)
+	case fyne.KeyHome:
+		v.scene.SetSlice(v.plane, 0)
+	case fyne.KeyEnd:
+		_, _, n := v.scene.Slicer().Dims(v.plane)
+		v.scene.SetSlice(v.plane, n-1)
+	}
+}
+
+func (v *SliceView) centre() fyne.Position {
+	return fyne.NewPos(v.Size().Width/2, v.Size().Height/2)
+}
+
+// Cursor shows a crosshair pointer over the image.
+func (v *SliceView) Cursor() desktop.Cursor { return desktop.CrosshairCursor }
+
+// MinSize keeps a view usable in small windows.
+func (v *SliceView) MinSize() fyne.Size { return fyne.NewSize(160, 160) }
+
+func currentModifiers() fyne.KeyModifier {
+	if a := fyne.CurrentApp(); a != nil {
+		if d, ok := a.Driver().(desktop.Driver); ok {
+			return d.CurrentKeyModifiers()
+		}
+	}
+	return 0
+}
+
+// CreateRenderer implements fyne.Widget.
+func (v *SliceView) CreateRenderer() fyne.WidgetRenderer {
+	r := &renderer{v: v}
+	r.bg = canvas.NewRectangle(color.Black)
+	r.border = canvas.NewRectangle(color.Transparent)
+	r.border.StrokeWidth = 2
+	r.image = canvas.NewImageFromImage(nil)
+	r.image.FillMode = canvas.ImageFillStretch
+	r.overlay = canvas.NewImageFromImage(nil)
+	r.overlay.FillMode = canvas.ImageFillStretch
+	r.overlay.ScaleMode = canvas.ImageScalePixels
+	r.hLine = canvas.NewLine(viewer.CrosshairColor)
+	r.vLine = canvas.NewLine(viewer.CrosshairColor)
+	l, rt, t, b := v.plane.Letters()
+	for n, s := range []string{l, rt, t, b} {
+		r.letters[n] = canvas.NewText(s, LetterColor)
+		r.letters[n].TextStyle.Bold = true
+		r.letters[n].TextSize = theme.TextSize() * 1.3
+	}
+	r.title = canvas.NewText(v.plane.String(), LabelColor)
+	r.title.TextStyle.Bold = true
+	r.label = canvas.NewText("", LabelColor)
+	r.label.TextStyle.Monospace = true
+	v.r = r
+	if v.img != nil {
+		r.image.Image = v.img
+	}
+	r.setOverlay(v.ovl)
+	r.updateAnnotations()
+	r.updateFocus()
+	return r
+}
+
+type renderer struct {
+	v              *SliceView
+	bg, border     *canvas.Rectangle
+	image, overlay *canvas.Image
+	hLine, vLine   *canvas.Line
+	letters        [4]*canvas.Text
+	title, label   *canvas.Text
+}
+
+func (r *renderer) Objects() []fyne.CanvasObject {
+	return []fyne.CanvasObject{r.bg, r.image, r.overlay, r.hLine, r.vLine,
+		r.letters[0], r.letters[1], r.letters[2], r.letters[3], r.title, r.label, r.border}
+}
+
+func (r *renderer) Destroy() {}
+
+func (r *renderer) MinSize() fyne.Size { return r.v.MinSize() }
+
+func (r *renderer) setOverlay(img *image.RGBA) {
+	if img == nil {
+		r.overlay.Image = nil
+		r.overlay.Hide()
+		return
+	}
+	r.overlay.Image = img
+	r.overlay.Show()
+	r.overlay.Refresh()
+}
+
+func (r *renderer) updateAnnotations() {
+	has := r.v.scene != nil
+	for _, o := range []fyne.CanvasObject{r.image, r.hLine, r.vLine, r.letters[0], r.letters[1], r.letters[2], r.letters[3], r.label} {
+		if has {
+			o.Show()
+		} else {
+			o.Hide()
+		}
+	}
+	if txt := r.v.Label(); txt != r.label.Text {
+		r.label.Text = txt
+		r.label.Refresh()
+	}
+}
+
+func (r *renderer) updateFocus() {
+	if r.v.focused {
+		r.border.StrokeColor = FocusColor
+	} else {
+		r.border.StrokeColor = color.NRGBA{R: 60, G: 60, B: 60, A: 255}
+	}
+	r.border.Refresh()
+}
+
+func (r *renderer) Layout(size fyne.Size) {
+	r.bg.Resize(size)
+	r.border.Resize(size)
+	const pad = 4
+	pos, isz, ok := r.v.imageRect()
+	if ok {
+		r.image.Move(pos)
+		r.image.Resize(isz)
+		r.overlay.Move(pos)
+		r.overlay.Resize(isz)
+		w, h, _ := r.v.scene.Slicer().Dims(r.v.plane)
+		scale := fyne.CurrentApp().Driver().CanvasForObject(r.v)
+		dev := float32(1)
+		if scale != nil {
+			dev = scale.Scale()
+		}
+		mode := canvas.ImageScaleSmooth
+		if isz.Width*dev/float32(w) >= pixelsAbove && isz.Height*dev/float32(h) >= pixelsAbove {
+			mode = canvas.ImageScalePixels
+		}
+		if mode != r.image.ScaleMode {
+			r.image.ScaleMode = mode
+			r.image.Refresh()
+		}
+	}
+	r.layoutCrosshair()
+	// Orientation letters at the middle of each edge of the view.
+	ls := [4]fyne.Size{}
+	for n, t := range r.letters {
+		ls[n] = t.MinSize()
+		t.Resize(ls[n])
+	}
+	r.letters[0].Move(fyne.NewPos(pad, (size.Height-ls[0].Height)/2))
+	r.letters[1].Move(fyne.NewPos(size.Width-ls[1].Width-pad, (size.Height-ls[1].Height)/2))
+	r.letters[2].Move(fyne.NewPos((size.Width-ls[2].Width)/2, pad/2))
+	r.letters[3].Move(fyne.NewPos((size.Width-ls[3].Width)/2, size.Height-ls[3].Height-pad/2))
+	r.title.Resize(r.title.MinSize())
+	r.title.Move(fyne.NewPos(pad+2, pad/2))
+	r.label.Resize(r.label.MinSize())
+	r.label.Move(fyne.NewPos(pad+2, size.Height-r.label.MinSize().Height-pad/2))
+}
+
+// layoutCrosshair places the two crosshair lines through the cursor voxel's
+// centre; moving them is all an in-plane cursor change costs.
+func (r *renderer) layoutCrosshair() {
+	v := r.v
+	if v.scene == nil {
+		return
+	}
+	p := v.ScreenPosition(v.scene.Cursor())
+	size := v.Size()
+	r.hLine.Position1 = fyne.NewPos(0, p.Y)
+	r.hLine.Position2 = fyne.NewPos(size.Width, p.Y)
+	r.vLine.Position1 = fyne.NewPos(p.X, 0)
+	r.vLine.Position2 = fyne.NewPos(p.X, size.Height)
+	r.hLine.Refresh()
+	r.vLine.Refresh()
+}
+
+func (r *renderer) Refresh() {
+	if r.v.img != nil {
+		r.image.Image = r.v.img
+	}
+	r.setOverlay(r.v.ovl)
+	r.updateAnnotations()
+	r.updateFocus()
+	r.Layout(r.v.Size())
+	r.image.Refresh()
+	for _, t := range r.letters {
+		t.Refresh()
+	}
+	r.title.Refresh()
+}
