@@ -1,0 +1,343 @@
+package dicomio
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"math"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/suyashkumar/dicom"
+	"github.com/suyashkumar/dicom/pkg/tag"
+)
+
+// fileInfo is what Scan keeps about one image file: enough to group, sort
+// and later read its pixels without parsing the header again.
+type fileInfo struct {
+	Path string
+	lay  layout
+	// Size and ModTime let Load notice a file that changed since Scan.
+	size    int64
+	modTime int64
+
+	SOPClassUID, SOPInstanceUID         string
+	StudyUID, SeriesUID, FrameOfRefUID  string
+	PatientName, PatientID, StudyDate   string
+	StudyDescription, SeriesDescription string
+	Modality                            string
+	SeriesNumber, InstanceNumber        int
+	AcquisitionNumber                   int
+	ImageType                           []string
+
+	IPP       [3]float64
+	IOP       [6]float64
+	hasIPP    bool
+	hasIOP    bool
+	Spacing   [2]float64 // PixelSpacing: [between rows, between columns]
+	hasPixSp  bool
+	Thickness float64
+	Tilt      float64 // GantryDetectorTilt in degrees (informative only)
+
+	Rows, Cols          int
+	Frames              int
+	SamplesPerPixel     int
+	BitsAllocated       int
+	BitsStored          int
+	HighBit             int
+	PixelRepresentation int
+	Photometric         string
+	Slope, Intercept    float64
+}
+
+// parseOpts are the suyashkumar/dicom options used for headers: pixel data
+// is never handed to it, and lenient about the quirks real files have.
+var parseOpts = []dicom.ParseOption{
+	dicom.SkipPixelData(),
+	dicom.AllowMissingMetaElementGroupLength(),
+	dicom.AllowUnknownSpecificCharacterSet(),
+	dicom.AllowMismatchPixelDataLength(),
+}
+
+// readHeader reads one file's layout and header. It returns errNotDICOM
+// (wrapped) for files that are not DICOM and other errors for DICOM files
+// that cannot be parsed. It never panics: the third-party parser is guarded.
+func readHeader(path string) (fi *fileInfo, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			fi, err = nil, fmt.Errorf("DICOM parser failed: %v", r)
+		}
+	}()
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if st.Size() < 16 {
+		return nil, fmt.Errorf("%w: only %d bytes", errNotDICOM, st.Size())
+	}
+	lay, _, err := readLayout(f, st.Size())
+	if err != nil {
+		return nil, err
+	}
+	// The library gets a synthetic File Meta that declares only the
+	// dataset's own encoding, followed by the dataset up to Pixel Data.
+	// That sidesteps its crashes on transfer syntaxes it does not know
+	// (e.g. Deflated Image Frame Compression), on deflated streams and on
+	// meta groups without preamble or group length.
+	var dsBytes []byte
+	end := st.Size()
+	if lay.hasPixels {
+		end = lay.pixTagOff
+	}
+	if lay.deflated {
+		_, inflated, err := readLayout(f, st.Size())
+		if err != nil {
+			return nil, err
+		}
+		if !lay.hasPixels {
+			end = int64(len(inflated))
+		}
+		dsBytes = inflated[:end]
+	} else {
+		dsBytes = make([]byte, end-lay.dsOff)
+		if _, err := f.ReadAt(dsBytes, lay.dsOff); err != nil {
+			return nil, err
+		}
+	}
+	hdr := syntheticMeta(lay.sx, dsBytes)
+	ds, err := dicom.Parse(bytes.NewReader(hdr), int64(len(hdr)), nil, parseOpts...)
+	// A late error (e.g. a broken private element after the image
+	// attributes) keeps what was read before it; the checks in notImage
+	// reject the file if anything needed is missing.
+	if err != nil && len(ds.Elements) == 0 {
+		return nil, fmt.Errorf("header: %w", err)
+	}
+	fi = &fileInfo{Path: path, lay: lay, size: st.Size(), modTime: st.ModTime().UnixNano()}
+	h := header{ds}
+	fi.SOPClassUID = h.str(tag.SOPClassUID)
+	if fi.SOPClassUID == "" {
+		fi.SOPClassUID = lay.mediaSOPClass
+	}
+	fi.SOPInstanceUID = h.str(tag.SOPInstanceUID)
+	fi.StudyUID = h.str(tag.StudyInstanceUID)
+	fi.SeriesUID = h.str(tag.SeriesInstanceUID)
+	fi.FrameOfRefUID = h.str(tag.FrameOfReferenceUID)
+	fi.PatientName = strings.TrimRight(strings.ReplaceAll(h.str(tag.PatientName), "^", " "), " ")
+	fi.PatientID = h.str(tag.PatientID)
+	fi.StudyDate = h.str(tag.StudyDate)
+	fi.StudyDescription = h.str(tag.StudyDescription)
+	fi.SeriesDescription = h.str(tag.SeriesDescription)
+	fi.Modality = h.str(tag.Modality)
+	fi.SeriesNumber = h.int(tag.SeriesNumber, 0)
+	fi.InstanceNumber = h.int(tag.InstanceNumber, 0)
+	fi.AcquisitionNumber = h.int(tag.AcquisitionNumber, 0)
+	fi.ImageType = h.strs(tag.ImageType)
+	if v := h.floats(tag.ImagePositionPatient); len(v) >= 3 {
+		copy(fi.IPP[:], v)
+		fi.hasIPP = finite(v[:3]...)
+	}
+	if v := h.floats(tag.ImageOrientationPatient); len(v) >= 6 {
+		copy(fi.IOP[:], v)
+		fi.hasIOP = finite(v[:6]...)
+	}
+	if v := h.floats(tag.PixelSpacing); len(v) >= 2 && v[0] > 0 && v[1] > 0 {
+		fi.Spacing = [2]float64{v[0], v[1]}
+		fi.hasPixSp = finite(v[:2]...)
+	}
+	if v := h.floats(tag.SliceThickness); len(v) > 0 {
+		fi.Thickness = v[0]
+	}
+	if v := h.floats(tag.GantryDetectorTilt); len(v) > 0 {
+		fi.Tilt = v[0]
+	}
+	fi.Rows = h.int(tag.Rows, 0)
+	fi.Cols = h.int(tag.Columns, 0)
+	fi.Frames = h.int(tag.NumberOfFrames, 1)
+	fi.SamplesPerPixel = h.int(tag.SamplesPerPixel, 1)
+	fi.BitsAllocated = h.int(tag.BitsAllocated, 0)
+	fi.BitsStored = h.int(tag.BitsStored, fi.BitsAllocated)
+	fi.HighBit = h.int(tag.HighBit, fi.BitsStored-1)
+	fi.PixelRepresentation = h.int(tag.PixelRepresentation, 0)
+	fi.Photometric = h.str(tag.PhotometricInterpretation)
+	fi.Slope, fi.Intercept = 1, 0
+	if v := h.floats(tag.RescaleSlope); len(v) > 0 && v[0] != 0 && finite(v[0]) {
+		fi.Slope = v[0]
+	}
+	if v := h.floats(tag.RescaleIntercept); len(v) > 0 && finite(v[0]) {
+		fi.Intercept = v[0]
+	}
+	return fi, nil
+}
+
+// syntheticMeta prefixes a dataset with a preamble and a File Meta group
+// that only declares the transfer syntax the dataset is encoded in.
+func syntheticMeta(sx syntax, ds []byte) []byte {
+	ts := tsExplicitLE + "\x00" // UI values are padded to even length with NUL
+	switch {
+	case sx.implicit:
+		ts = tsImplicitLE + "\x00"
+	case sx.bo == binary.BigEndian:
+		ts = tsExplicitBE + "\x00"
+	}
+	out := make([]byte, 128, 128+4+12+8+len(ts)+len(ds))
+	out = append(out, "DICM"...)
+	out = append(out, 0x02, 0, 0, 0, 'U', 'L', 4, 0)
+	out = binary.LittleEndian.AppendUint32(out, uint32(8+len(ts)))
+	out = append(out, 0x02, 0, 0x10, 0, 'U', 'I')
+	out = binary.LittleEndian.AppendUint16(out, uint16(len(ts)))
+	out = append(out, ts...)
+	return append(out, ds...)
+}
+
+// header wraps a parsed dataset with forgiving accessors: a missing or
+// malformed attribute reads as empty, never as a panic.
+type header struct{ ds dicom.Dataset }
+
+func (h header) strs(t tag.Tag) []string {
+	e, err := h.ds.FindElementByTag(t)
+	if err != nil || e.Value == nil {
+		return nil
+	}
+	switch v := e.Value.GetValue().(type) {
+	case []string:
+		out := make([]string, 0, len(v))
+		for _, s := range v {
+			out = append(out, strings.Trim(s, " \x00"))
+		}
+		return out
+	case []int:
+		out := make([]string, len(v))
+		for i, x := range v {
+			out[i] = strconv.Itoa(x)
+		}
+		return out
+	case []byte:
+		return []string{strings.Trim(string(v), " \x00")}
+	}
+	return nil
+}
+
+func (h header) str(t tag.Tag) string { return strings.Join(h.strs(t), `\`) }
+
+func (h header) floats(t tag.Tag) []float64 {
+	e, err := h.ds.FindElementByTag(t)
+	if err != nil || e.Value == nil {
+		return nil
+	}
+	switch v := e.Value.GetValue().(type) {
+	case []float64:
+		return v
+	case []int:
+		out := make([]float64, len(v))
+		for i, x := range v {
+			out[i] = float64(x)
+		}
+		return out
+	case []string:
+		out := make([]float64, 0, len(v))
+		for _, s := range v {
+			x, err := strconv.ParseFloat(strings.Trim(s, " \x00"), 64)
+			if err != nil {
+				return nil
+			}
+			out = append(out, x)
+		}
+		return out
+	}
+	return nil
+}
+
+func (h header) int(t tag.Tag, def int) int {
+	v := h.floats(t)
+	if len(v) == 0 || !finite(v[0]) || math.Abs(v[0]) > 1<<31 {
+		return def
+	}
+	return int(v[0])
+}
+
+func finite(v ...float64) bool {
+	for _, x := range v {
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// notImage returns why a DICOM file cannot be a slice of a volume, or "".
+func (fi *fileInfo) notImage() string {
+	switch {
+	case !fi.lay.hasPixels:
+		return "no pixel data (" + describeSOP(fi) + ")"
+	case fi.Rows <= 0 || fi.Cols <= 0:
+		return "pixel data without valid Rows/Columns"
+	case fi.SamplesPerPixel != 1:
+		return fmt.Sprintf("colour image (%d samples per pixel, %s): not a CT/MR slice", fi.SamplesPerPixel, fi.Photometric)
+	case fi.Frames > 1:
+		return fmt.Sprintf("multi-frame image (%d frames): multi-frame/enhanced objects are not supported yet", fi.Frames)
+	case fi.BitsAllocated != 8 && fi.BitsAllocated != 16 && fi.BitsAllocated != 32:
+		return fmt.Sprintf("BitsAllocated %d is not supported (8, 16 or 32)", fi.BitsAllocated)
+	case !fi.hasIPP || !fi.hasIOP:
+		return "no ImagePositionPatient/ImageOrientationPatient: not a cross-sectional image (" + describeSOP(fi) + ")"
+	case !validIOP(fi.IOP):
+		return fmt.Sprintf("ImageOrientationPatient %v is not two orthogonal unit vectors", fi.IOP)
+	}
+	return ""
+}
+
+func describeSOP(fi *fileInfo) string {
+	if n, ok := sopNames[fi.SOPClassUID]; ok {
+		return n
+	}
+	if fi.Modality != "" {
+		return "modality " + fi.Modality
+	}
+	if fi.SOPClassUID != "" {
+		return "SOP class " + fi.SOPClassUID
+	}
+	return "unknown object"
+}
+
+var sopNames = map[string]string{
+	"1.2.840.10008.1.3.10":          "DICOMDIR",
+	"1.2.840.10008.5.1.4.1.1.66.4":  "Segmentation",
+	"1.2.840.10008.5.1.4.1.1.481.3": "RT Structure Set",
+	"1.2.840.10008.5.1.4.1.1.481.5": "RT Plan",
+	"1.2.840.10008.5.1.4.1.1.88.11": "Basic Text SR",
+	"1.2.840.10008.5.1.4.1.1.88.22": "Enhanced SR",
+	"1.2.840.10008.5.1.4.1.1.88.33": "Comprehensive SR",
+	"1.2.840.10008.5.1.4.1.1.9.1.1": "12-lead ECG waveform",
+	"1.2.840.10008.5.1.4.1.1.2":     "CT Image",
+	"1.2.840.10008.5.1.4.1.1.2.1":   "Enhanced CT Image",
+	"1.2.840.10008.5.1.4.1.1.4":     "MR Image",
+	"1.2.840.10008.5.1.4.1.1.4.1":   "Enhanced MR Image",
+	"1.2.840.10008.5.1.4.1.1.7":     "Secondary Capture",
+	"1.2.840.10008.5.1.4.1.1.6.1":   "Ultrasound Image",
+	"1.2.840.10008.5.1.4.1.1.1":     "Computed Radiography",
+	"1.2.840.10008.5.1.4.1.1.30":    "Parametric Map",
+}
+
+func validIOP(o [6]float64) bool {
+	r := [3]float64{o[0], o[1], o[2]}
+	c := [3]float64{o[3], o[4], o[5]}
+	return math.Abs(norm(r)-1) < 0.01 && math.Abs(norm(c)-1) < 0.01 && math.Abs(dot(r, c)) < 0.01
+}
+
+func dot(a, b [3]float64) float64 { return a[0]*b[0] + a[1]*b[1] + a[2]*b[2] }
+func norm(a [3]float64) float64   { return math.Sqrt(dot(a, a)) }
+func cross(a, b [3]float64) [3]float64 {
+	return [3]float64{a[1]*b[2] - a[2]*b[1], a[2]*b[0] - a[0]*b[2], a[0]*b[1] - a[1]*b[0]}
+}
+func unit(a [3]float64) [3]float64 {
+	n := norm(a)
+	if n == 0 {
+		return a
+	}
+	return [3]float64{a[0] / n, a[1] / n, a[2] / n}
+}
