@@ -1,0 +1,303 @@
+package inference
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/liverseg/liverseg/volume"
+)
+
+// ProbMap is the network's liver probability on its own low-resolution grid
+// (isotropic spacing, index axes towards L, P, S). Its Geometry places it in
+// patient space: voxel t lies at the canonical input's continuous index
+// t·S/spacing, so Origin is the canonical (cropped) input's first voxel and
+// Spacing is S on every axis. It is the only float map LiverSeg keeps.
+type ProbMap struct {
+	volume.Geometry
+	Data []float32 // len == NumVoxels(), x fastest
+}
+
+// At returns the probability at a continuous index of the map with
+// trilinear interpolation, the index clamped to the grid.
+func (p *ProbMap) At(x, y, z float64) float32 {
+	var lo, hi [3]int
+	var w [3]float32
+	c := [3]float64{x, y, z}
+	for a := 0; a < 3; a++ {
+		n := p.Size[a]
+		v := math.Min(math.Max(c[a], 0), float64(n-1))
+		lo[a] = min(int(math.Floor(v)), n-1)
+		hi[a] = min(lo[a]+1, n-1)
+		w[a] = float32(v - float64(lo[a]))
+	}
+	d := p.Data
+	at := func(i, j, k int) float32 { return d[p.Offset(i, j, k)] }
+	// x, then y, then z, as the mask is sampled.
+	c00 := lerp(at(lo[0], lo[1], lo[2]), at(hi[0], lo[1], lo[2]), w[0])
+	c10 := lerp(at(lo[0], hi[1], lo[2]), at(hi[0], hi[1], lo[2]), w[0])
+	c01 := lerp(at(lo[0], lo[1], hi[2]), at(hi[0], lo[1], hi[2]), w[0])
+	c11 := lerp(at(lo[0], hi[1], hi[2]), at(hi[0], hi[1], hi[2]), w[0])
+	return lerp(lerp(c00, c10, w[1]), lerp(c01, c11, w[1]), w[2])
+}
+
+// PostOptions turns a probability map into a mask.
+type PostOptions struct {
+	// Threshold: a voxel is liver when its probability is strictly above
+	// it (a tie goes to background, as argmax over [background, liver]
+	// would decide).
+	Threshold float64
+	// LargestComponent keeps only the largest 6-connected liver component.
+	LargestComponent bool
+	// FillHoles makes liver of every background voxel that is not
+	// 6-connected to the border of the grid.
+	FillHoles bool
+}
+
+// upsampleThreshold samples prob at every voxel of a grid of size out whose
+// voxel i lies at prob's continuous index i·spacing/S (per axis), with
+// separable trilinear interpolation in the reference order (x, then y, then
+// z, as models/training/lsdata.py does, so the same voxels cross the
+// threshold), and sets mask voxels strictly above t to 1. Each worker keeps
+// only two full-resolution planes: the x-y upsampled low-res slices that
+// bracket its current output slice.
+func upsampleThreshold(prob *ProbMap, out [3]int, spacing [3]float64, t float64, mask []uint8) {
+	var tab [3]axisTable
+	for a := 0; a < 3; a++ {
+		tab[a] = newAxisTable(out[a], prob.Size[a], spacing[a]/prob.Spacing[a])
+	}
+	ly := prob.Size[1]
+	ox, oy := out[0], out[1]
+	thr := float32(t)
+	parallel(out[2], func(k0, k1 int) {
+		c := planeCache{ids: [2]int{-1, -1}, rows: make([]float32, ox*ly)}
+		for n := range c.planes {
+			c.planes[n] = make([]float32, ox*oy)
+		}
+		for k := k0; k < k1; k++ {
+			zl, zh := int(tab[2].lo[k]), int(tab[2].hi[k])
+			p0 := c.get(prob, &tab, out, zl, -1)
+			p1 := c.get(prob, &tab, out, zh, zl)
+			w := tab[2].w[k]
+			dst := mask[k*ox*oy:][:ox*oy]
+			for n := range dst {
+				if lerp(p0[n], p1[n], w) > thr {
+					dst[n] = 1
+				} else {
+					dst[n] = 0
+				}
+			}
+		}
+	})
+}
+
+// planeCache holds two low-res slices upsampled to the output's x-y grid
+// (x first, then y).
+type planeCache struct {
+	planes [2][]float32
+	ids    [2]int
+	rows   []float32 // scratch: a low-res slice upsampled in x only
+}
+
+// get returns slice z upsampled, computing it into the slot that does not
+// hold slice pin.
+func (c *planeCache) get(prob *ProbMap, tab *[3]axisTable, out [3]int, z, pin int) []float32 {
+	for n := range c.ids {
+		if c.ids[n] == z {
+			return c.planes[n]
+		}
+	}
+	n := 0
+	if c.ids[0] == pin {
+		n = 1
+	}
+	lx, ly := prob.Size[0], prob.Size[1]
+	ox, oy := out[0], out[1]
+	src := prob.Data[z*lx*ly:][:lx*ly]
+	for j := 0; j < ly; j++ {
+		r, d := src[j*lx:][:lx], c.rows[j*ox:][:ox]
+		for i := range d {
+			d[i] = lerp(r[tab[0].lo[i]], r[tab[0].hi[i]], tab[0].w[i])
+		}
+	}
+	p := c.planes[n]
+	for j := 0; j < oy; j++ {
+		r0, r1 := c.rows[int(tab[1].lo[j])*ox:][:ox], c.rows[int(tab[1].hi[j])*ox:][:ox]
+		w, d := tab[1].w[j], p[j*ox:][:ox]
+		for i := range d {
+			d[i] = lerp(r0[i], r1[i], w)
+		}
+	}
+	c.ids[n] = z
+	return p
+}
+
+// box is a half-open voxel box [min, max) on some grid.
+type box struct{ min, max [3]int }
+
+// foregroundBox is the bounding box of the non-zero voxels, ok=false when
+// there are none.
+func foregroundBox(size [3]int, m []uint8) (b box, ok bool) {
+	b.min = size
+	n := 0
+	for k := 0; k < size[2]; k++ {
+		for j := 0; j < size[1]; j++ {
+			for i := 0; i < size[0]; i++ {
+				if m[n] != 0 {
+					b.min = [3]int{min(b.min[0], i), min(b.min[1], j), min(b.min[2], k)}
+					b.max = [3]int{max(b.max[0], i+1), max(b.max[1], j+1), max(b.max[2], k+1)}
+					ok = true
+				}
+				n++
+			}
+		}
+	}
+	return b, ok
+}
+
+// flood marks with mark every voxel of value from reachable from the seeds
+// through 6-neighbours inside box b, and returns how many it marked. Seeds
+// must already hold mark. The queue holds int32 offsets: masks beyond 2³¹
+// voxels are refused by the callers.
+func flood(size [3]int, m []uint8, b box, queue []int32, from, mark uint8) ([]int32, int) {
+	sx, sxy := size[0], size[0]*size[1]
+	count := 0
+	for len(queue) > 0 {
+		o := int(queue[len(queue)-1])
+		queue = queue[:len(queue)-1]
+		count++
+		i, j, k := o%sx, o/sx%size[1], o/sxy
+		try := func(n int) {
+			if m[n] == from {
+				m[n] = mark
+				queue = append(queue, int32(n))
+			}
+		}
+		if i > b.min[0] {
+			try(o - 1)
+		}
+		if i+1 < b.max[0] {
+			try(o + 1)
+		}
+		if j > b.min[1] {
+			try(o - sx)
+		}
+		if j+1 < b.max[1] {
+			try(o + sx)
+		}
+		if k > b.min[2] {
+			try(o - sxy)
+		}
+		if k+1 < b.max[2] {
+			try(o + sxy)
+		}
+	}
+	return queue, count
+}
+
+// keepLargestComponent keeps the largest 6-connected component of the
+// foreground (values 1) and clears the rest. Ties keep the component met
+// first in x-fastest voxel order. Work is limited to the foreground's
+// bounding box.
+func keepLargestComponent(size [3]int, m []uint8) {
+	b, ok := foregroundBox(size, m)
+	if !ok {
+		return
+	}
+	const seen, keep = 2, 3
+	var queue []int32
+	best, bestSeed := 0, -1
+	for k := b.min[2]; k < b.max[2]; k++ {
+		for j := b.min[1]; j < b.max[1]; j++ {
+			for i := b.min[0]; i < b.max[0]; i++ {
+				o := (k*size[1]+j)*size[0] + i
+				if m[o] != 1 {
+					continue
+				}
+				m[o] = seen
+				var n int
+				queue, n = flood(size, m, b, append(queue[:0], int32(o)), 1, seen)
+				if n > best {
+					best, bestSeed = n, o
+				}
+			}
+		}
+	}
+	m[bestSeed] = keep
+	flood(size, m, b, append(queue[:0], int32(bestSeed)), seen, keep)
+	forBox(size, b, func(o int) {
+		if m[o] == keep {
+			m[o] = 1
+		} else {
+			m[o] = 0
+		}
+	})
+}
+
+// fillHoles sets to 1 every background voxel that is not 6-connected to the
+// border of the grid. Only the foreground's bounding box grown by one voxel
+// needs a flood: background outside the foreground's box reaches the border
+// in a straight line, so the grown box's faces are border-connected seeds.
+func fillHoles(size [3]int, m []uint8) {
+	fb, ok := foregroundBox(size, m)
+	if !ok {
+		return
+	}
+	var b box
+	for a := 0; a < 3; a++ {
+		b.min[a] = max(fb.min[a]-1, 0)
+		b.max[a] = min(fb.max[a]+1, size[a])
+	}
+	const outside = 2
+	var queue []int32
+	forBox(size, b, func(o int) {
+		i, j, k := o%size[0], o/size[0]%size[1], o/(size[0]*size[1])
+		onFace := i == b.min[0] || i == b.max[0]-1 || j == b.min[1] || j == b.max[1]-1 || k == b.min[2] || k == b.max[2]-1
+		if onFace && m[o] == 0 {
+			m[o] = outside
+			queue = append(queue, int32(o))
+		}
+	})
+	flood(size, m, b, queue, 0, outside)
+	forBox(size, b, func(o int) {
+		if m[o] == outside {
+			m[o] = 0
+		} else {
+			m[o] = 1
+		}
+	})
+}
+
+// forBox calls f with the offset of every voxel in b, x fastest.
+func forBox(size [3]int, b box, f func(o int)) {
+	for k := b.min[2]; k < b.max[2]; k++ {
+		for j := b.min[1]; j < b.max[1]; j++ {
+			o := (k*size[1]+j)*size[0] + b.min[0]
+			for i := b.min[0]; i < b.max[0]; i++ {
+				f(o)
+				o++
+			}
+		}
+	}
+}
+
+// MaskFromProb builds the mask of a grid (size, spacing; index axes parallel
+// to prob's) from the probability map: trilinear sampling at i·spacing/S,
+// threshold, then the optional clean-up. The result holds 0/1 only.
+func MaskFromProb(prob *ProbMap, size [3]int, spacing [3]float64, o PostOptions) ([]uint8, error) {
+	n := size[0] * size[1] * size[2]
+	if n <= 0 || n > math.MaxInt32 {
+		return nil, fmt.Errorf("mask grid %v: size out of range", size)
+	}
+	if len(prob.Data) != prob.NumVoxels() || prob.NumVoxels() == 0 {
+		return nil, fmt.Errorf("probability map of size %v holds %d values", prob.Size, len(prob.Data))
+	}
+	m := make([]uint8, n)
+	upsampleThreshold(prob, size, spacing, o.Threshold, m)
+	if o.LargestComponent {
+		keepLargestComponent(size, m)
+	}
+	if o.FillHoles {
+		fillHoles(size, m)
+	}
+	return m, nil
+}

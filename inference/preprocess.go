@@ -1,0 +1,176 @@
+package inference
+
+import (
+	"fmt"
+	"math"
+	"runtime"
+	"sync"
+
+	"github.com/liverseg/liverseg/volume"
+)
+
+// NetInput is a volume resampled, clipped, normalised and padded for a
+// network: the tensor "ct" of shape [1, 1, Padded[2], Padded[1], Padded[0]]
+// with x (index axis i) fastest.
+type NetInput struct {
+	Data    []float32
+	Size    [3]int  // resampled grid along i, j, k, before padding
+	Padded  [3]int  // after padding each axis at its end to a multiple of M
+	Spacing float64 // isotropic spacing of the resampled grid, mm
+}
+
+// ResampledSize is the grid the rule of the model cards gives for an axis of
+// n voxels spaced sp mm apart, resampled to s mm: floor((n−1)·sp/s) + 1, so
+// that the last output voxel never lies beyond the last input voxel. The
+// small epsilon keeps an exact multiple (e.g. 2 mm → 1 mm) from losing a
+// voxel to floating-point rounding.
+func ResampledSize(n int, sp, s float64) int {
+	return int(math.Floor(float64(n-1)*sp/s+1e-9)) + 1
+}
+
+// axisTable holds, for each output position of one axis, the two input
+// indices and the weight of the upper one for linear interpolation, with the
+// input coordinate clamped to [0, nIn−1]. It follows the reference
+// implementation (models/training/lsdata.py) to the bit: lo = min(floor(c),
+// n−1), hi = min(lo+1, n−1), w = float32(c − lo), value = a + w·(b − a) in
+// float32.
+type axisTable struct {
+	lo, hi []int32
+	w      []float32
+}
+
+// newAxisTable maps nOut output positions t to input coordinates t·step
+// (computed in float64).
+func newAxisTable(nOut, nIn int, step float64) axisTable {
+	t := axisTable{lo: make([]int32, nOut), hi: make([]int32, nOut), w: make([]float32, nOut)}
+	for o := 0; o < nOut; o++ {
+		c := math.Min(math.Max(float64(o)*step, 0), float64(nIn-1))
+		lo := min(int(math.Floor(c)), nIn-1)
+		t.lo[o] = int32(lo)
+		t.hi[o] = int32(min(lo+1, nIn-1))
+		t.w[o] = float32(c - float64(lo))
+	}
+	return t
+}
+
+// lerp is a + w·(b − a) rounded to float32 at every step; the explicit
+// conversion forbids the compiler to fuse it into an FMA, which would
+// round differently from the reference.
+func lerp(a, b, w float32) float32 { return a + float32(w*(b-a)) }
+
+// parallel runs f(lo, hi) over [0, n) in chunks on every core.
+func parallel(n int, f func(lo, hi int)) {
+	workers := runtime.GOMAXPROCS(0)
+	if workers > n {
+		workers = n
+	}
+	if workers <= 1 {
+		f(0, n)
+		return
+	}
+	var wg sync.WaitGroup
+	chunk := (n + workers - 1) / workers
+	for lo := 0; lo < n; lo += chunk {
+		hi := min(lo+chunk, n)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f(lo, hi)
+		}()
+	}
+	wg.Wait()
+}
+
+// Preprocess turns a volume whose index axes already run towards L, P and S
+// (volume.Volume.Canonical) into the network input described by p:
+// trilinear resampling to p.SpacingMM with the grid rule of ResampledSize
+// (output voxel t sits at input index t·S/spacing), clipping to p.HUClip,
+// (x − center)/scale, and padding at the end of each axis to a multiple of
+// p.SizeMultiple with p.PadValue. The interpolation is separable (x, then
+// y, then z), which is exactly trilinear interpolation.
+//
+// It fails when the resampled grid is smaller than p.SizeMultiple along any
+// axis: a network cannot say anything useful about a scan thinner than one
+// of its own tiles.
+func Preprocess(v *volume.Volume, p Preprocessing) (*NetInput, error) {
+	if err := v.Geometry.Validate(); err != nil {
+		return nil, err
+	}
+	if len(v.Voxels) != v.NumVoxels() {
+		return nil, fmt.Errorf("volume has %d voxels, its size %v needs %d", len(v.Voxels), v.Size, v.NumVoxels())
+	}
+	s := p.SpacingMM[0]
+	m := max(p.SizeMultiple, 1)
+	in := v.Size
+	var out, padded [3]int
+	var tab [3]axisTable
+	for a := 0; a < 3; a++ {
+		out[a] = ResampledSize(in[a], v.Spacing[a], s)
+		if out[a] < m {
+			ext := float64(in[a]-1) * v.Spacing[a]
+			return nil, fmt.Errorf("input too small for the network: %.1f mm along axis %c (%d voxels at %.3g mm) resamples to %d voxels at %.3g mm, and the network needs at least %d (%.0f mm)",
+				ext, "xyz"[a], in[a], v.Spacing[a], out[a], s, m, float64(m-1)*s)
+		}
+		padded[a] = (out[a] + m - 1) / m * m
+		tab[a] = newAxisTable(out[a], in[a], s/v.Spacing[a])
+	}
+
+	// Pass 1, along x: int16 [nz][ny][nx] → float32 [nz][ny][ox].
+	nx, ny, nz := in[0], in[1], in[2]
+	ox, oy, oz := out[0], out[1], out[2]
+	px, py := padded[0], padded[1]
+	b1 := make([]float32, ox*ny*nz)
+	parallel(nz, func(k0, k1 int) {
+		for k := k0; k < k1; k++ {
+			for j := 0; j < ny; j++ {
+				src := v.Voxels[(k*ny+j)*nx : (k*ny+j+1)*nx]
+				dst := b1[(k*ny+j)*ox : (k*ny+j+1)*ox]
+				for i := range dst {
+					dst[i] = lerp(float32(src[tab[0].lo[i]]), float32(src[tab[0].hi[i]]), tab[0].w[i])
+				}
+			}
+		}
+	})
+	// Pass 2, along y: [nz][ny][ox] → [nz][oy][ox].
+	b2 := make([]float32, ox*oy*nz)
+	parallel(nz, func(k0, k1 int) {
+		for k := k0; k < k1; k++ {
+			for j := 0; j < oy; j++ {
+				r0 := b1[(k*ny+int(tab[1].lo[j]))*ox:][:ox]
+				r1 := b1[(k*ny+int(tab[1].hi[j]))*ox:][:ox]
+				w := tab[1].w[j]
+				dst := b2[(k*oy+j)*ox:][:ox]
+				for i := range dst {
+					dst[i] = lerp(r0[i], r1[i], w)
+				}
+			}
+		}
+	})
+	b1 = nil
+	// Pass 3, along z, fused with clip, normalisation and padding:
+	// [nz][oy][ox] → [pz][py][px].
+	lo, hi := float32(p.HUClip[0]), float32(p.HUClip[1])
+	center, scale := float32(p.Normalize.Center), float32(p.Normalize.Scale)
+	pad := float32(p.PadValue)
+	res := make([]float32, padded[0]*padded[1]*padded[2])
+	for n := range res {
+		res[n] = pad
+	}
+	parallel(oz, func(k0, k1 int) {
+		for k := k0; k < k1; k++ {
+			s0 := b2[int(tab[2].lo[k])*oy*ox:][:oy*ox]
+			s1 := b2[int(tab[2].hi[k])*oy*ox:][:oy*ox]
+			w := tab[2].w[k]
+			for j := 0; j < oy; j++ {
+				dst := res[(k*py+j)*px:][:ox]
+				r0, r1 := s0[j*ox:][:ox], s1[j*ox:][:ox]
+				for i := range dst {
+					x := lerp(r0[i], r1[i], w)
+					x = min(max(x, lo), hi)
+					dst[i] = float32(x-center) / scale
+				}
+			}
+		}
+	})
+	return &NetInput{Data: res, Size: out, Padded: padded, Spacing: s}, nil
+}

@@ -1,0 +1,176 @@
+package inference
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/liverseg/liverseg/volume"
+)
+
+// Result is one segmentation. It keeps the low-resolution probability map
+// so that the threshold and clean-up can be changed later (Threshold,
+// Apply) without running the network again, and so that a viewer can show
+// the probability itself (ProbAt, ProbSlice).
+type Result struct {
+	Model string
+	// Prob is the liver probability on the network grid, covering ROI of
+	// the canonical input.
+	Prob *ProbMap
+	// Mask is the segmentation (0/1) on the input volume's own grid.
+	Mask *volume.Mask
+	// Post is how Mask was made from Prob.
+	Post PostOptions
+	// ROI is the canonical box the network saw (the whole volume when no
+	// region of interest was given).
+	ROI     Box
+	Timings Timings
+
+	input volume.Geometry // the input's own grid
+}
+
+// Input is the geometry of the volume that was segmented.
+func (r *Result) Input() volume.Geometry { return r.input }
+
+// Threshold builds the mask for another threshold, with the same clean-up
+// settings, from the kept probability map. r is not changed.
+func (r *Result) Threshold(t float64) (*volume.Mask, error) {
+	o := r.Post
+	o.Threshold = t
+	return r.Apply(o)
+}
+
+// Apply builds a mask on the input's own grid from the kept probability
+// map with the given settings. r is not changed.
+func (r *Result) Apply(o PostOptions) (*volume.Mask, error) {
+	if !(o.Threshold > 0 && o.Threshold < 1) {
+		return nil, fmt.Errorf("threshold %v is not in (0,1)", o.Threshold)
+	}
+	cg := r.input.CanonicalGeometry()
+	sub := [3]int{r.ROI.Max[0] - r.ROI.Min[0], r.ROI.Max[1] - r.ROI.Min[1], r.ROI.Max[2] - r.ROI.Min[2]}
+	vox, err := MaskFromProb(r.Prob, sub, cg.Spacing, o)
+	if err != nil {
+		return nil, err
+	}
+	canon := &volume.Mask{Geometry: cg, Voxels: vox}
+	if sub != cg.Size {
+		canon = volume.NewMask(cg)
+		n := 0
+		for k := r.ROI.Min[2]; k < r.ROI.Max[2]; k++ {
+			for j := r.ROI.Min[1]; j < r.ROI.Max[1]; j++ {
+				off := cg.Offset(r.ROI.Min[0], j, k)
+				n += copy(canon.Voxels[off:off+sub[0]], vox[n:n+sub[0]])
+			}
+		}
+	}
+	return volume.MaskFromCanonical(canon, r.input)
+}
+
+// toProb returns the affine map from the input's voxel index to the
+// probability map's continuous index: c = A·idx + b.
+func (r *Result) toProb() (a [3][3]float64, b [3]float64) {
+	cg := r.input.CanonicalGeometry()
+	f := func(idx [3]float64) [3]float64 {
+		c := cg.PatientToIndex(r.input.IndexToPatient(idx))
+		for ax := 0; ax < 3; ax++ {
+			c[ax] = (c[ax] - float64(r.ROI.Min[ax])) * cg.Spacing[ax] / r.Prob.Spacing[ax]
+		}
+		return c
+	}
+	b = f([3]float64{})
+	for col := 0; col < 3; col++ {
+		var e [3]float64
+		e[col] = 1
+		p := f(e)
+		for row := 0; row < 3; row++ {
+			a[row][col] = p[row] - b[row]
+		}
+	}
+	return a, b
+}
+
+// sampler maps input voxel indices to probability-map samples.
+type sampler struct {
+	a  [3][3]float64
+	b  [3]float64
+	hi [3]float64 // last ROI position on the map, per axis
+	p  *ProbMap
+}
+
+func (r *Result) sampler() sampler {
+	s := sampler{p: r.Prob}
+	s.a, s.b = r.toProb()
+	cg := r.input.CanonicalGeometry()
+	for ax := 0; ax < 3; ax++ {
+		s.hi[ax] = float64(r.ROI.Max[ax]-r.ROI.Min[ax]-1) * cg.Spacing[ax] / r.Prob.Spacing[ax]
+	}
+	return s
+}
+
+// at samples the map at an input index; 0 outside the ROI (with a little
+// slack for rounding at its faces).
+func (s *sampler) at(x [3]float64) float32 {
+	c := apply(s.a, s.b, x)
+	for ax := 0; ax < 3; ax++ {
+		if c[ax] < -1e-6 || c[ax] > s.hi[ax]+1e-6 {
+			return 0
+		}
+	}
+	return s.p.At(c[0], c[1], c[2])
+}
+
+// ProbAt is the liver probability at voxel (i, j, k) of the input's own grid,
+// sampled exactly as the mask is; 0 outside the ROI.
+func (r *Result) ProbAt(i, j, k int) float32 {
+	s := r.sampler()
+	return s.at([3]float64{float64(i), float64(j), float64(k)})
+}
+
+func apply(a [3][3]float64, b, x [3]float64) [3]float64 {
+	var y [3]float64
+	for r := 0; r < 3; r++ {
+		y[r] = b[r] + a[r][0]*x[0] + a[r][1]*x[1] + a[r][2]*x[2]
+	}
+	return y
+}
+
+// ProbSlice samples the probability on one slice of the input's own grid:
+// the plane where index axis `axis` equals index. The slice is returned
+// row-major with the lower remaining axis fastest (for axis 2 that is
+// Size[0] columns × Size[1] rows, like the volume's own slice). dst is
+// reused when large enough. Sampling a 512×512 slice takes a few ms, so a
+// viewer can call it for every redraw.
+func (r *Result) ProbSlice(axis, index int, dst []float32) ([]float32, error) {
+	if axis < 0 || axis > 2 || index < 0 || index >= r.input.Size[axis] {
+		return nil, fmt.Errorf("slice %d along axis %d is outside the volume of size %v", index, axis, r.input.Size)
+	}
+	u, v := (axis+1)%3, (axis+2)%3
+	if u > v {
+		u, v = v, u
+	}
+	nu, nv := r.input.Size[u], r.input.Size[v]
+	if cap(dst) < nu*nv {
+		dst = make([]float32, nu*nv)
+	}
+	dst = dst[:nu*nv]
+	s := r.sampler()
+	var x [3]float64
+	x[axis] = float64(index)
+	n := 0
+	for jv := 0; jv < nv; jv++ {
+		x[v] = float64(jv)
+		for ju := 0; ju < nu; ju++ {
+			x[u] = float64(ju)
+			dst[n] = s.at(x)
+			n++
+		}
+	}
+	return dst, nil
+}
+
+// VolumeML is the liver volume of the current mask in millilitres.
+func (r *Result) VolumeML() float64 {
+	if r.Mask == nil {
+		return math.NaN()
+	}
+	return r.Mask.VolumeML()
+}
