@@ -167,8 +167,14 @@ func Scan(ctx context.Context, paths []string, progress func(done, total int)) (
 				}
 				return nil
 			}
-			if d.Type().IsRegular() {
+			switch {
+			case d.Type().IsRegular():
 				files = append(files, path)
+			case d.Type()&fs.ModeSymlink != 0:
+				// Follow links to files (not to folders: no cycles).
+				if st, err := os.Stat(path); err == nil && st.Mode().IsRegular() {
+					files = append(files, path)
+				}
 			}
 			return nil
 		})
