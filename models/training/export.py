@@ -1,0 +1,183 @@
+"""Export trained nets to ONNX (opset 17, dynamic Z/Y/X) with model cards,
+evaluate them on the ORIGINAL grid of each case, and save small checkpoints."""
+import hashlib
+import json
+import os
+import platform
+import sys
+import time
+
+import numpy as np
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import lsdata as D   # noqa: E402
+import nets as N     # noqa: E402
+
+MODELS_DIR = os.path.normpath(os.path.join(HERE, ".."))
+CKPT_DIR = os.path.join(HERE, "checkpoints")
+MACS_GRID = [48, 80, 80]
+LICENSE = ("CC BY-NC-SA 4.0 derived: non-commercial research use only. Trained on CHAOS (CC BY-NC-SA 4.0), "
+           "3D-IRCADb-01 (CC BY-NC-ND 4.0) and the TotalSegmentator example CT (repository Apache-2.0, "
+           "label = TotalSegmentator model output).")
+
+
+def sha256(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for b in iter(lambda: f.read(1 << 20), b""):
+            h.update(b)
+    return h.hexdigest()
+
+
+def to_onnx(net, path):
+    net.eval()
+    x = torch.zeros(1, 1, 32, 64, 64)
+    tmp = path + ".tmp"
+    torch.onnx.export(net, x, tmp, opset_version=17, input_names=["ct"], output_names=["logits"],
+                      dynamic_axes={"ct": {2: "Z", 3: "Y", 4: "X"}, "logits": {2: "Z", 3: "Y", 4: "X"}},
+                      do_constant_folding=True)
+    import onnx
+    m = onnx.load(tmp)
+    onnx.checker.check_model(m)
+    os.replace(tmp, path)
+
+
+@torch.no_grad()
+def cpu_time(net, zyx, reps=3):
+    net.eval()
+    x = torch.zeros(1, 1, *zyx)
+    net(x)
+    ts = []
+    for _ in range(reps):
+        t = time.perf_counter()
+        net(x)
+        ts.append(time.perf_counter() - t)
+    return float(np.median(ts))
+
+
+_case_cache = {}
+
+
+def load_case(name, ct, lb):
+    if name not in _case_cache:
+        hu, sp = D.load_nifti_canonical(ct)
+        lab, _ = D.load_nifti_canonical(lb)
+        _case_cache[name] = (hu, (lab >= 1).astype(np.uint8), sp)
+    return _case_cache[name]
+
+
+@torch.no_grad()
+def segment(net, hu, sp):
+    """Full app pipeline on a canonical HU array; returns (mask, prob_low)."""
+    x, shp = D.preprocess(hu, sp)
+    net.eval()
+    z = net(torch.from_numpy(x)[None, None])[0].numpy()
+    p = D.logits_to_prob(z)[: shp[2], : shp[1], : shp[0]].transpose(2, 1, 0)
+    return D.postprocess(p, hu.shape, sp), p
+
+
+def evaluate(net, cases, trained_on):
+    res = {}
+    for name, ct, lb, _ in cases:
+        hu, lab, sp = load_case(name, ct, lb)
+        t = time.time()
+        m, _ = segment(net, hu, sp)
+        res[name] = {"dice": round(float(D.dice(m, lab)), 4), "hd95_mm": round(D.hd95(m, lab, sp), 2),
+                     "volume_error_pct": round(float(D.volume_error_pct(m, lab)), 2),
+                     "held_out": name not in trained_on, "seconds": round(time.time() - t, 1)}
+    return res
+
+
+def card(out_dir, name, role, net, onnx_name, training, evaluation, extra=None):
+    path = os.path.join(out_dir, onnx_name)
+    c = {
+        "name": name,
+        "role": role,
+        "onnx": onnx_name,
+        "sha256": sha256(path),
+        "size_bytes": os.path.getsize(path),
+        "params": N.count_params(net),
+        "macs": N.count_macs(net, MACS_GRID),
+        "macs_grid": MACS_GRID,
+        "architecture": dict(net.config(), kind="3D U-Net, conv3x3x3-InstanceNorm-LeakyReLU(0.01), maxpool down, "
+                             "2x2x2 transposed-conv up, concat skips"),
+        "input": {"name": "ct", "shape_note": f"[1,1,Z,Y,X] float32, Z=k (S), Y=j (P), X=i (L); Z,Y,X dynamic, "
+                  f"multiples of {net.multiple}"},
+        "output": {"name": "logits", "kind": "logits", "channels": ["background", "liver"], "activation": "softmax",
+                   "shape_note": "[1,2,Z,Y,X] float32, same Z,Y,X as the input; crop the padding off"},
+        "preprocessing": {"orientation": "LPS", "spacing_mm": [D.SPACING] * 3, "interpolation": "trilinear",
+                          "grid_rule": D.GRID_RULE, "hu_clip": [D.HU_LO, D.HU_HI],
+                          "normalize": {"center": D.CENTER, "scale": D.SCALE, "formula": "(clip(hu) - center) / scale"},
+                          "size_multiple": net.multiple, "pad": "end", "pad_value": D.PAD_VALUE},
+        "postprocessing": {"resample": "trilinear-probability", "threshold": 0.5, "threshold_rule": "liver if p > 0.5",
+                           "resample_rule": "original canonical voxel i samples low-res continuous index "
+                                            "i * spacing_a / S, clamped to [0, n_a - 1]",
+                           "largest_component": True, "connectivity": 6, "fill_holes": True,
+                           "fill_holes_rule": "background components (6-connected) not touching the volume border "
+                                              "become liver"},
+        "training": training,
+        "evaluation": evaluation,
+        "license": LICENSE,
+    }
+    if extra:
+        c.update(extra)
+    p = os.path.join(out_dir, f"{name}.json")
+    with open(p + ".tmp", "w") as f:
+        json.dump(c, f, indent=1)
+    os.replace(p + ".tmp", p)
+    return c
+
+
+def export_all(run_dir, tiny=False):
+    import train as T
+    summary = json.load(open(os.path.join(run_dir, "summary.json")))
+    tst = torch.load(os.path.join(run_dir, "teacher.pt"))
+    gst = torch.load(os.path.join(run_dir, "gtan.pt"))
+    nets = {}
+    t = N.build(tst["cfg"]); t.load_state_dict(tst["model"]); nets["teacher"] = ("teacher", t)
+    a = N.build(gst["acfg"]); a.load_state_dict(gst["asst"]); nets["assistant"] = ("assistant", a)
+    for k, sd in gst["students"].items():
+        s = N.build(N.ARCH[k]); s.load_state_dict(sd); nets[k] = ("student", s)
+    out_dir = MODELS_DIR if not tiny else os.path.join(run_dir, "export")
+    os.makedirs(out_dir, exist_ok=True)
+    os.makedirs(CKPT_DIR, exist_ok=True)
+    cases = D.find_cases()
+    trained_on = summary["train_cases"]
+    machine = f"{platform.machine()} {os.cpu_count()} cores (shared), torch {torch.__version__}, {torch.get_num_threads()} threads"
+    results = {}
+    for name, (role, net) in nets.items():
+        onnx_name = f"{name}.onnx"
+        to_onnx(net, os.path.join(out_dir, onnx_name))
+        ev = evaluate(net, cases[:1] if tiny else cases, trained_on)
+        ms = cpu_time(net, MACS_GRID)
+        if name == "teacher":
+            steps, dur = tst["step"], tst["elapsed_s"]
+            how = "supervised: soft-target CE + soft Dice, AdamW lr 2e-3 cosine, batch 2 crops 32x64x64"
+        else:
+            steps, dur = gst["step"], gst["elapsed_s"]
+            how = (f"GTAN stage (all GTAN nets trained jointly, duration is the shared stage time): "
+                   f"{'assistant distilled from cached teacher logits' if name == 'assistant' else 'distilled online from the current (growing) assistant'}, "
+                   f"loss (1-l)(CE+Dice) + l*T^2*KL, l={T.KD_LAMBDA}, T={T.KD_T}; AdamW lr 2e-3 cosine, batch 2 crops 32x64x64")
+        training = {"data": f"cases {trained_on} from ../shared/data/cases (fixed bank of {len(np.load(os.path.join(HERE, 'cache', 'bank_' + summary['tag'] + '.npz'))['w'])} "
+                            f"augmented 5 mm crops, seed {T.SEED}; totalseg_example weight 0.5)",
+                    "command": "/usr/bin/python3 models/training/train.py release",
+                    "seed": T.SEED, "steps": steps, "duration_s": round(dur), "machine": machine,
+                    "method": how}
+        if name == "assistant":
+            training["growth"] = gst["growth_log"]
+            training["start_widths"] = T.ASSISTANT_START["widths"]
+        held = [c for c in ev if ev[c]["held_out"]]
+        evaluation = {"note": ("NOT held out: every case below was in the training set, so these are TRAINING-set "
+                               "figures on the original grid, not generalisation estimates. Held-out figures come "
+                               "from leave-one-case-out CV (see models/README.md).") if not held else
+                      f"held-out cases: {held}",
+                      "per_case": ev, "metrics": "Dice, HD95 (mm, max of directed 95th percentiles), liver volume error (%), original canonical grid",
+                      "torch_cpu_forward_s": round(ms, 3), "torch_cpu_grid": MACS_GRID}
+        c = card(out_dir, name, role, net, onnx_name, training, evaluation)
+        results[name] = c
+        ck = os.path.join(CKPT_DIR if not tiny else out_dir, f"{name}.pt")
+        T.atomic_save({"cfg": net.config(), "model": net.state_dict(), "steps": steps, "role": role}, ck)
+        print(name, c["params"], c["macs"], ev, f"{ms:.3f}s", flush=True)
+    return results

@@ -1,0 +1,383 @@
+"""LiverSeg training driver: teacher → cached teacher logits → GTAN (growing
+assistant distilled from the teacher, students distilled from the current
+assistant) or the ablation baselines, resumable from checkpoints.
+
+Usage (what `make models` runs):
+  /usr/bin/python3 models/training/train.py release            # train (resumes) + export
+  /usr/bin/python3 models/training/train.py release --tiny     # end-to-end smoke test
+  /usr/bin/python3 models/training/train.py fold --holdout ircad_p07 --modes nokd,gtan
+"""
+import argparse
+import csv
+import json
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import lsdata as D   # noqa: E402
+import bank as B     # noqa: E402
+import nets as N     # noqa: E402
+
+SEED = 20261125
+KD_T = 3.0
+KD_LAMBDA = 0.5
+
+
+def log(msg):
+    print(time.strftime("%H:%M:%S"), msg, flush=True)
+
+
+def atomic_save(obj, path):
+    tmp = path + ".tmp"
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+# ---- losses ---------------------------------------------------------------
+def seg_loss(z, y, w):
+    """Soft-target CE (per-sample weight) + soft Dice on the liver channel."""
+    logp = F.log_softmax(z, 1)
+    t = torch.stack([1 - y, y], 1)
+    ce = -(t * logp).sum(1).mean(dim=(1, 2, 3))
+    ce = (ce * w).sum() / w.sum()
+    p = logp[:, 1].exp()
+    inter = (p * y).sum()
+    dice = 1 - (2 * inter + 1) / (p.sum() + y.sum() + 1)
+    return ce + dice
+
+
+def kd_loss(z, d_t, T=KD_T):
+    """Hinton KD for two classes: T² · KL(p_t^T ‖ p_s^T) per voxel, mean.
+    d_t is the teacher's logit difference (liver − background)."""
+    d_s = (z[:, 1] - z[:, 0]) / T
+    d_t = d_t / T
+    pt = torch.sigmoid(d_t)
+    kl = pt * (F.logsigmoid(d_t) - F.logsigmoid(d_s)) + (1 - pt) * (F.logsigmoid(-d_t) - F.logsigmoid(-d_s))
+    return T * T * kl.mean()
+
+
+def batch(bk, step, bs, seed, teacher_d=None):
+    rng = np.random.default_rng([seed, step])
+    idx = rng.integers(0, len(bk["x"]), bs)
+    x = torch.from_numpy(bk["x"][idx].astype(np.float32))[:, None]
+    y = torch.from_numpy(bk["y"][idx].astype(np.float32) / 255.0)
+    w = torch.from_numpy(bk["w"][idx])
+    d = None if teacher_d is None else torch.from_numpy(teacher_d[idx].astype(np.float32))
+    return x, y, w, d
+
+
+# ---- validation on low-res whole volumes ----------------------------------
+class Validator:
+    def __init__(self, preps):
+        self.items = []
+        for name, (hu, lab, sp) in preps.items():
+            x, shp = D.preprocess_lowres(hu)
+            self.items.append((name, torch.from_numpy(x)[None, None], shp, lab > 0.5))
+
+    @torch.no_grad()
+    def __call__(self, net):
+        net.eval()
+        out = {}
+        for name, x, shp, ref in self.items:
+            z = net(x)[0].numpy()
+            p = D.logits_to_prob(z)[: shp[2], : shp[1], : shp[0]].transpose(2, 1, 0)
+            out[name] = float(D.dice(p > 0.5, ref))
+        net.train()
+        return out
+
+
+# ---- generic resumable stage ------------------------------------------------
+class Stage:
+    """Holds named models + optimisers, checkpoints them atomically every
+    `every_s` seconds, and logs to a CSV."""
+
+    def __init__(self, run_dir, name, every_s=180):
+        self.dir = run_dir
+        self.name = name
+        self.ckpt = os.path.join(run_dir, f"{name}.pt")
+        self.csv = os.path.join(run_dir, f"{name}_log.csv")
+        self.every_s = every_s
+        self.last = time.time()
+
+    def load(self):
+        if os.path.exists(self.ckpt):
+            return torch.load(self.ckpt)
+        return None
+
+    def save(self, state):
+        atomic_save(state, self.ckpt)
+        self.last = time.time()
+
+    def due(self):
+        return time.time() - self.last > self.every_s
+
+    def logrow(self, row):
+        new = not os.path.exists(self.csv)
+        with open(self.csv, "a", newline="") as f:
+            wr = csv.DictWriter(f, fieldnames=list(row.keys()))
+            if new:
+                wr.writeheader()
+            wr.writerow(row)
+
+
+def lr_at(step, budget, base):
+    warm = 30
+    if step < warm:
+        return base * (step + 1) / warm
+    t = min(1.0, (step - warm) / max(1, budget - warm))
+    return base * (0.05 + 0.95 * 0.5 * (1 + np.cos(np.pi * t)))
+
+
+def fix_budget(st, steps_nominal, cap_s, t0, step0):
+    """Sets the stage's step budget from the measured speed and the remaining
+    wall-clock cap (at 20 steps into this run, then every 100 steps while less
+    than 70% is done), so the cosine schedule ends near the cap."""
+    if cap_s is None:
+        return
+    done = st["step"] - step0
+    if done < 20 or (st.get("budget_fixed") and (done % 100 != 0 or st["step"] > 0.7 * st["budget"])):
+        return
+    per = (time.time() - t0) / done
+    left = cap_s - (time.time() - t0)
+    feasible = st["step"] + int(left / per)
+    nb = int(max(st["step"] + 1, min(steps_nominal, feasible)))
+    if nb != st["budget"]:
+        log(f"budget set to {nb} steps ({per:.2f} s/step, cap {cap_s:.0f}s)")
+    st["budget"] = nb
+    st["budget_fixed"] = True
+
+
+def train_single(run_dir, stage_name, cfg, bk, validator, steps, bs, lr, cap_s, seed,
+                 teacher_d=None, val_every=100):
+    """Trains one net on the bank (optionally with cached-teacher KD)."""
+    stg = Stage(run_dir, stage_name)
+    st = stg.load()
+    torch.manual_seed(seed)
+    net = N.build(cfg)
+    opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-5)
+    if st is None:
+        st = {"step": 0, "budget": steps, "budget_fixed": False, "elapsed_s": 0.0, "cfg": cfg, "done": False}
+    else:
+        net.load_state_dict(st["model"])
+        opt.load_state_dict(st["opt"])
+        log(f"{stage_name}: resumed at step {st['step']}/{st['budget']}")
+    if st["done"]:
+        return net, st
+    t0, step0, e0 = time.time(), st["step"], st["elapsed_s"]
+    net.train()
+    while st["step"] < st["budget"]:
+        if cap_s is not None and time.time() - t0 > cap_s:
+            log(f"{stage_name}: time cap reached at step {st['step']}")
+            break
+        s = st["step"]
+        for g in opt.param_groups:
+            g["lr"] = lr_at(s, st["budget"], lr)
+        x, y, w, d = batch(bk, s, bs, seed, teacher_d)
+        z = net(x)
+        loss = seg_loss(z, y, w)
+        if d is not None:
+            loss = (1 - KD_LAMBDA) * loss + KD_LAMBDA * kd_loss(z, d)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        st["step"] += 1
+        st["elapsed_s"] = e0 + time.time() - t0
+        fix_budget(st, steps, cap_s, t0, step0)
+        row = {"step": st["step"], "loss": f"{loss.item():.4f}", "lr": f"{lr_at(s, st['budget'], lr):.2e}",
+               "elapsed_s": f"{st['elapsed_s']:.0f}"}
+        if st["step"] % val_every == 0 or st["step"] == st["budget"]:
+            v = validator(net)
+            row.update({f"dice_{k}": f"{vv:.4f}" for k, vv in v.items()})
+            log(f"{stage_name} step {st['step']}/{st['budget']} loss {loss.item():.4f} val {v}")
+        if st["step"] % 10 == 0 or "dice_" in " ".join(row):
+            stg.logrow(row)
+        if stg.due():
+            st.update(model=net.state_dict(), opt=opt.state_dict())
+            stg.save(st)
+    st["done"] = st["step"] >= st["budget"]
+    st.update(model=net.state_dict(), opt=opt.state_dict())
+    stg.save(st)
+    return net, st
+
+
+@torch.no_grad()
+def teacher_logits(run_dir, tag, teacher, tstep, bk):
+    p = os.path.join(run_dir, f"teacher_logits_{tag}.npz")
+    if os.path.exists(p):
+        z = np.load(p)
+        if int(z["step"]) == tstep:
+            return z["d"]
+    teacher.eval()
+    out = np.zeros(bk["x"].shape, np.float16)
+    for i in range(0, len(out), 4):
+        x = torch.from_numpy(bk["x"][i:i + 4].astype(np.float32))[:, None]
+        z = teacher(x)
+        out[i:i + 4] = (z[:, 1] - z[:, 0]).numpy().astype(np.float16)
+    tmp = p + ".tmp.npz"
+    np.savez(tmp, d=out, step=tstep)
+    os.replace(tmp, p)
+    return out
+
+
+def grow_widths(start, final, k, n):
+    """k-th of n growth stages, linear in width from start to final."""
+    return [int(round(s + (f - s) * k / n)) for s, f in zip(start, final)]
+
+
+def train_gtan(run_dir, stage_name, acfg0, afinal, students, bk, teacher_d, validator,
+               steps, grow_at, bs, lr, cap_s, seed, val_every=100):
+    """GTAN: assistant (starts near the student, widened by Net2Wider at the
+    steps in grow_at) distilled from the cached teacher; each student is
+    distilled from the current assistant, online, on the same batch."""
+    stg = Stage(run_dir, stage_name)
+    st = stg.load()
+    rng = np.random.default_rng([seed, 7])
+    torch.manual_seed(seed)
+    asst = N.build(acfg0)
+    snets = {k: N.build(c) for k, c in students.items()}
+    if st is None:
+        st = {"step": 0, "budget": steps, "budget_fixed": False, "elapsed_s": 0.0, "done": False,
+              "acfg": acfg0, "grown": 0, "growth_log": []}
+    else:
+        asst = N.build(st["acfg"])
+        asst.load_state_dict(st["asst"])
+        for k in snets:
+            snets[k].load_state_dict(st["students"][k])
+        log(f"{stage_name}: resumed at step {st['step']}/{st['budget']}, assistant {st['acfg']['widths']}")
+    aopt = torch.optim.AdamW(asst.parameters(), lr=lr, weight_decay=1e-5)
+    sopt = {k: torch.optim.AdamW(n.parameters(), lr=lr, weight_decay=1e-5) for k, n in snets.items()}
+    if "aopt" in st:
+        aopt.load_state_dict(st["aopt"])
+        for k in sopt:
+            sopt[k].load_state_dict(st["sopt"][k])
+    if st["done"]:
+        return asst, snets, st
+    t0, step0, e0 = time.time(), st["step"], st["elapsed_s"]
+    while st["step"] < st["budget"]:
+        if cap_s is not None and time.time() - t0 > cap_s:
+            log(f"{stage_name}: time cap reached at step {st['step']}")
+            break
+        s = st["step"]
+        if st["grown"] < len(grow_at) and s >= grow_at[st["grown"]]:
+            st["grown"] += 1
+            nw = grow_widths(acfg0["widths"], afinal, st["grown"], len(grow_at))
+            asst = N.net2wider(asst, nw, rng)
+            st["acfg"] = dict(acfg0, widths=nw)
+            aopt = torch.optim.AdamW(asst.parameters(), lr=lr, weight_decay=1e-5)
+            st["growth_log"].append({"step": s, "widths": nw, "params": N.count_params(asst)})
+            log(f"{stage_name}: assistant grown to {nw} ({N.count_params(asst)} params) at step {s}")
+        lr_s = lr_at(s, st["budget"], lr)
+        for o in [aopt] + list(sopt.values()):
+            for g in o.param_groups:
+                g["lr"] = lr_s
+        x, y, w, d = batch(bk, s, bs, seed, teacher_d)
+        za = asst(x)
+        la = (1 - KD_LAMBDA) * seg_loss(za, y, w) + KD_LAMBDA * kd_loss(za, d)
+        aopt.zero_grad()
+        la.backward()
+        aopt.step()
+        da = (za[:, 1] - za[:, 0]).detach()
+        row = {"step": s + 1, "loss_assistant": f"{la.item():.4f}"}
+        for k, n in snets.items():
+            zs = n(x)
+            ls = (1 - KD_LAMBDA) * seg_loss(zs, y, w) + KD_LAMBDA * kd_loss(zs, da)
+            sopt[k].zero_grad()
+            ls.backward()
+            sopt[k].step()
+            row[f"loss_{k}"] = f"{ls.item():.4f}"
+        st["step"] += 1
+        st["elapsed_s"] = e0 + time.time() - t0
+        row["elapsed_s"] = f"{st['elapsed_s']:.0f}"
+        fix_budget(st, steps, cap_s, t0, step0)
+        if st["step"] % val_every == 0 or st["step"] == st["budget"]:
+            for k, n in [("assistant", asst)] + list(snets.items()):
+                v = validator(n)
+                row.update({f"dice_{k}_{c}": f"{vv:.4f}" for c, vv in v.items()})
+                log(f"{stage_name} step {st['step']}/{st['budget']} {k} val {v}")
+            stg.logrow(row)
+        elif st["step"] % 10 == 0:
+            stg.logrow(row)
+        if stg.due():
+            _gtan_state(st, asst, snets, aopt, sopt)
+            stg.save(st)
+    st["done"] = st["step"] >= st["budget"]
+    _gtan_state(st, asst, snets, aopt, sopt)
+    stg.save(st)
+    return asst, snets, st
+
+
+def _gtan_state(st, asst, snets, aopt, sopt):
+    st.update(asst=asst.state_dict(), aopt=aopt.state_dict(),
+              students={k: n.state_dict() for k, n in snets.items()},
+              sopt={k: o.state_dict() for k, o in sopt.items()})
+
+
+# ---- configuration -----------------------------------------------------------
+ASSISTANT_START = {"widths": [6, 10, 12, 18], "stem_stride": 2, "nconv": 2}
+ASSISTANT_FINAL = [18, 30, 36, 54]
+
+PROFILES = {
+    # name: bank size, teacher steps/cap, gtan steps/cap, growth steps, batch
+    "release": dict(bank=480, t_steps=4000, t_cap=2700, g_steps=3000, g_cap=2700, grow=[150, 350, 550], bs=2),
+    "tiny": dict(bank=12, t_steps=6, t_cap=None, g_steps=8, g_cap=None, grow=[2, 4, 6], bs=1),
+}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("mode", choices=["release", "fold"])
+    ap.add_argument("--tiny", action="store_true", help="smoke test: a few steps, separate run dir")
+    ap.add_argument("--holdout", default=None, help="fold mode: case held out for validation")
+    ap.add_argument("--teacher-cap", type=float, default=None, help="override teacher wall-clock cap (s)")
+    ap.add_argument("--gtan-cap", type=float, default=None, help="override GTAN wall-clock cap (s)")
+    ap.add_argument("--no-export", action="store_true")
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    prof = dict(PROFILES["tiny" if args.tiny else "release"])
+    if args.teacher_cap is not None:
+        prof["t_cap"] = args.teacher_cap
+    if args.gtan_cap is not None:
+        prof["g_cap"] = args.gtan_cap
+    tag = ("tiny_" if args.tiny else "") + (args.mode if args.mode == "release" else f"fold_{args.holdout}")
+    run_dir = os.path.join(HERE, "runs", tag)
+    cache_dir = os.path.join(HERE, "cache")
+    os.makedirs(run_dir, exist_ok=True)
+    all_cases = D.find_cases()
+    train_cases = [c for c in all_cases if c[0] != args.holdout]
+    val_cases = [c for c in all_cases if c[0] == args.holdout] or train_cases
+    log(f"run {tag}: train {[c[0] for c in train_cases]} val {[c[0] for c in val_cases]}")
+    t_start = time.time()
+    bk = B.build_bank(train_cases, prof["bank"], SEED, cache_dir, tag)
+    log(f"bank {bk['x'].shape} ready")
+    preps = {c[0]: B.prep_case(c[0], c[1], c[2], cache_dir) for c in val_cases}
+    validator = Validator(preps)
+    val_every = 2 if args.tiny else 100
+    teacher, tst = train_single(run_dir, "teacher", N.ARCH["teacher"], bk, validator, prof["t_steps"], prof["bs"],
+                                2e-3, prof["t_cap"], SEED, val_every=val_every)
+    d = teacher_logits(run_dir, tag, teacher, tst["step"], bk)
+    log(f"teacher logits cached (teacher step {tst['step']})")
+    students = {"student": N.ARCH["student"], "student100k": N.ARCH["student100k"]}
+    asst, snets, gst = train_gtan(run_dir, "gtan", ASSISTANT_START, ASSISTANT_FINAL, students, bk, d, validator,
+                                  prof["g_steps"], prof["grow"], prof["bs"], 2e-3, prof["g_cap"], SEED,
+                                  val_every=val_every)
+    summary = {"tag": tag, "train_cases": [c[0] for c in train_cases], "val_cases": [c[0] for c in val_cases],
+               "teacher": {k: tst[k] for k in ("step", "budget", "elapsed_s", "done")},
+               "gtan": {k: gst[k] for k in ("step", "budget", "elapsed_s", "done", "growth_log", "acfg")},
+               "wall_s": time.time() - t_start}
+    with open(os.path.join(run_dir, "summary.json"), "w") as f:
+        json.dump(summary, f, indent=1)
+    log(f"training stages finished: {json.dumps(summary)}")
+    if args.mode == "release" and not args.no_export:
+        import export
+        export.export_all(run_dir, tiny=args.tiny)
+
+
+if __name__ == "__main__":
+    main()
