@@ -2,6 +2,7 @@ package dicomio
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -392,5 +393,36 @@ func BenchmarkWriteSeries(b *testing.B) {
 		if err := WriteSeries(dir, v, SeriesOptions{UIDSeed: "bench"}); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestWriteSeriesLoadRoundTrip reads the written series back through the
+// package's own loader: the same voxels at the same world positions, and
+// the metadata that was written.
+func TestWriteSeriesLoadRoundTrip(t *testing.T) {
+	v := testVolume()
+	dir := writeTestSeries(t, v, SeriesOptions{UIDSeed: "load"})
+	got, _, err := LoadPath(context.Background(), dir, nil)
+	if err != nil {
+		t.Fatalf("LoadPath: %v", err)
+	}
+	a, b := v.Canonical(), got.Canonical()
+	if !a.SameGrid(b.Geometry, 1e-4) {
+		t.Fatalf("geometry read back %+v, written %+v", b.Geometry, a.Geometry)
+	}
+	for n := range a.Voxels {
+		if a.Voxels[n] != b.Voxels[n] {
+			t.Fatalf("voxel %d read back %d, written %d", n, b.Voxels[n], a.Voxels[n])
+		}
+	}
+	// The loader may show the name in display form (components spaced).
+	if name := strings.ReplaceAll(got.Info.PatientName, " ", "^"); name != "TEST^WRITER" || got.Info.PatientID != "W1" || got.Info.StudyDate != "20240102" || got.Info.Modality != "CT" {
+		t.Errorf("metadata read back %+v", got.Info)
+	}
+	if len(got.Info.SOPInstanceUIDs) != v.Size[2] || got.Info.SOPClassUID != CTImageStorage {
+		t.Errorf("read back %d SOP instance UIDs of class %s", len(got.Info.SOPInstanceUIDs), got.Info.SOPClassUID)
+	}
+	if len(got.Info.Warnings) > 0 {
+		t.Errorf("loader warns about the written series: %v", got.Info.Warnings)
 	}
 }
