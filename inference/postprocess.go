@@ -1,6 +1,7 @@
 package inference
 
 import (
+	"bytes"
 	"fmt"
 	"math"
 
@@ -134,21 +135,23 @@ func (c *planeCache) get(prob *ProbMap, tab *[3]axisTable, out [3]int, z, pin in
 // box is a half-open voxel box [min, max) on some grid.
 type box struct{ min, max [3]int }
 
-// foregroundBox is the bounding box of the non-zero voxels, ok=false when
-// there are none.
+// foregroundBox is the bounding box of the voxels equal to 1 (masks hold
+// 0/1 here), ok=false when there are none. Rows are scanned with
+// bytes.IndexByte, which is vectorised.
 func foregroundBox(size [3]int, m []uint8) (b box, ok bool) {
 	b.min = size
-	n := 0
+	sx := size[0]
 	for k := 0; k < size[2]; k++ {
 		for j := 0; j < size[1]; j++ {
-			for i := 0; i < size[0]; i++ {
-				if m[n] != 0 {
-					b.min = [3]int{min(b.min[0], i), min(b.min[1], j), min(b.min[2], k)}
-					b.max = [3]int{max(b.max[0], i+1), max(b.max[1], j+1), max(b.max[2], k+1)}
-					ok = true
-				}
-				n++
+			row := m[(k*size[1]+j)*sx:][:sx]
+			first := bytes.IndexByte(row, 1)
+			if first < 0 {
+				continue
 			}
+			last := bytes.LastIndexByte(row, 1)
+			b.min = [3]int{min(b.min[0], first), min(b.min[1], j), min(b.min[2], k)}
+			b.max = [3]int{max(b.max[0], last+1), max(b.max[1], j+1), max(b.max[2], k+1)}
+			ok = true
 		}
 	}
 	return b, ok
@@ -224,13 +227,15 @@ func keepLargestComponent(size [3]int, m []uint8) {
 	}
 	m[bestSeed] = keep
 	flood(size, m, b, append(queue[:0], int32(bestSeed)), seen, keep)
-	forBox(size, b, func(o int) {
-		if m[o] == keep {
-			m[o] = 1
-		} else {
-			m[o] = 0
+	for k := b.min[2]; k < b.max[2]; k++ {
+		for j := b.min[1]; j < b.max[1]; j++ {
+			o := (k*size[1]+j)*size[0] + b.min[0]
+			row := m[o : o+b.max[0]-b.min[0]]
+			for i, x := range row {
+				row[i] = b2u(x == keep)
+			}
 		}
-	})
+	}
 }
 
 // fillHoles sets to 1 every background voxel that is not 6-connected to the
@@ -258,13 +263,23 @@ func fillHoles(size [3]int, m []uint8) {
 		}
 	})
 	flood(size, m, b, queue, 0, outside)
-	forBox(size, b, func(o int) {
-		if m[o] == outside {
-			m[o] = 0
-		} else {
-			m[o] = 1
+	for k := b.min[2]; k < b.max[2]; k++ {
+		for j := b.min[1]; j < b.max[1]; j++ {
+			o := (k*size[1]+j)*size[0] + b.min[0]
+			row := m[o : o+b.max[0]-b.min[0]]
+			for i, x := range row {
+				row[i] = b2u(x != outside)
+			}
 		}
-	})
+	}
+}
+
+// b2u is 1 for true and 0 for false.
+func b2u(b bool) uint8 {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // forBox calls f with the offset of every voxel in b, x fastest.

@@ -108,7 +108,7 @@ func Preprocess(v *volume.Volume, p Preprocessing) (*NetInput, error) {
 		out[a] = ResampledSize(in[a], v.Spacing[a], s)
 		if out[a] < m {
 			ext := float64(in[a]-1) * v.Spacing[a]
-			return nil, fmt.Errorf("input too small for the network: %.1f mm along axis %c (%d voxels at %.3g mm) resamples to %d voxels at %.3g mm, and the network needs at least %d (%.0f mm)",
+			return nil, fmt.Errorf("input too small for the network: %.1f mm along axis %c (%d voxels at %.3g mm) resamples to %d voxels at %.3g mm, and the network needs at least %d voxels (a scan at least %.0f mm long along that axis)",
 				ext, "xyz"[a], in[a], v.Spacing[a], out[a], s, m, float64(m-1)*s)
 		}
 		padded[a] = (out[a] + m - 1) / m * m

@@ -364,6 +364,9 @@ func (r *Registry) Run(ctx context.Context, v *volume.Volume, name string, o Opt
 	}
 	res.Mask = mask
 	t.Postprocess = time.Since(t0)
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	t.Total = time.Since(start)
 	res.Timings = t
 	progress(StageDone)
