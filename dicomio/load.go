@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/liverseg/liverseg/volume"
 )
@@ -52,10 +53,9 @@ func Load(ctx context.Context, s *Series, progress func(done, total int)) (*volu
 	)
 	lctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	bufs := sync.Pool{New: func() any { return new([]byte) }}
 	perr := parallel(lctx, len(s.files), func(k int) {
-		buf := bufs.Get().(*[]byte)
-		defer bufs.Put(buf)
+		buf := sliceBufs.Get().(*[]byte)
+		defer sliceBufs.Put(buf)
 		if err := readSlice(s.files[k], v.Voxels[k*plane:(k+1)*plane], buf); err != nil {
 			errOnce.Do(func() { firstErr = err; cancel() })
 			return
@@ -128,6 +128,10 @@ func LoadPath(ctx context.Context, path string, progress func(done, total int)) 
 	return v, cat, nil
 }
 
+// sliceBufs holds per-worker byte buffers for 8- and 32-bit slices (16-bit
+// slices are read straight into the volume).
+var sliceBufs = sync.Pool{New: func() any { return new([]byte) }}
+
 // readSlice decodes one file's pixels into dst (Rows×Cols int16 HU).
 func readSlice(fi *fileInfo, dst []int16, buf *[]byte) error {
 	f, err := os.Open(fi.Path)
@@ -159,21 +163,100 @@ func readSlice(fi *fileInfo, dst []int16, buf *[]byte) error {
 	if int64(n) > lay.pixLen {
 		return fmt.Errorf("dicomio: %s: pixel data holds %d bytes, %d×%d×%d bits need %d", fi.Path, lay.pixLen, fi.Cols, fi.Rows, fi.BitsAllocated, n)
 	}
-	// Read the element header with the pixels and check the tag is still
-	// there: a cheap guard against a file rewritten in place.
-	hl := int(lay.pixOff - lay.pixTagOff)
-	if cap(*buf) < hl+n {
-		*buf = make([]byte, hl+n)
-	}
-	b := (*buf)[:hl+n]
-	if _, err := src.ReadAt(b, lay.pixTagOff); err != nil && !(errors.Is(err, io.EOF) && lay.pixTagOff+int64(len(b)) == size) {
+	// Check the Pixel Data tag is still where Scan saw it: a cheap guard
+	// against a file rewritten in place with the same size and time.
+	var tagb [4]byte
+	if _, err := src.ReadAt(tagb[:], lay.pixTagOff); err != nil {
 		return fmt.Errorf("dicomio: %s: reading pixel data: %w", fi.Path, err)
 	}
-	if t := uint32(lay.sx.bo.Uint16(b))<<16 | uint32(lay.sx.bo.Uint16(b[2:])); t != tagPixelData {
+	if t := uint32(lay.sx.bo.Uint16(tagb[:]))<<16 | uint32(lay.sx.bo.Uint16(tagb[2:])); t != tagPixelData {
 		return fmt.Errorf("dicomio: %s: pixel data not found where Scan saw it; scan again", fi.Path)
 	}
-	convertNative(fi, b[hl:], lay.sx.bo, dst)
+	if fi.BitsAllocated == 16 {
+		// Read the words straight into the volume and convert in place:
+		// no intermediate buffer, one pass over memory.
+		raw := unsafe.Slice((*byte)(unsafe.Pointer(&dst[0])), 2*len(dst))
+		if err := readFull(src, raw, lay.pixOff, size); err != nil {
+			return fmt.Errorf("dicomio: %s: reading pixel data: %w", fi.Path, err)
+		}
+		convert16InPlace(fi, dst, lay.sx.bo != hostOrder)
+		return nil
+	}
+	if cap(*buf) < n {
+		*buf = make([]byte, n)
+	}
+	b := (*buf)[:n]
+	if err := readFull(src, b, lay.pixOff, size); err != nil {
+		return fmt.Errorf("dicomio: %s: reading pixel data: %w", fi.Path, err)
+	}
+	convertNative(fi, b, lay.sx.bo, dst)
 	return nil
+}
+
+// readFull fills b from off; io.EOF exactly at the end of the file is fine.
+func readFull(src io.ReaderAt, b []byte, off, size int64) error {
+	n, err := src.ReadAt(b, off)
+	if n == len(b) && (err == nil || errors.Is(err, io.EOF)) {
+		return nil
+	}
+	if err == nil || errors.Is(err, io.EOF) {
+		err = fmt.Errorf("file ends after %d of %d pixel bytes (file size %d)", n, len(b), size)
+	}
+	return err
+}
+
+// hostOrder is the byte order of this machine, for reading words in place.
+var hostOrder binary.ByteOrder = func() binary.ByteOrder {
+	x := uint16(1)
+	if *(*byte)(unsafe.Pointer(&x)) == 1 {
+		return binary.LittleEndian
+	}
+	return binary.BigEndian
+}()
+
+var (
+	lutMu    sync.Mutex
+	lutCache = map[pixelMap]*[65536]int16{}
+)
+
+// lut16 is the stored-value → HU table of a pixel map, cached because a
+// series normally has one or a few distinct maps.
+func lut16(m pixelMap) *[65536]int16 {
+	lutMu.Lock()
+	defer lutMu.Unlock()
+	if t, ok := lutCache[m]; ok {
+		return t
+	}
+	if len(lutCache) >= 64 {
+		clear(lutCache) // bound the cache: 128 KiB per table
+	}
+	t := new([65536]int16)
+	for w := range t {
+		t[w] = m.value(uint32(w))
+	}
+	lutCache[m] = t
+	return t
+}
+
+// convert16InPlace turns raw 16-bit words (already in dst, byte-swapped
+// when swap) into HU.
+func convert16InPlace(fi *fileInfo, dst []int16, swap bool) {
+	m := newPixelMap(fi)
+	u := unsafe.Slice((*uint16)(unsafe.Pointer(&dst[0])), len(dst))
+	if swap {
+		for i, w := range u {
+			u[i] = w>>8 | w<<8
+		}
+	}
+	if m.signed && m.fastInt && m.intICP == 0 && m.shift == 0 && m.mask == 0xFFFF {
+		return // signed 16-bit HU stored as is: nothing to do
+	}
+	// One table lookup per pixel: branch-free and the same speed whatever
+	// the masking, sign and rescale are.
+	lut := lut16(m)
+	for i, w := range u {
+		dst[i] = lut[w]
+	}
 }
 
 // pixelMap turns a stored value into HU: masking to BitsStored, sign
@@ -255,35 +338,6 @@ func convertNative(fi *fileInfo, b []byte, bo binary.ByteOrder, dst []int16) {
 			dst[i] = m.value(uint32(b[i]))
 		}
 	case 16:
-		b = b[:2*len(dst)]
-		if m.fastInt && m.shift == 0 && m.mask == 0xFFFF {
-			// The common CT case, kept branch-light: 16 stored bits, whole
-			// intercept, slope 1.
-			icp := m.intICP
-			le := bo == binary.LittleEndian
-			for i := range dst {
-				var u uint16
-				if le {
-					u = uint16(b[2*i]) | uint16(b[2*i+1])<<8
-				} else {
-					u = uint16(b[2*i])<<8 | uint16(b[2*i+1])
-				}
-				var x int32
-				if m.signed {
-					x = int32(int16(u))
-				} else {
-					x = int32(u)
-				}
-				x += icp
-				if x < math.MinInt16 {
-					x = math.MinInt16
-				} else if x > math.MaxInt16 {
-					x = math.MaxInt16
-				}
-				dst[i] = int16(x)
-			}
-			return
-		}
 		for i := range dst {
 			dst[i] = m.value(uint32(bo.Uint16(b[2*i:])))
 		}

@@ -25,13 +25,13 @@ const (
 	tagItemDelim    = 0xFFFEE00D
 	tagSeqDelim     = 0xFFFEE0DD
 	maxNesting      = 64
-	windowSize      = 64 << 10
+	windowSize      = 16 << 10
 )
 
 // errNotDICOM marks files that are not DICOM at all (text, archives...).
 var errNotDICOM = errors.New("not a DICOM file")
 
-// window serves small reads from a ReaderAt through a 64 KiB buffer, so that
+// window serves small reads from a ReaderAt through a 16 KiB buffer, so that
 // walking a header costs one or two system calls.
 type window struct {
 	r     io.ReaderAt
