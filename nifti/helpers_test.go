@@ -52,6 +52,7 @@ func geometryCases() []geometryCase {
 		{name: "oblique", g: mk(rot([3]float64{1, 2, 3}, 23), [3]float64{12.5, -40.25, -300})},
 		{name: "flipped k", g: mk(flipped, [3]float64{-250, -250, 80})},
 		{name: "oblique flipped", g: mk(mul3(rot([3]float64{-0.3, 1, 0.2}, 137), flipped), [3]float64{3, 4, 5})},
+		{name: "half turn", g: mk(rot([3]float64{1, 1, 0.2}, 180), [3]float64{-7, 8, -9})},
 		{name: "coronal", g: mk([3][3]float64{{1, 0, 0}, {0, 0, -1}, {0, -1, 0}}, [3]float64{-100, 50, 20})},
 		{name: "sheared (gantry tilt)", g: mk(shear, [3]float64{-120, -80, -400}), sheared: true},
 	}

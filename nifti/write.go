@@ -100,7 +100,7 @@ func newHeader(g volume.Geometry, dt int16) (*header, error) {
 	q := matToQuatern(ras)
 	h.Pixdim = [8]float32{float32(q.qfac), float32(g.Spacing[0]), float32(g.Spacing[1]), float32(g.Spacing[2]), 1, 1, 1, 1}
 	h.QformCode, h.SformCode = xformScanner, xformScanner
-	h.QuaternB, h.QuaternC, h.QuaternD = float32(q.b), float32(q.c), float32(q.d)
+	h.QuaternB, h.QuaternC, h.QuaternD = float32Quaternion(q.b, q.c, q.d)
 	h.QoffsetX, h.QoffsetY, h.QoffsetZ = float32(q.qx), float32(q.qy), float32(q.qz)
 	for c := 0; c < 4; c++ {
 		h.SrowX[c] = float32(ras[0][c])
@@ -110,6 +110,38 @@ func newHeader(g volume.Geometry, dt int16) (*header, error) {
 	copy(h.Descrip[:], "LiverSeg")
 	h.Magic = [4]byte{'n', '+', '1', 0}
 	return h, nil
+}
+
+// float32Quaternion rounds (b, c, d) to the header's float32. The file does
+// not store a = √(1 − b² − c² − d²), and for rotations of (nearly) 180°,
+// such as a coronal grid, a is so small that float32 rounding of b, c, d
+// alone decides it: readers then disagree (nifti1_io snaps a < 1e-7 to 0,
+// nibabel takes the square root of whatever is left, 3e-4 in a real case).
+// Where a is below float32 resolution anyway, the largest component is
+// nudged by ulps until b² + c² + d² ≥ 1 (by at most a few ulps, well inside
+// nibabel's tolerance), so that every reader finds a = 0.
+func float32Quaternion(b, c, d float64) (float32, float32, float32) {
+	q := [3]float32{float32(b), float32(c), float32(d)}
+	sum := func() float64 {
+		return float64(q[0])*float64(q[0]) + float64(q[1])*float64(q[1]) + float64(q[2])*float64(q[2])
+	}
+	if 1-(b*b+c*c+d*d) >= 1e-7 {
+		return q[0], q[1], q[2]
+	}
+	big := 0
+	for i := range q {
+		if math.Abs(float64(q[i])) > math.Abs(float64(q[big])) {
+			big = i
+		}
+	}
+	away := float32(math.Inf(1))
+	if q[big] < 0 {
+		away = float32(math.Inf(-1))
+	}
+	for n := 0; sum() < 1 && n < 16; n++ {
+		q[big] = math.Nextafter32(q[big], away)
+	}
+	return q[0], q[1], q[2]
 }
 
 // write produces the file atomically: temp file in the destination folder,

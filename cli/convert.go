@@ -1,0 +1,72 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/liverseg/liverseg/nifti"
+)
+
+func init() {
+	Register(Command{
+		Name:  "convert",
+		Usage: "[--force] PATH OUT.nii.gz   write the CT in PATH (DICOM file/folder: its largest image series; or NIfTI) as NIfTI int16 HU",
+		Run:   runConvert,
+	})
+}
+
+func runConvert(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fset := flag.NewFlagSet("convert", flag.ContinueOnError)
+	fset.SetOutput(io.Discard)
+	force := fset.Bool("force", false, "replace OUT if it exists")
+	pos, err := parseInterspersed(fset, args)
+	if err != nil {
+		return &UsageError{Msg: err.Error()}
+	}
+	if len(pos) != 2 {
+		return &UsageError{Msg: fmt.Sprintf("expected PATH and OUT, got %d arguments", len(pos))}
+	}
+	in, out := pos[0], pos[1]
+	if !nifti.IsNIfTI(out) {
+		return &UsageError{Msg: fmt.Sprintf("%s: output name must end in .nii.gz or .nii", out)}
+	}
+	// Refuse before spending time on loading; the write re-checks
+	// atomically in case OUT appears meanwhile.
+	if st, err := os.Stat(out); err == nil {
+		if st.IsDir() {
+			return fmt.Errorf("%s is a folder; give a file name ending in .nii.gz", out)
+		}
+		if !*force {
+			return fmt.Errorf("%s already exists; use --force to replace it", out)
+		}
+	}
+	if d := filepath.Dir(out); d != "" {
+		if st, err := os.Stat(d); err != nil || !st.IsDir() {
+			return fmt.Errorf("cannot write %s: folder %s does not exist", out, d)
+		}
+	}
+	v, _, err := openImage(ctx, in, nil)
+	if err != nil {
+		return err
+	}
+	if err := nifti.WriteVolume(out, v, nifti.WriteOptions{NoOverwrite: !*force}); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("%s already exists; use --force to replace it", out)
+		}
+		return err
+	}
+	lo, hi := v.Range()
+	fmt.Fprintf(stdout, "wrote %s: %d × %d × %d int16 HU, spacing %.4g × %.4g × %.4g mm, orientation %s, HU %d … %d\n",
+		out, v.Size[0], v.Size[1], v.Size[2], v.Spacing[0], v.Spacing[1], v.Spacing[2],
+		v.NearestOrientation().Code(), lo, hi)
+	for _, w := range v.Info.Warnings {
+		fmt.Fprintf(stderr, "liverseg convert: warning: %s\n", w)
+	}
+	return nil
+}
