@@ -104,3 +104,15 @@ func BenchmarkLoadChaos(b *testing.B) {
 	b.ReportMetric(float64(theirs.Microseconds())/1000/float64(b.N), "dcm2niix_ms/op")
 	b.ReportMetric(float64(theirs)/float64(ours), "dcm2niix/ours")
 }
+
+// BenchmarkScanChaos times the header-only scan of the same folder, the
+// part of LoadPath a series picker pays before the user chooses.
+func BenchmarkScanChaos(b *testing.B) {
+	dir := shareddata.Path(b, "cases", "chaos_ct01", "dicom")
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		if _, err := Scan(context.Background(), []string{dir}, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -51,6 +51,11 @@ type fileInfo struct {
 	Slope, Intercept    float64
 }
 
+// maxHeaderBytes bounds what is handed to the header parser: image headers
+// are kilobytes; a file with hundreds of MiB before (or without) Pixel Data
+// is not an image slice.
+const maxHeaderBytes = 64 << 20
+
 // parseOpts are the suyashkumar/dicom options used for headers: pixel data
 // is never handed to it, and lenient about the quirks real files have.
 var parseOpts = []dicom.ParseOption{
@@ -94,6 +99,9 @@ func readHeader(path string) (fi *fileInfo, err error) {
 	end := st.Size()
 	if lay.hasPixels {
 		end = lay.pixTagOff
+	}
+	if end-lay.dsOff > maxHeaderBytes {
+		return nil, fmt.Errorf("header of %d bytes before the pixel data is too large to be an image header", end-lay.dsOff)
 	}
 	if lay.deflated {
 		_, inflated, err := readLayout(f, st.Size())

@@ -25,7 +25,13 @@ func TestLoadChaosMatchesReferenceNIfTI(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(cat.Series) != 1 || len(cat.Skipped) != 0 {
-		t.Errorf("catalog: %d series, %d skipped; want 1 and 0", len(cat.Series), len(cat.Skipped))
+		t.Fatalf("catalog: %d series, %d skipped; want 1 and 0", len(cat.Series), len(cat.Skipped))
+	}
+	sum := cat.Series[0].Summary()
+	for _, want := range []string{"CHAOS CT_SET_3", "#4", "| CT |", "78 slices 512x512", "3.2 mm"} {
+		if !strings.Contains(sum, want) {
+			t.Errorf("summary %q lacks %q", sum, want)
+		}
 	}
 	if v.Size != [3]int{512, 512, 78} {
 		t.Fatalf("size %v, want 512×512×78", v.Size)
