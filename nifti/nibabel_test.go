@@ -26,8 +26,13 @@ out = []
 for p in sys.argv[1:]:
     img = nib.load(p)
     h = img.header
-    d = np.asanyarray(img.dataobj).reshape(-1, order='F').astype(np.int64)
-    w = np.arange(d.size, dtype=np.int64) % 1009 + 1
+    d = np.asanyarray(img.dataobj).reshape(-1, order='F')
+    if d.dtype.kind == 'f':
+        d = np.rint(d).astype(np.int64)
+    # weighted sum of d[i]*(i%1009+1) without an int64 copy of the volume
+    pad = np.zeros(-(-d.size // 1009) * 1009, d.dtype)
+    pad[:d.size] = d
+    col = pad.reshape(-1, 1009).sum(axis=0, dtype=np.int64)
     q, qc = img.get_qform(coded=True)
     s, sc = img.get_sform(coded=True)
     out.append(dict(
@@ -37,7 +42,7 @@ for p in sys.argv[1:]:
         sform=None if s is None else s.tolist(), scode=int(sc),
         descrip=h['descrip'].item().decode(),
         units=list(h.get_xyzt_units()),
-        sum=int(d.sum()), wsum=int((d * w).sum()),
+        sum=int(col.sum()), wsum=int(col @ np.arange(1, 1010, dtype=np.int64)),
         min=int(d.min()), max=int(d.max()), nonzero=int(np.count_nonzero(d)),
     ))
 print(json.dumps(out))
