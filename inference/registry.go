@@ -72,6 +72,16 @@ func (r *Registry) Card(name string) (*Card, bool) {
 	return m.card, true
 }
 
+// Lookup returns the card of a model, or an error that lists the models
+// there are.
+func (r *Registry) Lookup(name string) (*Card, error) {
+	m, err := r.model(name)
+	if err != nil {
+		return nil, err
+	}
+	return m.card, nil
+}
+
 func (r *Registry) model(name string) (*model, error) {
 	m, ok := r.byName[name]
 	if !ok {

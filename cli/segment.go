@@ -1,0 +1,143 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/liverseg/liverseg/inference"
+	"github.com/liverseg/liverseg/nifti"
+)
+
+func init() {
+	Register(Command{
+		Name:  "segment",
+		Usage: "--model NAME --out MASK.nii.gz [--threshold T] [--models DIR] [--threads N] [--force] PATH   segment the liver in a CT (DICOM file/folder or NIfTI) and write the mask (uint8, 1 = liver) on the CT's own grid",
+		Run:   runSegment,
+	})
+}
+
+// modelFlags are the flags segment and eval share.
+type modelFlags struct {
+	models  *string
+	threads *int
+}
+
+func addModelFlags(fset *flag.FlagSet) modelFlags {
+	return modelFlags{
+		models:  fset.String("models", "", "folder with the model cards (default: models/ beside the program or in the source tree)"),
+		threads: fset.Int("threads", 0, "ONNX Runtime threads (default: all cores)"),
+	}
+}
+
+// openRegistry opens the models folder named by the flags or found by
+// inference.FindModelsDir.
+func (f modelFlags) openRegistry() (*inference.Registry, error) {
+	dir := *f.models
+	if dir == "" {
+		d, err := inference.FindModelsDir()
+		if err != nil {
+			return nil, err
+		}
+		dir = d
+	}
+	if *f.threads < 0 {
+		return nil, &UsageError{Msg: fmt.Sprintf("--threads %d: must be positive", *f.threads)}
+	}
+	return inference.OpenRegistry(dir, inference.RegistryOptions{Threads: *f.threads})
+}
+
+// stageReporter prints each stage of a run on one line of w.
+func stageReporter(w io.Writer, cmd, model string) func(inference.Stage) {
+	return func(s inference.Stage) {
+		if s != inference.StageDone {
+			fmt.Fprintf(w, "liverseg %s: %s: %s…\n", cmd, model, s)
+		}
+	}
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func runSegment(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fset := flag.NewFlagSet("segment", flag.ContinueOnError)
+	fset.SetOutput(io.Discard)
+	model := fset.String("model", "", "model name (a card in the models folder), e.g. student")
+	out := fset.String("out", "", "output mask, .nii.gz or .nii")
+	threshold := fset.Float64("threshold", 0, "liver probability threshold in (0,1) (default: the model card's, 0.5)")
+	force := fset.Bool("force", false, "replace OUT if it exists")
+	mf := addModelFlags(fset)
+	pos, err := parseInterspersed(fset, args)
+	if err != nil {
+		return &UsageError{Msg: err.Error()}
+	}
+	switch {
+	case len(pos) != 1:
+		return &UsageError{Msg: fmt.Sprintf("expected one PATH, got %d arguments", len(pos))}
+	case *model == "":
+		return &UsageError{Msg: "--model is required"}
+	case *out == "":
+		return &UsageError{Msg: "--out is required"}
+	case !nifti.IsNIfTI(*out):
+		return &UsageError{Msg: fmt.Sprintf("%s: output name must end in .nii.gz or .nii", *out)}
+	case *threshold != 0 && !(*threshold > 0 && *threshold < 1):
+		return &UsageError{Msg: fmt.Sprintf("--threshold %v: must be between 0 and 1", *threshold)}
+	}
+	// Refuse before spending time on loading and inference; the write
+	// re-checks atomically.
+	if st, err := os.Stat(*out); err == nil {
+		if st.IsDir() {
+			return fmt.Errorf("%s is a folder; give a file name ending in .nii.gz", *out)
+		}
+		if !*force {
+			return fmt.Errorf("%s already exists; use --force to replace it", *out)
+		}
+	}
+	if d := filepath.Dir(*out); d != "" {
+		if st, err := os.Stat(d); err != nil || !st.IsDir() {
+			return fmt.Errorf("cannot write %s: folder %s does not exist", *out, d)
+		}
+	}
+	reg, err := mf.openRegistry()
+	if err != nil {
+		return err
+	}
+	defer reg.Close()
+	card, err := reg.Lookup(*model)
+	if err != nil {
+		return err
+	}
+	v, _, err := openImage(ctx, pos[0], nil)
+	if err != nil {
+		return err
+	}
+	for _, w := range v.Info.Warnings {
+		fmt.Fprintf(stderr, "liverseg segment: warning: %s\n", w)
+	}
+	opts := card.DefaultOptions()
+	if *threshold != 0 {
+		opts.Threshold = *threshold
+	}
+	opts.Progress = stageReporter(stderr, "segment", *model)
+	res, err := reg.Run(ctx, v, *model, opts)
+	if err != nil {
+		return err
+	}
+	if err := nifti.WriteMask(*out, res.Mask, nifti.WriteOptions{NoOverwrite: !*force}); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("%s already exists; use --force to replace it", *out)
+		}
+		return err
+	}
+	t := res.Timings
+	fmt.Fprintf(stdout, "wrote %s: liver %.1f mL (%d voxels) on the %d × %d × %d input grid; model %s (%d parameters), threshold %.2f\n",
+		*out, res.Mask.VolumeML(), res.Mask.Count(), v.Size[0], v.Size[1], v.Size[2], card.Name, card.Params, res.Post.Threshold)
+	fmt.Fprintf(stdout, "time: load %.0f ms, preprocess %.0f ms, network %.0f ms, postprocess %.0f ms, total %.0f ms\n",
+		ms(t.Load), ms(t.Preprocess), ms(t.Infer), ms(t.Postprocess), ms(t.Total))
+	return nil
+}
