@@ -157,44 +157,68 @@ func foregroundBox(size [3]int, m []uint8) (b box, ok bool) {
 	return b, ok
 }
 
-// flood marks with mark every voxel of value from reachable from the seeds
-// through 6-neighbours inside box b, and returns how many it marked. Seeds
-// must already hold mark. The queue holds int32 offsets: masks beyond 2³¹
-// voxels are refused by the callers.
-func flood(size [3]int, m []uint8, b box, queue []int32, from, mark uint8) ([]int32, int) {
+// flood marks with mark every voxel of value from that is 6-connected,
+// inside box b, to one of the seeds (offsets of voxels holding from; others
+// are ignored), and returns how many it marked. It fills whole x-runs at a
+// time (scan-line flood fill), pushing one seed per run of the rows above,
+// below, in front and behind, so the stack stays small and the inner loops
+// are byte scans. Offsets are int32: callers refuse grids beyond 2³¹ voxels.
+func flood(size [3]int, m []uint8, b box, stack []int32, from, mark uint8) ([]int32, int) {
 	sx, sxy := size[0], size[0]*size[1]
 	count := 0
-	for len(queue) > 0 {
-		o := int(queue[len(queue)-1])
-		queue = queue[:len(queue)-1]
-		count++
-		i, j, k := o%sx, o/sx%size[1], o/sxy
-		try := func(n int) {
-			if m[n] == from {
-				m[n] = mark
-				queue = append(queue, int32(n))
-			}
+	for len(stack) > 0 {
+		o := int(stack[len(stack)-1])
+		stack = stack[:len(stack)-1]
+		if m[o] != from {
+			continue
 		}
-		if i > b.min[0] {
-			try(o - 1)
+		k := o / sxy
+		j := (o - k*sxy) / sx
+		i := o - k*sxy - j*sx
+		row := o - i
+		i0, i1 := i, i
+		for i0 > b.min[0] && m[row+i0-1] == from {
+			i0--
 		}
-		if i+1 < b.max[0] {
-			try(o + 1)
+		for i1+1 < b.max[0] && m[row+i1+1] == from {
+			i1++
 		}
+		run := m[row+i0 : row+i1+1]
+		for x := range run {
+			run[x] = mark
+		}
+		count += len(run)
 		if j > b.min[1] {
-			try(o - sx)
+			stack = pushRuns(m, row-sx, i0, i1+1, from, stack)
 		}
 		if j+1 < b.max[1] {
-			try(o + sx)
+			stack = pushRuns(m, row+sx, i0, i1+1, from, stack)
 		}
 		if k > b.min[2] {
-			try(o - sxy)
+			stack = pushRuns(m, row-sxy, i0, i1+1, from, stack)
 		}
 		if k+1 < b.max[2] {
-			try(o + sxy)
+			stack = pushRuns(m, row+sxy, i0, i1+1, from, stack)
 		}
 	}
-	return queue, count
+	return stack, count
+}
+
+// pushRuns pushes the first offset of every run of value from in
+// m[row+lo : row+hi].
+func pushRuns(m []uint8, row, lo, hi int, from uint8, stack []int32) []int32 {
+	in := false
+	for x, v := range m[row+lo : row+hi] {
+		if v == from {
+			if !in {
+				stack = append(stack, int32(row+lo+x))
+				in = true
+			}
+		} else {
+			in = false
+		}
+	}
+	return stack
 }
 
 // keepLargestComponent keeps the largest 6-connected component of the
@@ -207,26 +231,28 @@ func keepLargestComponent(size [3]int, m []uint8) {
 		return
 	}
 	const seen, keep = 2, 3
-	var queue []int32
+	var stack []int32
 	best, bestSeed := 0, -1
 	for k := b.min[2]; k < b.max[2]; k++ {
 		for j := b.min[1]; j < b.max[1]; j++ {
-			for i := b.min[0]; i < b.max[0]; i++ {
-				o := (k*size[1]+j)*size[0] + i
-				if m[o] != 1 {
-					continue
+			row := (k*size[1]+j)*size[0] + b.min[0]
+			line := m[row : row+b.max[0]-b.min[0]]
+			for p := 0; ; {
+				x := bytes.IndexByte(line[p:], 1)
+				if x < 0 {
+					break
 				}
-				m[o] = seen
+				o := row + p + x
 				var n int
-				queue, n = flood(size, m, b, append(queue[:0], int32(o)), 1, seen)
+				stack, n = flood(size, m, b, append(stack[:0], int32(o)), 1, seen)
 				if n > best {
 					best, bestSeed = n, o
 				}
+				p += x + 1
 			}
 		}
 	}
-	m[bestSeed] = keep
-	flood(size, m, b, append(queue[:0], int32(bestSeed)), seen, keep)
+	flood(size, m, b, append(stack[:0], int32(bestSeed)), seen, keep)
 	for k := b.min[2]; k < b.max[2]; k++ {
 		for j := b.min[1]; j < b.max[1]; j++ {
 			o := (k*size[1]+j)*size[0] + b.min[0]
@@ -253,16 +279,22 @@ func fillHoles(size [3]int, m []uint8) {
 		b.max[a] = min(fb.max[a]+1, size[a])
 	}
 	const outside = 2
-	var queue []int32
-	forBox(size, b, func(o int) {
-		i, j, k := o%size[0], o/size[0]%size[1], o/(size[0]*size[1])
-		onFace := i == b.min[0] || i == b.max[0]-1 || j == b.min[1] || j == b.max[1]-1 || k == b.min[2] || k == b.max[2]-1
-		if onFace && m[o] == 0 {
-			m[o] = outside
-			queue = append(queue, int32(o))
+	var stack []int32
+	for k := b.min[2]; k < b.max[2]; k++ {
+		for j := b.min[1]; j < b.max[1]; j++ {
+			row := (k*size[1] + j) * size[0]
+			if j == b.min[1] || j == b.max[1]-1 || k == b.min[2] || k == b.max[2]-1 {
+				stack = pushRuns(m, row, b.min[0], b.max[0], 0, stack)
+				continue
+			}
+			for _, i := range [2]int{b.min[0], b.max[0] - 1} {
+				if m[row+i] == 0 {
+					stack = append(stack, int32(row+i))
+				}
+			}
 		}
-	})
-	flood(size, m, b, queue, 0, outside)
+	}
+	flood(size, m, b, stack, 0, outside)
 	for k := b.min[2]; k < b.max[2]; k++ {
 		for j := b.min[1]; j < b.max[1]; j++ {
 			o := (k*size[1]+j)*size[0] + b.min[0]
@@ -280,19 +312,6 @@ func b2u(b bool) uint8 {
 		return 1
 	}
 	return 0
-}
-
-// forBox calls f with the offset of every voxel in b, x fastest.
-func forBox(size [3]int, b box, f func(o int)) {
-	for k := b.min[2]; k < b.max[2]; k++ {
-		for j := b.min[1]; j < b.max[1]; j++ {
-			o := (k*size[1]+j)*size[0] + b.min[0]
-			for i := b.min[0]; i < b.max[0]; i++ {
-				f(o)
-				o++
-			}
-		}
-	}
 }
 
 // MaskFromProb builds the mask of a grid (size, spacing; index axes parallel
