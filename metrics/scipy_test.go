@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/liverseg/liverseg/internal/shareddata"
+	"github.com/liverseg/liverseg/nifti"
 	"github.com/liverseg/liverseg/volume"
 )
 
@@ -67,6 +68,28 @@ func TestAgainstScipyOnRealLiver(t *testing.T) {
 		return &volume.Mask{Geometry: g, Voxels: v}
 	}
 	pred, ref := load("pred.u8"), load("ref.u8")
+
+	// The same label read by package nifti: the same voxels (in file
+	// order, as nibabel gives them) on a grid of the same spacing.
+	nm, err := nifti.ReadMask(liver)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if nm.Size != want.Size || math.Abs(nm.Spacing[0]-want.Spacing[0]) > 1e-6 || math.Abs(nm.Spacing[2]-want.Spacing[2]) > 1e-6 {
+		t.Fatalf("nifti.ReadMask grid %v %v, nibabel %v %v", nm.Size, nm.Spacing, want.Size, want.Spacing)
+	}
+	for i := range nm.Voxels {
+		if (nm.Voxels[i] != 0) != (ref.Voxels[i] != 0) {
+			t.Fatalf("nifti.ReadMask and nibabel differ at voxel %d", i)
+		}
+	}
+	// Metrics on the nifti-read reference (its own LPS geometry) agree.
+	pred2 := &volume.Mask{Geometry: nm.Geometry, Voxels: pred.Voxels}
+	if r2, err := Compare(pred2, nm); err != nil {
+		t.Fatal(err)
+	} else if math.Abs(r2.Dice-want.Dice) > 1e-3 || math.Abs(r2.HD95MM-want.HD95MM) > 0.5 {
+		t.Errorf("with nifti.ReadMask: Dice %v HD95 %v, scipy %v %v", r2.Dice, r2.HD95MM, want.Dice, want.HD95MM)
+	}
 	got, err := Compare(pred, ref)
 	if err != nil {
 		t.Fatal(err)
