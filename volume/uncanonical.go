@@ -2,10 +2,16 @@ package volume
 
 import "fmt"
 
-// canonicalStrides returns, for each canonical axis a, the step in g's voxel
-// slice when canonical index a advances, and the offset in g's slice of the
-// canonical voxel (0,0,0). It is the index arithmetic shared by reorient and
-// its inverse.
+// CanonicalLayout describes where the voxels of the canonical view
+// (CanonicalGeometry) lie in g's own voxel slice: canonical voxel (i, j, k)
+// is at offset start + i·stride[0] + j·stride[1] + k·stride[2]. It lets a
+// reader walk a volume in canonical order without copying it (Canonical
+// allocates a whole second volume).
+func (g Geometry) CanonicalLayout() (start int, stride [3]int) {
+	return g.canonicalStrides()
+}
+
+// canonicalStrides is CanonicalLayout, shared by reorient's inverse.
 func (g Geometry) canonicalStrides() (start int, stride [3]int) {
 	src, flip := g.canonicalMap()
 	inStride := [3]int{1, g.Size[0], g.Size[0] * g.Size[1]}

@@ -33,6 +33,15 @@ func TestMaskFromCanonicalInvertsCanonical(t *testing.T) {
 					t.Fatalf("voxel %d = %d, want %d", n, back.Voxels[n], m.Voxels[n])
 				}
 			}
+			// CanonicalLayout addresses the same voxels as Canonical.
+			start, stride := g.CanonicalLayout()
+			cs := g.CanonicalGeometry().Size
+			for n, v := range c.Voxels {
+				i, j, k := n%cs[0], n/cs[0]%cs[1], n/(cs[0]*cs[1])
+				if m.Voxels[start+i*stride[0]+j*stride[1]+k*stride[2]] != v {
+					t.Fatalf("CanonicalLayout: canonical voxel (%d,%d,%d) not at its offset", i, j, k)
+				}
+			}
 			// Same patient position for a voxel in both grids.
 			cg := g.CanonicalGeometry()
 			for n, v := range c.Voxels {
