@@ -17,7 +17,7 @@ func checkParity(t *testing.T, r *Registry, dir, name string) {
 		t.Fatalf("no card for %s in %s", name, r.Dir())
 	}
 	v := readParityVolume(t, dir)
-	in, err := Preprocess(v.Canonical(), c.Preprocessing)
+	in, err := Preprocess(v, c.Preprocessing) // reads v through its canonical layout
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -81,72 +81,85 @@ func parallel(n int, f func(lo, hi int)) {
 	wg.Wait()
 }
 
-// Preprocess turns a volume whose index axes already run towards L, P and S
-// (volume.Volume.Canonical) into the network input described by p:
-// trilinear resampling to p.SpacingMM with the grid rule of ResampledSize
-// (output voxel t sits at input index t·S/spacing), clipping to p.HUClip,
+// Preprocess turns a volume of any orientation into the network input
+// described by p, working on its canonical view (index axes towards L, P,
+// S; volume.Geometry.CanonicalGeometry) without copying it: trilinear
+// resampling to p.SpacingMM with the grid rule of ResampledSize (output
+// voxel t sits at canonical index t·S/spacing), clipping to p.HUClip,
 // (x − center)/scale, and padding at the end of each axis to a multiple of
-// p.SizeMultiple with p.PadValue. The interpolation is separable (x, then
-// y, then z), which is exactly trilinear interpolation.
+// p.SizeMultiple with p.PadValue. The interpolation is separable, x then y
+// then z, in float32, as the reference implementation does it.
 //
 // It fails when the resampled grid is smaller than p.SizeMultiple along any
 // axis: a network cannot say anything useful about a scan thinner than one
 // of its own tiles.
 func Preprocess(v *volume.Volume, p Preprocessing) (*NetInput, error) {
+	return PreprocessROI(v, Box{Max: v.CanonicalGeometry().Size}, p)
+}
+
+// PreprocessROI is Preprocess restricted to a box of the canonical view.
+func PreprocessROI(v *volume.Volume, roi Box, p Preprocessing) (*NetInput, error) {
 	if err := v.Geometry.Validate(); err != nil {
 		return nil, err
 	}
 	if len(v.Voxels) != v.NumVoxels() {
 		return nil, fmt.Errorf("volume has %d voxels, its size %v needs %d", len(v.Voxels), v.Size, v.NumVoxels())
 	}
+	cg := v.CanonicalGeometry()
+	for a := 0; a < 3; a++ {
+		if roi.Empty() || roi.Min[a] < 0 || roi.Max[a] > cg.Size[a] {
+			return nil, fmt.Errorf("region of interest %v..%v is empty or outside the volume (canonical size %v)", roi.Min, roi.Max, cg.Size)
+		}
+	}
+	start, stride := v.CanonicalLayout()
 	s := p.SpacingMM[0]
 	m := max(p.SizeMultiple, 1)
-	in := v.Size
-	var out, padded [3]int
+	var in, out, padded [3]int
 	var tab [3]axisTable
 	for a := 0; a < 3; a++ {
-		out[a] = ResampledSize(in[a], v.Spacing[a], s)
+		in[a] = roi.Max[a] - roi.Min[a]
+		out[a] = ResampledSize(in[a], cg.Spacing[a], s)
 		if out[a] < m {
-			ext := float64(in[a]-1) * v.Spacing[a]
+			ext := float64(in[a]-1) * cg.Spacing[a]
 			return nil, fmt.Errorf("input too small for the network: %.1f mm along axis %c (%d voxels at %.3g mm) resamples to %d voxels at %.3g mm, and the network needs at least %d voxels (a scan at least %.0f mm long along that axis)",
-				ext, "xyz"[a], in[a], v.Spacing[a], out[a], s, m, float64(m-1)*s)
+				ext, "xyz"[a], in[a], cg.Spacing[a], out[a], s, m, float64(m-1)*s)
 		}
 		padded[a] = (out[a] + m - 1) / m * m
-		tab[a] = newAxisTable(out[a], in[a], s/v.Spacing[a])
+		tab[a] = newAxisTable(out[a], in[a], s/cg.Spacing[a])
+		start += roi.Min[a] * stride[a]
 	}
-
-	// Pass 1, along x: int16 [nz][ny][nx] → float32 [nz][ny][ox].
-	nx, ny, nz := in[0], in[1], in[2]
+	ny, nz := in[1], in[2]
 	ox, oy, oz := out[0], out[1], out[2]
 	px, py := padded[0], padded[1]
-	b1 := make([]float32, ox*ny*nz)
+
+	// Passes 1 and 2, slice by slice: x then y, int16 canonical slice k →
+	// float32 plane [oy][ox] in low. Only these low-res planes of every
+	// input slice are kept, never a full-resolution float volume.
+	low := make([]float32, ox*oy*nz)
 	parallel(nz, func(k0, k1 int) {
+		rows := make([]float32, ox*ny)
 		for k := k0; k < k1; k++ {
 			for j := 0; j < ny; j++ {
-				src := v.Voxels[(k*ny+j)*nx : (k*ny+j+1)*nx]
-				dst := b1[(k*ny+j)*ox : (k*ny+j+1)*ox]
+				base := start + j*stride[1] + k*stride[2]
+				dst := rows[j*ox : (j+1)*ox]
 				for i := range dst {
-					dst[i] = lerp(float32(src[tab[0].lo[i]]), float32(src[tab[0].hi[i]]), tab[0].w[i])
+					a := float32(v.Voxels[base+int(tab[0].lo[i])*stride[0]])
+					b := float32(v.Voxels[base+int(tab[0].hi[i])*stride[0]])
+					dst[i] = lerp(a, b, tab[0].w[i])
 				}
 			}
-		}
-	})
-	// Pass 2, along y: [nz][ny][ox] → [nz][oy][ox].
-	b2 := make([]float32, ox*oy*nz)
-	parallel(nz, func(k0, k1 int) {
-		for k := k0; k < k1; k++ {
+			plane := low[k*oy*ox : (k+1)*oy*ox]
 			for j := 0; j < oy; j++ {
-				r0 := b1[(k*ny+int(tab[1].lo[j]))*ox:][:ox]
-				r1 := b1[(k*ny+int(tab[1].hi[j]))*ox:][:ox]
+				r0 := rows[int(tab[1].lo[j])*ox:][:ox]
+				r1 := rows[int(tab[1].hi[j])*ox:][:ox]
 				w := tab[1].w[j]
-				dst := b2[(k*oy+j)*ox:][:ox]
+				dst := plane[j*ox:][:ox]
 				for i := range dst {
 					dst[i] = lerp(r0[i], r1[i], w)
 				}
 			}
 		}
 	})
-	b1 = nil
 	// Pass 3, along z, fused with clip, normalisation and padding:
 	// [nz][oy][ox] → [pz][py][px].
 	lo, hi := float32(p.HUClip[0]), float32(p.HUClip[1])
@@ -158,8 +171,8 @@ func Preprocess(v *volume.Volume, p Preprocessing) (*NetInput, error) {
 	}
 	parallel(oz, func(k0, k1 int) {
 		for k := k0; k < k1; k++ {
-			s0 := b2[int(tab[2].lo[k])*oy*ox:][:oy*ox]
-			s1 := b2[int(tab[2].hi[k])*oy*ox:][:oy*ox]
+			s0 := low[int(tab[2].lo[k])*oy*ox:][:oy*ox]
+			s1 := low[int(tab[2].hi[k])*oy*ox:][:oy*ox]
 			w := tab[2].w[k]
 			for j := 0; j < oy; j++ {
 				dst := res[(k*py+j)*px:][:ox]

@@ -327,21 +327,18 @@ func (r *Registry) Run(ctx context.Context, v *volume.Volume, name string, o Opt
 	if err := v.Geometry.Validate(); err != nil {
 		return nil, fmt.Errorf("input volume: %w", err)
 	}
-	canon := v.Canonical()
-	roi := Box{Max: canon.Size}
+	cg := v.CanonicalGeometry()
+	roi := Box{Max: cg.Size}
 	if o.ROI != nil {
 		roi = *o.ROI
-		for a := 0; a < 3; a++ {
-			if roi.Min[a] < 0 || roi.Max[a] > canon.Size[a] || roi.Empty() {
-				return nil, fmt.Errorf("region of interest %v..%v is empty or outside the volume (canonical size %v)", roi.Min, roi.Max, canon.Size)
-			}
-		}
-		canon = crop(canon, roi)
 	}
-	in, err := Preprocess(canon, c.Preprocessing)
+	in, err := PreprocessROI(v, roi, c.Preprocessing)
 	if err != nil {
 		return nil, fmt.Errorf("model %s: %w", c.Name, err)
 	}
+	// The canonical crop's first voxel anchors the probability map.
+	from := cg
+	from.Origin = cg.IndexToPatient([3]float64{float64(roi.Min[0]), float64(roi.Min[1]), float64(roi.Min[2])})
 	t.Preprocess = time.Since(t0)
 
 	if err := ctx.Err(); err != nil {
@@ -349,7 +346,7 @@ func (r *Registry) Run(ctx context.Context, v *volume.Volume, name string, o Opt
 	}
 	progress(StageInfer)
 	t0 = time.Now()
-	prob, err := infer(ctx, sess, c, in, canon.Geometry)
+	prob, err := infer(ctx, sess, c, in, from)
 	if err != nil {
 		return nil, err
 	}
@@ -381,23 +378,6 @@ func (r *Registry) Run(ctx context.Context, v *volume.Volume, name string, o Opt
 	res.Timings = t
 	progress(StageDone)
 	return res, nil
-}
-
-// crop copies the voxels of box b out of a volume.
-func crop(v *volume.Volume, b Box) *volume.Volume {
-	g := v.Geometry
-	g.Origin = v.IndexToPatient([3]float64{float64(b.Min[0]), float64(b.Min[1]), float64(b.Min[2])})
-	g.Size = [3]int{b.Max[0] - b.Min[0], b.Max[1] - b.Min[1], b.Max[2] - b.Min[2]}
-	out := volume.New(g)
-	out.Info = v.Info
-	n := 0
-	for k := b.Min[2]; k < b.Max[2]; k++ {
-		for j := b.Min[1]; j < b.Max[1]; j++ {
-			o := v.Offset(b.Min[0], j, k)
-			n += copy(out.Voxels[n:n+g.Size[0]], v.Voxels[o:o+g.Size[0]])
-		}
-	}
-	return out
 }
 
 // infer runs the network on in and returns the liver probability on the
