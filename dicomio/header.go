@@ -8,6 +8,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/suyashkumar/dicom"
 	"github.com/suyashkumar/dicom/pkg/tag"
@@ -49,6 +50,22 @@ type fileInfo struct {
 	PixelRepresentation int
 	Photometric         string
 	Slope, Intercept    float64
+
+	// frame is the 0-based frame of a multi-frame file this entry stands
+	// for (0 for single-frame files); frameType is its FrameType, if any.
+	frame     int
+	frameType []string
+	// perFrame keeps the functional groups of a multi-frame file until
+	// expandFrames splits it into one entry per frame.
+	perFrame, shared []header
+}
+
+// label names the file, and the frame for multi-frame files.
+func (fi *fileInfo) label() string {
+	if fi.Frames > 1 {
+		return fmt.Sprintf("%s [frame %d of %d]", fi.Path, fi.frame+1, fi.Frames)
+	}
+	return fi.Path
 }
 
 // maxHeaderBytes bounds what is handed to the header parser: image headers
@@ -174,13 +191,105 @@ func readHeader(path string) (fi *fileInfo, err error) {
 	fi.PixelRepresentation = h.int(tag.PixelRepresentation, 0)
 	fi.Photometric = h.str(tag.PhotometricInterpretation)
 	fi.Slope, fi.Intercept = 1, 0
+	readRescale(h, fi)
+	if fi.Frames > 1 {
+		fi.shared = h.items(tag.SharedFunctionalGroupsSequence)
+		fi.perFrame = h.items(tag.PerFrameFunctionalGroupsSequence)
+	}
+	return fi, nil
+}
+
+func readRescale(h header, fi *fileInfo) {
 	if v := h.floats(tag.RescaleSlope); len(v) > 0 && v[0] != 0 && finite(v[0]) {
 		fi.Slope = v[0]
 	}
 	if v := h.floats(tag.RescaleIntercept); len(v) > 0 && finite(v[0]) {
 		fi.Intercept = v[0]
 	}
-	return fi, nil
+}
+
+// Limits on what one file may ask for, checked before anything is
+// allocated for its pixels: see the package documentation.
+const (
+	maxFrames      = 1 << 16
+	maxVolumeBytes = 2 << 30 // int16 voxels of one loaded volume
+)
+
+// expandFrames turns a multi-frame file (enhanced CT/MR and the like) into
+// one entry per frame, each with the position, orientation, pixel spacing
+// and rescale of its per-frame functional groups (falling back to the
+// shared groups, then to the top-level attributes). Single-frame files are
+// returned as they are. The reason is non-empty when the file cannot be
+// used at all.
+func (fi *fileInfo) expandFrames() ([]*fileInfo, string) {
+	if fi.Frames <= 1 {
+		return []*fileInfo{fi}, ""
+	}
+	if fi.Frames > maxFrames {
+		return nil, fmt.Sprintf("NumberOfFrames %d is more than the %d this loader accepts", fi.Frames, maxFrames)
+	}
+	if int64(fi.Frames)*int64(fi.Rows)*int64(fi.Cols)*2 > maxVolumeBytes {
+		return nil, fmt.Sprintf("%d frames of %dx%d need more than the %d GiB limit per volume", fi.Frames, fi.Cols, fi.Rows, maxVolumeBytes>>30)
+	}
+	if len(fi.perFrame) != fi.Frames {
+		if len(fi.perFrame) == 0 {
+			return nil, fmt.Sprintf("multi-frame image (%d frames) without per-frame functional groups: frame positions are unknown (%s)", fi.Frames, describeSOP(fi))
+		}
+		return nil, fmt.Sprintf("multi-frame image has %d frames but %d per-frame functional group items", fi.Frames, len(fi.perFrame))
+	}
+	var shared header
+	if len(fi.shared) > 0 {
+		shared = fi.shared[0]
+	}
+	out := make([]*fileInfo, fi.Frames)
+	for k := range out {
+		f := *fi
+		f.perFrame, f.shared = nil, nil
+		f.frame = k
+		groups := []header{fi.perFrame[k], shared}
+		// The first group (per-frame, then shared) that has a
+		// macro wins, as PS3.3 C.7.6.16 requires.
+		find := func(seq tag.Tag) (header, bool) {
+			for _, g := range groups {
+				if it := g.items(seq); len(it) > 0 {
+					return it[0], true
+				}
+			}
+			return header{}, false
+		}
+		if m, ok := find(tag.PlanePositionSequence); ok {
+			if v := m.floats(tag.ImagePositionPatient); len(v) >= 3 {
+				copy(f.IPP[:], v)
+				f.hasIPP = finite(v[:3]...)
+			}
+		}
+		if m, ok := find(tag.PlaneOrientationSequence); ok {
+			if v := m.floats(tag.ImageOrientationPatient); len(v) >= 6 {
+				copy(f.IOP[:], v)
+				f.hasIOP = finite(v[:6]...)
+			}
+		}
+		if m, ok := find(tag.PixelMeasuresSequence); ok {
+			if v := m.floats(tag.PixelSpacing); len(v) >= 2 && v[0] > 0 && v[1] > 0 && finite(v[:2]...) {
+				f.Spacing = [2]float64{v[0], v[1]}
+				f.hasPixSp = true
+			}
+			if v := m.floats(tag.SliceThickness); len(v) > 0 {
+				f.Thickness = v[0]
+			}
+		}
+		if m, ok := find(tag.PixelValueTransformationSequence); ok {
+			readRescale(m, &f)
+		}
+		for _, seq := range []tag.Tag{tag.CTImageFrameTypeSequence, tag.MRImageFrameTypeSequence} {
+			if m, ok := find(seq); ok {
+				f.frameType = m.strs(tag.FrameType)
+				break
+			}
+		}
+		out[k] = &f
+	}
+	return out, ""
 }
 
 // syntheticMeta prefixes a dataset with a preamble and a File Meta group
@@ -231,6 +340,27 @@ func (h header) strs(t tag.Tag) []string {
 	return nil
 }
 
+// items returns the items of sequence t, each as a header.
+func (h header) items(t tag.Tag) []header {
+	e, err := h.ds.FindElementByTag(t)
+	if err != nil || e.Value == nil {
+		return nil
+	}
+	v, ok := e.Value.GetValue().([]*dicom.SequenceItemValue)
+	if !ok {
+		return nil
+	}
+	out := make([]header, 0, len(v))
+	for _, it := range v {
+		if it == nil {
+			continue
+		}
+		els, _ := it.GetValue().([]*dicom.Element)
+		out = append(out, header{dicom.Dataset{Elements: els}})
+	}
+	return out
+}
+
 func (h header) str(t tag.Tag) string { return strings.Join(h.strs(t), `\`) }
 
 func (h header) floats(t tag.Tag) []float64 {
@@ -278,8 +408,17 @@ func finite(v ...float64) bool {
 	return true
 }
 
-// notImage returns why a DICOM file cannot be a slice of a volume, or "".
+// notImage returns why a DICOM file (or frame) cannot be a slice of a
+// volume, or "".
 func (fi *fileInfo) notImage() string {
+	if why := fi.notPixels(); why != "" {
+		return why
+	}
+	return fi.notPlaced()
+}
+
+// notPixels checks the pixel description of a file.
+func (fi *fileInfo) notPixels() string {
 	switch {
 	case !fi.lay.hasPixels:
 		return "no pixel data (" + describeSOP(fi) + ")"
@@ -287,10 +426,19 @@ func (fi *fileInfo) notImage() string {
 		return "pixel data without valid Rows/Columns"
 	case fi.SamplesPerPixel != 1:
 		return fmt.Sprintf("colour image (%d samples per pixel, %s): not a CT/MR slice", fi.SamplesPerPixel, fi.Photometric)
-	case fi.Frames > 1:
-		return fmt.Sprintf("multi-frame image (%d frames): multi-frame/enhanced objects are not supported yet", fi.Frames)
+	case fi.Frames < 1:
+		return fmt.Sprintf("NumberOfFrames %d", fi.Frames)
+	case int64(fi.Rows)*int64(fi.Cols)*2 > maxVolumeBytes:
+		return fmt.Sprintf("%dx%d pixels per frame is beyond the %d GiB limit per volume", fi.Cols, fi.Rows, maxVolumeBytes>>30)
 	case fi.BitsAllocated != 8 && fi.BitsAllocated != 16 && fi.BitsAllocated != 32:
 		return fmt.Sprintf("BitsAllocated %d is not supported (8, 16 or 32)", fi.BitsAllocated)
+	}
+	return ""
+}
+
+// notPlaced checks that a file (or frame) has a position in space.
+func (fi *fileInfo) notPlaced() string {
+	switch {
 	case !fi.hasIPP || !fi.hasIOP:
 		return "no ImagePositionPatient/ImageOrientationPatient: not a cross-sectional image (" + describeSOP(fi) + ")"
 	case !validIOP(fi.IOP):
@@ -348,4 +496,31 @@ func unit(a [3]float64) [3]float64 {
 		return a
 	}
 	return [3]float64{a[0] / n, a[1] / n, a[2] / n}
+}
+
+// perFileTimeout bounds the time spent on one file's header: a file that
+// makes the parser spin is reported as skipped instead of stalling a scan.
+var perFileTimeout = 10 * time.Second
+
+// readHeaderBounded is readHeader with a time bound. On timeout the parse
+// goroutine is abandoned (Go cannot stop it); it holds only its own
+// buffers and ends when the parser does.
+func readHeaderBounded(path string, limit time.Duration) (*fileInfo, error) {
+	type result struct {
+		fi  *fileInfo
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		fi, err := readHeader(path)
+		ch <- result{fi, err}
+	}()
+	t := time.NewTimer(limit)
+	defer t.Stop()
+	select {
+	case r := <-ch:
+		return r.fi, r.err
+	case <-t.C:
+		return nil, fmt.Errorf("reading the header took more than %v: given up", limit)
+	}
 }

@@ -6,8 +6,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"image"
-	"image/jpeg"
 	"io"
 	"math"
 	"os"
@@ -51,12 +49,13 @@ func Load(ctx context.Context, s *Series, progress func(done, total int)) (*volu
 		errOnce  sync.Once
 		firstErr error
 	)
+	cache := &loadCache{}
 	lctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	perr := parallel(lctx, len(s.files), func(k int) {
 		buf := sliceBufs.Get().(*[]byte)
 		defer sliceBufs.Put(buf)
-		if err := readSlice(s.files[k], v.Voxels[k*plane:(k+1)*plane], buf); err != nil {
+		if err := readSlice(s.files[k], v.Voxels[k*plane:(k+1)*plane], buf, cache); err != nil {
 			errOnce.Do(func() { firstErr = err; cancel() })
 			return
 		}
@@ -132,8 +131,37 @@ func LoadPath(ctx context.Context, path string, progress func(done, total int)) 
 // slices are read straight into the volume).
 var sliceBufs = sync.Pool{New: func() any { return new([]byte) }}
 
-// readSlice decodes one file's pixels into dst (Rows×Cols int16 HU).
-func readSlice(fi *fileInfo, dst []int16, buf *[]byte) error {
+// fileCache holds what the slices of one file share during a Load: the
+// inflated dataset of a deflated file and the frame index of encapsulated
+// pixel data, worked out once however many frames the file has.
+type fileCache struct {
+	once sync.Once
+	ds   []byte
+	fx   *frameIndex
+	err  error
+}
+
+type loadCache struct {
+	mu sync.Mutex
+	m  map[string]*fileCache
+}
+
+func (c *loadCache) get(path string) *fileCache {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = map[string]*fileCache{}
+	}
+	fc := c.m[path]
+	if fc == nil {
+		fc = &fileCache{}
+		c.m[path] = fc
+	}
+	return fc
+}
+
+// readSlice decodes one file's (or frame's) pixels into dst (Rows×Cols int16 HU).
+func readSlice(fi *fileInfo, dst []int16, buf *[]byte, cache *loadCache) error {
 	f, err := os.Open(fi.Path)
 	if err != nil {
 		return fmt.Errorf("dicomio: %w", err)
@@ -149,20 +177,41 @@ func readSlice(fi *fileInfo, dst []int16, buf *[]byte) error {
 	lay := fi.lay
 	var src io.ReaderAt = f
 	size := st.Size()
-	if lay.deflated {
-		_, ds, err := readLayout(f, size)
-		if err != nil {
-			return fmt.Errorf("dicomio: %s: %w", fi.Path, err)
+	var fc *fileCache
+	if lay.deflated || lay.pixLen < 0 {
+		fc = cache.get(fi.Path)
+		fc.once.Do(func() {
+			if lay.deflated {
+				_, fc.ds, fc.err = readLayout(f, size)
+				if fc.err != nil {
+					return
+				}
+			}
+			if lay.pixLen < 0 {
+				var s io.ReaderAt = f
+				n := size
+				if fc.ds != nil {
+					s, n = bytes.NewReader(fc.ds), int64(len(fc.ds))
+				}
+				fc.fx, fc.err = indexFrames(s, n, lay, lay.ts, max(fi.Frames, 1))
+			}
+		})
+		if fc.err != nil {
+			return fmt.Errorf("dicomio: %s: %w", fi.Path, fc.err)
 		}
-		src, size = bytes.NewReader(ds), int64(len(ds))
+		if fc.ds != nil {
+			src, size = bytes.NewReader(fc.ds), int64(len(fc.ds))
+		}
 	}
 	if lay.pixLen < 0 {
-		return readEncapsulated(fi, src, size, dst)
+		return readEncapsulated(fi, src, fc.fx, dst)
 	}
-	n := fi.Rows * fi.Cols * (fi.BitsAllocated / 8)
-	if int64(n) > lay.pixLen {
-		return fmt.Errorf("dicomio: %s: pixel data holds %d bytes, %d×%d×%d bits need %d", fi.Path, lay.pixLen, fi.Cols, fi.Rows, fi.BitsAllocated, n)
+	frameLen := int64(fi.Rows) * int64(fi.Cols) * int64(fi.BitsAllocated/8)
+	n := int(frameLen)
+	if int64(fi.frame+1)*frameLen > lay.pixLen {
+		return fmt.Errorf("dicomio: %s: pixel data holds %d bytes, %d frame(s) of %d×%d×%d bits need %d", fi.label(), lay.pixLen, max(fi.Frames, 1), fi.Cols, fi.Rows, fi.BitsAllocated, int64(max(fi.Frames, 1))*frameLen)
 	}
+	pixOff := lay.pixOff + int64(fi.frame)*frameLen
 	// Check the Pixel Data tag is still where Scan saw it: a cheap guard
 	// against a file rewritten in place with the same size and time.
 	var tagb [4]byte
@@ -176,8 +225,8 @@ func readSlice(fi *fileInfo, dst []int16, buf *[]byte) error {
 		// Read the words straight into the volume and convert in place:
 		// no intermediate buffer, one pass over memory.
 		raw := unsafe.Slice((*byte)(unsafe.Pointer(&dst[0])), 2*len(dst))
-		if err := readFull(src, raw, lay.pixOff, size); err != nil {
-			return fmt.Errorf("dicomio: %s: reading pixel data: %w", fi.Path, err)
+		if err := readFull(src, raw, pixOff, size); err != nil {
+			return fmt.Errorf("dicomio: %s: reading pixel data: %w", fi.label(), err)
 		}
 		convert16InPlace(fi, dst, lay.sx.bo != hostOrder)
 		return nil
@@ -186,8 +235,8 @@ func readSlice(fi *fileInfo, dst []int16, buf *[]byte) error {
 		*buf = make([]byte, n)
 	}
 	b := (*buf)[:n]
-	if err := readFull(src, b, lay.pixOff, size); err != nil {
-		return fmt.Errorf("dicomio: %s: reading pixel data: %w", fi.Path, err)
+	if err := readFull(src, b, pixOff, size); err != nil {
+		return fmt.Errorf("dicomio: %s: reading pixel data: %w", fi.label(), err)
 	}
 	convertNative(fi, b, lay.sx.bo, dst)
 	return nil
@@ -348,40 +397,22 @@ func convertNative(fi *fileInfo, b []byte, bo binary.ByteOrder, dst []int16) {
 	}
 }
 
-// readEncapsulated decodes one compressed frame. Only baseline JPEG is
-// decodable here (the standard library decoder, 8-bit); other syntaxes were
-// refused before any file was opened.
-func readEncapsulated(fi *fileInfo, src io.ReaderAt, size int64, dst []int16) error {
-	if fi.lay.ts != tsJPEGBaseline {
-		return unsupportedTS(fi.Path, fi.lay.ts)
+// readEncapsulated decodes one compressed frame into dst.
+func readEncapsulated(fi *fileInfo, src io.ReaderAt, fx *frameIndex, dst []int16) error {
+	if fi.BitsAllocated > 16 {
+		return fmt.Errorf("dicomio: %s: compressed pixel data with %d bits allocated is not supported", fi.Path, fi.BitsAllocated)
 	}
-	w := newWindow(src, size)
-	offs, lens, err := fragments(w, fi.lay.pixOff)
+	data, err := fx.frameBytes(src, fi.frame)
 	if err != nil {
-		return fmt.Errorf("dicomio: %s: %w", fi.Path, err)
+		return fmt.Errorf("dicomio: %s: %w", fi.label(), err)
 	}
-	var data []byte
-	for i := range offs {
-		frag := make([]byte, lens[i])
-		if _, err := src.ReadAt(frag, offs[i]); err != nil {
-			return fmt.Errorf("dicomio: %s: reading JPEG fragment: %w", fi.Path, err)
-		}
-		data = append(data, frag...)
+	raw := make([]uint16, len(dst))
+	if _, err := decodeFrame(fi.lay.ts, data, fi.Cols, fi.Rows, fi.BitsAllocated, raw); err != nil {
+		return fmt.Errorf("dicomio: %s: %w", fi.label(), err)
 	}
-	img, err := jpeg.Decode(bytes.NewReader(data))
-	if err != nil {
-		return fmt.Errorf("dicomio: %s: decoding baseline JPEG: %w", fi.Path, err)
-	}
-	gray, ok := img.(*image.Gray)
-	if !ok || gray.Rect.Dx() != fi.Cols || gray.Rect.Dy() != fi.Rows {
-		return fmt.Errorf("dicomio: %s: JPEG frame is %T %v, expected %d×%d greyscale", fi.Path, img, img.Bounds(), fi.Cols, fi.Rows)
-	}
-	m := newPixelMap(fi)
-	for y := 0; y < fi.Rows; y++ {
-		row := gray.Pix[y*gray.Stride : y*gray.Stride+fi.Cols]
-		for x, p := range row {
-			dst[y*fi.Cols+x] = m.value(uint32(p))
-		}
+	lut := lut16(newPixelMap(fi))
+	for i, w := range raw {
+		dst[i] = lut[w]
 	}
 	return nil
 }

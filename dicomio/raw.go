@@ -19,13 +19,15 @@ import (
 // one io.ReadFull per sample into []int, which is far too slow for CT.
 
 const (
-	undefinedLength = 0xFFFFFFFF
-	tagPixelData    = 0x7FE00010
-	tagItem         = 0xFFFEE000
-	tagItemDelim    = 0xFFFEE00D
-	tagSeqDelim     = 0xFFFEE0DD
-	maxNesting      = 64
-	windowSize      = 16 << 10
+	undefinedLength   = 0xFFFFFFFF
+	tagPixelData      = 0x7FE00010
+	tagExtOffsetTable = 0x7FE00001
+	tagExtOffsetLens  = 0x7FE00002
+	tagItem           = 0xFFFEE000
+	tagItemDelim      = 0xFFFEE00D
+	tagSeqDelim       = 0xFFFEE0DD
+	maxNesting        = 64
+	windowSize        = 16 << 10
 )
 
 // errNotDICOM marks files that are not DICOM at all (text, archives...).
@@ -216,6 +218,9 @@ type layout struct {
 	pixTagOff     int64 // offset of the (7FE0,0010) tag
 	pixOff        int64 // offset of its value
 	pixLen        int64 // value length; -1 when encapsulated
+	// Extended Offset Table (7FE0,0001) and its lengths (7FE0,0002):
+	// value offsets and lengths, 0 when absent.
+	eotOff, eotLen, eotLensOff, eotLensLen int64
 }
 
 // readLayout finds the transfer syntax and the top-level Pixel Data element.
@@ -321,6 +326,12 @@ func readLayout(r io.ReaderAt, size int64) (lay layout, ds []byte, err error) {
 			}
 			return lay, ds, nil
 		}
+		switch e.tag {
+		case tagExtOffsetTable:
+			lay.eotOff, lay.eotLen = e.valOff, int64(e.vl)
+		case tagExtOffsetLens:
+			lay.eotLensOff, lay.eotLensLen = e.valOff, int64(e.vl)
+		}
 		if e.tag > tagPixelData {
 			// Elements are in ascending tag order: no Pixel Data follows
 			// (trailing padding, private groups).
@@ -336,32 +347,67 @@ func plausibleFirstGroup(g uint16) bool {
 	return g == 0x0008
 }
 
-// fragments returns the encapsulated pixel data fragments (offset, length)
-// after the Basic Offset Table, starting at the value offset of Pixel Data.
-func fragments(w *window, off int64) (offs, lens []int64, err error) {
+// maxFragments bounds the items of one encapsulated Pixel Data element.
+const maxFragments = 1 << 20
+
+// encapsulated is the item structure of encapsulated Pixel Data.
+type encapsulated struct {
+	bot   []uint32 // Basic Offset Table (empty when absent)
+	items []frag   // fragments after the offset table
+}
+
+// frag is one fragment: where its Item tag is and where its bytes are.
+type frag struct {
+	tagOff, off, n int64
+}
+
+// readFragments walks encapsulated pixel data starting at the value offset
+// of Pixel Data: the Basic Offset Table item, then the fragments up to the
+// Sequence Delimitation Item (or, leniently, the end of the file).
+func readFragments(w *window, off int64) (*encapsulated, error) {
+	enc := &encapsulated{}
 	first := true
 	for {
 		b, err := w.bytes(off, 8)
 		if err != nil {
-			return nil, nil, fmt.Errorf("truncated encapsulated pixel data at byte %d", off)
+			if !first && len(enc.items) > 0 && off >= w.size {
+				return enc, nil // no delimiter at the end of the file: keep what is there
+			}
+			return nil, fmt.Errorf("truncated encapsulated pixel data at byte %d", off)
 		}
 		t := uint32(binary.LittleEndian.Uint16(b[0:]))<<16 | uint32(binary.LittleEndian.Uint16(b[2:]))
 		vl := int64(binary.LittleEndian.Uint32(b[4:]))
 		switch t {
 		case tagSeqDelim:
-			return offs, lens, nil
+			return enc, nil
 		case tagItem:
-			if off+8+vl > w.size {
-				return nil, nil, fmt.Errorf("pixel data fragment at byte %d runs past the end of the file", off)
+			if vl == undefinedLength || off+8+vl > w.size {
+				return nil, fmt.Errorf("pixel data fragment at byte %d (%d bytes) runs past the end of the file", off, vl)
 			}
-			if !first {
-				offs = append(offs, off+8)
-				lens = append(lens, vl)
+			if first {
+				if vl%4 != 0 || vl/4 > maxFragments {
+					return nil, fmt.Errorf("basic offset table of %d bytes", vl)
+				}
+				if vl > 0 {
+					tb, err := w.bytes(off+8, int(vl))
+					if err != nil {
+						return nil, fmt.Errorf("reading the basic offset table: %w", err)
+					}
+					enc.bot = make([]uint32, vl/4)
+					for i := range enc.bot {
+						enc.bot[i] = binary.LittleEndian.Uint32(tb[4*i:])
+					}
+				}
+				first = false
+			} else {
+				if len(enc.items) >= maxFragments {
+					return nil, fmt.Errorf("more than %d pixel data fragments", maxFragments)
+				}
+				enc.items = append(enc.items, frag{tagOff: off, off: off + 8, n: vl})
 			}
-			first = false
 			off += 8 + vl
 		default:
-			return nil, nil, fmt.Errorf("unexpected tag %s in encapsulated pixel data at byte %d", tagString(t), off)
+			return nil, fmt.Errorf("unexpected tag %s in encapsulated pixel data at byte %d", tagString(t), off)
 		}
 	}
 }

@@ -45,8 +45,12 @@ type Series struct {
 
 	// Files are sorted by position along the slice normal (the cross
 	// product of the ImageOrientationPatient cosines), never by file name
-	// or InstanceNumber.
+	// or InstanceNumber: one entry per slice. A multi-frame (enhanced)
+	// file appears once per frame it contributes; Frames tells which.
 	Files []string
+	// Frames is parallel to Files: the 0-based frame of each slice in its
+	// file (always 0 for single-frame files).
+	Frames []int
 	// IsLocalizer marks scouts and localizers (ImageType LOCALIZER, or
 	// single images whose orientation differs from the rest of their
 	// series or study). They are never loaded as volumes by LoadPath.
@@ -182,22 +186,18 @@ func Scan(ctx context.Context, paths []string, progress func(done, total int)) (
 			return nil, fmt.Errorf("dicomio: scan %s: %w", p, err)
 		}
 	}
-	infos := make([]*fileInfo, len(files))
+	infos := make([][]*fileInfo, len(files))
 	reasons := make([]string, len(files))
 	var done atomic.Int64
 	err := parallel(ctx, len(files), func(i int) {
-		fi, err := readHeader(files[i])
+		fi, err := readHeaderBounded(files[i], perFileTimeout)
 		switch {
 		case errors.Is(err, errNotDICOM):
-			reasons[i] = err.Error()
+			reasons[i] = oneLine(err.Error())
 		case err != nil:
-			reasons[i] = "unreadable DICOM: " + err.Error()
+			reasons[i] = oneLine("unreadable DICOM: " + err.Error())
 		default:
-			if why := fi.notImage(); why != "" {
-				reasons[i] = why
-			} else {
-				infos[i] = fi
-			}
+			reasons[i], infos[i] = imageFrames(fi)
 		}
 		if progress != nil {
 			progress(int(done.Add(1)), len(files))
@@ -209,7 +209,7 @@ func Scan(ctx context.Context, paths []string, progress func(done, total int)) (
 	var images []*fileInfo
 	for i, fi := range infos {
 		if fi != nil {
-			images = append(images, fi)
+			images = append(images, fi...)
 		} else {
 			cat.Skipped = append(cat.Skipped, Skipped{files[i], reasons[i]})
 		}
@@ -276,7 +276,7 @@ func iopKey(o [6]float64) string {
 }
 
 func isLocalizerType(f *fileInfo) bool {
-	for _, t := range f.ImageType {
+	for _, t := range append(f.ImageType[:len(f.ImageType):len(f.ImageType)], f.frameType...) {
 		if strings.EqualFold(t, "LOCALIZER") || strings.EqualFold(t, "SCOUT") {
 			return true
 		}
@@ -328,7 +328,11 @@ func group(images []*fileInfo) ([]*Series, []Skipped) {
 		}
 		kept, dups := sortAndDedupe(fs)
 		for _, d := range dups {
-			skipped = append(skipped, Skipped{d[0].Path, fmt.Sprintf("duplicate slice position of %s in series %s", d[1].Path, s.Key)})
+			why := fmt.Sprintf("duplicate slice position of %s in series %s", d[1].label(), s.Key)
+			if d[0].Frames > 1 {
+				why = fmt.Sprintf("frame %d of %d: %s", d[0].frame+1, d[0].Frames, why)
+			}
+			skipped = append(skipped, Skipped{d[0].Path, why})
 		}
 		if len(dups) > 0 {
 			s.Warnings = append(s.Warnings, fmt.Sprintf("%d duplicate slice(s) at an already occupied position were left out (kept the lowest InstanceNumber)", len(dups)))
@@ -336,6 +340,7 @@ func group(images []*fileInfo) ([]*Series, []Skipped) {
 		s.files = kept
 		for _, f := range kept {
 			s.Files = append(s.Files, f.Path)
+			s.Frames = append(s.Frames, f.frame)
 		}
 		s.geo = analyseStack(kept)
 		s.Warnings = append(s.Warnings, s.geo.warnings...)
@@ -414,7 +419,10 @@ func sortAndDedupe(fs []*fileInfo) ([]*fileInfo, [][2]*fileInfo) {
 		if a.InstanceNumber != b.InstanceNumber {
 			return a.InstanceNumber < b.InstanceNumber
 		}
-		return a.Path < b.Path
+		if a.Path != b.Path {
+			return a.Path < b.Path
+		}
+		return a.frame < b.frame
 	})
 	kept := sorted[:0:0]
 	var dups [][2]*fileInfo
@@ -426,4 +434,34 @@ func sortAndDedupe(fs []*fileInfo) ([]*fileInfo, [][2]*fileInfo) {
 		kept = append(kept, f)
 	}
 	return kept, dups
+}
+
+// imageFrames returns the slices a file contributes (one, or one per
+// frame), or why it contributes none.
+func imageFrames(fi *fileInfo) (string, []*fileInfo) {
+	if why := fi.notPixels(); why != "" {
+		return why, nil
+	}
+	frames, why := fi.expandFrames()
+	if why != "" {
+		return why, nil
+	}
+	for _, f := range frames {
+		if why := f.notPlaced(); why != "" {
+			if len(frames) > 1 {
+				why = fmt.Sprintf("frame %d of %d: %s", f.frame+1, len(frames), why)
+			}
+			return why, nil
+		}
+	}
+	return "", frames
+}
+
+// oneLine keeps a reason on one line (library messages may hold newlines).
+func oneLine(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > 300 {
+		s = s[:300] + "..."
+	}
+	return s
 }

@@ -56,11 +56,13 @@ func TransferSyntaxName(uid string) string {
 }
 
 // tsSupported tells whether Load can decode pixels in this transfer syntax.
-// Native syntaxes are read directly; baseline JPEG goes through the standard
-// library decoder (8-bit only), as suyashkumar/dicom itself would do.
+// Native syntaxes are read directly, compressed ones through codec.go.
 func tsSupported(uid string) bool {
 	switch uid {
-	case "", tsImplicitLE, tsExplicitLE, tsDeflatedLE, tsExplicitBE, tsJPEGBaseline:
+	case "", tsImplicitLE, tsExplicitLE, tsDeflatedLE, tsExplicitBE,
+		tsJPEGBaseline, tsJPEGExtended, tsJPEGLossless, tsJPEGLosslessSV,
+		tsJPEGLSLossless, tsJPEGLSNear, tsJ2KLossless, tsJ2K,
+		tsHTJ2KLossless, tsHTJ2KRPCL, tsHTJ2K, tsRLE:
 		return true
 	}
 	return false
@@ -69,5 +71,5 @@ func tsSupported(uid string) bool {
 // unsupportedTS is the error Load returns for compressed syntaxes that need a
 // codec this build does not have yet.
 func unsupportedTS(path, uid string) error {
-	return fmt.Errorf("%s: transfer syntax %s (%s) is not supported yet", path, uid, TransferSyntaxName(uid))
+	return fmt.Errorf("%s: transfer syntax %s (%s) is not supported", path, uid, TransferSyntaxName(uid))
 }
