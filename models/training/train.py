@@ -337,6 +337,9 @@ def main():
     ap.add_argument("--teacher-cap", type=float, default=None, help="override teacher wall-clock cap (s)")
     ap.add_argument("--gtan-cap", type=float, default=None, help="override GTAN wall-clock cap (s)")
     ap.add_argument("--no-export", action="store_true")
+    ap.add_argument("--ablate", default="student",
+                    help="fold mode: comma-separated student names also trained without KD and with plain teacher KD, "
+                         "for as many steps as the GTAN students got")
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -377,6 +380,37 @@ def main():
     if args.mode == "release" and not args.no_export:
         import export
         export.export_all(run_dir, tiny=args.tiny)
+    if args.mode == "fold":
+        fold_eval(args, run_dir, tag, bk, d, validator, teacher, asst, snets, tst, gst, prof, val_cases, train_cases)
+
+
+def fold_eval(args, run_dir, tag, bk, d, validator, teacher, asst, snets, tst, gst, prof, val_cases, train_cases):
+    """Ablation students on the same bank and step count as the GTAN students,
+    then every net evaluated on the held-out case on its ORIGINAL grid."""
+    import export
+    nets = {"teacher": teacher, "assistant": asst}
+    nets.update({f"{k}_gtan": n for k, n in snets.items()})
+    steps = gst["step"]
+    val_every = 2 if args.tiny else 100
+    for k in [a for a in args.ablate.split(",") if a]:
+        n0, _ = train_single(run_dir, f"{k}_nokd", N.ARCH[k], bk, validator, steps, prof["bs"], 2e-3, None, SEED,
+                             val_every=val_every)
+        n1, _ = train_single(run_dir, f"{k}_kd", N.ARCH[k], bk, validator, steps, prof["bs"], 2e-3, None, SEED,
+                             teacher_d=d, val_every=val_every)
+        nets[f"{k}_nokd"], nets[f"{k}_kd"] = n0, n1
+    trained_on = [c[0] for c in train_cases]
+    res = {"holdout": args.holdout, "train_cases": trained_on, "teacher_steps": tst["step"],
+           "gtan_steps": gst["step"], "ablation_steps": steps, "teacher_s": round(tst["elapsed_s"]),
+           "gtan_s": round(gst["elapsed_s"]), "models": {}}
+    for name, n in nets.items():
+        ev = export.evaluate(n, val_cases, trained_on)
+        res["models"][name] = {"params": N.count_params(n), **ev}
+        log(f"fold {args.holdout} {name}: {ev}")
+    os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
+    for p in (os.path.join(run_dir, "fold_results.json"), os.path.join(HERE, "results", f"{tag}.json")):
+        with open(p + ".tmp", "w") as f:
+            json.dump(res, f, indent=1)
+        os.replace(p + ".tmp", p)
 
 
 if __name__ == "__main__":
