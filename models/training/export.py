@@ -14,6 +14,11 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import lsdata as D   # noqa: E402
 import nets as N     # noqa: E402
+import importlib     # noqa: E402
+
+# A long training run imported lsdata hours ago; re-read it so evaluation and
+# export use the current file (the contract itself is unchanged).
+importlib.reload(D)
 
 MODELS_DIR = os.path.normpath(os.path.join(HERE, ".."))
 CKPT_DIR = os.path.join(HERE, "checkpoints")

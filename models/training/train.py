@@ -380,6 +380,10 @@ def main():
     if args.mode == "release" and not args.no_export:
         import export
         export.export_all(run_dir, tiny=args.tiny)
+        if not args.tiny:
+            import parity
+            sys.argv = [sys.argv[0]]
+            parity.main()
     if args.mode == "fold":
         fold_eval(args, run_dir, tag, bk, d, validator, teacher, asst, snets, tst, gst, prof, val_cases, train_cases)
 
