@@ -6,6 +6,7 @@ package main
 import (
 	"os"
 
+	"github.com/liverseg/liverseg/app"
 	"github.com/liverseg/liverseg/cli"
 )
 
@@ -19,7 +20,5 @@ func main() {
 			return
 		}
 	}
-	// The GUI (package app) is wired here once it exists.
-	cli.Usage(os.Stderr)
-	os.Exit(2)
+	os.Exit(app.Main(os.Args[1:]))
 }

@@ -1,0 +1,380 @@
+// Package app is LiverSeg's desktop window: a toolbar, the linked axial,
+// coronal and sagittal views, a study/warnings panel and a status line, plus
+// the dialogs that open studies (progress with Cancel, series picker,
+// errors). main.go calls Main.
+package app
+
+import (
+	"fmt"
+	"math"
+	"os"
+	"strings"
+
+	"fyne.io/fyne/v2"
+	fyneapp "fyne.io/fyne/v2/app"
+	"fyne.io/fyne/v2/canvas"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/layout"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/liverseg/liverseg/viewer"
+	"github.com/liverseg/liverseg/viewer/sliceview"
+	"github.com/liverseg/liverseg/volume"
+)
+
+// AppID is the Fyne application ID (as in FyneApp.toml).
+const AppID = "io.github.liverseg.liverseg"
+
+// Main runs the GUI for `liverseg [PATH]`: args are the command-line
+// arguments after the program name (none, or one DICOM folder/file or NIfTI
+// file). It blocks until the window closes and returns the exit status.
+func Main(args []string) int {
+	if len(args) > 1 || (len(args) == 1 && strings.HasPrefix(args[0], "-")) {
+		fmt.Fprintf(os.Stderr, "liverseg: unexpected arguments %q\nusage: liverseg [PATH]   (a DICOM folder or file, or a NIfTI file)\n", args)
+		return 2
+	}
+	path := ""
+	if len(args) == 1 {
+		path = args[0]
+		if _, err := os.Stat(path); err != nil {
+			fmt.Fprintf(os.Stderr, "liverseg: %v\n", err)
+			return 2
+		}
+	}
+	Run(path)
+	return 0
+}
+
+// Run opens the main window, starts loading path when it is not empty, and
+// blocks until the window is closed.
+func Run(path string) {
+	a := fyneapp.NewWithID(AppID)
+	u := New(a)
+	u.win.Show()
+	if path != "" {
+		u.Open(path)
+	}
+	a.Run()
+}
+
+// UI is the main window and its state.
+type UI struct {
+	app fyne.App
+	win fyne.Window
+
+	views  [3]*sliceview.SliceView
+	active *sliceview.SliceView
+	scene  *viewer.Scene
+	vol    *volume.Volume // as loaded (original index order)
+
+	empty, viewerArea *fyne.Container
+	presets           *widget.Select
+	settingPreset     bool
+	wlLabel           *widget.Label
+	wlDrag            *widget.Check
+	status            *widget.Label
+	cursorInfo        *widget.Label
+	banner            *fyne.Container
+	bannerText        *widget.Label
+	infoText          *widget.Label
+	warnText          *widget.Label
+
+	load loadState
+}
+
+const customPreset = "Custom"
+
+// New builds the main window of a (possibly test) Fyne app, empty.
+func New(a fyne.App) *UI {
+	u := &UI{app: a, win: a.NewWindow("LiverSeg")}
+	u.win.Resize(fyne.NewSize(1400, 900))
+
+	for n, p := range viewer.Planes {
+		v := sliceview.New(p)
+		v.OnHover = u.hover
+		v.OnFocus = func(v *sliceview.SliceView) { u.active = v }
+		u.views[n] = v
+	}
+	u.active = u.views[0]
+
+	// Toolbar.
+	openDir := widget.NewButtonWithIcon("Open folder…", theme.FolderOpenIcon(), u.chooseFolder)
+	openFile := widget.NewButtonWithIcon("Open file…", theme.FileIcon(), u.chooseFile)
+	names := make([]string, 0, len(viewer.Presets)+1)
+	for _, p := range viewer.Presets {
+		names = append(names, fmt.Sprintf("%s (%s)", p.Name, p.WL))
+	}
+	u.presets = widget.NewSelect(names, u.presetChosen)
+	u.presets.PlaceHolder = "Window preset"
+	u.wlLabel = widget.NewLabel("")
+	u.wlLabel.TextStyle.Monospace = true
+	u.wlDrag = widget.NewCheck("W/L drag", func(on bool) {
+		for _, v := range u.views {
+			v.WindowDrag = on
+		}
+	})
+	zoomIn := widget.NewButtonWithIcon("", theme.ZoomInIcon(), func() { u.active.TypedRune('+') })
+	zoomOut := widget.NewButtonWithIcon("", theme.ZoomOutIcon(), func() { u.active.TypedRune('-') })
+	reset := widget.NewButtonWithIcon("Reset view", theme.ViewRestoreIcon(), u.ResetView)
+	toolbar := container.NewHBox(openDir, openFile, widget.NewSeparator(),
+		widget.NewLabel("Window"), container.NewGridWrap(fyne.NewSize(220, u.presets.MinSize().Height), u.presets), u.wlLabel, u.wlDrag, widget.NewSeparator(),
+		zoomIn, zoomOut, reset)
+
+	u.bannerText = widget.NewLabel("")
+	u.bannerText.Wrapping = fyne.TextWrapWord
+	u.bannerText.Importance = widget.WarningImportance
+	u.banner = container.NewBorder(nil, nil, widget.NewIcon(theme.WarningIcon()), nil, u.bannerText)
+	u.banner.Hide()
+
+	// Study panel (fourth cell of the grid).
+	u.infoText = widget.NewLabel("")
+	u.infoText.Wrapping = fyne.TextWrapWord
+	u.warnText = widget.NewLabel("")
+	u.warnText.Wrapping = fyne.TextWrapWord
+	u.warnText.Importance = widget.WarningImportance
+	help := widget.NewLabel(helpText)
+	help.Wrapping = fyne.TextWrapWord
+	help.Importance = widget.LowImportance
+	panel := container.NewVScroll(container.NewVBox(
+		widget.NewLabelWithStyle("Study", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
+		u.infoText, u.warnText, widget.NewSeparator(), help))
+
+	grid := container.NewGridWithRows(2,
+		container.NewGridWithColumns(2, u.views[0], u.views[1]),
+		container.NewGridWithColumns(2, u.views[2], panel))
+	u.viewerArea = container.NewStack(grid)
+	u.viewerArea.Hide()
+	u.empty = u.emptyState()
+
+	u.status = widget.NewLabel("")
+	u.status.TextStyle.Monospace = true
+	u.status.Truncation = fyne.TextTruncateEllipsis
+	u.cursorInfo = widget.NewLabel("")
+	u.cursorInfo.TextStyle.Monospace = true
+	statusBar := container.NewBorder(nil, nil, nil, u.cursorInfo, u.status)
+
+	u.win.SetContent(container.NewBorder(
+		container.NewVBox(toolbar, u.banner), statusBar, nil, nil,
+		container.NewStack(u.empty, u.viewerArea)))
+
+	// Keys reach the last used view even before any view has focus.
+	u.win.Canvas().SetOnTypedKey(func(ev *fyne.KeyEvent) { u.active.TypedKey(ev) })
+	u.win.Canvas().SetOnTypedRune(func(r rune) { u.active.TypedRune(r) })
+	u.win.SetOnDropped(func(_ fyne.Position, uris []fyne.URI) {
+		paths := make([]string, 0, len(uris))
+		for _, uri := range uris {
+			if uri.Scheme() == "file" {
+				paths = append(paths, uri.Path())
+			}
+		}
+		if len(paths) > 0 {
+			u.Open(paths...)
+		}
+	})
+	u.setStatus("Open a DICOM folder or file, or a NIfTI file (.nii, .nii.gz), or drop one on this window.")
+	return u
+}
+
+const helpText = `Mouse: wheel = slice · click/drag = crosshair (all views follow) · right drag or ctrl+drag = window/level (→ wider, ↓ higher level) · middle or shift+drag = pan · ctrl+wheel = zoom.
+Keys (view under focus): Page Up/Down, ↑/↓ = slice · Home/End = first/last · + / − = zoom · 0 = reset.
+Slices step towards S, P and L (index +1). Views are radiological: patient right on screen left.`
+
+func (u *UI) emptyState() *fyne.Container {
+	title := canvas.NewText("LiverSeg", theme.Color(theme.ColorNameForeground))
+	title.TextSize = 32
+	title.TextStyle.Bold = true
+	msg := widget.NewLabel("Open a CT study: a DICOM folder (searched recursively), a DICOM file, or a NIfTI file (.nii, .nii.gz).\nYou can also drop it on this window.")
+	msg.Alignment = fyne.TextAlignCenter
+	btns := container.NewHBox(layout.NewSpacer(),
+		widget.NewButtonWithIcon("Open folder…", theme.FolderOpenIcon(), u.chooseFolder),
+		widget.NewButtonWithIcon("Open file…", theme.FileIcon(), u.chooseFile),
+		layout.NewSpacer())
+	return container.NewCenter(container.NewVBox(container.NewCenter(title), msg, btns))
+}
+
+// Window is the main window.
+func (u *UI) Window() fyne.Window { return u.win }
+
+// Views are the axial, coronal and sagittal views.
+func (u *UI) Views() [3]*sliceview.SliceView { return u.views }
+
+// Scene is the scene shown, or nil before a volume is open.
+func (u *UI) Scene() *viewer.Scene { return u.scene }
+
+// ShowVolume displays v in the three views, replacing what was shown. It
+// must run on the Fyne goroutine.
+func (u *UI) ShowVolume(v *volume.Volume) error {
+	s, err := viewer.NewSlicer(v)
+	if err != nil {
+		return err
+	}
+	wl := viewer.DefaultWindow
+	if u.scene != nil {
+		wl = u.scene.Window() // keep the reader's window across studies
+	}
+	u.vol = v
+	u.scene = viewer.NewScene(s)
+	u.scene.SetWindow(wl)
+	u.scene.Listen(func(c viewer.Change) {
+		if c&viewer.ChangeWindow != 0 {
+			u.showWindow()
+		}
+		if c&viewer.ChangeCursor != 0 {
+			u.showCursor()
+		}
+	})
+	for _, view := range u.views {
+		view.SetScene(u.scene)
+	}
+	u.empty.Hide()
+	u.viewerArea.Show()
+	u.showInfo()
+	u.showWindow()
+	u.showCursor()
+	title := "LiverSeg"
+	if d := strings.Join(nonEmpty(v.Info.PatientName, v.Info.SeriesDescription), " — "); d != "" {
+		title += " — " + d
+	}
+	u.win.SetTitle(title)
+	u.setStatus("Opened " + v.Info.Source)
+	return nil
+}
+
+// SetWindow changes the window/level of the shown volume.
+func (u *UI) SetWindow(wl viewer.WindowLevel) {
+	if u.scene != nil {
+		u.scene.SetWindow(wl)
+	}
+}
+
+// ResetView restores zoom and pan in all three views.
+func (u *UI) ResetView() {
+	for _, v := range u.views {
+		v.ResetView()
+	}
+}
+
+func (u *UI) presetChosen(name string) {
+	if u.settingPreset || u.scene == nil {
+		return
+	}
+	for n, p := range viewer.Presets {
+		if u.presets.Options[n] == name {
+			u.scene.SetWindow(p.WL)
+			return
+		}
+	}
+}
+
+// showWindow updates the W/L label and the preset shown.
+func (u *UI) showWindow() {
+	wl := u.scene.Window()
+	u.wlLabel.SetText(wl.String())
+	sel := customPreset
+	for n, p := range viewer.Presets {
+		if p.WL == wl {
+			sel = u.presets.Options[n]
+		}
+	}
+	u.settingPreset = true
+	if sel == customPreset {
+		u.presets.ClearSelected()
+		u.presets.PlaceHolder = "Custom"
+		u.presets.Refresh()
+	} else {
+		u.presets.SetSelected(sel)
+	}
+	u.settingPreset = false
+}
+
+// showCursor writes the crosshair's voxel in the right half of the status line.
+func (u *UI) showCursor() {
+	c := u.scene.Cursor()
+	r := u.scene.ReadAt([3]float64{float64(c[0]), float64(c[1]), float64(c[2])})
+	parts := make([]string, 0, 4)
+	for _, v := range u.views {
+		_, _, n := u.scene.Slicer().Dims(v.Plane())
+		parts = append(parts, fmt.Sprintf("%s %d/%d", v.Plane().String()[:3], v.Slice()+1, n))
+	}
+	u.cursorInfo.SetText(fmt.Sprintf("Crosshair %s HU  |  %s", fmtHU(r), strings.Join(parts, "  ")))
+}
+
+// hover writes the voxel under the pointer in the status line.
+func (u *UI) hover(v *sliceview.SliceView, r viewer.Readout, inside bool) {
+	if !inside {
+		u.setStatus(fmt.Sprintf("%s  %s", v.Plane(), v.Label()))
+		return
+	}
+	u.setStatus(fmt.Sprintf("%s %s  |  HU %s  |  LPS (%.1f, %.1f, %.1f) mm  |  voxel %s",
+		v.Plane(), v.Label(), fmtHU(r), r.Patient[0], r.Patient[1], r.Patient[2], u.fileIndex(r.Patient)))
+}
+
+func fmtHU(r viewer.Readout) string {
+	if !r.Inside {
+		return "–"
+	}
+	return fmt.Sprintf("%d", r.HU)
+}
+
+// fileIndex is the voxel index in the volume's own (file) order, which is
+// what other tools show, rather than the canonical display order.
+func (u *UI) fileIndex(p [3]float64) string {
+	f := u.vol.PatientToIndex(p)
+	return fmt.Sprintf("(%d, %d, %d)", int(math.Round(f[0])), int(math.Round(f[1])), int(math.Round(f[2])))
+}
+
+func (u *UI) setStatus(s string) { u.status.SetText(s) }
+
+// showInfo fills the study panel and the warnings banner.
+func (u *UI) showInfo() {
+	v, in := u.vol, u.vol.Info
+	date := in.StudyDate
+	if len(date) == 8 {
+		date = date[:4] + "-" + date[4:6] + "-" + date[6:]
+	}
+	lines := []string{
+		"Patient: " + orDash(in.PatientName) + "   ID: " + orDash(in.PatientID),
+		"Study: " + orDash(date) + "  " + in.StudyDescription,
+		"Series: " + orDash(in.SeriesDescription) + "   Modality: " + orDash(in.Modality),
+		fmt.Sprintf("Grid: %d × %d × %d voxels, %.3g × %.3g × %.3g mm", v.Size[0], v.Size[1], v.Size[2], v.Spacing[0], v.Spacing[1], v.Spacing[2]),
+		"Orientation (index axes): " + v.NearestOrientation().Code(),
+		"Source: " + in.Source,
+	}
+	u.infoText.SetText(strings.Join(lines, "\n"))
+	warns := append([]string(nil), in.Warnings...)
+	if n := u.scene.Slicer().Note(); n != "" {
+		warns = append(warns, n)
+	}
+	if len(warns) == 0 {
+		u.warnText.SetText("")
+		u.warnText.Hide()
+		u.banner.Hide()
+		return
+	}
+	u.warnText.SetText("Warnings:\n• " + strings.Join(warns, "\n• "))
+	u.warnText.Show()
+	b := warns[0]
+	if len(warns) > 1 {
+		b += fmt.Sprintf("  (+%d more in the study panel)", len(warns)-1)
+	}
+	u.bannerText.SetText(b)
+	u.banner.Show()
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "–"
+	}
+	return s
+}
+
+func nonEmpty(ss ...string) []string {
+	var out []string
+	for _, s := range ss {
+		if strings.TrimSpace(s) != "" {
+			out = append(out, strings.TrimSpace(s))
+		}
+	}
+	return out
+}

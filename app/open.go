@@ -1,0 +1,432 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/liverseg/liverseg/dicomio"
+	"github.com/liverseg/liverseg/nifti"
+	"github.com/liverseg/liverseg/volume"
+)
+
+// loadState is the one load that may run at a time.
+type loadState struct {
+	gen     int // bumped per load, so a superseded load's result is dropped
+	cancel  context.CancelFunc
+	dlg     dialog.Dialog
+	bar     *widget.ProgressBar
+	barInf  *widget.ProgressBarInfinite
+	phase   *widget.Label
+	done    atomic.Int64
+	total   atomic.Int64
+	stopTkr chan struct{}
+
+	// Test hooks, called on the Fyne goroutine.
+	onDone   func(err error) // after a load finished, failed or was cancelled
+	onPicker func()          // after the series picker is shown
+	lastErr  error           // the last error shown in a dialog
+	picker   dialog.Dialog
+	pickRow  int
+	pickList *widget.List
+}
+
+func (u *UI) chooseFolder() {
+	d := dialog.NewFolderOpen(func(l fyne.ListableURI, err error) {
+		if err != nil {
+			u.showError("", err)
+			return
+		}
+		if l != nil {
+			u.Open(l.Path())
+		}
+	}, u.win)
+	d.Resize(fyne.NewSize(900, 600))
+	d.Show()
+}
+
+func (u *UI) chooseFile() {
+	d := dialog.NewFileOpen(func(r fyne.URIReadCloser, err error) {
+		if err != nil {
+			u.showError("", err)
+			return
+		}
+		if r != nil {
+			p := r.URI().Path()
+			r.Close()
+			u.Open(p)
+		}
+	}, u.win)
+	d.Resize(fyne.NewSize(900, 600))
+	d.Show()
+}
+
+// Open loads a study in the background: one NIfTI file, or DICOM files and
+// folders (scanned recursively). A progress dialog with Cancel shows while it
+// runs; several series lead to a series picker; failures to an error dialog
+// naming the file. Must be called on the Fyne goroutine.
+func (u *UI) Open(paths ...string) {
+	ctx := u.startLoad("Opening " + describePaths(paths))
+	gen := u.load.gen
+	go func() {
+		if len(paths) == 1 && nifti.IsNIfTI(paths[0]) {
+			u.setPhase(gen, "Reading "+filepath.Base(paths[0]), false)
+			v, err := nifti.Read(paths[0])
+			if err == nil && ctx.Err() != nil {
+				err = ctx.Err()
+			}
+			u.finish(gen, paths[0], v, err)
+			return
+		}
+		u.setPhase(gen, "Scanning "+describePaths(paths), true)
+		cat, err := dicomio.Scan(ctx, paths, u.progress)
+		if err != nil {
+			u.finish(gen, describePaths(paths), nil, err)
+			return
+		}
+		var series []*dicomio.Series
+		localizers := 0
+		for _, s := range cat.Series {
+			if s.IsLocalizer {
+				localizers++
+				continue
+			}
+			series = append(series, s)
+		}
+		switch len(series) {
+		case 0:
+			u.finish(gen, describePaths(paths), nil, noSeriesError(paths, cat, localizers))
+		case 1:
+			u.loadSeries(ctx, gen, series[0])
+		default:
+			fyne.Do(func() {
+				if gen != u.load.gen {
+					return
+				}
+				u.endProgress()
+				u.pickSeries(series, localizers, func(s *dicomio.Series) {
+					if s == nil {
+						u.finishUI(gen, "", nil, context.Canceled)
+						return
+					}
+					u.showProgress("Loading " + s.SeriesDescription)
+					go u.loadSeries(ctx, gen, s)
+				})
+			})
+		}
+	}()
+}
+
+func (u *UI) loadSeries(ctx context.Context, gen int, s *dicomio.Series) {
+	u.setPhase(gen, fmt.Sprintf("Loading %d slices", s.NumSlices()), true)
+	v, err := dicomio.Load(ctx, s, u.progress)
+	where := s.Key
+	if len(s.Files) > 0 {
+		where = filepath.Dir(s.Files[0])
+	}
+	if v != nil && v.Info.Source == "" {
+		v.Info.Source = where
+	}
+	u.finish(gen, where, v, err)
+}
+
+func describePaths(paths []string) string {
+	if len(paths) == 1 {
+		return paths[0]
+	}
+	return fmt.Sprintf("%d files (%s, …)", len(paths), paths[0])
+}
+
+func noSeriesError(paths []string, cat *dicomio.Catalog, localizers int) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "no CT/MR image series found in %s", describePaths(paths))
+	if localizers > 0 {
+		fmt.Fprintf(&b, " (%d localizer series are not shown as volumes)", localizers)
+	}
+	if n := len(cat.Skipped); n > 0 {
+		fmt.Fprintf(&b, "; %d file(s) skipped:", n)
+		for i, s := range cat.Skipped {
+			if i == 5 {
+				fmt.Fprintf(&b, "\n… and %d more", n-5)
+				break
+			}
+			fmt.Fprintf(&b, "\n%s: %s", s.Path, s.Reason)
+		}
+	}
+	return errors.New(b.String())
+}
+
+// startLoad cancels any running load, opens the progress dialog and returns
+// the new load's context.
+func (u *UI) startLoad(title string) context.Context {
+	if u.load.cancel != nil {
+		u.load.cancel()
+	}
+	u.endProgress()
+	u.load.gen++
+	ctx, cancel := context.WithCancel(context.Background())
+	u.load.cancel = cancel
+	u.showProgress(title)
+	return ctx
+}
+
+func (u *UI) showProgress(title string) {
+	u.load.done.Store(0)
+	u.load.total.Store(0)
+	u.load.phase = widget.NewLabel(title)
+	u.load.phase.Truncation = fyne.TextTruncateEllipsis
+	u.load.bar = widget.NewProgressBar()
+	u.load.barInf = widget.NewProgressBarInfinite()
+	u.load.bar.Hide()
+	cancel := widget.NewButton("Cancel", u.CancelLoad)
+	content := container.NewVBox(u.load.phase, container.NewStack(u.load.bar, u.load.barInf), container.NewCenter(cancel))
+	d := dialog.NewCustomWithoutButtons("Opening study", content, u.win)
+	d.Resize(fyne.NewSize(520, 160))
+	u.load.dlg = d
+	d.Show()
+	// Workers report progress through atomics; a ticker moves the bar ten
+	// times a second instead of queueing one UI update per file.
+	stop := make(chan struct{})
+	u.load.stopTkr = stop
+	bar := u.load.bar
+	barInf := u.load.barInf
+	go func() {
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				done, total := u.load.done.Load(), u.load.total.Load()
+				if total <= 0 {
+					continue
+				}
+				fyne.Do(func() {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					barInf.Hide()
+					barInf.Stop()
+					bar.Show()
+					bar.SetValue(float64(done) / float64(total))
+				})
+			}
+		}
+	}()
+}
+
+// progress is passed to dicomio; it runs on worker goroutines, which may
+// report out of order, so done only grows.
+func (u *UI) progress(done, total int) {
+	u.load.total.Store(int64(total))
+	for {
+		old := u.load.done.Load()
+		if int64(done) <= old || u.load.done.CompareAndSwap(old, int64(done)) {
+			return
+		}
+	}
+}
+
+// setPhase names the current step in the progress dialog; resetCount
+// restarts the bar for a step that reports its own progress. It runs on the
+// loading goroutine, before that step's workers start.
+func (u *UI) setPhase(gen int, text string, resetCount bool) {
+	if resetCount {
+		u.load.done.Store(0)
+		u.load.total.Store(0)
+	}
+	fyne.Do(func() {
+		if gen != u.load.gen || u.load.phase == nil {
+			return
+		}
+		u.load.phase.SetText(text)
+	})
+}
+
+func (u *UI) endProgress() {
+	if u.load.stopTkr != nil {
+		close(u.load.stopTkr)
+		u.load.stopTkr = nil
+	}
+	if u.load.barInf != nil {
+		u.load.barInf.Stop()
+	}
+	if u.load.dlg != nil {
+		u.load.dlg.Hide()
+		u.load.dlg = nil
+	}
+}
+
+// CancelLoad stops the running load; the view keeps what it showed before.
+func (u *UI) CancelLoad() {
+	u.load.gen++ // first, so that the cancelled load's late result is dropped
+	if u.load.cancel != nil {
+		u.load.cancel()
+		u.load.cancel = nil
+	}
+	u.endProgress()
+	u.setStatus("Opening cancelled.")
+	if u.load.onDone != nil {
+		u.load.onDone(context.Canceled)
+	}
+}
+
+func (u *UI) finish(gen int, where string, v *volume.Volume, err error) {
+	fyne.Do(func() { u.finishUI(gen, where, v, err) })
+}
+
+func (u *UI) finishUI(gen int, where string, v *volume.Volume, err error) {
+	if gen != u.load.gen {
+		return
+	}
+	u.endProgress()
+	if u.load.cancel != nil {
+		u.load.cancel()
+		u.load.cancel = nil
+	}
+	switch {
+	case errors.Is(err, context.Canceled):
+		u.setStatus("Opening cancelled.")
+	case err != nil:
+		u.showError(where, err)
+	default:
+		if serr := u.ShowVolume(v); serr != nil {
+			err = serr
+			u.showError(where, serr)
+		}
+	}
+	if u.load.onDone != nil {
+		u.load.onDone(err)
+	}
+}
+
+// showError shows a dialog naming the file and the reason.
+func (u *UI) showError(where string, err error) {
+	msg := err.Error()
+	if where != "" && !strings.Contains(msg, where) {
+		msg = where + ":\n" + msg
+	}
+	e := errors.New("Could not open the study.\n" + msg)
+	u.load.lastErr = e
+	u.setStatus("Error: " + strings.ReplaceAll(msg, "\n", " "))
+	d := dialog.NewError(e, u.win)
+	d.Show()
+}
+
+// pickSeries asks which of several series to open; chosen is called with
+// nil when the user cancels.
+func (u *UI) pickSeries(series []*dicomio.Series, localizers int, chosen func(*dicomio.Series)) {
+	cols := []string{"Patient", "Study date", "Series", "Modality", "Slices", "Thickness", "Matrix"}
+	widths := []float32{170, 100, 300, 80, 60, 85, 90}
+	cell := func(s *dicomio.Series, c int) string {
+		switch c {
+		case 0:
+			return orDash(strings.Join(nonEmpty(s.PatientName, s.PatientID), " / "))
+		case 1:
+			if d := s.StudyDate; len(d) == 8 {
+				return d[:4] + "-" + d[4:6] + "-" + d[6:]
+			}
+			return orDash(s.StudyDate)
+		case 2:
+			d := orDash(strings.Join(nonEmpty(s.StudyDescription, s.SeriesDescription), " / "))
+			if s.SeriesNumber != 0 {
+				d = fmt.Sprintf("#%d %s", s.SeriesNumber, d)
+			}
+			if len(s.Warnings) > 0 {
+				d += fmt.Sprintf(" ⚠%d", len(s.Warnings))
+			}
+			return d
+		case 3:
+			return orDash(s.Modality)
+		case 4:
+			return fmt.Sprint(s.NumSlices())
+		case 5:
+			if s.SliceThickness > 0 {
+				return fmt.Sprintf("%g mm", s.SliceThickness)
+			}
+			return "–"
+		case 6:
+			return fmt.Sprintf("%d×%d", s.Cols, s.Rows)
+		}
+		return ""
+	}
+	row := func() *fyne.Container {
+		objs := make([]fyne.CanvasObject, len(cols))
+		for c := range cols {
+			l := widget.NewLabel("")
+			l.Truncation = fyne.TextTruncateEllipsis
+			objs[c] = l
+		}
+		return container.New(columns(widths), objs...)
+	}
+	header := row()
+	for c, o := range header.Objects {
+		o.(*widget.Label).SetText(cols[c])
+		o.(*widget.Label).TextStyle.Bold = true
+	}
+	list := widget.NewList(
+		func() int { return len(series) },
+		func() fyne.CanvasObject { return row() },
+		func(id widget.ListItemID, o fyne.CanvasObject) {
+			for c, l := range o.(*fyne.Container).Objects {
+				l.(*widget.Label).SetText(cell(series[id], c))
+			}
+		})
+	u.load.pickRow = 0
+	list.OnSelected = func(id widget.ListItemID) { u.load.pickRow = id }
+	list.Select(0)
+	u.load.pickList = list
+	note := fmt.Sprintf("%d image series found. Choose one and press Open.", len(series))
+	if localizers > 0 {
+		note += fmt.Sprintf(" (%d localizer series are not offered as volumes.)", localizers)
+	}
+	content := container.NewBorder(container.NewVBox(widget.NewLabel(note), header, widget.NewSeparator()), nil, nil, nil, list)
+	d := dialog.NewCustomConfirm("Choose a series", "Open", "Cancel", content, func(ok bool) {
+		u.load.picker = nil
+		if !ok {
+			chosen(nil)
+			return
+		}
+		chosen(series[u.load.pickRow])
+	}, u.win)
+	d.Resize(fyne.NewSize(960, 420))
+	u.load.picker = d
+	d.Show()
+	if u.load.onPicker != nil {
+		u.load.onPicker()
+	}
+}
+
+// columns lays out a row of cells at fixed widths, so that the picker's
+// header and rows line up.
+type columns []float32
+
+func (c columns) MinSize(objs []fyne.CanvasObject) fyne.Size {
+	var w, h float32
+	for i, o := range objs {
+		w += c[i]
+		h = max(h, o.MinSize().Height)
+	}
+	return fyne.NewSize(w, h)
+}
+
+func (c columns) Layout(objs []fyne.CanvasObject, size fyne.Size) {
+	x := float32(0)
+	for i, o := range objs {
+		o.Move(fyne.NewPos(x, 0))
+		o.Resize(fyne.NewSize(c[i], size.Height))
+		x += c[i]
+	}
+}
