@@ -25,8 +25,9 @@ func checkParity(t *testing.T, r *Registry, dir, name string) {
 	if len(want) != len(in.Data) {
 		t.Fatalf("preprocessed: Go made %d values (padded grid %v), reference has %d", len(in.Data), in.Padded, len(want))
 	}
-	if d, at := maxAbsDiff(in.Data, want); d > 1e-5 {
-		t.Errorf("preprocessing differs from the reference by %g at %d (Go %g, ref %g)", d, at, in.Data[at], want[at])
+	pd, at := maxAbsDiff(in.Data, want)
+	if pd > 1e-5 {
+		t.Errorf("preprocessing differs from the reference by %g at %d (Go %g, ref %g)", pd, at, in.Data[at], want[at])
 	}
 
 	m, _ := r.model(name)
@@ -51,7 +52,7 @@ func checkParity(t *testing.T, r *Registry, dir, name string) {
 	if rel := d / maxAbs(ref); rel > 1e-4 {
 		t.Errorf("logits differ: max abs %g at %d, relative %g > 1e-4", d, at, rel)
 	} else {
-		t.Logf("%s: preprocessing and logits match (logits max abs diff %g, relative %g)", name, d, rel)
+		t.Logf("%s: preprocessing max abs diff %g; logits max abs diff %g, relative %g", name, pd, d, rel)
 	}
 
 	res, err := r.Run(context.Background(), v, name, c.DefaultOptions())
@@ -102,15 +103,24 @@ func TestParityTiny(t *testing.T) {
 }
 
 // TestParityModels checks every shipped model that has a fixture in
-// models/parity/ (written by the training pipeline's export).
+// models/parity/ (written by models/training/parity.py). Another export can
+// be checked with LIVERSEG_PARITY_MODELS (its models folder) and
+// LIVERSEG_PARITY_DIR (its parity folder).
 func TestParityModels(t *testing.T) {
 	root := moduleRoot(t)
-	dir := filepath.Join(root, "models", "parity")
+	models := filepath.Join(root, "models")
+	if d := os.Getenv("LIVERSEG_PARITY_MODELS"); d != "" {
+		models = d
+	}
+	dir := filepath.Join(models, "parity")
+	if d := os.Getenv("LIVERSEG_PARITY_DIR"); d != "" {
+		dir = d
+	}
 	if _, err := os.Stat(filepath.Join(dir, "input.json")); err != nil {
-		t.Skip("models/parity/input.json is absent: no exported models to check yet")
+		t.Skipf("%s/input.json is absent: no exported models to check yet", dir)
 	}
 	requireRuntime(t)
-	r, err := OpenRegistry(filepath.Join(root, "models"), RegistryOptions{})
+	r, err := OpenRegistry(models, RegistryOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
