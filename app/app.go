@@ -135,7 +135,6 @@ func New(a fyne.App) *UI {
 	u.warnText.Importance = widget.WarningImportance
 	help := widget.NewLabel(helpText)
 	help.Wrapping = fyne.TextWrapWord
-	help.Importance = widget.LowImportance
 	panel := container.NewVScroll(container.NewVBox(
 		widget.NewLabelWithStyle("Study", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
 		u.infoText, u.warnText, widget.NewSeparator(), help))
@@ -161,19 +160,23 @@ func New(a fyne.App) *UI {
 	// Keys reach the last used view even before any view has focus.
 	u.win.Canvas().SetOnTypedKey(func(ev *fyne.KeyEvent) { u.active.TypedKey(ev) })
 	u.win.Canvas().SetOnTypedRune(func(r rune) { u.active.TypedRune(r) })
-	u.win.SetOnDropped(func(_ fyne.Position, uris []fyne.URI) {
-		paths := make([]string, 0, len(uris))
-		for _, uri := range uris {
-			if uri.Scheme() == "file" {
-				paths = append(paths, uri.Path())
-			}
-		}
-		if len(paths) > 0 {
-			u.Open(paths...)
-		}
-	})
+	u.win.SetOnDropped(u.dropped)
 	u.setStatus("Open a DICOM folder or file, or a NIfTI file (.nii, .nii.gz), or drop one on this window.")
 	return u
+}
+
+// dropped opens files and folders dropped on the window (several DICOM
+// files dropped together are scanned as one set).
+func (u *UI) dropped(_ fyne.Position, uris []fyne.URI) {
+	paths := make([]string, 0, len(uris))
+	for _, uri := range uris {
+		if uri.Scheme() == "file" {
+			paths = append(paths, uri.Path())
+		}
+	}
+	if len(paths) > 0 {
+		u.Open(paths...)
+	}
 }
 
 const helpText = `Mouse: wheel = slice · click/drag = crosshair (all views follow) · right drag or ctrl+drag = window/level (→ wider, ↓ higher level) · middle or shift+drag = pan · ctrl+wheel = zoom.

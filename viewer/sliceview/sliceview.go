@@ -74,6 +74,8 @@ type SliceView struct {
 	lastDrag fyne.Position
 	scrollAc float32
 	focused  bool
+	hovering bool
+	hoverPos fyne.Position
 
 	r *renderer
 }
@@ -173,6 +175,11 @@ func (v *SliceView) sceneChanged(c viewer.Change) {
 	if v.r != nil {
 		v.r.updateAnnotations()
 		v.r.layoutCrosshair()
+	}
+	// The voxel under a still pointer changes when the slice does.
+	if v.hovering && v.OnHover != nil && c&(viewer.ChangeCursor|viewer.ChangeWindow) != 0 {
+		r, inside := v.readout(v.hoverPos)
+		v.OnHover(v, r, inside)
 	}
 }
 
@@ -356,6 +363,7 @@ func (v *SliceView) MouseMoved(ev *desktop.MouseEvent) {
 		v.adjustWindow(fyne.NewDelta(d.X, d.Y))
 		v.lastDrag = ev.Position
 	}
+	v.hovering, v.hoverPos = true, ev.Position
 	if v.OnHover != nil {
 		r, inside := v.readout(ev.Position)
 		v.OnHover(v, r, inside)
@@ -364,6 +372,7 @@ func (v *SliceView) MouseMoved(ev *desktop.MouseEvent) {
 
 // MouseOut implements desktop.Hoverable.
 func (v *SliceView) MouseOut() {
+	v.hovering = false
 	if v.OnHover != nil {
 		v.OnHover(v, viewer.Readout{}, false)
 	}
@@ -452,6 +461,10 @@ func (v *SliceView) CreateRenderer() fyne.WidgetRenderer {
 	r.vLine = canvas.NewLine(viewer.CrosshairColor)
 	l, rt, t, b := v.plane.Letters()
 	for n, s := range []string{l, rt, t, b} {
+		// A dark box keeps the letter legible where a crosshair line or
+		// bright anatomy passes under it.
+		r.letterBg[n] = canvas.NewRectangle(color.NRGBA{A: 160})
+		r.letterBg[n].CornerRadius = 3
 		r.letters[n] = canvas.NewText(s, LetterColor)
 		r.letters[n].TextStyle.Bold = true
 		r.letters[n].TextSize = theme.TextSize() * 1.3
@@ -476,11 +489,13 @@ type renderer struct {
 	image, overlay *canvas.Image
 	hLine, vLine   *canvas.Line
 	letters        [4]*canvas.Text
+	letterBg       [4]*canvas.Rectangle
 	title, label   *canvas.Text
 }
 
 func (r *renderer) Objects() []fyne.CanvasObject {
 	return []fyne.CanvasObject{r.bg, r.image, r.overlay, r.hLine, r.vLine,
+		r.letterBg[0], r.letterBg[1], r.letterBg[2], r.letterBg[3],
 		r.letters[0], r.letters[1], r.letters[2], r.letters[3], r.title, r.label, r.border}
 }
 
@@ -501,7 +516,8 @@ func (r *renderer) setOverlay(img *image.RGBA) {
 
 func (r *renderer) updateAnnotations() {
 	has := r.v.scene != nil
-	for _, o := range []fyne.CanvasObject{r.image, r.hLine, r.vLine, r.letters[0], r.letters[1], r.letters[2], r.letters[3], r.label} {
+	for _, o := range []fyne.CanvasObject{r.image, r.hLine, r.vLine, r.letters[0], r.letters[1], r.letters[2], r.letters[3],
+		r.letterBg[0], r.letterBg[1], r.letterBg[2], r.letterBg[3], r.label} {
 		if has {
 			o.Show()
 		} else {
@@ -559,6 +575,10 @@ func (r *renderer) Layout(size fyne.Size) {
 	r.letters[1].Move(fyne.NewPos(size.Width-ls[1].Width-pad, (size.Height-ls[1].Height)/2))
 	r.letters[2].Move(fyne.NewPos((size.Width-ls[2].Width)/2, pad/2))
 	r.letters[3].Move(fyne.NewPos((size.Width-ls[3].Width)/2, size.Height-ls[3].Height-pad/2))
+	for n, t := range r.letters {
+		r.letterBg[n].Move(t.Position().SubtractXY(3, 1))
+		r.letterBg[n].Resize(ls[n].AddWidthHeight(6, 2))
+	}
 	r.title.Resize(r.title.MinSize())
 	r.title.Move(fyne.NewPos(pad+2, pad/2))
 	r.label.Resize(r.label.MinSize())

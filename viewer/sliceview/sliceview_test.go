@@ -273,3 +273,17 @@ func TestOverlayLayerOnly(t *testing.T) {
 }
 
 var colorRed = color.NRGBA{R: 255, A: 255}
+
+func TestHoverFollowsSliceChange(t *testing.T) {
+	r := newRig(t)
+	ax := r.views[0]
+	var got viewer.Readout
+	ax.OnHover = func(_ *SliceView, rd viewer.Readout, _ bool) { got = rd }
+	p := r.absPos(ax, ax.ScreenPosition([3]int{20, 20, r.scene.Slice(viewer.Axial)}))
+	test.MoveMouse(r.win.Canvas(), p)
+	k := got.Index[2]
+	test.Scroll(r.win.Canvas(), p, 0, 10)
+	if got.Index[2] != k+1 {
+		t.Errorf("readout slice after scrolling under a still pointer = %d, want %d", got.Index[2], k+1)
+	}
+}
