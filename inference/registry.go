@@ -324,6 +324,9 @@ func (r *Registry) Run(ctx context.Context, v *volume.Volume, name string, o Opt
 	}
 	progress(StagePreprocess)
 	t0 = time.Now()
+	if v == nil {
+		return nil, fmt.Errorf("no input volume")
+	}
 	if err := v.Geometry.Validate(); err != nil {
 		return nil, fmt.Errorf("input volume: %w", err)
 	}
@@ -350,7 +353,6 @@ func (r *Registry) Run(ctx context.Context, v *volume.Volume, name string, o Opt
 	if err != nil {
 		return nil, err
 	}
-	in = nil
 	t.Infer = time.Since(t0)
 
 	if err := ctx.Err(); err != nil {
