@@ -216,6 +216,9 @@ func TestResultThresholdAndApply(t *testing.T) {
 	if _, err := res.Threshold(1); err == nil {
 		t.Error("threshold 1 accepted")
 	}
+	if err := res.Update(PostOptions{Threshold: 0.5}); err != nil || res.Mask.Count() != raw.Count() || res.Post.LargestComponent {
+		t.Errorf("Update: %v, %d voxels (want %d), post %+v", err, res.Mask.Count(), raw.Count(), res.Post)
+	}
 }
 
 func TestProbSliceAgreesWithMask(t *testing.T) {

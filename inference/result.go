@@ -65,6 +65,18 @@ func (r *Result) Apply(o PostOptions) (*volume.Mask, error) {
 	return volume.MaskFromCanonical(canon, r.input)
 }
 
+// Update replaces Mask and Post by the mask for o (for a threshold slider:
+// show ProbSlice thresholded while dragging, call Update on release). It is
+// not safe to call while another goroutine reads r.
+func (r *Result) Update(o PostOptions) error {
+	m, err := r.Apply(o)
+	if err != nil {
+		return err
+	}
+	r.Mask, r.Post = m, o
+	return nil
+}
+
 // toProb returns the affine map from the input's voxel index to the
 // probability map's continuous index: c = A·idx + b.
 func (r *Result) toProb() (a [3][3]float64, b [3]float64) {
