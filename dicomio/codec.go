@@ -17,8 +17,9 @@ import (
 
 // Compressed frames are decoded by well-kept C libraries through cgo:
 //
-//   - JPEG baseline (8-bit), extended (12-bit) and lossless (process 14,
-//     any predictor, and SV1): GDCM's IJG libraries libgdcmjpeg8/12/16
+//   - JPEG baseline (8-bit), extended (12-bit), the retired spectral
+//     selection and progressive processes, and lossless (process 14, any
+//     predictor, and SV1): GDCM's IJG libraries libgdcmjpeg8/12/16
 //     (IJG 6b with the lossless patches, what GDCM and ITK decode DICOM
 //     JPEG with), chosen by the precision in the frame's SOF marker;
 //   - JPEG-LS lossless and near-lossless: CharLS;
@@ -59,7 +60,7 @@ func decodeFrame(ts string, data []byte, cols, rows, bitsAllocated int, out []ui
 	o := (*C.uint16_t)(unsafe.Pointer(&out[0]))
 	var rc C.int
 	switch ts {
-	case tsJPEGBaseline, tsJPEGExtended, tsJPEGLossless, tsJPEGLosslessSV:
+	case tsJPEGBaseline, tsJPEGExtended, tsJPEGSpectral, tsJPEGProgress, tsJPEGLossless, tsJPEGLosslessSV:
 		p, err := jpegPrecision(data)
 		if err != nil {
 			return 0, err

@@ -76,7 +76,9 @@ int lsg_j2k(const unsigned char *in, size_t n, int cols, int rows, uint16_t *out
 	opj_stream_set_seek_function(s, lsg_seek);
 	opj_image_t *img = NULL;
 	int rc = 0;
-	if (!opj_setup_decoder(c, &par) || !opj_read_header(s, c, &img)) {
+	/* Strict mode: a truncated codestream is an error, not a partly
+	 * decoded image (OpenJPEG's default fills in what it could read). */
+	if (!opj_setup_decoder(c, &par) || !opj_decoder_set_strict_mode(c, OPJ_TRUE) || !opj_read_header(s, c, &img)) {
 		if (!err[0]) snprintf(err, (size_t)errlen, "cannot read the JPEG 2000 header");
 		rc = 2;
 		goto done;

@@ -327,12 +327,25 @@ func group(images []*fileInfo) ([]*Series, []Skipped) {
 			s.Key += "/localizer"
 		}
 		kept, dups := sortAndDedupe(fs)
+		// One entry per file: the frames of a multi-frame file that
+		// duplicate positions are counted in one line.
+		dupFrames := map[string]int{}
+		var dupOrder []string
+		firstDup := map[string][2]*fileInfo{}
 		for _, d := range dups {
+			if dupFrames[d[0].Path] == 0 {
+				dupOrder = append(dupOrder, d[0].Path)
+				firstDup[d[0].Path] = d
+			}
+			dupFrames[d[0].Path]++
+		}
+		for _, p := range dupOrder {
+			d := firstDup[p]
 			why := fmt.Sprintf("duplicate slice position of %s in series %s", d[1].label(), s.Key)
 			if d[0].Frames > 1 {
-				why = fmt.Sprintf("frame %d of %d: %s", d[0].frame+1, d[0].Frames, why)
+				why = fmt.Sprintf("%d of %d frames at already occupied positions (frame %d: %s)", dupFrames[p], d[0].Frames, d[0].frame+1, why)
 			}
-			skipped = append(skipped, Skipped{d[0].Path, why})
+			skipped = append(skipped, Skipped{p, why})
 		}
 		if len(dups) > 0 {
 			s.Warnings = append(s.Warnings, fmt.Sprintf("%d duplicate slice(s) at an already occupied position were left out (kept the lowest InstanceNumber)", len(dups)))
@@ -345,7 +358,7 @@ func group(images []*fileInfo) ([]*Series, []Skipped) {
 		s.geo = analyseStack(kept)
 		s.Warnings = append(s.Warnings, s.geo.warnings...)
 		if err := s.LoadError(); err != nil {
-			s.Warnings = append(s.Warnings, fmt.Sprintf("transfer syntax %s (%s) is not supported yet: this series cannot be loaded", s.TransferSyntax, TransferSyntaxName(s.TransferSyntax)))
+			s.Warnings = append(s.Warnings, fmt.Sprintf("transfer syntax %s (%s) is not supported: this series cannot be loaded", s.TransferSyntax, TransferSyntaxName(s.TransferSyntax)))
 		}
 		series = append(series, s)
 	}

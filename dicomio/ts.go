@@ -10,6 +10,8 @@ const (
 	tsExplicitBE     = "1.2.840.10008.1.2.2"
 	tsJPEGBaseline   = "1.2.840.10008.1.2.4.50"
 	tsJPEGExtended   = "1.2.840.10008.1.2.4.51"
+	tsJPEGSpectral   = "1.2.840.10008.1.2.4.53" // retired
+	tsJPEGProgress   = "1.2.840.10008.1.2.4.55" // retired
 	tsJPEGLossless   = "1.2.840.10008.1.2.4.57"
 	tsJPEGLosslessSV = "1.2.840.10008.1.2.4.70"
 	tsJPEGLSLossless = "1.2.840.10008.1.2.4.80"
@@ -29,6 +31,8 @@ var tsNames = map[string]string{
 	tsExplicitBE:              "Explicit VR Big Endian",
 	tsJPEGBaseline:            "JPEG Baseline (Process 1)",
 	tsJPEGExtended:            "JPEG Extended (Process 2 & 4)",
+	tsJPEGSpectral:            "JPEG Spectral Selection (Process 6 & 8, retired)",
+	tsJPEGProgress:            "JPEG Full Progression (Process 10 & 12, retired)",
 	tsJPEGLossless:            "JPEG Lossless (Process 14)",
 	tsJPEGLosslessSV:          "JPEG Lossless SV1",
 	tsJPEGLSLossless:          "JPEG-LS Lossless",
@@ -60,7 +64,7 @@ func TransferSyntaxName(uid string) string {
 func tsSupported(uid string) bool {
 	switch uid {
 	case "", tsImplicitLE, tsExplicitLE, tsDeflatedLE, tsExplicitBE,
-		tsJPEGBaseline, tsJPEGExtended, tsJPEGLossless, tsJPEGLosslessSV,
+		tsJPEGBaseline, tsJPEGExtended, tsJPEGSpectral, tsJPEGProgress, tsJPEGLossless, tsJPEGLosslessSV,
 		tsJPEGLSLossless, tsJPEGLSNear, tsJ2KLossless, tsJ2K,
 		tsHTJ2KLossless, tsHTJ2KRPCL, tsHTJ2K, tsRLE:
 		return true

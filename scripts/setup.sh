@@ -16,6 +16,7 @@ APT_PACKAGES=(
   xvfb imagemagick
   python3-torch python3-onnx python3-numpy python3-scipy python3-nibabel python3-pydicom
   dcm2niix dcmtk libgdcm-tools dicom3tools
+  libgdcm-dev libcharls-dev libopenjp2-7-dev
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
