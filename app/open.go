@@ -401,7 +401,7 @@ func (u *UI) pickSeries(series []*dicomio.Series, localizers int, chosen func(*d
 		}
 		chosen(series[u.load.pickRow])
 	}, u.win)
-	d.Resize(fyne.NewSize(960, 420))
+	d.Resize(fyne.NewSize(960, 560))
 	u.load.picker = d
 	d.Show()
 	if u.load.onPicker != nil {

@@ -130,7 +130,11 @@ func (v *SliceView) Label() string {
 	}
 	_, _, n := v.scene.Slicer().Dims(v.plane)
 	axis := [3]string{"x", "y", "z"}[v.plane.NormalAxis()]
-	return fmt.Sprintf("%d/%d  %s %.1f mm", v.Slice()+1, n, axis, v.scene.SlicePosition(v.plane))
+	pos := v.scene.SlicePosition(v.plane)
+	if math.Abs(pos) < 0.05 {
+		pos = 0 // no "-0.0"
+	}
+	return fmt.Sprintf("%d/%d  %s %.1f mm", v.Slice()+1, n, axis, pos)
 }
 
 // Zoom is the zoom factor (1 = fit).
@@ -469,6 +473,8 @@ func (v *SliceView) CreateRenderer() fyne.WidgetRenderer {
 		r.letters[n].TextStyle.Bold = true
 		r.letters[n].TextSize = theme.TextSize() * 1.3
 	}
+	r.titleBg = canvas.NewRectangle(color.NRGBA{A: 160})
+	r.labelBg = canvas.NewRectangle(color.NRGBA{A: 160})
 	r.title = canvas.NewText(v.plane.String(), LabelColor)
 	r.title.TextStyle.Bold = true
 	r.label = canvas.NewText("", LabelColor)
@@ -490,12 +496,14 @@ type renderer struct {
 	hLine, vLine   *canvas.Line
 	letters        [4]*canvas.Text
 	letterBg       [4]*canvas.Rectangle
+	titleBg        *canvas.Rectangle
+	labelBg        *canvas.Rectangle
 	title, label   *canvas.Text
 }
 
 func (r *renderer) Objects() []fyne.CanvasObject {
 	return []fyne.CanvasObject{r.bg, r.image, r.overlay, r.hLine, r.vLine,
-		r.letterBg[0], r.letterBg[1], r.letterBg[2], r.letterBg[3],
+		r.letterBg[0], r.letterBg[1], r.letterBg[2], r.letterBg[3], r.titleBg, r.labelBg,
 		r.letters[0], r.letters[1], r.letters[2], r.letters[3], r.title, r.label, r.border}
 }
 
@@ -517,7 +525,7 @@ func (r *renderer) setOverlay(img *image.RGBA) {
 func (r *renderer) updateAnnotations() {
 	has := r.v.scene != nil
 	for _, o := range []fyne.CanvasObject{r.image, r.hLine, r.vLine, r.letters[0], r.letters[1], r.letters[2], r.letters[3],
-		r.letterBg[0], r.letterBg[1], r.letterBg[2], r.letterBg[3], r.label} {
+		r.letterBg[0], r.letterBg[1], r.letterBg[2], r.letterBg[3], r.label, r.labelBg} {
 		if has {
 			o.Show()
 		} else {
@@ -527,6 +535,8 @@ func (r *renderer) updateAnnotations() {
 	if txt := r.v.Label(); txt != r.label.Text {
 		r.label.Text = txt
 		r.label.Refresh()
+		r.label.Resize(r.label.MinSize())
+		r.labelBg.Resize(r.label.Size().AddWidthHeight(6, 2))
 	}
 }
 
@@ -583,6 +593,10 @@ func (r *renderer) Layout(size fyne.Size) {
 	r.title.Move(fyne.NewPos(pad+2, pad/2))
 	r.label.Resize(r.label.MinSize())
 	r.label.Move(fyne.NewPos(pad+2, size.Height-r.label.MinSize().Height-pad/2))
+	for _, p := range [][2]fyne.CanvasObject{{r.title, r.titleBg}, {r.label, r.labelBg}} {
+		p[1].Move(p[0].Position().SubtractXY(3, 1))
+		p[1].Resize(p[0].Size().AddWidthHeight(6, 2))
+	}
 }
 
 // layoutCrosshair places the two crosshair lines through the cursor voxel's
