@@ -433,3 +433,35 @@ func TestDropNIfTIMatchesDICOM(t *testing.T) {
 		}
 	}
 }
+
+// TestProgressBar checks that worker progress reaches the bar, out-of-order
+// reports never move it back, and Cancel closes the dialog.
+func TestProgressBar(t *testing.T) {
+	u := newUI(t)
+	u.startLoad("Opening test")
+	if u.load.dlg == nil || u.win.Canvas().Overlays().Top() == nil {
+		t.Fatal("no progress dialog")
+	}
+	u.progress(30, 100)
+	u.progress(10, 100) // a slower worker reporting late
+	deadline := time.Now().Add(3 * time.Second)
+	for u.load.bar.Value < 0.29 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if v := u.load.bar.Value; v < 0.29 || v > 0.31 || !u.load.bar.Visible() {
+		t.Errorf("bar value %v visible %v, want 0.3 and visible", v, u.load.bar.Visible())
+	}
+	var cancel *widget.Button
+	for _, o := range test.LaidOutObjects(u.win.Canvas().Overlays().Top()) {
+		if b, ok := o.(*widget.Button); ok && b.Text == "Cancel" {
+			cancel = b
+		}
+	}
+	if cancel == nil {
+		t.Fatal("progress dialog has no Cancel button")
+	}
+	test.Tap(cancel)
+	if u.load.dlg != nil || !strings.Contains(u.status.Text, "cancelled") {
+		t.Errorf("after Cancel: dialog %v, status %q", u.load.dlg != nil, u.status.Text)
+	}
+}

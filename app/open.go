@@ -148,7 +148,7 @@ func describePaths(paths []string) string {
 
 func noSeriesError(paths []string, cat *dicomio.Catalog, localizers int) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "no CT/MR image series found in %s", describePaths(paths))
+	fmt.Fprintf(&b, "no image series found in %s", describePaths(paths))
 	if localizers > 0 {
 		fmt.Fprintf(&b, " (%d localizer series are not shown as volumes)", localizers)
 	}
