@@ -146,7 +146,7 @@ func SquaredEDT(f []float32, n [3]int, sp [3]float64) {
 			outer = n[1] // z: one x-z plane per j
 		}
 		parallel(outer, func(lo, hi int) {
-			w := newFH(length)
+			w := newFH(length, sp[axis])
 			buf := make([]float32, n[0]*length)
 			for o := lo; o < hi; o++ {
 				// Row r of the plane (r along the transformed axis) starts
@@ -164,7 +164,7 @@ func SquaredEDT(f []float32, n [3]int, sp [3]float64) {
 					}
 				}
 				for i := 0; i < n[0]; i++ {
-					w.line(buf[i*length:][:length], sp[axis])
+					w.line(buf[i*length:][:length])
 				}
 				for r := 0; r < length; r++ {
 					dst := f[rowStart(r):][:n[0]]
@@ -205,59 +205,66 @@ func edtRowBinary(row []float32, h float64) {
 	}
 }
 
-// fh is the scratch space of the one-dimensional lower-envelope transform.
+// fh is the scratch space of the one-dimensional lower-envelope transform
+// along one axis.
 type fh struct {
-	g []float64 // the line's values
-	v []int     // parabola apexes of the envelope
-	z []float64 // boundaries between envelope parabolas, mm
+	x  []float64 // position of voxel q, mm
+	gx []float64 // f(q) + x(q)², for the parabolas on the envelope
+	v  []int     // parabola apexes of the envelope
+	z  []float64 // boundaries between envelope parabolas, mm
 }
 
-func newFH(n int) *fh {
-	return &fh{g: make([]float64, n), v: make([]int, n), z: make([]float64, n+1)}
+func newFH(n int, h float64) *fh {
+	w := &fh{x: make([]float64, n), gx: make([]float64, n), v: make([]int, n), z: make([]float64, n+1)}
+	for q := range w.x {
+		w.x[q] = float64(q) * h
+	}
+	return w
 }
 
-// line transforms a contiguous line in place: out(q) = min_p ((q−p)·h)² +
+// line transforms a contiguous line in place: out(q) = min_p (x(q)−x(p))² +
 // f(p).
-func (w *fh) line(f []float32, h float64) {
+func (w *fh) line(f []float32) {
 	n := len(f)
+	x, gx, v, z := w.x[:n], w.gx[:n], w.v[:n], w.z[:n+1]
+	inf := float32(math.Inf(1))
 	k := -1
 	for q := 0; q < n; q++ {
-		if math.IsInf(float64(f[q]), 1) {
+		if f[q] == inf {
 			continue
 		}
-		gq := float64(f[q])
-		w.g[q] = gq
-		xq := float64(q) * h
+		xq := x[q]
+		gq := float64(f[q]) + xq*xq
+		gx[q] = gq
 		if k < 0 {
 			k = 0
-			w.v[0], w.z[0], w.z[1] = q, math.Inf(-1), math.Inf(1)
+			v[0], z[0], z[1] = q, math.Inf(-1), math.Inf(1)
 			continue
 		}
 		var s float64
 		for {
-			p := w.v[k]
-			xp := float64(p) * h
-			s = ((gq + xq*xq) - (w.g[p] + xp*xp)) / (2 * (xq - xp))
-			if s <= w.z[k] {
+			p := v[k]
+			s = (gq - gx[p]) / (2 * (xq - x[p]))
+			if s <= z[k] {
 				k-- // z[0] is −Inf, so k stays ≥ 0
 				continue
 			}
 			break
 		}
 		k++
-		w.v[k], w.z[k], w.z[k+1] = q, s, math.Inf(1)
+		v[k], z[k], z[k+1] = q, s, math.Inf(1)
 	}
 	if k < 0 {
 		return // no finite value on this line: all stay +Inf
 	}
 	k = 0
 	for q := 0; q < n; q++ {
-		x := float64(q) * h
-		for w.z[k+1] < x {
+		for z[k+1] < x[q] {
 			k++
 		}
-		d := x - float64(w.v[k])*h
-		f[q] = float32(d*d + w.g[w.v[k]])
+		p := v[k]
+		d := x[q] - x[p]
+		f[q] = float32(d*d + (gx[p] - x[p]*x[p]))
 	}
 }
 
