@@ -11,6 +11,7 @@ import (
 
 	"github.com/liverseg/liverseg/metrics"
 	"github.com/liverseg/liverseg/nifti"
+	"github.com/liverseg/liverseg/volume"
 )
 
 func init() {
@@ -97,13 +98,11 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	if !refMask.Geometry.SameGrid(v.Geometry, 0.01) {
-		return fmt.Errorf("reference %s (size %v, spacing %.4g mm, origin %.2f) is not on the grid of %s (size %v, spacing %.4g mm, origin %.2f)",
-			*ref, refMask.Size, refMask.Spacing, refMask.Origin, pos[0], v.Size, v.Spacing, v.Origin)
+	if refMask, err = onGrid(refMask, v.Geometry); err != nil {
+		return fmt.Errorf("reference %s (size %v, spacing %.4g mm, origin %.2f, %s) is not on the grid of %s (size %v, spacing %.4g mm, origin %.2f, %s)",
+			*ref, refMask.Size, refMask.Spacing, refMask.Origin, refMask.NearestOrientation().Code(),
+			pos[0], v.Size, v.Spacing, v.Origin, v.NearestOrientation().Code())
 	}
-	// The reference's own header may differ from the CT's by rounding:
-	// compare on the CT's grid.
-	refMask.Geometry = v.Geometry
 
 	rep := evalReport{Input: pos[0], Ref: *ref}
 	for _, name := range models {
@@ -142,6 +141,25 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			r.Name, r.Dice, optMM(r.HD95MM), optMM(r.ASSDMM), r.VolumeML, r.Params, r.InferMS, r.TotalMS)
 	}
 	return nil
+}
+
+// onGrid returns m on grid g when both hold the same voxel centres (within
+// 0.01 mm), possibly in another index order (a NIfTI reference stored RAS
+// for a DICOM series read LPS): the mask is then reordered voxel for voxel,
+// never resampled. The header of a reference may differ from the CT's by
+// rounding, so the result carries g itself.
+func onGrid(m *volume.Mask, g volume.Geometry) (*volume.Mask, error) {
+	const tol = 0.01
+	if m.Geometry.SameGrid(g, tol) {
+		return &volume.Mask{Geometry: g, Voxels: m.Voxels}, nil
+	}
+	cg := g.CanonicalGeometry()
+	if !m.CanonicalGeometry().SameGrid(cg, tol) {
+		return m, fmt.Errorf("different grids")
+	}
+	c := m.Canonical()
+	c.Geometry = cg
+	return volume.MaskFromCanonical(c, g)
 }
 
 // optMM prints a distance, or "n/a" when it is undefined (an empty mask).

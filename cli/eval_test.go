@@ -10,6 +10,7 @@ import (
 	"github.com/liverseg/liverseg/internal/shareddata"
 	"github.com/liverseg/liverseg/metrics"
 	"github.com/liverseg/liverseg/nifti"
+	"github.com/liverseg/liverseg/volume"
 )
 
 func TestEvalJSONAgreesWithSegmentAndMetrics(t *testing.T) {
@@ -56,6 +57,34 @@ func TestEvalJSONAgreesWithSegmentAndMetrics(t *testing.T) {
 	}
 	if got.InferMS <= 0 || got.TotalMS < got.InferMS {
 		t.Errorf("times %v / %v ms", got.InferMS, got.TotalMS)
+	}
+
+	// The same reference stored with the x axis reversed (voxel order
+	// R→L instead of L→R, same voxel centres) gives the same figures.
+	flipped := refMask.Geometry
+	flipped.Origin = refMask.IndexToPatient([3]float64{float64(refMask.Size[0] - 1), 0, 0})
+	for r := 0; r < 3; r++ {
+		flipped.Direction[r][0] = -flipped.Direction[r][0]
+	}
+	fm := volume.NewMask(flipped)
+	for k := 0; k < flipped.Size[2]; k++ {
+		for j := 0; j < flipped.Size[1]; j++ {
+			for i := 0; i < flipped.Size[0]; i++ {
+				fm.Voxels[flipped.Offset(flipped.Size[0]-1-i, j, k)] = refMask.Voxels[refMask.Offset(i, j, k)]
+			}
+		}
+	}
+	fref := filepath.Join(t.TempDir(), "ref_flipped.nii.gz")
+	if err := nifti.WriteMask(fref, fm); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr = runCLI("eval", "--json", "--models", tinyModels, "--model", "tiny", "--ref", fref, ct)
+	var rep2 evalReport
+	if code != 0 || json.Unmarshal([]byte(stdout), &rep2) != nil {
+		t.Fatalf("flipped reference: exit %d: %s", code, stderr)
+	}
+	if d := rep2.Models[0].Dice; math.Abs(d-got.Dice) > 1e-12 {
+		t.Errorf("flipped reference: Dice %v, want %v", d, got.Dice)
 	}
 
 	// The table names the model and prints the same Dice.
