@@ -7,6 +7,7 @@ import (
 	"image/draw"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -136,7 +137,7 @@ func TestSyntheticStudy(t *testing.T) {
 
 	// Hover shows HU and LPS position in the status line.
 	test.MoveMouse(c, abs(sag, sag.ScreenPosition([3]int{7, 10, 5})))
-	want := "HU " + itoa(-300+4*7+3*10+20*5)
+	want := "HU " + strconv.Itoa(-300+4*7+3*10+20*5)
 	if !strings.Contains(u.status.Text, want) || !strings.Contains(u.status.Text, "LPS (5.2, 7.5, 12.5) mm") || !strings.Contains(u.status.Text, "voxel (7, 10, 5)") {
 		t.Errorf("hover status %q, want %s, LPS (5.2, 7.5, 12.5) mm and voxel (7, 10, 5)", u.status.Text, want)
 	}
@@ -155,25 +156,6 @@ func TestSyntheticStudy(t *testing.T) {
 	if u.active.Zoom() != 1 {
 		t.Error("reset view did not reset zoom")
 	}
-}
-
-func itoa(n int) string {
-	b := []byte{}
-	neg := n < 0
-	if neg {
-		n = -n
-	}
-	for {
-		b = append([]byte{byte('0' + n%10)}, b...)
-		n /= 10
-		if n == 0 {
-			break
-		}
-	}
-	if neg {
-		b = append([]byte{'-'}, b...)
-	}
-	return string(b)
 }
 
 func TestWarningsVisible(t *testing.T) {

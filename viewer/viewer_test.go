@@ -1,7 +1,6 @@
 package viewer
 
 import (
-	"image"
 	"image/color"
 	"math"
 	"math/rand"
@@ -337,5 +336,4 @@ func TestMaskOverlay(t *testing.T) {
 	if NewScene(s).RenderOverlays(nil, Axial) != nil {
 		t.Error("no overlays should give a nil layer")
 	}
-	_ = image.Rect
 }
