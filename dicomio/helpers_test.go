@@ -18,6 +18,24 @@ const python = "/usr/bin/python3"
 // returns it as a Volume in LPS.
 func readNIfTIWithNibabel(t testing.TB, path string) *volume.Volume {
 	t.Helper()
+	shape, a, vox := niiDump(t, path)
+	for c := 0; c < 4; c++ { // RAS → LPS
+		a[0][c], a[1][c] = -a[0][c], -a[1][c]
+	}
+	g, err := volume.FromAffineLPS(shape, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := volume.New(g)
+	copy(v.Voxels, vox)
+	return v
+}
+
+// niiDump reads a NIfTI file through nibabel: its shape, its affine as
+// stored (RAS), and its first volume as int16, x fastest. It keeps the
+// affine as is, even when it is not a rotation times a scaling.
+func niiDump(t testing.TB, path string) ([3]int, [4][4]float64, []int16) {
+	t.Helper()
 	if _, err := os.Stat(python); err != nil {
 		t.Skipf("%s is absent: cannot cross-check against nibabel", python)
 	}
@@ -36,28 +54,21 @@ func readNIfTIWithNibabel(t testing.TB, path string) *volume.Volume {
 	if err := json.Unmarshal(out, &hdr); err != nil {
 		t.Fatalf("niidump output %q: %v", out, err)
 	}
-	a := hdr.Affine
-	for c := 0; c < 4; c++ { // RAS → LPS
-		a[0][c], a[1][c] = -a[0][c], -a[1][c]
-	}
 	size := [3]int{1, 1, 1}
 	copy(size[:], hdr.Shape)
-	g, err := volume.FromAffineLPS(size, a)
-	if err != nil {
-		t.Fatal(err)
-	}
 	b, err := os.ReadFile(raw)
 	if err != nil {
 		t.Fatal(err)
 	}
-	v := volume.New(g)
-	if len(b) != 2*len(v.Voxels) {
-		t.Fatalf("nibabel dump has %d bytes, want %d", len(b), 2*len(v.Voxels))
+	n := size[0] * size[1] * size[2]
+	if len(b) != 2*n {
+		t.Fatalf("nibabel dump has %d bytes, want %d", len(b), 2*n)
 	}
-	for i := range v.Voxels {
-		v.Voxels[i] = int16(binary.LittleEndian.Uint16(b[2*i:]))
+	vox := make([]int16, n)
+	for i := range vox {
+		vox[i] = int16(binary.LittleEndian.Uint16(b[2*i:]))
 	}
-	return v
+	return size, hdr.Affine, vox
 }
 
 // compareWorld checks that two volumes hold the same voxels at the same

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"time"
 	"unsafe"
 
 	"github.com/liverseg/liverseg/volume"
@@ -42,8 +43,22 @@ func Load(ctx context.Context, s *Series, progress func(done, total int)) (*volu
 	if err := g.Validate(); err != nil {
 		return nil, fmt.Errorf("dicomio: series %s: %w", s.Key, err)
 	}
+	if int64(g.NumVoxels())*2 > maxVolumeBytes {
+		return nil, fmt.Errorf("dicomio: series %s: %d×%d×%d voxels need more than the %d GiB limit per volume", s.Key, g.Size[0], g.Size[1], g.Size[2], maxVolumeBytes>>30)
+	}
 	v := &volume.Volume{Geometry: g, Voxels: make([]int16, g.NumVoxels())}
-	plane := g.Size[0] * g.Size[1]
+	// Slices are read into the volume itself, or into a stack as read when
+	// the geometry must be regularised (gantry tilt, uneven spacing).
+	stackVox := v.Voxels
+	plan := s.geo.plan
+	if plan != nil {
+		in := plan.inSize
+		if int64(in[0])*int64(in[1])*int64(in[2])*2 > maxVolumeBytes {
+			return nil, fmt.Errorf("dicomio: series %s: the slices as read exceed the %d GiB limit per volume", s.Key, maxVolumeBytes>>30)
+		}
+		stackVox = make([]int16, in[0]*in[1]*in[2])
+	}
+	plane := s.files[0].Cols * s.files[0].Rows
 	var (
 		done     atomic.Int64
 		errOnce  sync.Once
@@ -55,7 +70,7 @@ func Load(ctx context.Context, s *Series, progress func(done, total int)) (*volu
 	perr := parallel(lctx, len(s.files), func(k int) {
 		buf := sliceBufs.Get().(*[]byte)
 		defer sliceBufs.Put(buf)
-		if err := readSlice(s.files[k], v.Voxels[k*plane:(k+1)*plane], buf, cache); err != nil {
+		if err := readSliceBounded(s.files[k], stackVox[k*plane:(k+1)*plane], buf, cache); err != nil {
 			errOnce.Do(func() { firstErr = err; cancel() })
 			return
 		}
@@ -71,6 +86,9 @@ func Load(ctx context.Context, s *Series, progress func(done, total int)) (*volu
 	}
 	if perr != nil {
 		return nil, perr
+	}
+	if plan != nil {
+		plan.apply(stackVox, v.Voxels, g.Size)
 	}
 	f0 := s.files[0]
 	v.Info = volume.Info{
@@ -90,6 +108,10 @@ func Load(ctx context.Context, s *Series, progress func(done, total int)) (*volu
 	}
 	for k, f := range s.files {
 		v.Info.SOPInstanceUIDs[k] = f.SOPInstanceUID
+	}
+	if plan != nil && plan.eq {
+		// Interpolated slices come from no single image.
+		v.Info.SOPInstanceUIDs = nil
 	}
 	return v, nil
 }
@@ -125,6 +147,32 @@ func LoadPath(ctx context.Context, path string, progress func(done, total int)) 
 	}
 	v.Info.Source = path
 	return v, cat, nil
+}
+
+// perSliceTimeout bounds decoding one slice; a frame that makes a codec
+// spin fails the load with a clear error instead of hanging it.
+var perSliceTimeout = 60 * time.Second
+
+// readSliceBounded is readSlice with a time bound. On timeout the decoding
+// goroutine is abandoned and writes, when it ends, into a volume that Load
+// has already discarded.
+func readSliceBounded(fi *fileInfo, dst []int16, buf *[]byte, cache *loadCache) error {
+	ch := make(chan error, 1)
+	go func() {
+		own := new([]byte)
+		if buf != nil {
+			own = buf
+		}
+		ch <- readSlice(fi, dst, own, cache)
+	}()
+	t := time.NewTimer(perSliceTimeout)
+	defer t.Stop()
+	select {
+	case err := <-ch:
+		return err
+	case <-t.C:
+		return fmt.Errorf("dicomio: %s: decoding took more than %v: given up", fi.label(), perSliceTimeout)
+	}
 }
 
 // sliceBufs holds per-worker byte buffers for 8- and 32-bit slices (16-bit

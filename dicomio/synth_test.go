@@ -352,10 +352,10 @@ func TestGroupingAndSorting(t *testing.T) {
 		}, []int{4}, []string{"1 duplicate slice"}, 1, "duplicate slice position", 0, 1},
 		{"missing slice and uneven spacing", func(t *testing.T, dir string) {
 			stack(t, dir, "a", defaultSlice(), []float64{0, 2, 4, 8, 10, 12}, 0)
-		}, []int{6}, []string{"missing slices: about 1 slice(s) absent where the usual step is 2.000 mm", "uneven slice spacing: steps range from 2.000 to 4.000 mm"}, 0, "", 0, 2.4},
-		{"gantry tilt is stated", func(t *testing.T, dir string) {
+		}, []int{6}, []string{"missing slices: about 1 slice(s) absent where the usual step is 2.000 mm", "uneven slice spacing: steps range from 2.000 to 4.000 mm", "resampled to a regular grid like dcm2niix: 7 slices at 2.000 mm from 6"}, 0, "", 0, 2},
+		{"gantry tilt is corrected", func(t *testing.T, dir string) {
 			stack(t, dir, "a", defaultSlice(), []float64{0, 1, 2, 3, 4}, math.Tan(15*math.Pi/180))
-		}, []int{5}, []string{"gantry tilt: slices advance 15.00° off their normal"}, 0, "", 0, 1 / math.Cos(15*math.Pi/180)},
+		}, []int{5}, []string{"gantry tilt: slices advance 15.00° off their normal", "orthogonal grid enlarged to 3x5"}, 0, "", 0, 1},
 		{"two series in one folder stay apart", func(t *testing.T, dir string) {
 			stack(t, dir, "a", defaultSlice(), []float64{0, 1, 2}, 0)
 			s := defaultSlice()
@@ -423,16 +423,41 @@ func TestGroupingAndSorting(t *testing.T) {
 			if math.Abs(v.Spacing[2]-c.stepWant) > 1e-6 {
 				t.Errorf("slice spacing %g, want %g", v.Spacing[2], c.stepWant)
 			}
-			// Every slice lands where its header says (tilt included) on
-			// evenly spaced stacks.
-			if c.warn == nil || strings.Contains(c.name, "tilt") {
+			// Every slice lands where its header says on evenly spaced
+			// stacks.
+			if c.warn == nil {
 				for k, f := range s.files {
 					if p := v.IndexToPatient([3]float64{0, 0, float64(k)}); !near3(p, f.IPP, 1e-4) {
 						t.Errorf("slice %d at %v, header says %v", k, p, f.IPP)
 					}
 				}
 			}
-			if len(v.Info.SOPInstanceUIDs) != v.Size[2] || v.Info.SOPInstanceUIDs[0] != s.files[0].SOPInstanceUID {
+			// A tilted stack is on an orthogonal grid: slice k's first
+			// pixel lies k·tan 15° mm further along the columns.
+			if strings.Contains(c.name, "tilt") {
+				if v.Direction != [3][3]float64{{1, 0, 0}, {0, 1, 0}, {0, 0, 1}} {
+					t.Errorf("direction %v, want identity", v.Direction)
+				}
+				for k, f := range s.files {
+					want := [3]float64{0, float64(k) * math.Tan(15*math.Pi/180) / v.Spacing[1], float64(k)}
+					if idx := v.PatientToIndex(f.IPP); !near3(idx, want, 1e-6) {
+						t.Errorf("slice %d header position is at index %v, want %v", k, idx, want)
+					}
+				}
+				if got := v.At(1, 0, 0); got != 0 {
+					t.Errorf("slice 0 unshifted voxel = %d, want 0", got)
+				}
+				if got := v.At(1, 0, 4); got != 0 {
+					// Above slice 4's shifted rows: the fill (darkest value, 0 here).
+					t.Errorf("border voxel = %d, want the fill 0", got)
+				}
+			}
+			switch {
+			case v.Size[2] != len(s.files):
+				if v.Info.SOPInstanceUIDs != nil {
+					t.Errorf("resampled slices keep SOPInstanceUIDs %v", v.Info.SOPInstanceUIDs)
+				}
+			case len(v.Info.SOPInstanceUIDs) != v.Size[2] || v.Info.SOPInstanceUIDs[0] != s.files[0].SOPInstanceUID:
 				t.Errorf("SOPInstanceUIDs %v", v.Info.SOPInstanceUIDs)
 			}
 		})
