@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"strconv"
@@ -86,11 +87,6 @@ var parseOpts = []dicom.ParseOption{
 // (wrapped) for files that are not DICOM and other errors for DICOM files
 // that cannot be parsed. It never panics: the third-party parser is guarded.
 func readHeader(path string) (fi *fileInfo, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			fi, err = nil, fmt.Errorf("DICOM parser failed: %v", r)
-		}
-	}()
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -100,10 +96,18 @@ func readHeader(path string) (fi *fileInfo, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if st.Size() < 16 {
-		return nil, fmt.Errorf("%w: only %d bytes", errNotDICOM, st.Size())
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%w: not a regular file", errNotDICOM)
 	}
-	lay, _, err := readLayout(f, st.Size())
+	return readHeaderAt(f, st.Size(), st.ModTime().UnixNano(), path)
+}
+
+// readHeaderAt is readHeader on an open file (or any bytes, for fuzzing).
+func readHeaderAt(f io.ReaderAt, size, modTime int64, path string) (fi *fileInfo, err error) {
+	if size < 16 {
+		return nil, fmt.Errorf("%w: only %d bytes", errNotDICOM, size)
+	}
+	lay, _, err := readLayout(f, size)
 	if err != nil {
 		return nil, err
 	}
@@ -113,7 +117,7 @@ func readHeader(path string) (fi *fileInfo, err error) {
 	// (e.g. Deflated Image Frame Compression), on deflated streams and on
 	// meta groups without preamble or group length.
 	var dsBytes []byte
-	end := st.Size()
+	end := size
 	if lay.hasPixels {
 		end = lay.pixTagOff
 	}
@@ -121,7 +125,7 @@ func readHeader(path string) (fi *fileInfo, err error) {
 		return nil, fmt.Errorf("header of %d bytes before the pixel data is too large to be an image header", end-lay.dsOff)
 	}
 	if lay.deflated {
-		_, inflated, err := readLayout(f, st.Size())
+		_, inflated, err := readLayout(f, size)
 		if err != nil {
 			return nil, err
 		}
@@ -136,14 +140,14 @@ func readHeader(path string) (fi *fileInfo, err error) {
 		}
 	}
 	hdr := syntheticMeta(lay.sx, dsBytes)
-	ds, err := dicom.Parse(bytes.NewReader(hdr), int64(len(hdr)), nil, parseOpts...)
+	ds, err := parseDataset(hdr)
 	// A late error (e.g. a broken private element after the image
 	// attributes) keeps what was read before it; the checks in notImage
 	// reject the file if anything needed is missing.
 	if err != nil && len(ds.Elements) == 0 {
 		return nil, fmt.Errorf("header: %w", err)
 	}
-	fi = &fileInfo{Path: path, lay: lay, size: st.Size(), modTime: st.ModTime().UnixNano()}
+	fi = &fileInfo{Path: path, lay: lay, size: size, modTime: modTime}
 	h := header{ds}
 	fi.SOPClassUID = h.str(tag.SOPClassUID)
 	if fi.SOPClassUID == "" {
@@ -290,6 +294,35 @@ func (fi *fileInfo) expandFrames() ([]*fileInfo, string) {
 		out[k] = &f
 	}
 	return out, ""
+}
+
+// parseDataset runs the third-party parser, which panics on some inputs
+// (it calls log.Panicf from its Must* helpers): a panic becomes an error.
+// Those helpers also print the message through the standard log package
+// before panicking; that output is process-wide and is left alone.
+func parseDataset(hdr []byte) (ds dicom.Dataset, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			ds, err = dicom.Dataset{}, fmt.Errorf("DICOM parser failed: %v", r)
+		}
+	}()
+	return dicom.Parse(bytes.NewReader(hdr), int64(len(hdr)), nil, parseOpts...)
+}
+
+// guardPanics turns a panic while reading one file into an error for that
+// file, so that one hostile file never takes the application down. The
+// fuzz targets switch it off to see this package's own bugs.
+var guardPanics = true
+
+func safely(what string, fn func() error) (err error) {
+	if guardPanics {
+		defer func() {
+			if r := recover(); r != nil {
+				err = fmt.Errorf("%s: internal error while reading: %v", what, r)
+			}
+		}()
+	}
+	return fn()
 }
 
 // syntheticMeta prefixes a dataset with a preamble and a File Meta group
@@ -512,7 +545,11 @@ func readHeaderBounded(path string, limit time.Duration) (*fileInfo, error) {
 	}
 	ch := make(chan result, 1)
 	go func() {
-		fi, err := readHeader(path)
+		var fi *fileInfo
+		err := safely(path, func() (err error) {
+			fi, err = readHeader(path)
+			return err
+		})
 		ch <- result{fi, err}
 	}()
 	t := time.NewTimer(limit)

@@ -163,7 +163,7 @@ func readSliceBounded(fi *fileInfo, dst []int16, buf *[]byte, cache *loadCache) 
 		if buf != nil {
 			own = buf
 		}
-		ch <- readSlice(fi, dst, own, cache)
+		ch <- safely(fi.label(), func() error { return readSlice(fi, dst, own, cache) })
 	}()
 	t := time.NewTimer(perSliceTimeout)
 	defer t.Stop()

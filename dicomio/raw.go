@@ -28,6 +28,8 @@ const (
 	tagSeqDelim       = 0xFFFEE0DD
 	maxNesting        = 64
 	windowSize        = 16 << 10
+	// maxInflatedBytes bounds a deflated dataset once inflated.
+	maxInflatedBytes = 2 << 30
 )
 
 // errNotDICOM marks files that are not DICOM at all (text, archives...).
@@ -299,10 +301,16 @@ func readLayout(r io.ReaderAt, size int64) (lay layout, ds []byte, err error) {
 		lay.sx = syntax{bo: binary.LittleEndian}
 	}
 	if lay.deflated {
+		// Bound what a small file may inflate to (deflate can expand
+		// about 1000-fold): real datasets compress a few times at most.
+		limit := min(int64(maxInflatedBytes), 64<<20+64*(size-off))
 		zr := flate.NewReader(io.NewSectionReader(r, off, size-off))
-		ds, err = io.ReadAll(io.LimitReader(zr, 4<<30))
+		ds, err = io.ReadAll(io.LimitReader(zr, limit+1))
 		if err != nil {
 			return lay, nil, fmt.Errorf("inflating deflated dataset: %w", err)
+		}
+		if int64(len(ds)) > limit {
+			return lay, nil, fmt.Errorf("deflated dataset of %d bytes inflates to more than %d bytes", size-off, limit)
 		}
 		w = newWindow(bytes.NewReader(ds), int64(len(ds)))
 		off = 0

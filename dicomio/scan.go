@@ -197,7 +197,12 @@ func Scan(ctx context.Context, paths []string, progress func(done, total int)) (
 		case err != nil:
 			reasons[i] = oneLine("unreadable DICOM: " + err.Error())
 		default:
-			reasons[i], infos[i] = imageFrames(fi)
+			if err := safely(files[i], func() error {
+				reasons[i], infos[i] = imageFrames(fi)
+				return nil
+			}); err != nil {
+				reasons[i], infos[i] = oneLine(err.Error()), nil
+			}
 		}
 		if progress != nil {
 			progress(int(done.Add(1)), len(files))
