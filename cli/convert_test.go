@@ -27,12 +27,19 @@ func dcm2niix(t *testing.T, in string) string {
 		t.Fatalf("dcm2niix %s: %v\n%s", in, err, b)
 	}
 	all, _ := filepath.Glob(filepath.Join(out, "*.nii.gz"))
-	var main []string
+	var main, eq []string
 	for _, p := range all {
-		// "_Eq_" files are dcm2niix's copies resampled to equal spacing.
-		if !strings.Contains(filepath.Base(p), "_Eq_") {
+		// "_Eq_" files are dcm2niix's copies resampled to equal spacing;
+		// dicomio resamples uneven series the same way, so that copy is
+		// the reference when there is one.
+		if strings.Contains(filepath.Base(p), "_Eq_") {
+			eq = append(eq, p)
+		} else {
 			main = append(main, p)
 		}
+	}
+	if len(eq) == 1 {
+		return eq[0]
 	}
 	if len(main) != 1 {
 		t.Fatalf("dcm2niix wrote %v, want one volume", all)
@@ -68,10 +75,9 @@ func TestConvertMatchesReference(t *testing.T) {
 		in   []string
 		ref  []string // reference NIfTI in the shared data; nil: run dcm2niix
 		// unevenZ: the series has gaps (4 slices over 206 mm with steps
-		// of 1.25 and 202.5 mm), which no NIfTI grid can hold; LiverSeg
-		// uses the mean step and warns, dcm2niix uses the first step and
-		// writes a resampled "_Eq_" copy. Only slice 0 and the in-plane
-		// geometry can agree.
+		// of 1.25 and 202.5 mm), which no NIfTI grid can hold as is;
+		// LiverSeg resamples it to 8 equidistant slices and warns, as
+		// dcm2niix's "_Eq_" copy (the reference here) does.
 		unevenZ bool
 	}{
 		{name: "chaos_ct01", in: []string{"cases", "chaos_ct01", "dicom"}, ref: []string{"cases", "chaos_ct01", "ct.nii.gz"}},

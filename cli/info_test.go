@@ -50,7 +50,7 @@ func TestInfoDICOM(t *testing.T) {
 		{"date", s.StudyDate, "19950903"},
 		{"modality", s.Modality, "CT"},
 		{"files", s.Files, 4},
-		{"size", s.Size, [3]int{16, 16, 4}},
+		{"size", s.Size, [3]int{16, 16, 8}}, // 4 uneven slices resampled to 8
 		{"orientation", s.Orientation, "LPS"},
 		{"HU min", derefInt(s.HUMin), int(lo)},
 		{"HU max", derefInt(s.HUMax), int(hi)},
@@ -78,7 +78,7 @@ func TestInfoDICOM(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	for _, want := range []string{"16 × 16 × 4", "orientation:  LPS", "HU range:", "WARNING:", "Skipped files:", "Routine Brain", "CT"} {
+	for _, want := range []string{"16 × 16 × 8", "orientation:  LPS", "HU range:", "WARNING:", "Skipped files:", "Routine Brain", "CT"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("text output lacks %q:\n%s", want, text)
 		}

@@ -87,6 +87,12 @@ var parseOpts = []dicom.ParseOption{
 // (wrapped) for files that are not DICOM and other errors for DICOM files
 // that cannot be parsed. It never panics: the third-party parser is guarded.
 func readHeader(path string) (fi *fileInfo, err error) {
+	// Stat before opening: opening a named pipe would block.
+	if st, err := os.Stat(path); err != nil {
+		return nil, err
+	} else if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%w: not a regular file", errNotDICOM)
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -531,6 +537,9 @@ func unit(a [3]float64) [3]float64 {
 	return [3]float64{a[0] / n, a[1] / n, a[2] / n}
 }
 
+// readHeaderFn is readHeader, replaceable by tests of the time bound.
+var readHeaderFn = readHeader
+
 // perFileTimeout bounds the time spent on one file's header: a file that
 // makes the parser spin is reported as skipped instead of stalling a scan.
 var perFileTimeout = 10 * time.Second
@@ -547,7 +556,7 @@ func readHeaderBounded(path string, limit time.Duration) (*fileInfo, error) {
 	go func() {
 		var fi *fileInfo
 		err := safely(path, func() (err error) {
-			fi, err = readHeader(path)
+			fi, err = readHeaderFn(path)
 			return err
 		})
 		ch <- result{fi, err}

@@ -125,6 +125,9 @@ func (s *Series) LoadError() error {
 			return unsupportedTS(f.Path, f.lay.ts)
 		}
 	}
+	if g := s.geo.geom.Size; int64(g[0])*int64(g[1])*int64(g[2])*2 > maxVolumeBytes {
+		return fmt.Errorf("dicomio: series %s: %d×%d×%d voxels need more than the %d GiB limit per volume", s.Key, g[0], g[1], g[2], maxVolumeBytes>>30)
+	}
 	return nil
 }
 
@@ -156,6 +159,10 @@ func Scan(ctx context.Context, paths []string, progress func(done, total int)) (
 			return nil, fmt.Errorf("dicomio: scan %s: %w", p, err)
 		}
 		if !st.IsDir() {
+			if !st.Mode().IsRegular() {
+				cat.Skipped = append(cat.Skipped, Skipped{p, "not a regular file (" + st.Mode().Type().String() + "): not opened"})
+				continue
+			}
 			files = append(files, p)
 			continue
 		}
@@ -172,13 +179,23 @@ func Scan(ctx context.Context, paths []string, progress func(done, total int)) (
 				return nil
 			}
 			switch {
+			case d.IsDir():
 			case d.Type().IsRegular():
 				files = append(files, path)
 			case d.Type()&fs.ModeSymlink != 0:
 				// Follow links to files (not to folders: no cycles).
-				if st, err := os.Stat(path); err == nil && st.Mode().IsRegular() {
+				st, err := os.Stat(path)
+				switch {
+				case err != nil:
+					cat.Skipped = append(cat.Skipped, Skipped{path, oneLine("cannot read: " + err.Error())})
+				case st.Mode().IsRegular():
 					files = append(files, path)
+				case !st.IsDir():
+					cat.Skipped = append(cat.Skipped, Skipped{path, "not a regular file (" + st.Mode().Type().String() + "): not opened"})
 				}
+			default:
+				// Named pipes, sockets, devices: opening one could block.
+				cat.Skipped = append(cat.Skipped, Skipped{path, "not a regular file (" + d.Type().String() + "): not opened"})
 			}
 			return nil
 		})
@@ -363,7 +380,7 @@ func group(images []*fileInfo) ([]*Series, []Skipped) {
 		s.geo = analyseStack(kept)
 		s.Warnings = append(s.Warnings, s.geo.warnings...)
 		if err := s.LoadError(); err != nil {
-			s.Warnings = append(s.Warnings, fmt.Sprintf("transfer syntax %s (%s) is not supported: this series cannot be loaded", s.TransferSyntax, TransferSyntaxName(s.TransferSyntax)))
+			s.Warnings = append(s.Warnings, "this series cannot be loaded: "+err.Error())
 		}
 		series = append(series, s)
 	}
