@@ -84,7 +84,7 @@ func TestSagittalAndCoronalStacksMatchDcm2niix(t *testing.T) {
 		code string // nearest orientation of the loaded (i, j, k) axes
 	}{
 		{"sagittal", [6]float64{0, 1, 0, 0, 0, -1}, "PIR"}, // normal = row × column = right
-		{"coronal", [6]float64{1, 0, 0, 0, 0, -1}, "LIP"}, // normal = posterior
+		{"coronal", [6]float64{1, 0, 0, 0, 0, -1}, "LIP"},  // normal = posterior
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			dir := t.TempDir()
