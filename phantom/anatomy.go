@@ -70,7 +70,7 @@ var baseHU = [NumTissues]float64{
 	Spleen: 115, KidneyCortex: 175, KidneyMedulla: 140, RenalSinus: -55,
 	Pancreas: 96, StomachWall: 85, StomachContent: 18, BowelWall: 95,
 	BowelContent: 22, Gas: -990, Stool: -30, Gallbladder: 8, Aorta: 168,
-	IVC: 148, PortalVein: 172, HeartBlood: 155, Myocardium: 98,
+	IVC: 148, PortalVein: 172, HeartBlood: 175, Myocardium: 105,
 	Esophagus: 45, Table: 140,
 }
 
@@ -138,7 +138,40 @@ type anatomy struct {
 	kidneyBB                               [2]box
 	kidneyKeepBB, gbKeepBB                 box
 	ivcKeep, aortaKeep, colonKeep, duoKeep box
+	organs                                 []organRef
 	esoKeep, pvKeep                        box
+}
+
+// organRef lets a slice test cheaply which organs reach a cell: bit is
+// the organ's flag in sliceCtx.cellOrg, bb its box grown by cellMargin.
+type organRef struct {
+	bit uint32
+	bb  box
+	sd  func(vec3) float64
+}
+
+func (a *anatomy) buildOrganRefs() {
+	add := func(bit uint32, bb box, sd func(vec3) float64) {
+		a.organs = append(a.organs, organRef{bit, bb.grow(cellMargin), sd})
+	}
+	add(orgDuodenum, a.duodenum.bb, a.duodenum.sdAll)
+	add(orgColon, a.colon.bb, a.colon.sdAll)
+	add(orgStomach, a.stomachBB, a.stomachSD)
+	add(orgPancreas, a.pancreas.bb, a.pancreas.sdAll)
+	add(orgVeins, a.splenicV.bb, a.splenicV.sdAll)
+	add(orgVeins, a.smv.bb, a.smv.sdAll)
+	add(orgVeins, a.pvTrunk.bb, a.pvTrunk.sdAll)
+	add(orgSMA, a.sma.bb, a.sma.sdAll)
+	add(orgSpleen, a.spleenBB, a.spleen.sd)
+	add(orgKidney0, a.kidneyBB[0], a.kidney[0].sd)
+	add(orgKidney1, a.kidneyBB[1], a.kidney[1].sd)
+	add(orgRenalV0, a.renalV[0].bb, a.renalV[0].sdAll)
+	add(orgRenalV1, a.renalV[1].bb, a.renalV[1].sdAll)
+	add(orgGallbladder, a.gbBB, a.gallbladder.sd)
+	add(orgAorta, a.aorta.bb, a.aorta.sdAll)
+	add(orgIVC, a.ivc.bb, a.ivc.sdAll)
+	add(orgEsophagus, a.esophagus.bb, a.esophagus.sdAll)
+	add(orgHeart, a.heartBB, a.heart.sd)
 }
 
 // rib: posterior origin height z0, fall to the front drop, extent in u
@@ -158,7 +191,7 @@ func newAnatomy(seed uint64) *anatomy {
 	a := &anatomy{seed: seed, hu: baseHU}
 
 	// Enhancement varies between patients and scanners.
-	a.hu[Liver] = 104 + g.sym(6)
+	a.hu[Liver] = 110 + g.sym(5)
 	a.hu[Spleen] = a.hu[Liver] + 8 + g.sym(4)
 	a.hu[LiverVessel] = a.hu[Liver] + 62 + g.sym(8)
 	a.hu[PortalVein] = a.hu[LiverVessel]
@@ -189,11 +222,11 @@ func newAnatomy(seed uint64) *anatomy {
 	// front through costal cartilage.
 	uEnds := []float64{-0.85, -0.8, -0.78, -0.7, -0.55, -0.35, -0.1, 0.2, 0.45}
 	for side := -1.0; side <= 1; side += 2 {
-		z0 := 40 + g.sym(5)
+		z0 := 175 + g.sym(8) // rib 4; rib 10 leaves the spine near the dome's height
 		for n, ue := range uEnds {
 			a.ribs = append(a.ribs, rib{
 				side: side, z0: z0 - float64(n)*(25+g.sym(1.5)),
-				drop: 62 + 3*float64(n) + g.sym(6), uEnd: ue + g.sym(0.05), cartU: -0.45,
+				drop: 150 + 6*float64(n) + g.sym(12), uEnd: ue + g.sym(0.05), cartU: -0.45,
 			})
 		}
 	}
@@ -258,8 +291,8 @@ func newAnatomy(seed uint64) *anatomy {
 
 	a.duodenum = newTube([]vec3{{-26, -40, -90}, {-50, -16, -96}, {-60, 6, -116}, {-48, 12, -140}, {-10, 10, -148}, {26, 4, -140}},
 		[]float64{11, 11, 11, 11, 10, 10}, 8)
-	a.colon = newTube([]vec3{{-92, 8, -205}, {-96, 12, -150}, {-92, 4, -118}, {-76, -30, -104}, {-36, -70, -118},
-		{20, -74, -120}, {66, -44, -94}, {86, -6, -74}, {98, 24, -100}, {100, 30, -150}, {94, 26, -205}},
+	a.colon = newTube([]vec3{{-84, 10, -215}, {-86, 14, -175}, {-78, 0, -148}, {-58, -34, -134}, {-28, -72, -140},
+		{20, -74, -136}, {66, -44, -104}, {86, -6, -80}, {98, 24, -104}, {100, 30, -150}, {94, 26, -215}},
 		[]float64{26, 24, 23, 22, 21, 21, 21, 21, 20, 19, 19}, 10)
 
 	// Small-bowel loops fill the lower anterior abdomen.
@@ -291,8 +324,8 @@ func newAnatomy(seed uint64) *anatomy {
 	// (thin, anterior, tapering to the left), caudate lobe by the IVC, and
 	// in some seeds a Riedel's lobe (a tongue of the right lobe).
 	a.livAnchor = vec3{-60, 0, 0}
-	a.rl = ell(vec3{-72 + g.sym(5), 2 + g.sym(5), -52 + g.sym(6)}, vec3{72 * g.uni(0.93, 1.07), 92 * g.uni(0.93, 1.07), 80 * g.uni(0.9, 1.1)})
-	a.rlTaper = g.uni(0.5, 1.1)
+	a.rl = ell(vec3{-74 + g.sym(5), 2 + g.sym(5), -58 + g.sym(6)}, vec3{70 * g.uni(0.93, 1.07), 90 * g.uni(0.93, 1.07), 88 * g.uni(0.9, 1.1)})
+	a.rlTaper = g.uni(0.15, 0.45)
 	ls := g.uni(0.75, 1.25)
 	a.ll = ell(vec3{8 + 10*(ls-1) + g.sym(4), -42 + g.sym(4), -50 + g.sym(5)}, vec3{68 * ls, 38 * g.uni(0.85, 1.15), 34 * g.uni(0.85, 1.15)})
 	a.llTaper = g.uni(0.6, 1.2)
@@ -309,6 +342,7 @@ func newAnatomy(seed uint64) *anatomy {
 	a.gbKeepBB = a.gbBB.grow(4)
 	a.ivcKeep, a.aortaKeep, a.colonKeep = a.ivc.bb.grow(3), a.aorta.bb.grow(8), a.colon.bb.grow(5)
 	a.duoKeep, a.esoKeep, a.pvKeep = a.duodenum.bb.grow(4), a.esophagus.bb.grow(4), a.pvTrunk.bb.grow(3)
+	a.buildOrganRefs()
 	a.livTarget = g.uni(1250, 1750)
 	a.livScale = 1
 	a.calibrateLiver()
@@ -322,6 +356,22 @@ func newAnatomy(seed uint64) *anatomy {
 // inner surface; uy: the direction's y cosine, +1 at the back), shallow in
 // front and deepest at the back and beside the spine.
 func (a *anatomy) diaphragm(q vec3, inner, uy float64) float64 {
+	D := a.domes(q)
+	// Beside the spine the lungs reach down as far as at the back wall.
+	if sp := a.spineKeepOut(q) + 12; sp < inner && q[1] > a.spineY-4 {
+		inner = math.Max(sp, 0)
+		uy = 0.6
+	}
+	depth := 30 + 22*uy + 38*math.Max(0, uy)
+	f := 1 - smoothstep(0, 24, inner)
+	return D - depth*f*f
+}
+
+// maxRecess bounds how far below the domes the recesses reach.
+const maxRecess = 30 + 22 + 38
+
+// domes is the diaphragm's height away from the chest wall.
+func (a *anatomy) domes(q vec3) float64 {
 	x, y := q[0], q[1]
 	dome := func(d vec3) float64 {
 		dx := (x - d[0]) / 100
@@ -334,15 +384,7 @@ func (a *anatomy) diaphragm(q vec3, inner, uy float64) float64 {
 		r2 := dx*dx + dy*dy
 		return d[2] - 18*r2 - 10*r2*r2
 	}
-	D := smax(dome(a.domeR), dome(a.domeL), 30)
-	// Beside the spine the lungs reach down as far as at the back wall.
-	if sp := a.spineKeepOut(q) + 12; sp < inner && y > a.spineY-4 {
-		inner = math.Max(sp, 0)
-		uy = 0.6
-	}
-	depth := 38 + 30*uy + 30*math.Max(0, uy)
-	f := 1 - smoothstep(0, 34, inner)
-	return D - depth*f*f
+	return smax(dome(a.domeR), dome(a.domeL), 30)
 }
 
 // liverLocal maps a (warped) point into the liver's unscaled frame.
@@ -359,8 +401,8 @@ func (a *anatomy) liverShape(q vec3) float64 {
 	d := u.sub(a.rl.c)
 	t := clamp(-d[2]/a.rl.r[2], 0, 1)
 	s := 1 + a.rlTaper*t*t
-	d[0] = (d[0] + 18*t) * s
-	d[1] = (d[1] - 22*t) * s
+	d[0] = (d[0]+24*t)*s + 6*t*t*math.Max(0, d[0]+24*t) // medial side recedes faster
+	d[1] = (d[1] - 6*t) * s
 	sd := sdLocal(d, a.rl.r)
 	// Left lobe: thinner towards the patient's left.
 	d = u.sub(a.ll.c)
@@ -398,7 +440,7 @@ func (a *anatomy) liverSD(p, q vec3, l layout) float64 {
 func (a *anatomy) liverRoom(q vec3, l layout) float64 {
 	inner := l.depth - l.fat - l.mus
 	sd := 1.5 - inner
-	sd = math.Max(sd, q[2]-(a.diaphragm(q, inner, l.uy)-3.5))
+	sd = math.Max(sd, q[2]-(a.diaphragm(q, inner, l.uy)-1.6))
 	keep := func(o float64, margin float64) {
 		sd = math.Max(sd, margin-o)
 	}

@@ -88,7 +88,7 @@ func DefaultGrid() volume.Geometry {
 	g.Origin = [3]float64{
 		-float64(DefaultSize[0]-1) * DefaultSpacing[0] / 2,
 		-float64(DefaultSize[1]-1)*DefaultSpacing[1]/2 + 10,
-		-177.5,
+		-200,
 	}
 	return g
 }

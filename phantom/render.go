@@ -7,10 +7,14 @@ import (
 	"sync/atomic"
 )
 
-// coarseStep is the spacing (in voxels) of the per-slice grid on which the
+// fieldSize (mm) is the spacing of the per-slice grid on which the
 // slowly varying fields (warp, outline bumps, fat thickness) are evaluated
 // and then interpolated; they vary over centimetres, so this loses nothing.
-const coarseStep = 8
+const fieldSize = 6.25
+
+// exhaustive turns off every shortcut (coarse liver grid, organ cells,
+// diaphragm bound) so tests can check that the shortcuts change nothing.
+var exhaustive = false
 
 const nChan = 5 // warp x, y, z; body irregularity; fat variation
 
@@ -35,9 +39,52 @@ type sliceCtx struct {
 	liverGrid   []float64
 	lgw, lgh    int
 	liverNearby bool
+
+	// Per cell of cellStep×cellStep pixels: which organs (bits, see the
+	// org* constants) and which bowel loops (bit i = a.bowel[i]) can reach
+	// into it, judged from their signed distance at the cell's centre.
+	cw, ch    int
+	cellStep  int
+	liverStep int
+	fieldStep int
+	cellOrg   []uint32
+	cellBowel []uint64
 }
 
-const liverStep = 4
+const (
+	// cellSize is the largest cell edge in mm (8 pixels at 0.78 mm).
+	cellSize = 6.25
+	// cellMargin (mm) exceeds the distance from a cell's centre to its
+	// corners (4.4 mm at 0.78 mm pixels) times the distance fields'
+	// largest slope, so no organ is missed.
+	cellMargin = 12
+)
+
+// Organ bits for sliceCtx.cellOrg.
+const (
+	orgDuodenum = 1 << iota
+	orgColon
+	orgStomach
+	orgPancreas
+	orgVeins
+	orgSMA
+	orgSpleen
+	orgKidney0
+	orgKidney1
+	orgRenalV0
+	orgRenalV1
+	orgGallbladder
+	orgAorta
+	orgIVC
+	orgEsophagus
+	orgHeart
+)
+
+// liverCell is the largest liver-grid spacing in mm (4 pixels at 0.78 mm).
+const liverCell = 3.125
+
+// stepFor is how many pixels of size dx fit in size mm (at least 1).
+func stepFor(size, dx float64) int { return max(1, int(size/dx+1e-9)) }
 
 // liverSkip is how far (mm) the coarse liver distance must be from zero
 // for a whole cell to be taken as outside or inside without evaluation; it
@@ -46,7 +93,11 @@ const liverSkip = 7
 
 func (a *anatomy) newSliceCtx(z float64, nx, ny int, x0, y0, dx, dy float64) *sliceCtx {
 	c := &sliceCtx{z: z, x0: x0, y0: y0, dx: dx, dy: dy}
+	c.cellStep = stepFor(cellSize, math.Max(dx, dy))
+	c.liverStep = stepFor(liverCell, math.Max(dx, dy))
 	c.A, c.B, c.yc = a.bodyAt(z)
+	c.fieldStep = stepFor(fieldSize, math.Max(dx, dy))
+	coarseStep := c.fieldStep
 	c.gw = (nx+coarseStep-1)/coarseStep + 1
 	c.gh = (ny+coarseStep-1)/coarseStep + 1
 	c.grid = make([]float64, c.gw*c.gh*nChan)
@@ -72,6 +123,7 @@ func (a *anatomy) newSliceCtx(z float64, nx, ny int, x0, y0, dx, dy float64) *sl
 			c.bowel = append(c.bowel, i)
 		}
 	}
+	c.cellMasks(a, nx, ny)
 	// Vertebral level at this height.
 	c.inVert = false
 	for i := 0; i+1 < len(a.levelZ); i++ {
@@ -93,6 +145,7 @@ func (a *anatomy) newSliceCtx(z float64, nx, ny int, x0, y0, dx, dy float64) *sl
 	c.thorax = z > math.Min(a.domeR[2], a.domeL[2])-140
 	if a.livBB.zOverlaps(c.zLo, c.zHi) {
 		c.liverNearby = true
+		liverStep := c.liverStep
 		c.lgw = (nx+liverStep-1)/liverStep + 1
 		c.lgh = (ny+liverStep-1)/liverStep + 1
 		c.liverGrid = make([]float64, c.lgw*c.lgh)
@@ -123,11 +176,50 @@ func (a *anatomy) newSliceCtx(z float64, nx, ny int, x0, y0, dx, dy float64) *sl
 	return c
 }
 
+// cellMasks fills cellOrg and cellBowel for the slice.
+func (c *sliceCtx) cellMasks(a *anatomy, nx, ny int) {
+	cellStep := c.cellStep
+	c.cw = (nx + cellStep - 1) / cellStep
+	c.ch = (ny + cellStep - 1) / cellStep
+	c.cellOrg = make([]uint32, c.cw*c.ch)
+	c.cellBowel = make([]uint64, c.cw*c.ch)
+	for cj := 0; cj < c.ch; cj++ {
+		for ci := 0; ci < c.cw; ci++ {
+			i, j := min(ci*cellStep+cellStep/2, nx-1), min(cj*cellStep+cellStep/2, ny-1)
+			w, _, _ := c.fields(i, j)
+			p := vec3{c.x0 + float64(i)*c.dx, c.y0 + float64(j)*c.dy, c.z}
+			q := p.add(w)
+			var m uint32
+			for n := range a.organs {
+				o := &a.organs[n]
+				if m&o.bit == 0 && o.bb.has(q) && o.sd(q) < cellMargin {
+					m |= o.bit
+				}
+			}
+			var bm uint64
+			for _, bi := range c.bowel {
+				if b := &a.bowel[bi]; b.bb.grow(cellMargin).has(q) && b.sdAll(q) < cellMargin {
+					bm |= 1 << uint(bi)
+				}
+			}
+			o := cj*c.cw + ci
+			c.cellOrg[o], c.cellBowel[o] = m, bm
+		}
+	}
+	if exhaustive {
+		for n := range c.cellOrg {
+			c.cellOrg[n] = ^uint32(0)
+			c.cellBowel[n] = ^uint64(0)
+		}
+	}
+}
+
 // fields interpolates the coarse channels at pixel (i, j).
 func (c *sliceCtx) fields(i, j int) (w vec3, irr, fatVar float64) {
-	gi, gj := i/coarseStep, j/coarseStep
-	fx := float64(i-gi*coarseStep) / coarseStep
-	fy := float64(j-gj*coarseStep) / coarseStep
+	st := c.fieldStep
+	gi, gj := i/st, j/st
+	fx := float64(i-gi*st) / float64(st)
+	fy := float64(j-gj*st) / float64(st)
 	o00 := (gj*c.gw + gi) * nChan
 	o10 := o00 + nChan
 	o01 := o00 + c.gw*nChan
@@ -144,6 +236,11 @@ func (c *sliceCtx) fields(i, j int) (w vec3, irr, fatVar float64) {
 
 // sample decides the tissue at world point p and its noiseless HU.
 func (a *anatomy) sample(c *sliceCtx, p vec3, i, j int) (float64, Tissue) {
+	// Outside the body's bounding box (F ≥ X² and the outline's bumps stay
+	// under 3%): air or table, without the body-wall geometry.
+	if bx, by := p[0]/(1.04*c.A), (p[1]-c.yc)/(1.04*c.B); (math.Abs(bx) > 1 || math.Abs(by) > 1) && !exhaustive {
+		return a.outside(p, c)
+	}
 	w, irr, fatVar := c.fields(i, j)
 	l := a.wallLayout(p, c.A, c.B, c.yc, irr, fatVar)
 	if !l.inside {
@@ -210,7 +307,7 @@ func (a *anatomy) ribAt(c *sliceCtx, p vec3, l layout) (float64, Tissue, bool) {
 			continue
 		}
 		zr := r.z0 + r.drop*(u-1)/2
-		dz := (p[2] - zr) / 4.8
+		dz := (p[2] - zr) / 4.5
 		e := dd*dd + dz*dz
 		if e >= 1 {
 			continue
@@ -264,9 +361,12 @@ func (a *anatomy) backAt(c *sliceCtx, p vec3) (float64, Tissue, bool) {
 	if ph > 0.45 && ph < 1.1 && ax < 3.5 && y > cy && y < cy+32+6*(ph-0.45) {
 		bone = true
 	}
-	// Transverse processes, tapering outwards.
-	if ph > 0.15 && ph < 0.4 && ax < rx+11 && math.Abs(y-cy+2) < 3.2-1.4*(ax/(rx+11)) {
-		bone = true
+	// Transverse processes, pointing out and back.
+	if ph > 0.15 && ph < 0.4 && ax > 6 && ax < rx+10 {
+		ty := cy - 3 + 0.3*(ax-6)
+		if math.Abs(y-ty) < 3.3-1.3*(ax/(rx+10)) {
+			bone = true
+		}
 	}
 	if bone {
 		return 380 + 100*noise3(a.seed+23, x/2, y/2, z/2), CorticalBone, true
@@ -310,11 +410,17 @@ func boolInt(b bool) int {
 
 // viscera decides what fills the body cavity at p (warped to q).
 func (a *anatomy) viscera(c *sliceCtx, p, q vec3, l layout, wall float64, i, j int) (float64, Tissue) {
-	D := a.diaphragm(q, l.depth-wall, l.uy)
-	above := q[2] - D
-	hu, t := a.hu[VisceralFat]+7*noise3(a.seed+31, q[0]/6, q[1]/6, q[2]/8), VisceralFat
-	if above > -2.5 {
-		if above < 2.5 {
+	cell := (j/c.cellStep)*c.cw + i/c.cellStep
+	org := c.cellOrg[cell]
+	hu, t := a.hu[VisceralFat], VisceralFat
+	above := -1e9
+	// The recesses reach at most maxRecess below the domes: below that
+	// the full diaphragm need not be computed.
+	if exhaustive || q[2] > a.domes(q)-maxRecess-1 {
+		above = q[2] - a.diaphragm(q, l.depth-wall, l.uy)
+	}
+	if above > -1.5 {
+		if above < 1.5 {
 			hu, t = a.hu[Muscle], Muscle // diaphragm
 		} else {
 			hu, t = a.hu[Lung]+18*noise3(a.seed+33, q[0]/9, q[1]/9, q[2]/9), Lung
@@ -323,25 +429,31 @@ func (a *anatomy) viscera(c *sliceCtx, p, q vec3, l layout, wall float64, i, j i
 				hu, t = -80, Lung
 			}
 		}
-		// Heart sits on the central tendon, wrapped in pericardial fat.
-		if a.heartBB.has(q) && above > 1 {
+		// Heart sits on the central tendon, wrapped in epicardial fat: the
+		// left ventricle (back and left) has a thick wall, the other
+		// chambers thin ones, and a septum separates the two sides.
+		if org&orgHeart != 0 && above > 1 {
 			sd := a.heart.sd(q)
-			if sd < 5 {
+			if sd < 6 {
 				hu, t = a.hu[VisceralFat], VisceralFat
 				if sd < 0 {
 					hu, t = a.hu[Myocardium], Myocardium
 					lq := a.heart.local(q)
-					if sd < -9 && math.Abs(lq[1]+4) > 5 {
+					wallT := 3.5
+					if lq[0] > 0 && lq[1] > -10 {
+						wallT = 10
+					}
+					if sd < -wallT && math.Abs(lq[1]+8-0.3*lq[0]) > 4.5 {
 						hu, t = a.hu[HeartBlood], HeartBlood
 					}
 				}
 			}
 		}
 	} else {
-		hu, t = a.abdomen(c, q, hu, t)
+		hu, t = a.abdomen(c, q, hu, t, org, c.cellBowel[cell])
 	}
 	// Things that cross the diaphragm.
-	if a.esophagus.bb.has(q) {
+	if org&orgEsophagus != 0 {
 		if sd := a.esophagus.sd(q); sd < 0 {
 			hu, t = a.hu[Esophagus], Esophagus
 			if sd < -6 {
@@ -352,23 +464,23 @@ func (a *anatomy) viscera(c *sliceCtx, p, q vec3, l layout, wall float64, i, j i
 	if h, tt, ok := a.liverAt(c, p, q, l, wall, i, j); ok {
 		hu, t = h, tt
 	}
-	if a.aorta.bb.has(q) && a.aorta.sd(q) < 0 {
+	if org&orgAorta != 0 && a.aorta.sd(q) < 0 {
 		hu, t = a.hu[Aorta], Aorta
 	}
-	if a.ivc.bb.has(q) && a.ivc.sd(q) < 0 {
+	if org&orgIVC != 0 && a.ivc.sd(q) < 0 {
 		hu, t = a.hu[IVC]-20*smoothstep(-100, -140, q[2]), IVC
 	}
 	return hu, t
 }
 
 // abdomen paints the organs below the diaphragm, lowest priority first.
-func (a *anatomy) abdomen(c *sliceCtx, q vec3, hu float64, t Tissue) (float64, Tissue) {
+func (a *anatomy) abdomen(c *sliceCtx, q vec3, hu float64, t Tissue, org uint32, bowel uint64) (float64, Tissue) {
 	// Small bowel loops.
 	for _, i := range c.bowel {
-		b := &a.bowel[i]
-		if !b.bb.has(q) {
+		if bowel&(1<<uint(i)) == 0 {
 			continue
 		}
+		b := &a.bowel[i]
 		sd := b.sd(q)
 		if sd < 0 {
 			hu, t = a.hu[BowelWall], BowelWall
@@ -380,7 +492,7 @@ func (a *anatomy) abdomen(c *sliceCtx, q vec3, hu float64, t Tissue) (float64, T
 			}
 		}
 	}
-	if a.duodenum.bb.has(q) {
+	if org&orgDuodenum != 0 {
 		if sd := a.duodenum.sd(q); sd < 0 {
 			hu, t = a.hu[BowelWall], BowelWall
 			if sd < -3 {
@@ -391,7 +503,7 @@ func (a *anatomy) abdomen(c *sliceCtx, q vec3, hu float64, t Tissue) (float64, T
 			}
 		}
 	}
-	if a.colon.bb.has(q) {
+	if org&orgColon != 0 {
 		if sd, at := a.colon.sdT(q); sd < 0 {
 			// Haustral folds: the wall thickens periodically along the colon.
 			f := at * 4.5
@@ -408,7 +520,7 @@ func (a *anatomy) abdomen(c *sliceCtx, q vec3, hu float64, t Tissue) (float64, T
 			}
 		}
 	}
-	if a.stomachBB.has(q) {
+	if org&orgStomach != 0 {
 		if sd := a.stomachSD(q); sd < 0 {
 			hu, t = a.hu[StomachWall], StomachWall
 			if sd < -4 {
@@ -419,16 +531,16 @@ func (a *anatomy) abdomen(c *sliceCtx, q vec3, hu float64, t Tissue) (float64, T
 			}
 		}
 	}
-	if a.pancreas.bb.has(q) && a.pancreas.sd(q) < 0 {
+	if org&orgPancreas != 0 && a.pancreas.sd(q) < 0 {
 		hu, t = a.hu[Pancreas]+14*noise3(a.seed+51, q[0]/4, q[1]/4, q[2]/4), Pancreas
 	}
-	if a.splenicV.bb.has(q) && a.splenicV.sd(q) < 0 || a.smv.bb.has(q) && a.smv.sd(q) < 0 || a.pvTrunk.bb.has(q) && a.pvTrunk.sd(q) < 0 {
+	if org&orgVeins != 0 && (a.splenicV.sd(q) < 0 || a.smv.sd(q) < 0 || a.pvTrunk.sd(q) < 0) {
 		hu, t = a.hu[PortalVein], PortalVein
 	}
-	if a.sma.bb.has(q) && a.sma.sd(q) < 0 {
+	if org&orgSMA != 0 && a.sma.sd(q) < 0 {
 		hu, t = a.hu[Aorta], Aorta
 	}
-	if a.spleenBB.has(q) {
+	if org&orgSpleen != 0 {
 		sd := smax(a.spleen.sd(q), -a.spCut.sd(q), 10)
 		if sd < 0 {
 			hu, t = a.hu[Spleen]+4*noise3(a.seed+53, q[0]/10, q[1]/10, q[2]/10), Spleen
@@ -436,7 +548,7 @@ func (a *anatomy) abdomen(c *sliceCtx, q vec3, hu float64, t Tissue) (float64, T
 	}
 	for k := 0; k < 2; k++ {
 		e := &a.kidney[k]
-		if !a.kidneyBB[k].has(q) {
+		if org&(orgKidney0<<uint(k)) == 0 {
 			continue
 		}
 		d := e.local(q)
@@ -467,11 +579,11 @@ func (a *anatomy) abdomen(c *sliceCtx, q vec3, hu float64, t Tissue) (float64, T
 		}
 	}
 	for k := 0; k < 2; k++ {
-		if a.renalV[k].bb.has(q) && a.renalV[k].sd(q) < 0 {
+		if org&(orgRenalV0<<uint(k)) != 0 && a.renalV[k].sd(q) < 0 {
 			hu, t = a.hu[IVC], IVC
 		}
 	}
-	if a.hasGallbladder && a.gbBB.has(q) && a.gallbladder.sd(q) < 0 {
+	if a.hasGallbladder && org&orgGallbladder != 0 && a.gallbladder.sd(q) < 0 {
 		hu, t = a.hu[Gallbladder], Gallbladder
 	}
 	return hu, t
@@ -482,11 +594,14 @@ func (a *anatomy) liverAt(c *sliceCtx, p, q vec3, l layout, wall float64, i, j i
 	if !c.liverNearby {
 		return 0, 0, false
 	}
-	gi, gj := i/liverStep, j/liverStep
+	gi, gj := i/c.liverStep, j/c.liverStep
 	o := gj*c.lgw + gi
 	g := c.liverGrid
 	lo := math.Min(math.Min(g[o], g[o+1]), math.Min(g[o+c.lgw], g[o+c.lgw+1]))
 	hi := math.Max(math.Max(g[o], g[o+1]), math.Max(g[o+c.lgw], g[o+c.lgw+1]))
+	if exhaustive {
+		lo, hi = 0, 0
+	}
 	if lo > liverSkip {
 		return 0, 0, false
 	}

@@ -148,6 +148,17 @@ func (t *tube) sd(p vec3) float64 {
 	return d
 }
 
+// sdAll is the distance without the per-segment box culling of sd (which
+// returns +Inf far from every segment): a lower bound of the distance
+// anywhere, for deciding which cells a tube may reach.
+func (t *tube) sdAll(p vec3) float64 {
+	d := math.Inf(1)
+	for i := range t.segs {
+		d = math.Min(d, t.segs[i].sd(p))
+	}
+	return d - t.k
+}
+
 // sdT returns the distance and the arc position (segment index + h) of the
 // nearest segment, for walls that vary along the tube (haustra).
 func (t *tube) sdT(p vec3) (float64, float64) {
