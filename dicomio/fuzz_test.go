@@ -17,7 +17,7 @@ import (
 
 // fuzzMaxSamples keeps the decoded size of one fuzz input small, so that
 // the fuzzer explores code rather than allocation.
-const fuzzMaxSamples = 1 << 20
+const fuzzMaxSamples = 1 << 16
 
 // FuzzHeader drives a whole file through the header walker, the
 // third-party parser, the multi-frame expansion, the frame index and every
