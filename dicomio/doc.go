@@ -15,13 +15,57 @@
 // PixelRepresentation and RescaleSlope/Intercept, and only decodes baseline
 // JPEG. This package locates the Pixel Data element itself and converts the
 // raw words straight into int16 HU, honouring PixelRepresentation,
-// BitsStored/HighBit and the rescale per file.
+// BitsStored/HighBit and the rescale per file (per frame for enhanced
+// objects).
 //
-// Supported transfer syntaxes: implicit and explicit VR little endian,
-// explicit VR big endian, deflated explicit VR little endian and baseline
-// JPEG (8-bit). Others (JPEG lossless, JPEG-LS, JPEG 2000, RLE) are scanned
-// and listed but Load returns "FILE: transfer syntax UID (name) is not
-// supported yet".
+// # Transfer syntaxes
+//
+// Native: implicit and explicit VR little endian, explicit VR big endian,
+// deflated explicit VR little endian. Compressed (codec.go, through cgo):
+// JPEG baseline, extended 12-bit, the retired spectral/progressive
+// processes and lossless (process 14, every predictor, and SV1) with GDCM's
+// IJG libraries (libgdcmjpeg8/12/16); JPEG-LS lossless and near-lossless
+// with CharLS; JPEG 2000 lossless and lossy, and HTJ2K, with OpenJPEG; RLE
+// Lossless in pure Go. Building needs libgdcm-dev, libcharls-dev and
+// libopenjp2-7-dev (scripts/setup.sh). Encapsulated frames are found from
+// the Extended Offset Table, else the Basic Offset Table, else one fragment
+// per frame, else codestream start markers, so frames split into several
+// fragments load with or without an offset table. Colour images and
+// compressed samples wider than 16 bits are listed as skipped.
+//
+// # Multi-frame objects
+//
+// Enhanced CT/MR (and any multi-frame image with per-frame functional
+// groups) contribute one slice per frame, each placed by its Plane Position
+// and Plane Orientation and rescaled by its Pixel Value Transformation (per
+// frame, else shared). Series.Files then repeats the file name and
+// Series.Frames gives the frame of each slice.
+//
+// # Geometry
+//
+// The loaded grid is always orthogonal (row, column and slice normal).
+// Stacks that are not regular on it are resampled by Load as dcm2niix does,
+// and say so in Info.Warnings: a gantry-tilted stack is shifted slice by
+// slice along the in-plane axes onto an enlarged grid (linear
+// interpolation, the border filled with the darkest value); unevenly spaced
+// stacks and stacks with missing slices are resampled to equidistant slices
+// (linear interpolation between neighbours). Resampled volumes carry no
+// SOPInstanceUIDs, since their slices come from no single image.
+//
+// # Hostile input
+//
+// Every file either joins a series or is listed in Catalog.Skipped with a
+// one-line reason; nothing panics (a panic while reading one file becomes
+// its reason) and nothing hangs: a file's header gets at most
+// perFileTimeout (10 s), a slice's decoding at most perSliceTimeout (60 s).
+// Files that are not regular (named pipes, devices) are never opened.
+// Allocations are bounded before they are made: a loaded volume may hold at
+// most 2 GiB of int16 voxels (maxVolumeBytes: 1 Gi voxels, e.g.
+// 1024×1024×1024), a file at most 65536 frames, a header before Pixel Data
+// at most 64 MiB, a deflated dataset at most 2 GiB once inflated (and at
+// most 64 MiB plus 64 times its compressed size), a compressed frame at most
+// 1 GiB; each codec checks the frame's own dimensions against
+// Rows/Columns before it allocates for them.
 //
 // Nothing here writes into the folders it reads.
 package dicomio
