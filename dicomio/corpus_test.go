@@ -20,11 +20,12 @@ var corpusRoots = [][]string{{"dicom"}, {"cases"}}
 // TestCorpusTable scans every file under ../shared/data/dicom and
 // ../shared/data/cases, loads every series found, and checks that each file
 // ends up either in a loaded volume or with a one-line reason, within a time
-// bound per file. With -v it prints the transfer syntax table for the README:
+// bound per file; it also decodes the pixels of every greyscale image file
+// on its own. With -v it prints the transfer syntax table for the README:
 //
 //	go test ./dicomio/ -run TestCorpusTable -v
 func TestCorpusTable(t *testing.T) {
-	type row struct{ files, loaded, notImage, failed int }
+	type row struct{ files, grey, decoded, loaded, notImage, failed int }
 	table := map[string]*row{}
 	var failures []string
 	for _, r := range corpusRoots {
@@ -40,11 +41,27 @@ func TestCorpusTable(t *testing.T) {
 			t.Fatal(err)
 		}
 		tsOf := map[string]string{}
+		grey := map[string]bool{}
+		decoded := map[string]bool{}
 		for _, f := range all {
 			start := time.Now()
 			fi, err := readHeader(f)
 			if d := time.Since(start); d > 2*time.Second {
 				t.Errorf("%s: header took %v", f, d)
+			}
+			// Every greyscale image file's pixels, whether or not it can
+			// be a slice of a volume (radiographs, secondary captures).
+			if err == nil && fi.notPixels() == "" {
+				grey[f] = true
+				start = time.Now()
+				if _, _, derr := rawFrames(f); derr == nil {
+					decoded[f] = true
+				} else if testing.Verbose() {
+					t.Logf("decode   %s: %v", strings.TrimPrefix(f, root+"/"), derr)
+				}
+				if d := time.Since(start); d > 10*time.Second {
+					t.Errorf("%s: decoding took %v", f, d)
+				}
 			}
 			switch {
 			case err != nil:
@@ -100,6 +117,12 @@ func TestCorpusTable(t *testing.T) {
 			}
 			rw := table[ts]
 			rw.files++
+			if grey[f] {
+				rw.grey++
+			}
+			if decoded[f] {
+				rw.decoded++
+			}
 			switch status[f] {
 			case "loaded":
 				rw.loaded++
@@ -124,7 +147,7 @@ func TestCorpusTable(t *testing.T) {
 	}
 	sort.Strings(keys)
 	var b strings.Builder
-	fmt.Fprintf(&b, "\n| transfer syntax | UID | supported | corpus files | in a loaded volume | skipped (not an image slice) | failed |\n|---|---|---|---|---|---|---|\n")
+	fmt.Fprintf(&b, "\n| transfer syntax | UID | supported | corpus files | greyscale images | pixels decode | in a loaded volume (whole-tree scan) | skipped with a reason | failed |\n|---|---|---|---|---|---|---|---|---|\n")
 	for _, k := range keys {
 		r := table[k]
 		sup := "yes"
@@ -138,7 +161,7 @@ func TestCorpusTable(t *testing.T) {
 		if strings.HasPrefix(k, "(") {
 			uid = ""
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %d | %d | %d | %d |\n", name, uid, sup, r.files, r.loaded, r.notImage, r.failed)
+		fmt.Fprintf(&b, "| %s | %s | %s | %d | %d | %d | %d | %d | %d |\n", name, uid, sup, r.files, r.grey, r.decoded, r.loaded, r.notImage, r.failed)
 	}
 	t.Log(b.String())
 }

@@ -43,6 +43,7 @@ var tsNames = map[string]string{
 	tsHTJ2KRPCL:               "High-Throughput JPEG 2000 RPCL Lossless",
 	tsHTJ2K:                   "High-Throughput JPEG 2000",
 	tsRLE:                     "RLE Lossless",
+	"1.2.840.10008.1.2.8.1":   "Deflated Image Frame Compression",
 	"1.2.840.10008.1.2.4.100": "MPEG2 Main Profile",
 	"1.2.840.10008.1.2.4.102": "MPEG-4 AVC/H.264",
 }
