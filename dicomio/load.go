@@ -68,9 +68,7 @@ func Load(ctx context.Context, s *Series, progress func(done, total int)) (*volu
 	lctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	perr := parallel(lctx, len(s.files), func(k int) {
-		buf := sliceBufs.Get().(*[]byte)
-		defer sliceBufs.Put(buf)
-		if err := readSliceBounded(s.files[k], stackVox[k*plane:(k+1)*plane], buf, cache); err != nil {
+		if err := readSliceBounded(s.files[k], stackVox[k*plane:(k+1)*plane], cache); err != nil {
 			errOnce.Do(func() { firstErr = err; cancel() })
 			return
 		}
@@ -156,14 +154,14 @@ var perSliceTimeout = 60 * time.Second
 // readSliceBounded is readSlice with a time bound. On timeout the decoding
 // goroutine is abandoned and writes, when it ends, into a volume that Load
 // has already discarded.
-func readSliceBounded(fi *fileInfo, dst []int16, buf *[]byte, cache *loadCache) error {
+func readSliceBounded(fi *fileInfo, dst []int16, cache *loadCache) error {
 	ch := make(chan error, 1)
 	go func() {
-		own := new([]byte)
-		if buf != nil {
-			own = buf
-		}
-		ch <- safely(fi.label(), func() error { return readSlice(fi, dst, own, cache) })
+		// The goroutine owns its buffer: after a timeout it may still be
+		// using it, so it goes back to the pool only from here.
+		buf := sliceBufs.Get().(*[]byte)
+		defer sliceBufs.Put(buf)
+		ch <- safely(fi.label(), func() error { return readSlice(fi, dst, buf, cache) })
 	}()
 	t := time.NewTimer(perSliceTimeout)
 	defer t.Stop()
