@@ -553,10 +553,11 @@ func readHeaderBounded(path string, limit time.Duration) (*fileInfo, error) {
 		err error
 	}
 	ch := make(chan result, 1)
+	read := readHeaderFn // read here: the goroutine may outlive the call
 	go func() {
 		var fi *fileInfo
 		err := safely(path, func() (err error) {
-			fi, err = readHeaderFn(path)
+			fi, err = read(path)
 			return err
 		})
 		ch <- result{fi, err}
