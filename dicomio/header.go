@@ -145,6 +145,7 @@ func readHeaderAt(f io.ReaderAt, size, modTime int64, path string) (fi *fileInfo
 			return nil, err
 		}
 	}
+	dsBytes = fixUNCharset(dsBytes, lay.sx)
 	hdr := syntheticMeta(lay.sx, dsBytes)
 	ds, err := parseDataset(hdr)
 	// A late error (e.g. a broken private element after the image
@@ -302,6 +303,36 @@ func (fi *fileInfo) expandFrames() ([]*fileInfo, string) {
 	return out, ""
 }
 
+// fixUNCharset rewrites a SpecificCharacterSet (0008,0005) stored with VR
+// UN in explicit VR as CS: the third-party parser panics on it (and prints
+// the panic to the standard logger first). Other bytes are unchanged.
+func fixUNCharset(ds []byte, sx syntax) []byte {
+	if sx.implicit {
+		return ds
+	}
+	w := newWindow(bytes.NewReader(ds), int64(len(ds)))
+	for off := int64(0); off < int64(len(ds)); {
+		e, err := readElem(w, off, sx, 0)
+		if err != nil || e.tag > 0x00080005 {
+			return ds
+		}
+		if e.tag == 0x00080005 {
+			if e.vr != "UN" || e.vl == undefinedLength || e.vl > 0xFFFF {
+				return ds
+			}
+			out := make([]byte, 0, len(ds))
+			out = append(out, ds[:e.off+4]...)
+			out = append(out, 'C', 'S')
+			var l [2]byte
+			sx.bo.PutUint16(l[:], uint16(e.vl))
+			out = append(out, l[:]...)
+			return append(out, ds[e.valOff:]...)
+		}
+		off = e.next
+	}
+	return ds
+}
+
 // parseDataset runs the third-party parser, which panics on some inputs
 // (it calls log.Panicf from its Must* helpers): a panic becomes an error.
 // Those helpers also print the message through the standard log package
@@ -426,6 +457,27 @@ func (h header) floats(t tag.Tag) []float64 {
 			out = append(out, x)
 		}
 		return out
+	case []byte:
+		// VR UN (unknown, e.g. explicit_VR-UN files): DS/IS values are
+		// text; US/UL values are little-endian binary (UN is only used in
+		// little endian syntaxes).
+		var out []float64
+		for _, s := range strings.Split(strings.Trim(string(v), " \x00"), `\`) {
+			x, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+			if err != nil {
+				out = nil
+				break
+			}
+			out = append(out, x)
+		}
+		switch {
+		case out != nil:
+			return out
+		case len(v) == 2:
+			return []float64{float64(binary.LittleEndian.Uint16(v))}
+		case len(v) == 4:
+			return []float64{float64(binary.LittleEndian.Uint32(v))}
+		}
 	}
 	return nil
 }
