@@ -2,7 +2,11 @@ package viewer
 
 import (
 	"image"
+	"image/color"
+	"math"
 	"testing"
+
+	"github.com/liverseg/liverseg/volume"
 )
 
 // benchVolume is a CT-sized volume: 512×512×200 at 0.7×0.7×2 mm.
@@ -53,4 +57,68 @@ func BenchmarkLUT(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		l.Set(WindowLevel{400, float64(i % 100)})
 	}
+}
+
+// chaosLike is a display grid like the CHAOS case (512×512×78 at
+// 0.727×0.727×2 mm) and a 5 mm probability map over it holding a smooth
+// ellipsoid "liver" (about 1.5 L), as the student network produces.
+func chaosLike(b *testing.B) (*Slicer, volume.Geometry, []float32) {
+	b.Helper()
+	v := volume.New(volume.Identity([3]int{512, 512, 78}, [3]float64{0.727, 0.727, 2}))
+	s, err := NewSlicer(v)
+	if err != nil {
+		b.Fatal(err)
+	}
+	g := volume.Identity([3]int{75, 75, 31}, [3]float64{5, 5, 5})
+	data := make([]float32, g.NumVoxels())
+	for k := 0; k < 31; k++ {
+		for j := 0; j < 75; j++ {
+			for i := 0; i < 75; i++ {
+				x, y, z := (float64(i)-25)/18, (float64(j)-35)/14, (float64(k)-15)/10
+				r := math.Sqrt(x*x + y*y + z*z)
+				data[g.Offset(i, j, k)] = float32(1 / (1 + math.Exp((r-1)*12)))
+			}
+		}
+	}
+	return s, g, data
+}
+
+// BenchmarkThresholdThreeViews is the overlay part of a threshold-slider
+// step: new threshold, the three views' overlay layers redrawn at device
+// resolution (700×700 axial, 700×300 coronal and sagittal), fill and
+// outline.
+func BenchmarkThresholdThreeViews(b *testing.B) {
+	s, g, data := chaosLike(b)
+	o, err := NewProbOverlay(s, g, data, 0.5, Style{Color: color.NRGBA{R: 255, A: 255}, Fill: 0.35, Outline: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	sc := NewScene(s)
+	sc.SetOverlays(o)
+	sc.SetCursor([3]int{180, 250, 39})
+	size := [3][2]int{{700, 700}, {700, 300}, {700, 300}}
+	var dst [3]*image.RGBA
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		_ = o.SetThreshold(0.3+0.4*float64(i%50)/50, nil)
+		for n, p := range Planes {
+			w, h, _ := s.Dims(p)
+			vp := Viewport{DX: float64(w) / float64(size[n][0]), DY: float64(h) / float64(size[n][1])}
+			dst[n] = sc.RenderOverlaysAt(dst[n], p, vp, size[n][0], size[n][1])
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/refresh")
+}
+
+// BenchmarkProbVolumeML is the liver volume of the overlay at a new
+// threshold, counted on the 512×512×78 display grid.
+func BenchmarkProbVolumeML(b *testing.B) {
+	s, g, data := chaosLike(b)
+	o, _ := NewProbOverlay(s, g, data, 0.5, Style{})
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		_ = o.SetThreshold(0.3+0.4*float64(i%50)/50, nil)
+		_ = o.VolumeML()
+	}
+	b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/op")
 }

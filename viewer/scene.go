@@ -116,21 +116,31 @@ func (sc *Scene) Render(dst *image.RGBA, p Plane) *image.RGBA {
 	return sc.slicer.Render(dst, p, sc.Slice(p), sc.lut)
 }
 
-// RenderOverlays composites all overlays of plane p at the crosshair's slice
-// into dst (cleared first; reused when it fits). It returns nil when there
-// are no overlays, so that the widget can hide the layer.
+// RenderOverlays draws all overlays of plane p at the crosshair's slice at
+// voxel resolution into dst (cleared first; reused when it fits). It
+// returns nil when there are no overlays, so that the widget can hide the
+// layer.
 func (sc *Scene) RenderOverlays(dst *image.RGBA, p Plane) *image.RGBA {
-	if len(sc.overlays) == 0 {
+	w, h, _ := sc.slicer.Dims(p)
+	return sc.RenderOverlaysAt(dst, p, VoxelViewport, w, h)
+}
+
+// RenderOverlaysAt draws all overlays of plane p at the crosshair's slice
+// into a w×h image covering the plane as vp says (the widget passes the
+// visible part of the view at device resolution). dst is cleared first and
+// reused when it has that size. It returns nil when there are no overlays
+// or the size is empty.
+func (sc *Scene) RenderOverlaysAt(dst *image.RGBA, p Plane, vp Viewport, w, h int) *image.RGBA {
+	if len(sc.overlays) == 0 || w <= 0 || h <= 0 {
 		return nil
 	}
-	w, h, _ := sc.slicer.Dims(p)
 	if dst == nil || dst.Rect != image.Rect(0, 0, w, h) {
 		dst = image.NewRGBA(image.Rect(0, 0, w, h))
 	} else {
 		clear(dst.Pix)
 	}
 	for _, o := range sc.overlays {
-		o.Composite(dst, p, sc.Slice(p))
+		o.Draw(dst, p, sc.Slice(p), vp)
 	}
 	return dst
 }

@@ -1,7 +1,6 @@
 package viewer
 
 import (
-	"image/color"
 	"math"
 	"math/rand"
 	"strings"
@@ -284,56 +283,3 @@ func TestSceneLinksAndNotifies(t *testing.T) {
 	}
 }
 
-func TestMaskOverlay(t *testing.T) {
-	v := volume.New(volume.Identity([3]int{6, 6, 3}, [3]float64{1, 1, 1}))
-	s, _ := NewSlicer(v)
-	m := volume.NewMask(v.Geometry)
-	for j := 1; j <= 4; j++ {
-		for i := 1; i <= 4; i++ {
-			m.Voxels[m.Offset(i, j, 1)] = 1
-		}
-	}
-	red := color.NRGBA{R: 255, A: 255}
-	tests := []struct {
-		name                 string
-		fill, outline        float64
-		edge, inner, outside uint8 // alpha at (1,1), (2,2), (0,0)
-	}{
-		{"fill only", 0.5, 0, 127, 127, 0},
-		{"outline only", 0, 1, 255, 0, 0},
-		{"both", 0.25, 1, 255, 63, 0},
-	}
-	for _, tc := range tests {
-		o, err := NewMaskOverlay(s, m, red, tc.fill, tc.outline)
-		if err != nil {
-			t.Fatal(err)
-		}
-		sc := NewScene(s)
-		sc.SetOverlays(o)
-		sc.SetSlice(Axial, 1)
-		img := sc.RenderOverlays(nil, Axial)
-		for _, c := range []struct {
-			x, y int
-			want uint8
-		}{{1, 1, tc.edge}, {2, 2, tc.inner}, {0, 0, tc.outside}} {
-			if got := img.RGBAAt(c.x, c.y).A; got != c.want {
-				t.Errorf("%s: alpha at (%d,%d) = %d, want %d", tc.name, c.x, c.y, got, c.want)
-			}
-		}
-		sc.SetSlice(Axial, 0)
-		img = sc.RenderOverlays(img, Axial)
-		for _, b := range img.Pix {
-			if b != 0 {
-				t.Errorf("%s: empty slice has overlay pixels", tc.name)
-				break
-			}
-		}
-	}
-	other := volume.NewMask(volume.Identity([3]int{6, 6, 4}, [3]float64{1, 1, 1}))
-	if _, err := NewMaskOverlay(s, other, red, 1, 1); err == nil {
-		t.Error("mask on another grid accepted")
-	}
-	if NewScene(s).RenderOverlays(nil, Axial) != nil {
-		t.Error("no overlays should give a nil layer")
-	}
-}

@@ -12,6 +12,12 @@
 //	middle drag, shift+left drag  pan
 //	ctrl+wheel, + / −          zoom about the pointer / the centre
 //	0 or r                     reset zoom and pan
+//	left drag in box mode      draw a region-of-interest rectangle (OnBox)
+//
+// Overlays are drawn in their own layer at the display's resolution (the
+// visible part of the image, one overlay pixel per device pixel), so that
+// contours are smooth and keep their width at any zoom, and so that an
+// overlay change never re-renders the CT image underneath.
 package sliceview
 
 import (
@@ -34,6 +40,7 @@ var (
 	LetterColor = color.NRGBA{R: 255, G: 196, B: 64, A: 255}
 	LabelColor  = color.NRGBA{R: 230, G: 230, B: 230, A: 255}
 	FocusColor  = color.NRGBA{R: 0, G: 200, B: 255, A: 255}
+	BoxColor    = color.NRGBA{R: 255, G: 220, B: 0, A: 255}
 )
 
 // pixelsAbove is the zoom (device pixels per voxel, both axes) from which
@@ -55,6 +62,11 @@ type SliceView struct {
 
 	img, ovl  *image.RGBA
 	lastSlice int
+	// ovlKey is what the overlay layer was last drawn for; ovlPos and
+	// ovlSize are where it lies in the widget.
+	ovlKey  ovlKey
+	ovlPos  fyne.Position
+	ovlSize fyne.Size
 
 	zoom float32       // 1 = whole slice fits the widget
 	pan  fyne.Position // offset of the image centre from the widget centre
@@ -68,6 +80,11 @@ type SliceView struct {
 	// OnFocus is called when the view is clicked or gains keyboard focus,
 	// so that the app can route keys to the last used view.
 	OnFocus func(v *SliceView)
+	// BoxMode makes a plain left drag draw a rectangle; when the drag ends
+	// OnBox gets its two corners as canonical voxel indices (inclusive,
+	// clamped into the volume; the normal axis holds the current slice).
+	BoxMode bool
+	OnBox   func(v *SliceView, a, b [3]int)
 
 	button   desktop.MouseButton
 	modifier fyne.KeyModifier
@@ -76,6 +93,9 @@ type SliceView struct {
 	focused  bool
 	hovering bool
 	hoverPos fyne.Position
+	boxing   bool
+	boxFrom  fyne.Position
+	boxTo    fyne.Position
 
 	r *renderer
 }
@@ -99,6 +119,7 @@ func (v *SliceView) SetScene(sc *viewer.Scene) {
 	v.scene = sc
 	v.zoom, v.pan = 1, fyne.Position{}
 	v.img, v.ovl = nil, nil
+	v.ovlKey = ovlKey{}
 	v.lastSlice = -1
 	if sc != nil {
 		sc.Listen(func(c viewer.Change) {
@@ -196,8 +217,56 @@ func (v *SliceView) renderImage() {
 	}
 }
 
+// ovlKey identifies an overlay layer's geometry: its viewport and size.
+type ovlKey struct {
+	vp   viewer.Viewport
+	w, h int
+}
+
+// Overlay is the overlay layer as last drawn (device resolution, covering
+// the visible part of the image), or nil when there is none.
+func (v *SliceView) Overlay() *image.RGBA { return v.ovl }
+
+// overlayGeometry is the visible part of the image in widget coordinates
+// and the viewport and pixel size of an overlay layer covering it at device
+// resolution.
+func (v *SliceView) overlayGeometry() (pos fyne.Position, size fyne.Size, k ovlKey, ok bool) {
+	ipos, isz, ok := v.imageRect()
+	if !ok || isz.Width <= 0 || isz.Height <= 0 {
+		return pos, size, k, false
+	}
+	ws := v.Size()
+	x0, y0 := max(ipos.X, 0), max(ipos.Y, 0)
+	x1, y1 := min(ipos.X+isz.Width, ws.Width), min(ipos.Y+isz.Height, ws.Height)
+	if x1 <= x0 || y1 <= y0 {
+		return pos, size, k, false
+	}
+	dev := float32(1)
+	if c := fyne.CurrentApp().Driver().CanvasForObject(v); c != nil && c.Scale() > 0 {
+		dev = c.Scale()
+	}
+	w, h, _ := v.scene.Slicer().Dims(v.plane)
+	k.w = int(math.Ceil(float64((x1 - x0) * dev)))
+	k.h = int(math.Ceil(float64((y1 - y0) * dev)))
+	// Plane pixels per widget unit, then per overlay pixel.
+	ux, uy := float64(w)/float64(isz.Width), float64(h)/float64(isz.Height)
+	k.vp = viewer.Viewport{
+		X0: float64(x0-ipos.X) * ux, Y0: float64(y0-ipos.Y) * uy,
+		DX: float64(x1-x0) * ux / float64(k.w), DY: float64(y1-y0) * uy / float64(k.h),
+	}
+	return fyne.NewPos(x0, y0), fyne.NewSize(x1-x0, y1-y0), k, true
+}
+
+// renderOverlay redraws the overlay layer for the current slice, view
+// geometry and overlays.
 func (v *SliceView) renderOverlay() {
-	v.ovl = v.scene.RenderOverlays(v.ovl, v.plane)
+	pos, size, k, ok := v.overlayGeometry()
+	if !ok || len(v.scene.Overlays()) == 0 {
+		v.ovl, v.ovlKey = nil, ovlKey{}
+	} else {
+		v.ovl = v.scene.RenderOverlaysAt(v.ovl, v.plane, k.vp, k.w, k.h)
+		v.ovlKey, v.ovlPos, v.ovlSize = k, pos, size
+	}
 	if v.r != nil {
 		v.r.setOverlay(v.ovl)
 	}
@@ -345,13 +414,54 @@ func (v *SliceView) Dragged(ev *fyne.DragEvent) {
 		}
 	case v.WindowDrag || v.modifier&fyne.KeyModifierControl != 0:
 		v.adjustWindow(ev.Dragged)
+	case v.BoxMode:
+		if !v.boxing {
+			v.boxing = true
+			v.boxFrom = ev.Position.Subtract(ev.Dragged)
+		}
+		v.boxTo = ev.Position
+		if v.r != nil {
+			v.r.layoutBox()
+		}
 	default:
 		v.moveCursorTo(ev.Position)
 	}
 }
 
-// DragEnd implements fyne.Draggable.
-func (v *SliceView) DragEnd() {}
+// DragEnd finishes a box drawn in box mode.
+func (v *SliceView) DragEnd() {
+	if !v.boxing {
+		return
+	}
+	v.boxing = false
+	if v.r != nil {
+		v.r.layoutBox()
+	}
+	if v.scene == nil || v.OnBox == nil {
+		return
+	}
+	a, okA := v.voxelAt(v.boxFrom)
+	b, okB := v.voxelAt(v.boxTo)
+	if okA && okB {
+		v.OnBox(v, a, b)
+	}
+}
+
+// voxelAt is the voxel under a widget position on the current slice,
+// clamped into the volume.
+func (v *SliceView) voxelAt(p fyne.Position) ([3]int, bool) {
+	px, py, ok := v.toPlane(p)
+	if !ok {
+		return [3]int{}, false
+	}
+	f := v.scene.Slicer().PlaneToIndex(v.plane, v.Slice(), px, py)
+	size := v.scene.Slicer().Size()
+	var idx [3]int
+	for a := range idx {
+		idx[a] = min(max(int(math.Floor(f[a]+0.5)), 0), size[a]-1)
+	}
+	return idx, true
+}
 
 // MouseIn implements desktop.Hoverable.
 func (v *SliceView) MouseIn(ev *desktop.MouseEvent) { v.MouseMoved(ev) }
@@ -461,6 +571,10 @@ func (v *SliceView) CreateRenderer() fyne.WidgetRenderer {
 	r.overlay = canvas.NewImageFromImage(nil)
 	r.overlay.FillMode = canvas.ImageFillStretch
 	r.overlay.ScaleMode = canvas.ImageScalePixels
+	r.box = canvas.NewRectangle(color.Transparent)
+	r.box.StrokeColor = BoxColor
+	r.box.StrokeWidth = 1.5
+	r.box.Hide()
 	r.hLine = canvas.NewLine(viewer.CrosshairColor)
 	r.vLine = canvas.NewLine(viewer.CrosshairColor)
 	l, rt, t, b := v.plane.Letters()
@@ -494,6 +608,7 @@ type renderer struct {
 	bg, border     *canvas.Rectangle
 	image, overlay *canvas.Image
 	hLine, vLine   *canvas.Line
+	box            *canvas.Rectangle
 	letters        [4]*canvas.Text
 	letterBg       [4]*canvas.Rectangle
 	titleBg        *canvas.Rectangle
@@ -502,7 +617,7 @@ type renderer struct {
 }
 
 func (r *renderer) Objects() []fyne.CanvasObject {
-	return []fyne.CanvasObject{r.bg, r.image, r.overlay, r.hLine, r.vLine,
+	return []fyne.CanvasObject{r.bg, r.image, r.overlay, r.hLine, r.vLine, r.box,
 		r.letterBg[0], r.letterBg[1], r.letterBg[2], r.letterBg[3], r.titleBg, r.labelBg,
 		r.letters[0], r.letters[1], r.letters[2], r.letters[3], r.title, r.label, r.border}
 }
@@ -518,8 +633,25 @@ func (r *renderer) setOverlay(img *image.RGBA) {
 		return
 	}
 	r.overlay.Image = img
+	r.overlay.Move(r.v.ovlPos)
+	r.overlay.Resize(r.v.ovlSize)
 	r.overlay.Show()
 	r.overlay.Refresh()
+}
+
+// layoutBox shows the rectangle being drawn in box mode.
+func (r *renderer) layoutBox() {
+	v := r.v
+	if !v.boxing {
+		r.box.Hide()
+		return
+	}
+	x0, x1 := min(v.boxFrom.X, v.boxTo.X), max(v.boxFrom.X, v.boxTo.X)
+	y0, y1 := min(v.boxFrom.Y, v.boxTo.Y), max(v.boxFrom.Y, v.boxTo.Y)
+	r.box.Move(fyne.NewPos(x0, y0))
+	r.box.Resize(fyne.NewSize(x1-x0, y1-y0))
+	r.box.Show()
+	r.box.Refresh()
 }
 
 func (r *renderer) updateAnnotations() {
@@ -557,8 +689,12 @@ func (r *renderer) Layout(size fyne.Size) {
 	if ok {
 		r.image.Move(pos)
 		r.image.Resize(isz)
-		r.overlay.Move(pos)
-		r.overlay.Resize(isz)
+		// The overlay layer is drawn for the visible part of the image at
+		// device resolution: redraw it when that changed (resize, zoom,
+		// pan).
+		if _, _, k, ok := r.v.overlayGeometry(); ok && k != r.v.ovlKey && len(r.v.scene.Overlays()) > 0 {
+			r.v.renderOverlay()
+		}
 		w, h, _ := r.v.scene.Slicer().Dims(r.v.plane)
 		scale := fyne.CurrentApp().Driver().CanvasForObject(r.v)
 		dev := float32(1)

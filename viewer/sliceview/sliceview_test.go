@@ -253,7 +253,7 @@ func TestOverlayLayerOnly(t *testing.T) {
 	for n := range m.Voxels {
 		m.Voxels[n] = 1
 	}
-	o, err := viewer.NewMaskOverlay(r.scene.Slicer(), m, colorRed, 0.5, 1)
+	o, err := viewer.NewMaskOverlay(r.scene.Slicer(), m, viewer.Style{Color: colorRed, Fill: 0.5, Outline: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -262,6 +262,21 @@ func TestOverlayLayerOnly(t *testing.T) {
 	r.scene.SetOverlays(o)
 	if !ax.r.overlay.Visible() || ax.ovl == nil {
 		t.Fatal("overlay layer not shown")
+	}
+	// The layer is drawn at device resolution over the visible image, not
+	// at the 64×48 voxel grid.
+	w, h, _ := r.scene.Slicer().Dims(viewer.Axial)
+	if b := ax.ovl.Bounds(); b.Dx() <= w || b.Dy() <= h {
+		t.Errorf("overlay layer %v is not finer than the %d×%d voxels", b, w, h)
+	}
+	if ax.r.overlay.Size().Width <= 0 || ax.r.overlay.Position().X < 0 {
+		t.Errorf("overlay placed at %v size %v", ax.r.overlay.Position(), ax.r.overlay.Size())
+	}
+	// Zooming redraws the layer for the new viewport.
+	k := ax.ovlKey
+	ax.ZoomBy(2, ax.centre())
+	if ax.ovlKey == k {
+		t.Error("zoom did not redraw the overlay layer")
 	}
 	if !bytes.Equal(greyPix, ax.Image().Pix) {
 		t.Error("overlay change re-rendered the grey image")
@@ -285,5 +300,42 @@ func TestHoverFollowsSliceChange(t *testing.T) {
 	test.Scroll(r.win.Canvas(), p, 0, 10)
 	if got.Index[2] != k+1 {
 		t.Errorf("readout slice after scrolling under a still pointer = %d, want %d", got.Index[2], k+1)
+	}
+}
+
+func TestBoxModeDrag(t *testing.T) {
+	r := newRig(t)
+	ax := r.views[0]
+	var got [2][3]int
+	calls := 0
+	ax.OnBox = func(_ *SliceView, a, b [3]int) { got = [2][3]int{a, b}; calls++ }
+	k := ax.Slice()
+	from := ax.ScreenPosition([3]int{10, 8, k})
+	to := ax.ScreenPosition([3]int{40, 30, k})
+	// Without box mode a drag moves the crosshair.
+	test.Drag(r.win.Canvas(), r.absPos(ax, from), to.X-from.X, to.Y-from.Y)
+	ax.DragEnd()
+	if calls != 0 {
+		t.Fatal("box reported outside box mode")
+	}
+	ax.BoxMode = true
+	cursor := r.scene.Cursor()
+	// As the desktop driver delivers a drag: the pointer's position and
+	// the movement since the last event.
+	mid := fyne.NewPos((from.X+to.X)/2, (from.Y+to.Y)/2)
+	ax.Dragged(&fyne.DragEvent{PointEvent: fyne.PointEvent{Position: mid}, Dragged: fyne.NewDelta(mid.X-from.X, mid.Y-from.Y)})
+	ax.Dragged(&fyne.DragEvent{PointEvent: fyne.PointEvent{Position: to}, Dragged: fyne.NewDelta(to.X-mid.X, to.Y-mid.Y)})
+	if !ax.r.box.Visible() {
+		t.Error("rectangle not shown while dragging")
+	}
+	ax.DragEnd()
+	if calls != 1 || got != [2][3]int{{10, 8, k}, {40, 30, k}} {
+		t.Errorf("box %v (%d calls), want {10 8 %d} {40 30 %d}", got, calls, k, k)
+	}
+	if ax.r.box.Visible() {
+		t.Error("rectangle still shown after the drag")
+	}
+	if r.scene.Cursor() != cursor {
+		t.Error("box drag moved the crosshair")
 	}
 }
