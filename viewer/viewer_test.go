@@ -282,4 +282,3 @@ func TestSceneLinksAndNotifies(t *testing.T) {
 		t.Errorf("axial slice position %v, want 12.5", got)
 	}
 }
-
