@@ -266,6 +266,11 @@ type Options struct {
 	// Progress, when non-nil, is called at the start of each stage (from
 	// the goroutine that called Run).
 	Progress func(Stage)
+	// ProbabilityOnly skips building the full-resolution mask: the Result
+	// has Prob and Post but a nil Mask until Update is called. A viewer
+	// uses it to show the probability map's contour at once and build the
+	// mask in the background.
+	ProbabilityOnly bool
 }
 
 // DefaultOptions are the card's postprocessing settings.
@@ -367,11 +372,13 @@ func (r *Registry) Run(ctx context.Context, v *volume.Volume, name string, o Opt
 		ROI:   roi,
 		input: v.Geometry,
 	}
-	mask, err := res.Apply(res.Post)
-	if err != nil {
-		return nil, err
+	if !o.ProbabilityOnly {
+		mask, err := res.Apply(res.Post)
+		if err != nil {
+			return nil, err
+		}
+		res.Mask = mask
 	}
-	res.Mask = mask
 	t.Postprocess = time.Since(t0)
 	if err := ctx.Err(); err != nil {
 		return nil, err
