@@ -2,6 +2,7 @@ package inference
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
@@ -15,6 +16,19 @@ func checkParity(t *testing.T, r *Registry, dir, name string) {
 	c, ok := r.Card(name)
 	if !ok {
 		t.Fatalf("no card for %s in %s", name, r.Dir())
+	}
+	// A fixture written for another export of the model proves nothing.
+	if b, err := os.ReadFile(filepath.Join(dir, "input.json")); err == nil {
+		var meta struct {
+			Models map[string]struct {
+				SHA string `json:"onnx_sha256"`
+			} `json:"models"`
+		}
+		if json.Unmarshal(b, &meta) == nil {
+			if m, ok := meta.Models[name]; ok && m.SHA != "" && normalizedHex(m.SHA) != normalizedHex(c.SHA256) {
+				t.Fatalf("%s/input.json was written for %s.onnx with SHA-256 %s, but the card says %s: regenerate the fixtures (models/training/parity.py)", dir, name, m.SHA, c.SHA256)
+			}
+		}
 	}
 	v := readParityVolume(t, dir)
 	in, err := Preprocess(v, c.Preprocessing) // reads v through its canonical layout
