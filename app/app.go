@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"strings"
+	"time"
 
 	"fyne.io/fyne/v2"
 	fyneapp "fyne.io/fyne/v2/app"
@@ -18,6 +19,7 @@ import (
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
+	"github.com/liverseg/liverseg/inference"
 	"github.com/liverseg/liverseg/viewer"
 	"github.com/liverseg/liverseg/viewer/sliceview"
 	"github.com/liverseg/liverseg/volume"
@@ -51,6 +53,12 @@ func Main(args []string) int {
 func Run(path string) {
 	a := fyneapp.NewWithID(AppID)
 	u := New(a)
+	if dir, err := inference.FindModelsDir(); err != nil {
+		u.seg.regErr = err
+		u.showSegError(fmt.Errorf("segmentation is unavailable: %w; the viewer works without it", err), false)
+	} else {
+		u.UseModels(dir) // a failure is shown in the panel
+	}
 	u.win.Show()
 	if path != "" {
 		u.Open(path)
@@ -81,6 +89,7 @@ type UI struct {
 	warnText          *widget.Label
 
 	load loadState
+	seg  segState
 }
 
 const customPreset = "Custom"
@@ -94,6 +103,7 @@ func New(a fyne.App) *UI {
 		v := sliceview.New(p)
 		v.OnHover = u.hover
 		v.OnFocus = func(v *sliceview.SliceView) { u.active = v }
+		v.OnBox = u.onBox
 		u.views[n] = v
 	}
 	u.active = u.views[0]
@@ -136,6 +146,7 @@ func New(a fyne.App) *UI {
 	help := widget.NewLabel(helpText)
 	help.Wrapping = fyne.TextWrapWord
 	panel := container.NewVScroll(container.NewVBox(
+		u.segPanel(), widget.NewSeparator(),
 		widget.NewLabelWithStyle("Study", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
 		u.infoText, u.warnText, widget.NewSeparator(), help))
 
@@ -162,6 +173,15 @@ func New(a fyne.App) *UI {
 	u.win.Canvas().SetOnTypedRune(func(r rune) { u.active.TypedRune(r) })
 	u.win.SetOnDropped(u.dropped)
 	u.setStatus("Open a DICOM folder or file, or a NIfTI file (.nii, .nii.gz), or drop one on this window.")
+	u.win.SetOnClosed(func() {
+		if u.seg.stop != nil {
+			close(u.seg.stop)
+			u.seg.stop = nil
+		}
+		if u.seg.cancel != nil {
+			u.seg.cancel()
+		}
+	})
 	return u
 }
 
@@ -179,7 +199,8 @@ func (u *UI) dropped(_ fyne.Position, uris []fyne.URI) {
 	}
 }
 
-const helpText = `Mouse: wheel = slice · click/drag = crosshair (all views follow) · right drag or ctrl+drag = window/level (→ wider, ↓ higher level) · middle or shift+drag = pan · ctrl+wheel = zoom.
+const helpText = `Segmentation: the student runs when a study opens; pick another model and Run, or Cancel. The threshold slider re-contours the kept probability map without re-running. Box: drag a rectangle on a view to segment only that region (the third axis comes from a box drawn on another view, else the whole extent).
+Mouse: wheel = slice · click/drag = crosshair (all views follow) · right drag or ctrl+drag = window/level (→ wider, ↓ higher level) · middle or shift+drag = pan · ctrl+wheel = zoom.
 Keys (view under focus): Page Up/Down, ↑/↓ = slice · Home/End = first/last · + / − = zoom · 0 = reset.
 Slices step towards S, P and L (index +1). Views are radiological: patient right on screen left.`
 
@@ -216,6 +237,7 @@ func (u *UI) ShowVolume(v *volume.Volume) error {
 	if u.scene != nil {
 		wl = u.scene.Window() // keep the reader's window across studies
 	}
+	u.resetSegmentation()
 	u.vol = v
 	u.scene = viewer.NewScene(s)
 	u.scene.SetWindow(wl)
@@ -241,6 +263,13 @@ func (u *UI) ShowVolume(v *volume.Volume) error {
 	}
 	u.win.SetTitle(title)
 	u.setStatus("Opened " + v.Info.Source)
+	// Segment at once with the student: the overlay appears when it is
+	// done, and the viewer is usable meanwhile.
+	if u.seg.reg != nil {
+		u.seg.firstRun = true
+		u.seg.shownAt = time.Now()
+		u.RunModel(u.autoModel())
+	}
 	return nil
 }
 

@@ -162,6 +162,9 @@ func NewProbOverlay(s *Slicer, g volume.Geometry, data []float32, threshold floa
 // Threshold is the probability above which a voxel is drawn as inside.
 func (o *ProbOverlay) Threshold() float64 { return o.thr }
 
+// Keep is the clean-up mask given with the threshold, or nil.
+func (o *ProbOverlay) Keep() []uint8 { return o.keep }
+
 // SetThreshold changes the threshold. keep, when not nil, is the cleaned
 // mask on the map's own grid at that threshold (0/1, x fastest): it decides
 // which above-threshold voxels stay and which below-threshold ones are
@@ -267,7 +270,24 @@ func (o *ProbOverlay) Draw(dst *image.RGBA, p Plane, slice int, vp Viewport) {
 // a row above the threshold in one cell are counted in closed form; the
 // cost is one map row per display row (a few ms for a 512×512×100 CT), not
 // one sample per voxel.
-func (o *ProbOverlay) VolumeML() float64 {
+func (o *ProbOverlay) VolumeML() float64 { return o.VolumeAt(o.thr, o.keep) }
+
+// VolumeAt is VolumeML for threshold t and clean-up mask keep (nil for
+// none) without changing the overlay. It reads only the map, so it may run
+// on another goroutine while the overlay is drawn (a slider's volume is
+// computed in the background, latest value winning).
+func (o *ProbOverlay) VolumeAt(t float64, keep []uint8) float64 {
+	if keep != nil && len(keep) != len(o.data) {
+		return math.NaN()
+	}
+	// A private overlay sharing only the fields that never change, so
+	// that nothing the UI goroutine writes (style, threshold, scratch) is
+	// read here.
+	c := ProbOverlay{geom: o.geom, data: o.data, disp: o.disp, vox: o.vox, a: o.a, b: o.b, thr: t, keep: keep}
+	return c.volume()
+}
+
+func (o *ProbOverlay) volume() float64 {
 	size := o.geom.Size
 	nx := size[0]
 	// Display columns of each map cell along x: [start[m], start[m+1]).

@@ -1,0 +1,755 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"image/color"
+	"math"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/liverseg/liverseg/inference"
+	"github.com/liverseg/liverseg/metrics"
+	"github.com/liverseg/liverseg/viewer"
+	"github.com/liverseg/liverseg/viewer/sliceview"
+	"github.com/liverseg/liverseg/volume"
+)
+
+// AutoModel is the model run automatically when a study is opened: the
+// distilled student, fast enough to segment before the reader has found
+// the liver.
+const AutoModel = "student"
+
+// Colours offered for overlays, in menu order.
+var overlayColors = []struct {
+	Name string
+	C    color.NRGBA
+}{
+	{"Red", color.NRGBA{R: 255, G: 60, B: 50, A: 255}},
+	{"Orange", color.NRGBA{R: 255, G: 150, B: 0, A: 255}},
+	{"Yellow", color.NRGBA{R: 255, G: 230, B: 0, A: 255}},
+	{"Green", color.NRGBA{R: 40, G: 220, B: 80, A: 255}},
+	{"Cyan", color.NRGBA{R: 0, G: 210, B: 255, A: 255}},
+	{"Blue", color.NRGBA{R: 60, G: 110, B: 255, A: 255}},
+	{"Magenta", color.NRGBA{R: 255, G: 60, B: 220, A: 255}},
+}
+
+func colorByName(name string) color.NRGBA {
+	for _, c := range overlayColors {
+		if c.Name == name {
+			return c.C
+		}
+	}
+	return overlayColors[0].C
+}
+
+// segState is the segmentation side of the window: the models, the run in
+// progress, the result shown and its overlay controls.
+type segState struct {
+	reg    *inference.Registry
+	regErr error
+
+	// Controls.
+	model      *widget.Select
+	runBtn     *widget.Button
+	cancelBtn  *widget.Button
+	bar        *widget.ProgressBarInfinite
+	stage      *widget.Label
+	result     *widget.Label
+	errText    *widget.Label
+	thr        *widget.Slider
+	thrLabel   *widget.Label
+	show       *widget.Check
+	fill       *widget.Check
+	outline    *widget.Check
+	opacity    *widget.Slider
+	color      *widget.Select
+	boxMode    *widget.Check
+	clearBox   *widget.Button
+	boxLabel   *widget.Label
+	refBtn     *widget.Button
+	refShow    *widget.Check
+	refColor   *widget.Select
+	refLabel   *widget.Label
+	settingThr bool
+
+	// The run in progress.
+	gen     int // bumped per run and by Cancel, so a superseded result is dropped
+	cancel  context.CancelFunc
+	running string // model name, "" when idle
+	runs    int    // Registry.Run calls started (tests count them)
+
+	// What is shown.
+	res      *inference.Result
+	ovl      *viewer.ProbOverlay
+	box      *inference.Box // canonical ROI, nil for the whole volume
+	boxOvl   *viewer.BoxOverlay
+	ref      *volume.Mask // canonical, on the displayed grid
+	refOvl   *viewer.MaskOverlay
+	refName  string
+	shownAt  time.Time // when the volume was shown, for "loaded → overlay"
+	firstRun bool      // the next result is the automatic one after opening
+
+	// Background mask and volume updates, latest threshold winning.
+	post    chan postJob
+	postGen atomic.Int64
+	stop    chan struct{}
+
+	// Test hooks, called on the Fyne goroutine.
+	onRunDone  func(err error)
+	onPostDone func()
+	onRefDone  func(err error)
+	lastErr    error
+}
+
+// postJob is a threshold whose volume and full-resolution mask are to be
+// computed in the background.
+type postJob struct {
+	gen  int64
+	res  *inference.Result
+	ovl  *viewer.ProbOverlay
+	post inference.PostOptions
+	keep []uint8
+	ref  *volume.Mask
+}
+
+// segPanel builds the segmentation controls.
+func (u *UI) segPanel() fyne.CanvasObject {
+	s := &u.seg
+	s.model = widget.NewSelect(nil, nil)
+	s.model.PlaceHolder = "Model"
+	s.runBtn = widget.NewButton("Run", func() { u.RunModel(s.model.Selected) })
+	s.runBtn.Importance = widget.HighImportance
+	s.cancelBtn = widget.NewButton("Cancel", u.CancelSegmentation)
+	s.cancelBtn.Disable()
+	s.bar = widget.NewProgressBarInfinite()
+	s.bar.Stop()
+	s.bar.Hide()
+	s.stage = widget.NewLabel("")
+	s.stage.Hide()
+	s.result = widget.NewLabel("No segmentation yet.")
+	s.result.Wrapping = fyne.TextWrapWord
+	s.errText = widget.NewLabel("")
+	s.errText.Wrapping = fyne.TextWrapWord
+	s.errText.Importance = widget.DangerImportance
+	s.errText.Hide()
+
+	s.thr = widget.NewSlider(0.01, 0.99)
+	s.thr.Step = 0.01
+	s.thr.Value = 0.5
+	s.thr.OnChanged = func(v float64) {
+		if !s.settingThr {
+			u.SetThreshold(v)
+		}
+	}
+	s.thrLabel = widget.NewLabel("0.50")
+	s.thrLabel.TextStyle.Monospace = true
+
+	s.show = widget.NewCheck("Show", func(bool) { u.updateOverlays() })
+	s.show.Checked = true
+	s.fill = widget.NewCheck("Fill", func(bool) { u.applyStyle() })
+	s.fill.Checked = true
+	s.outline = widget.NewCheck("Outline", func(bool) { u.applyStyle() })
+	s.outline.Checked = true
+	s.opacity = widget.NewSlider(0, 1)
+	s.opacity.Step = 0.05
+	s.opacity.Value = 0.35
+	s.opacity.OnChanged = func(float64) { u.applyStyle() }
+	names := make([]string, len(overlayColors))
+	for i, c := range overlayColors {
+		names[i] = c.Name
+	}
+	s.color = widget.NewSelect(names, func(string) { u.applyStyle() })
+	s.color.Selected = "Red"
+
+	s.boxMode = widget.NewCheck("Box: drag on a view to segment a region", func(on bool) {
+		for _, v := range u.views {
+			v.BoxMode = on
+		}
+	})
+	s.clearBox = widget.NewButton("Whole volume", u.ClearBox)
+	s.clearBox.Disable()
+	s.boxLabel = widget.NewLabel("")
+	s.boxLabel.Wrapping = fyne.TextWrapWord
+	s.boxLabel.Hide()
+
+	s.refBtn = widget.NewButton("Reference mask…", u.chooseReference)
+	s.refShow = widget.NewCheck("Show", func(bool) { u.updateOverlays() })
+	s.refShow.Checked = true
+	s.refColor = widget.NewSelect(names, func(string) { u.applyStyle() })
+	s.refColor.Selected = "Green"
+	s.refLabel = widget.NewLabel("")
+	s.refLabel.Wrapping = fyne.TextWrapWord
+	s.refLabel.Hide()
+
+	bold := func(t string) *widget.Label {
+		return widget.NewLabelWithStyle(t, fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+	}
+	return container.NewVBox(
+		bold("Liver segmentation"),
+		container.NewBorder(nil, nil, nil, container.NewHBox(s.runBtn, s.cancelBtn), s.model),
+		container.NewBorder(nil, nil, nil, nil, container.NewStack(s.bar)), s.stage,
+		s.result, s.errText,
+		container.NewBorder(nil, nil, widget.NewLabel("Threshold"), s.thrLabel, s.thr),
+		container.NewHBox(s.show, s.fill, s.outline, container.NewGridWrap(fyne.NewSize(110, s.color.MinSize().Height), s.color)),
+		container.NewBorder(nil, nil, widget.NewLabel("Opacity"), nil, s.opacity),
+		container.NewBorder(nil, nil, nil, s.clearBox, s.boxMode), s.boxLabel,
+		container.NewHBox(s.refBtn, s.refShow, container.NewGridWrap(fyne.NewSize(110, s.refColor.MinSize().Height), s.refColor)),
+		s.refLabel,
+	)
+}
+
+// UseModels opens the models folder dir (the model cards and their
+// networks) for segmentation and starts loading the automatic model in the
+// background so that the first run does not pay for it. A folder that
+// cannot be used leaves the viewer working, with the reason in the panel.
+func (u *UI) UseModels(dir string) error {
+	s := &u.seg
+	if s.reg != nil {
+		s.reg.Close()
+		s.reg = nil
+	}
+	reg, err := inference.OpenRegistry(dir, inference.RegistryOptions{})
+	if err == nil && len(reg.Cards()) == 0 {
+		err = fmt.Errorf("the models folder %s holds no model cards", dir)
+	}
+	if err != nil {
+		s.regErr = err
+		s.model.Options = nil
+		s.model.ClearSelected()
+		s.model.Disable()
+		s.runBtn.Disable()
+		u.showSegError(fmt.Errorf("segmentation is unavailable: %w; the viewer works without it", err), false)
+		return err
+	}
+	s.reg, s.regErr = reg, nil
+	names := make([]string, 0, len(reg.Cards()))
+	for _, c := range reg.Cards() {
+		names = append(names, c.Name)
+	}
+	s.model.Options = names
+	s.model.Enable()
+	s.runBtn.Enable()
+	auto := u.autoModel()
+	s.model.SetSelected(auto)
+	s.errText.Hide()
+	// Verify and load the automatic model now: a broken file is reported
+	// at start-up, and the first segmentation is faster.
+	go func() {
+		if err := reg.Load(auto); err != nil {
+			fyne.Do(func() {
+				if s.reg == reg && s.running == "" && s.res == nil {
+					u.showSegError(fmt.Errorf("model %s cannot be used: %w", auto, err), false)
+				}
+			})
+		}
+	}()
+	return nil
+}
+
+// autoModel is AutoModel when the folder has it, else its first model.
+func (u *UI) autoModel() string {
+	if _, ok := u.seg.reg.Card(AutoModel); ok {
+		return AutoModel
+	}
+	return u.seg.reg.Cards()[0].Name
+}
+
+// RunModel segments the shown volume with the named model in the
+// background (inside the box when one is drawn), replacing any run in
+// progress. The viewer stays usable; Cancel stops the run.
+func (u *UI) RunModel(name string) {
+	s := &u.seg
+	if u.vol == nil || u.scene == nil {
+		u.setStatus("Open a study first.")
+		return
+	}
+	if s.reg == nil {
+		err := s.regErr
+		if err == nil {
+			err = errors.New("no models folder is configured")
+		}
+		u.showSegError(fmt.Errorf("segmentation is unavailable: %w", err), true)
+		return
+	}
+	if name == "" {
+		name = u.autoModel()
+	}
+	card, err := s.reg.Lookup(name)
+	if err != nil {
+		u.showSegError(err, true)
+		return
+	}
+	if s.cancel != nil {
+		s.cancel()
+	}
+	s.gen++
+	gen := s.gen
+	ctx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	s.running = name
+	s.runs++
+	s.errText.Hide()
+	s.bar.Show()
+	s.bar.Start()
+	s.stage.SetText(name + ": starting…")
+	s.stage.Show()
+	s.cancelBtn.Enable()
+	opts := card.DefaultOptions()
+	opts.ProbabilityOnly = true // the overlay comes from the map; the mask follows in the background
+	if s.box != nil {
+		b := *s.box
+		opts.ROI = &b
+	}
+	opts.Progress = func(st inference.Stage) {
+		fyne.Do(func() {
+			if gen == s.gen && st != inference.StageDone {
+				s.stage.SetText(fmt.Sprintf("%s: %s…", name, st))
+			}
+		})
+	}
+	reg, vol := s.reg, u.vol
+	go func() {
+		var res *inference.Result
+		err := func() (err error) {
+			// An inference failure must never take the viewer down.
+			defer func() {
+				if r := recover(); r != nil {
+					err = fmt.Errorf("internal error while running model %s: %v", name, r)
+				}
+			}()
+			res, err = reg.Run(ctx, vol, name, opts)
+			return err
+		}()
+		fyne.Do(func() { u.runDone(gen, vol, name, res, err) })
+	}()
+}
+
+// CancelSegmentation stops the run in progress; what was shown stays.
+func (u *UI) CancelSegmentation() {
+	s := &u.seg
+	if s.running == "" {
+		return
+	}
+	s.gen++ // first, so that the cancelled run's late result is dropped
+	if s.cancel != nil {
+		s.cancel()
+		s.cancel = nil
+	}
+	name := s.running
+	u.endRun()
+	u.setStatus("Segmentation with " + name + " cancelled.")
+	if s.onRunDone != nil {
+		s.onRunDone(context.Canceled)
+	}
+}
+
+func (u *UI) endRun() {
+	s := &u.seg
+	s.running = ""
+	s.bar.Stop()
+	s.bar.Hide()
+	s.stage.Hide()
+	s.cancelBtn.Disable()
+}
+
+func (u *UI) runDone(gen int, vol *volume.Volume, name string, res *inference.Result, err error) {
+	s := &u.seg
+	if gen != s.gen || vol != u.vol {
+		return
+	}
+	if s.cancel != nil {
+		s.cancel()
+		s.cancel = nil
+	}
+	auto := s.firstRun
+	s.firstRun = false
+	u.endRun()
+	if err == nil {
+		err = u.showResult(res)
+	}
+	switch {
+	case errors.Is(err, context.Canceled):
+		u.setStatus("Segmentation with " + name + " cancelled.")
+	case err != nil:
+		u.showSegError(fmt.Errorf("segmentation with %s failed: %w", name, err), !auto)
+	case auto:
+		u.setStatus(fmt.Sprintf("%s: liver overlay on screen %.2f s after the series was shown.", name, time.Since(s.shownAt).Seconds()))
+	default:
+		u.setStatus(fmt.Sprintf("%s: done in %.0f ms.", name, float64(res.Timings.Total.Microseconds())/1000))
+	}
+	if s.onRunDone != nil {
+		s.onRunDone(err)
+	}
+}
+
+// showResult installs a new result: its probability overlay at the
+// model's threshold, the slider, and the background mask.
+func (u *UI) showResult(res *inference.Result) error {
+	s := &u.seg
+	keep, err := cleanMap(res, res.Post)
+	if err != nil {
+		return err
+	}
+	o, err := viewer.NewProbOverlay(u.scene.Slicer(), res.Prob.Geometry, res.Prob.Data, res.Post.Threshold, u.predStyle())
+	if err != nil {
+		return err
+	}
+	if err := o.SetThreshold(res.Post.Threshold, keep); err != nil {
+		return err
+	}
+	s.res, s.ovl = res, o
+	s.settingThr = true
+	s.thr.SetValue(res.Post.Threshold)
+	s.settingThr = false
+	s.thrLabel.SetText(fmt.Sprintf("%.2f", res.Post.Threshold))
+	u.updateOverlays()
+	u.showResultText(math.NaN(), true)
+	u.queuePost(keep)
+	return nil
+}
+
+// cleanMap is the clean-up (largest component, holes) of the map on its
+// own grid at o's threshold: what the overlay draws.
+func cleanMap(res *inference.Result, o inference.PostOptions) ([]uint8, error) {
+	if !o.LargestComponent && !o.FillHoles {
+		return nil, nil
+	}
+	return inference.MaskFromProb(res.Prob, res.Prob.Size, res.Prob.Spacing, o)
+}
+
+// SetThreshold changes the threshold of the shown segmentation: the three
+// overlay layers are redrawn at once from the kept probability map (no
+// network run); the volume and the full-resolution mask follow from a
+// background goroutine, latest threshold winning.
+func (u *UI) SetThreshold(t float64) {
+	s := &u.seg
+	s.thrLabel.SetText(fmt.Sprintf("%.2f", t))
+	if s.res == nil || s.ovl == nil || !(t > 0 && t < 1) {
+		return
+	}
+	post := s.res.Post
+	post.Threshold = t
+	keep, err := cleanMap(s.res, post)
+	if err != nil {
+		u.showSegError(err, false)
+		return
+	}
+	if err := s.ovl.SetThreshold(t, keep); err != nil {
+		u.showSegError(err, false)
+		return
+	}
+	u.scene.OverlaysChanged()
+	u.showResultText(math.NaN(), true)
+	u.queuePost(keep)
+}
+
+// queuePost asks the background worker for the volume and the mask at the
+// overlay's current threshold, replacing any request not yet started.
+func (u *UI) queuePost(keep []uint8) {
+	s := &u.seg
+	if s.post == nil {
+		s.post = make(chan postJob, 1)
+		s.stop = make(chan struct{})
+		go u.postWorker(s.post, s.stop)
+	}
+	post := s.res.Post
+	post.Threshold = s.ovl.Threshold()
+	job := postJob{gen: s.postGen.Add(1), res: s.res, ovl: s.ovl, post: post, keep: keep, ref: s.ref}
+	select {
+	case <-s.post: // superseded before it started
+	default:
+	}
+	s.post <- job
+}
+
+// postWorker computes volumes and masks one job at a time. It first
+// reports the overlay's volume (a few ms), then, unless a newer threshold
+// arrived meanwhile, builds the full-resolution mask (hundreds of ms for a
+// CT) and its Dice with the reference.
+func (u *UI) postWorker(jobs <-chan postJob, stop <-chan struct{}) {
+	s := &u.seg
+	for {
+		var job postJob
+		select {
+		case <-stop:
+			return
+		case job = <-jobs:
+		}
+		ml := job.ovl.VolumeAt(job.post.Threshold, job.keep)
+		fyne.Do(func() {
+			if s.res == job.res && job.gen == s.postGen.Load() {
+				u.showResultText(ml, true)
+			}
+		})
+		if job.gen != s.postGen.Load() {
+			continue
+		}
+		m, err := job.res.Apply(job.post)
+		dice := math.NaN()
+		if err == nil && job.ref != nil {
+			if d, derr := metrics.Dice(m.Canonical(), job.ref); derr == nil {
+				dice = d
+			}
+		}
+		fyne.Do(func() {
+			if s.res != job.res || job.gen != s.postGen.Load() {
+				return
+			}
+			if err != nil {
+				u.showSegError(err, false)
+				return
+			}
+			job.res.Mask, job.res.Post = m, job.post
+			u.showResultText(m.VolumeML(), false)
+			u.showDice(dice)
+			if s.onPostDone != nil {
+				s.onPostDone()
+			}
+		})
+	}
+}
+
+// showResultText writes the result line: model, volume (approximate while
+// the mask is being rebuilt), threshold and timings.
+func (u *UI) showResultText(ml float64, approx bool) {
+	s := &u.seg
+	r := s.res
+	if r == nil {
+		s.result.SetText("No segmentation yet.")
+		return
+	}
+	vol := "…"
+	if !math.IsNaN(ml) {
+		vol = fmt.Sprintf("%.1f mL", ml)
+		if approx {
+			vol = "≈ " + vol
+		}
+	}
+	where := "whole volume"
+	if u.vol != nil && r.ROI != (inference.Box{Max: u.vol.CanonicalGeometry().Size}) {
+		where = "in the box"
+	}
+	t := r.Timings
+	msOf := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	s.result.SetText(fmt.Sprintf("%s (%s): liver %s at threshold %.2f\nnetwork %.0f ms · total %.0f ms (preprocess %.0f ms)",
+		r.Model, where, vol, s.ovl.Threshold(), msOf(t.Infer), msOf(t.Total), msOf(t.Preprocess)))
+}
+
+// VolumeText is the result line shown in the panel (for tests).
+func (u *UI) VolumeText() string { return u.seg.result.Text }
+
+// predStyle is the prediction's overlay style from the controls.
+func (u *UI) predStyle() viewer.Style {
+	s := &u.seg
+	return styleFrom(s.fill.Checked, s.outline.Checked, s.opacity.Value, colorByName(s.color.Selected))
+}
+
+func styleFrom(fill, outline bool, opacity float64, c color.NRGBA) viewer.Style {
+	st := viewer.Style{Color: c}
+	if fill {
+		st.Fill = opacity
+	}
+	if outline {
+		// The outline stays more opaque than the fill: it is what marks
+		// the edge when the fill is faint.
+		st.Outline = min(1, 0.4+opacity*1.5)
+	}
+	return st
+}
+
+// applyStyle copies the overlay controls into the overlays and redraws
+// the overlay layers (never the CT images).
+func (u *UI) applyStyle() {
+	s := &u.seg
+	if s.ovl != nil {
+		s.ovl.Style = u.predStyle()
+	}
+	if s.refOvl != nil {
+		st := styleFrom(s.fill.Checked, s.outline.Checked, s.opacity.Value, colorByName(s.refColor.Selected))
+		if !s.outline.Checked && !s.fill.Checked {
+			st.Outline = 1
+		}
+		s.refOvl.Style = st
+	}
+	if u.scene != nil {
+		u.scene.OverlaysChanged()
+	}
+}
+
+// updateOverlays puts the visible overlays in the scene: the reference
+// under the prediction, the box on top.
+func (u *UI) updateOverlays() {
+	s := &u.seg
+	if u.scene == nil {
+		return
+	}
+	var list []viewer.Overlay
+	if s.refOvl != nil && s.refShow.Checked {
+		list = append(list, s.refOvl)
+	}
+	if s.ovl != nil && s.show.Checked {
+		list = append(list, s.ovl)
+	}
+	if s.boxOvl != nil {
+		list = append(list, s.boxOvl)
+	}
+	u.scene.SetOverlays(list...)
+}
+
+// showSegError reports a segmentation failure in the panel and the status
+// line, and in a dialog when the user asked for the run.
+func (u *UI) showSegError(err error, dialogToo bool) {
+	s := &u.seg
+	s.lastErr = err
+	msg := err.Error()
+	s.errText.SetText(msg)
+	s.errText.Show()
+	u.setStatus("Error: " + strings.ReplaceAll(msg, "\n", " "))
+	if dialogToo {
+		dialog.NewError(err, u.win).Show()
+	}
+}
+
+// resetSegmentation forgets the previous study's segmentation, box and
+// reference when another volume is shown, and cancels a run on it.
+func (u *UI) resetSegmentation() {
+	s := &u.seg
+	if s.running != "" {
+		s.gen++
+		if s.cancel != nil {
+			s.cancel()
+			s.cancel = nil
+		}
+		u.endRun()
+	}
+	s.postGen.Add(1) // drop pending background work
+	s.res, s.ovl, s.box, s.boxOvl, s.ref, s.refOvl, s.refName = nil, nil, nil, nil, nil, nil, ""
+	s.result.SetText("No segmentation yet.")
+	s.boxLabel.Hide()
+	s.clearBox.Disable()
+	s.refLabel.Hide()
+}
+
+// onBox turns a rectangle drawn on one view into the region of interest:
+// its two in-plane axes from the rectangle, the third from the box drawn
+// before on another view, or the whole extent. The selected model then runs
+// inside it.
+func (u *UI) onBox(v *sliceview.SliceView, a, b [3]int) {
+	s := &u.seg
+	if u.scene == nil {
+		return
+	}
+	size := u.scene.Slicer().Size()
+	n := v.Plane().NormalAxis()
+	var box inference.Box
+	for ax := 0; ax < 3; ax++ {
+		box.Min[ax], box.Max[ax] = min(a[ax], b[ax]), max(a[ax], b[ax])+1
+	}
+	if s.box != nil {
+		box.Min[n], box.Max[n] = s.box.Min[n], s.box.Max[n]
+	} else {
+		box.Min[n], box.Max[n] = 0, size[n]
+	}
+	u.SetBox(&box)
+}
+
+// SetBox restricts segmentation to a canonical voxel box (nil: the whole
+// volume) and re-runs the selected model. A box smaller than the model can
+// work on (one tile of its input grid) is enlarged around its centre.
+func (u *UI) SetBox(b *inference.Box) {
+	s := &u.seg
+	if u.scene == nil {
+		return
+	}
+	if b == nil {
+		u.ClearBox()
+		return
+	}
+	size := u.scene.Slicer().Size()
+	box := *b
+	name := s.model.Selected
+	if s.reg != nil {
+		if name == "" {
+			name = u.autoModel()
+		}
+		if c, ok := s.reg.Card(name); ok {
+			box = fitBox(box, size, u.vol.CanonicalGeometry().Spacing, c.Preprocessing)
+		}
+	}
+	for a := 0; a < 3; a++ {
+		box.Min[a] = min(max(box.Min[a], 0), size[a])
+		box.Max[a] = min(max(box.Max[a], box.Min[a]), size[a])
+	}
+	if box.Empty() {
+		return
+	}
+	s.box = &box
+	s.boxOvl = viewer.NewBoxOverlay(u.scene.Slicer(), box.Min, box.Max, sliceview.BoxColor)
+	sp := u.vol.CanonicalGeometry().Spacing
+	s.boxLabel.SetText(fmt.Sprintf("Box %d × %d × %d voxels (%.0f × %.0f × %.0f mm)",
+		box.Max[0]-box.Min[0], box.Max[1]-box.Min[1], box.Max[2]-box.Min[2],
+		float64(box.Max[0]-box.Min[0])*sp[0], float64(box.Max[1]-box.Min[1])*sp[1], float64(box.Max[2]-box.Min[2])*sp[2]))
+	s.boxLabel.Show()
+	s.clearBox.Enable()
+	u.updateOverlays()
+	if s.reg != nil {
+		u.RunModel(name)
+	}
+}
+
+// ClearBox removes the region of interest and re-runs the selected model
+// on the whole volume.
+func (u *UI) ClearBox() {
+	s := &u.seg
+	if s.box == nil {
+		return
+	}
+	s.box, s.boxOvl = nil, nil
+	s.boxLabel.Hide()
+	s.clearBox.Disable()
+	u.updateOverlays()
+	if s.reg != nil && u.vol != nil {
+		u.RunModel(s.model.Selected)
+	}
+}
+
+// fitBox enlarges b around its centre so that every axis spans at least
+// one tile of the model's input grid (SizeMultiple voxels at its spacing),
+// within a volume of the given size.
+func fitBox(b inference.Box, size [3]int, spacing [3]float64, p inference.Preprocessing) inference.Box {
+	for a := 0; a < 3; a++ {
+		need := int(math.Ceil(float64(p.SizeMultiple)*p.SpacingMM[a]/spacing[a])) + 1
+		if need > size[a] {
+			b.Min[a], b.Max[a] = 0, size[a]
+			continue
+		}
+		if w := b.Max[a] - b.Min[a]; w < need {
+			c := (b.Min[a] + b.Max[a]) / 2
+			lo := min(max(c-need/2, 0), size[a]-need)
+			b.Min[a], b.Max[a] = lo, lo+need
+		}
+	}
+	return b
+}
+
+// showDice writes the prediction's Dice with the reference next to it.
+func (u *UI) showDice(d float64) {
+	s := &u.seg
+	if s.ref == nil {
+		return
+	}
+	txt := fmt.Sprintf("Reference %s: %.1f mL", s.refName, s.ref.VolumeML())
+	if !math.IsNaN(d) && s.res != nil {
+		txt += fmt.Sprintf(" · Dice with %s %.3f", s.res.Model, d)
+	}
+	s.refLabel.SetText(txt)
+	s.refLabel.Show()
+}

@@ -1,0 +1,627 @@
+package app
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"image"
+	"image/color"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/test"
+
+	"github.com/liverseg/liverseg/inference"
+	"github.com/liverseg/liverseg/internal/shareddata"
+	"github.com/liverseg/liverseg/nifti"
+	"github.com/liverseg/liverseg/viewer/sliceview"
+	"github.com/liverseg/liverseg/volume"
+)
+
+// testModels is the models folder the app tests run: the shipped models
+// once the student has been exported into models/, else inference's tiny
+// test network (a real ONNX file run by the real runtime, but not a liver
+// model). real says which.
+func testModels(t testing.TB) (dir string, real bool) {
+	t.Helper()
+	if _, err := os.Stat(filepath.Join("..", "models", AutoModel+".json")); err == nil {
+		return filepath.Join("..", "models"), true
+	}
+	return filepath.Join("..", "inference", "testdata"), false
+}
+
+// waitRun waits for the segmentation run in flight to finish.
+func waitRun(t testing.TB, done <-chan error) error {
+	t.Helper()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(2 * time.Minute):
+		t.Fatal("segmentation did not finish")
+	}
+	return nil
+}
+
+// segUI is a window with the test models, a run-done channel and a
+// post-done channel (latest background mask).
+func segUI(t *testing.T, dir string) (*UI, chan error, chan struct{}) {
+	t.Helper()
+	u := newUI(t)
+	runDone := make(chan error, 8)
+	postDone := make(chan struct{}, 64)
+	u.seg.onRunDone = func(err error) { runDone <- err }
+	u.seg.onPostDone = func() { postDone <- struct{}{} }
+	if err := u.UseModels(dir); err != nil {
+		t.Fatal(err)
+	}
+	return u, runDone, postDone
+}
+
+func waitPost(t testing.TB, ch <-chan struct{}) {
+	t.Helper()
+	select {
+	case <-ch:
+	case <-time.After(2 * time.Minute):
+		t.Fatal("background mask did not finish")
+	}
+}
+
+// openChaos opens the real CHAOS DICOM series and waits for the automatic
+// segmentation.
+func openChaos(t *testing.T) (*UI, chan error, chan struct{}, bool) {
+	t.Helper()
+	dicom := shareddata.Path(t, "cases", "chaos_ct01", "dicom")
+	dir, real := testModels(t)
+	u, runDone, postDone := segUI(t, dir)
+	if err := openAndWait(t, u, dicom); err != nil {
+		t.Fatal(err)
+	}
+	if err := waitRun(t, runDone); err != nil {
+		t.Fatalf("automatic segmentation: %v", err)
+	}
+	return u, runDone, postDone, real
+}
+
+// canvasPixel is the colour the window shows at the centre of voxel idx in
+// view v.
+func canvasPixel(u *UI, v *sliceview.SliceView, idx [3]int) color.RGBA {
+	img := u.win.Canvas().Capture()
+	p := fyne.CurrentApp().Driver().AbsolutePositionForObject(v).Add(v.ScreenPosition(idx))
+	s := u.win.Canvas().Scale()
+	return color.RGBAModel.Convert(img.At(int(p.X*s), int(p.Y*s))).(color.RGBA)
+}
+
+// overlayStats counts the painted pixels of a view's overlay layer and sums
+// their alpha.
+func overlayStats(v *sliceview.SliceView) (n int, alpha int) {
+	o := v.Overlay()
+	if o == nil {
+		return 0, 0
+	}
+	for i := 3; i < len(o.Pix); i += 4 {
+		if a := o.Pix[i]; a != 0 {
+			n++
+			alpha += int(a)
+		}
+	}
+	return n, alpha
+}
+
+// insideVoxel is a canonical voxel of the mask well inside it (the voxel
+// with the most mask voxels around it along the axes).
+func insideVoxel(t testing.TB, m *volume.Mask) [3]int {
+	t.Helper()
+	c := m.Canonical()
+	best, at := -1, [3]int{}
+	for k := 0; k < c.Size[2]; k += 2 {
+		for j := 0; j < c.Size[1]; j += 4 {
+			for i := 0; i < c.Size[0]; i += 4 {
+				if c.Voxels[c.Offset(i, j, k)] == 0 {
+					continue
+				}
+				run := 0
+				for _, d := range [][3]int{{1, 0, 0}, {-1, 0, 0}, {0, 1, 0}, {0, -1, 0}, {0, 0, 1}, {0, 0, -1}} {
+					for s := 1; ; s++ {
+						x, y, z := i+d[0]*s, j+d[1]*s, k+d[2]*s
+						if !c.Contains(x, y, z) || c.Voxels[c.Offset(x, y, z)] == 0 {
+							run += min(s, 12)
+							break
+						}
+					}
+				}
+				if run > best {
+					best, at = run, [3]int{i, j, k}
+				}
+			}
+		}
+	}
+	if best < 0 {
+		t.Fatal("empty mask")
+	}
+	return at
+}
+
+// TestOpenSegmentsWithStudent opens the real CHAOS series: the student runs
+// by itself and its overlay shows on all three views in the liver, with the
+// volume and the time in the panel.
+func TestOpenSegmentsWithStudent(t *testing.T) {
+	u, _, postDone, real := openChaos(t)
+	if u.seg.runs != 1 || u.seg.res == nil {
+		t.Fatalf("runs %d, result %v after opening", u.seg.runs, u.seg.res != nil)
+	}
+	if real && u.seg.res.Model != AutoModel {
+		t.Errorf("ran %s, want %s", u.seg.res.Model, AutoModel)
+	}
+	t.Logf("%s", u.status.Text)
+	waitPost(t, postDone)
+	var liver [3]int
+	if real {
+		ref, err := nifti.ReadMask(shareddata.Path(t, "cases", "chaos_ct01", "liver.nii.gz"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		liver = insideVoxel(t, ref)
+	} else {
+		liver = insideVoxel(t, u.seg.res.Mask)
+	}
+	u.scene.SetCursor(liver)
+	for _, v := range u.views {
+		if n, _ := overlayStats(v); n == 0 {
+			t.Errorf("%v: no overlay pixels", v.Plane())
+		}
+	}
+	// On screen: the liver voxel is tinted in every view, and not when the
+	// overlay is switched off.
+	var with [3]color.RGBA
+	for n, v := range u.views {
+		with[n] = canvasPixel(u, v, liver)
+	}
+	u.seg.show.SetChecked(false)
+	for n, v := range u.views {
+		without := canvasPixel(u, v, liver)
+		if with[n] == without || int(with[n].R)-int(with[n].G) <= int(without.R)-int(without.G) {
+			t.Errorf("%v: liver pixel %v with the overlay, %v without: not tinted red", v.Plane(), with[n], without)
+		}
+	}
+	u.seg.show.SetChecked(true)
+	txt := u.VolumeText()
+	if !strings.Contains(txt, "mL") || !strings.Contains(txt, "ms") || strings.Contains(txt, "≈") {
+		t.Errorf("result text %q lacks the exact volume or the time", txt)
+	}
+	if u.seg.res.Mask == nil || !strings.Contains(txt, fmt.Sprintf("%.1f mL", u.seg.res.Mask.VolumeML())) {
+		t.Errorf("result text %q does not show the mask's volume", txt)
+	}
+	if real {
+		if ml := u.seg.res.Mask.VolumeML(); ml < 1000 || ml > 2500 {
+			t.Errorf("liver volume %.0f mL is not a liver's", ml)
+		}
+	}
+}
+
+// TestThresholdSliderDoesNotRerun moves the slider: the overlay and the
+// volume change, the network is not run again, and the mask follows.
+func TestThresholdSliderDoesNotRerun(t *testing.T) {
+	u, _, postDone, _ := openChaos(t)
+	waitPost(t, postDone)
+	res := u.seg.res
+	u.scene.SetCursor(insideVoxel(t, res.Mask))
+	runs := u.seg.runs
+	before := res.Mask.VolumeML()
+	n0, _ := overlayStats(u.views[0])
+	txt0 := u.VolumeText()
+	img0 := append([]byte(nil), u.views[0].Image().Pix...)
+
+	u.seg.thr.SetValue(0.2)
+	n1, _ := overlayStats(u.views[0])
+	if n1 <= n0 {
+		t.Errorf("overlay pixels %d → %d: a lower threshold should paint more", n0, n1)
+	}
+	if u.seg.ovl.Threshold() != 0.2 || u.seg.thrLabel.Text != "0.20" {
+		t.Errorf("overlay threshold %v, label %q", u.seg.ovl.Threshold(), u.seg.thrLabel.Text)
+	}
+	if u.VolumeText() == txt0 {
+		t.Error("volume text unchanged by the slider")
+	}
+	waitPost(t, postDone)
+	// Drain: only the latest threshold counts.
+	for len(postDone) > 0 {
+		<-postDone
+	}
+	if u.seg.runs != runs || u.seg.res != res {
+		t.Errorf("the slider ran the network again (%d → %d runs)", runs, u.seg.runs)
+	}
+	if res.Post.Threshold != 0.2 {
+		t.Errorf("mask threshold %v after the background step, want 0.2", res.Post.Threshold)
+	}
+	if after := res.Mask.VolumeML(); after < before {
+		t.Errorf("volume %.1f → %.1f mL at a lower threshold", before, after)
+	}
+	if strings.Contains(u.VolumeText(), "≈") {
+		t.Errorf("volume still approximate: %q", u.VolumeText())
+	}
+	want, err := res.Threshold(0.2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want.Count() != res.Mask.Count() {
+		t.Errorf("mask has %d voxels, Threshold(0.2) %d", res.Mask.Count(), want.Count())
+	}
+	if string(img0) != string(u.views[0].Image().Pix) {
+		t.Error("the slider re-rendered the CT image")
+	}
+}
+
+// TestOverlayControls: fill, outline, opacity, colour and show change the
+// rendered overlay pixels, never the CT.
+func TestOverlayControls(t *testing.T) {
+	u, _, postDone, _ := openChaos(t)
+	waitPost(t, postDone)
+	u.scene.SetCursor(insideVoxel(t, u.seg.res.Mask))
+	ax := u.views[0]
+	ct := append([]byte(nil), ax.Image().Pix...)
+	n0, a0 := overlayStats(ax)
+	if n0 == 0 {
+		t.Fatal("no overlay")
+	}
+	u.seg.fill.SetChecked(false) // outline only: the inside is clear
+	n1, a1 := overlayStats(ax)
+	if n1 >= n0/2 || a1 >= a0 {
+		t.Errorf("outline only: %d px (alpha %d), fill+outline %d px (alpha %d)", n1, a1, n0, a0)
+	}
+	u.seg.fill.SetChecked(true)
+	u.seg.outline.SetChecked(false)
+	n2, a2 := overlayStats(ax)
+	if n2 == 0 || a2 == a0 {
+		t.Errorf("fill only: %d px alpha %d, same as with the outline (%d)", n2, a2, a0)
+	}
+	u.seg.outline.SetChecked(true)
+	u.seg.opacity.SetValue(0.8)
+	if _, a3 := overlayStats(ax); a3 <= a0 {
+		t.Errorf("opacity 0.8: alpha sum %d, at 0.35 %d", a3, a0)
+	}
+	red := append([]byte(nil), ax.Overlay().Pix...)
+	u.seg.color.SetSelected("Cyan")
+	if string(red) == string(ax.Overlay().Pix) {
+		t.Error("colour change did not change the overlay")
+	}
+	u.seg.show.SetChecked(false)
+	if ax.Overlay() != nil {
+		t.Error("overlay still drawn when hidden")
+	}
+	if string(ct) != string(ax.Image().Pix) {
+		t.Error("overlay controls re-rendered the CT image")
+	}
+}
+
+// brokenModels copies the tiny test model into a temporary folder as
+// "student" with its .onnx damaged; fixSum makes the card's checksum match
+// the damaged file, so that loading it (not the checksum) fails.
+func brokenModels(t *testing.T, fixSum bool) string {
+	t.Helper()
+	src := filepath.Join("..", "inference", "testdata")
+	card, err := os.ReadFile(filepath.Join(src, "tiny.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	onnx, err := os.ReadFile(filepath.Join(src, "tiny.onnx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := append([]byte(nil), onnx[:len(onnx)/2]...)
+	for i := 16; i < len(bad); i += 7 {
+		bad[i] ^= 0x5a
+	}
+	c := strings.Replace(string(card), `"name": "tiny"`, `"name": "student"`, 1)
+	c = strings.Replace(c, `"onnx": "tiny.onnx"`, `"onnx": "student.onnx"`, 1)
+	if fixSum {
+		c = strings.Replace(c, "2b1fbf0c76eb2d865840aa964f1d43904be7584165628e60713022c964902f41", sha256hex(bad), 1)
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "student.json"), []byte(c), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "student.onnx"), bad, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// TestInferenceFailureKeepsViewer: a corrupted model (checksum mismatch,
+// or a file that does not load) gives a clear message, no crash, and the
+// viewer keeps working without segmentation.
+func TestInferenceFailureKeepsViewer(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		fixSum bool
+		want   string
+	}{
+		{"checksum", false, "SHA-256"},
+		{"corrupt", true, "not a loadable ONNX model"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			u, runDone, _ := segUI(t, brokenModels(t, tc.fixSum))
+			if err := u.ShowVolume(synthetic()); err != nil {
+				t.Fatal(err)
+			}
+			err := waitRun(t, runDone)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("run error %v, want one saying %q", err, tc.want)
+			}
+			if tc.name == "checksum" && !errors.Is(err, inference.ErrChecksum) {
+				t.Errorf("%v does not wrap ErrChecksum", err)
+			}
+			if !u.seg.errText.Visible() || !strings.Contains(u.seg.errText.Text, "student") || !strings.Contains(u.status.Text, "Error") {
+				t.Errorf("panel %q (visible %v), status %q", u.seg.errText.Text, u.seg.errText.Visible(), u.status.Text)
+			}
+			if len(u.scene.Overlays()) != 0 || u.seg.running != "" || u.seg.bar.Visible() {
+				t.Error("a failed run left an overlay or a progress bar")
+			}
+			// The viewer still works.
+			ax := u.views[0]
+			s := ax.Slice()
+			test.Scroll(u.win.Canvas(), abs(ax, fyne.NewPos(ax.Size().Width/2, ax.Size().Height/2)), 0, 10)
+			if ax.Slice() != s+1 {
+				t.Errorf("scrolling after the failure: slice %d → %d", s, ax.Slice())
+			}
+			// An explicit Run shows a dialog too.
+			u.RunModel("student")
+			if err := waitRun(t, runDone); err == nil {
+				t.Fatal("second run succeeded")
+			}
+			if u.win.Canvas().Overlays().Top() == nil {
+				t.Error("no error dialog for an explicit run")
+			}
+		})
+	}
+}
+
+// TestNoModelsFolder: a folder without cards disables segmentation and
+// says so; opening a study still works.
+func TestNoModelsFolder(t *testing.T) {
+	u := newUI(t)
+	if err := u.UseModels(t.TempDir()); err == nil {
+		t.Fatal("empty models folder accepted")
+	}
+	if !u.seg.errText.Visible() || !strings.Contains(u.seg.errText.Text, "no model cards") || !u.seg.runBtn.Disabled() {
+		t.Errorf("panel %q, run enabled %v", u.seg.errText.Text, !u.seg.runBtn.Disabled())
+	}
+	if err := u.ShowVolume(synthetic()); err != nil {
+		t.Fatal(err)
+	}
+	if u.seg.runs != 0 {
+		t.Error("a run started without models")
+	}
+}
+
+// TestCancelRun cancels a run in flight: the late result is dropped.
+func TestCancelRun(t *testing.T) {
+	dir, _ := testModels(t)
+	u, runDone, _ := segUI(t, dir)
+	v, err := nifti.Read(shareddata.Path(t, "cases", "chaos_ct01", "ct.nii.gz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := u.ShowVolume(v); err != nil { // starts the automatic run
+		t.Fatal(err)
+	}
+	if !u.seg.bar.Visible() || u.seg.cancelBtn.Disabled() {
+		t.Error("no progress or Cancel while running")
+	}
+	test.Tap(u.seg.cancelBtn)
+	if err := waitRun(t, runDone); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancel: %v", err)
+	}
+	time.Sleep(1500 * time.Millisecond) // the abandoned run finishes
+	if u.seg.res != nil || len(u.scene.Overlays()) != 0 || u.seg.bar.Visible() || !strings.Contains(u.status.Text, "cancelled") {
+		t.Errorf("after cancel: result %v, overlays %d, bar %v, status %q", u.seg.res != nil, len(u.scene.Overlays()), u.seg.bar.Visible(), u.status.Text)
+	}
+	select {
+	case err := <-runDone:
+		t.Errorf("cancelled run reported again: %v", err)
+	default:
+	}
+}
+
+// TestBoxRestrictsSegmentation draws a box on the axial view, then narrows
+// it on the coronal view: each re-runs the model inside the box only.
+func TestBoxRestrictsSegmentation(t *testing.T) {
+	u, runDone, _, _ := openChaos(t)
+	runs := u.seg.runs
+	u.seg.boxMode.SetChecked(true)
+	if !u.views[0].BoxMode {
+		t.Fatal("box mode not passed to the views")
+	}
+	size := u.scene.Slicer().Size()
+	k := u.views[0].Slice()
+	u.onBox(u.views[0], [3]int{300, 120, k}, [3]int{100, 330, k})
+	if err := waitRun(t, runDone); err != nil {
+		t.Fatal(err)
+	}
+	want := inference.Box{Min: [3]int{100, 120, 0}, Max: [3]int{301, 331, size[2]}}
+	if u.seg.runs != runs+1 || u.seg.res.ROI != want {
+		t.Fatalf("runs %d → %d, ROI %v, want %v", runs, u.seg.runs, u.seg.res.ROI, want)
+	}
+	// The coronal view sets x and z, keeping y from the axial box.
+	j := u.views[1].Slice()
+	u.onBox(u.views[1], [3]int{120, j, 20}, [3]int{280, j, 60})
+	if err := waitRun(t, runDone); err != nil {
+		t.Fatal(err)
+	}
+	want = inference.Box{Min: [3]int{120, 120, 20}, Max: [3]int{281, 331, 61}}
+	if u.seg.res.ROI != want {
+		t.Errorf("ROI %v, want %v", u.seg.res.ROI, want)
+	}
+	if !strings.Contains(u.VolumeText(), "in the box") || !u.seg.boxLabel.Visible() {
+		t.Errorf("panel %q does not say the run was in the box", u.VolumeText())
+	}
+	// Nothing is drawn outside the box.
+	u.scene.SetCursor([3]int{200, 200, 10})
+	if n, _ := overlayStats(u.views[0]); n != 0 {
+		t.Errorf("axial slice 10 is outside the box but has %d overlay pixels", n)
+	}
+	u.ClearBox()
+	if err := waitRun(t, runDone); err != nil {
+		t.Fatal(err)
+	}
+	if u.seg.res.ROI != (inference.Box{Max: size}) {
+		t.Errorf("after clearing the box: ROI %v", u.seg.res.ROI)
+	}
+}
+
+func TestFitBox(t *testing.T) {
+	p := inference.Preprocessing{SpacingMM: [3]float64{5, 5, 5}, SizeMultiple: 8}
+	size := [3]int{512, 512, 78}
+	sp := [3]float64{0.727, 0.727, 2}
+	b := fitBox(inference.Box{Min: [3]int{10, 250, 30}, Max: [3]int{20, 400, 31}}, size, sp, p)
+	// 40 mm needs 57 voxels at 0.727 mm and 21 at 2 mm.
+	if b.Min[0] != 0 || b.Max[0] != 57 || b.Min[1] != 250 || b.Max[1] != 400 || b.Max[2]-b.Min[2] != 21 {
+		t.Errorf("fitted box %v", b)
+	}
+	small := fitBox(inference.Box{Max: [3]int{5, 5, 5}}, [3]int{10, 10, 10}, [3]float64{1, 1, 1}, p)
+	if small.Max != [3]int{10, 10, 10} {
+		t.Errorf("volume smaller than a tile: %v, want the whole volume", small)
+	}
+}
+
+// TestReferenceMask loads the CHAOS manual liver label as a second overlay:
+// on the DICOM series' grid (stored in another voxel order), with its
+// volume and Dice; a mask elsewhere in space is refused, a coarser one
+// resampled.
+func TestReferenceMask(t *testing.T) {
+	u, _, postDone, real := openChaos(t)
+	waitPost(t, postDone)
+	refDone := make(chan error, 4)
+	u.seg.onRefDone = func(err error) { refDone <- err }
+	path := shareddata.Path(t, "cases", "chaos_ct01", "liver.nii.gz")
+	u.LoadReference(path)
+	if err := <-refDone; err != nil {
+		t.Fatal(err)
+	}
+	if u.seg.refOvl == nil || len(u.scene.Overlays()) != 2 {
+		t.Fatalf("reference overlay missing (%d overlays)", len(u.scene.Overlays()))
+	}
+	waitPost(t, postDone) // Dice with the prediction
+	if !strings.Contains(u.seg.refLabel.Text, "mL") || !strings.Contains(u.seg.refLabel.Text, "Dice") {
+		t.Errorf("reference label %q", u.seg.refLabel.Text)
+	}
+	if ml := u.seg.ref.VolumeML(); ml < 1000 || ml > 2500 {
+		t.Errorf("reference volume %.0f mL", ml)
+	}
+	if real && !strings.Contains(u.seg.refLabel.Text, "Dice with student 0.9") {
+		t.Errorf("student vs reference: %q, want Dice ≥ 0.9", u.seg.refLabel.Text)
+	}
+	// The reference is drawn in its own colour on the liver.
+	u.scene.SetCursor(insideVoxel(t, u.seg.ref))
+	u.seg.show.SetChecked(false)
+	if n, _ := overlayStats(u.views[0]); n == 0 {
+		t.Error("reference not drawn")
+	}
+
+	ref, err := nifti.ReadMask(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Moved 2 m away: refused.
+	far := *ref
+	far.Origin[2] += 2000
+	farPath := filepath.Join(t.TempDir(), "far.nii.gz")
+	if err := nifti.WriteMask(farPath, &far); err != nil {
+		t.Fatal(err)
+	}
+	u.LoadReference(farPath)
+	if err := <-refDone; err == nil || !strings.Contains(err.Error(), "does not overlap") {
+		t.Errorf("far mask: %v", err)
+	}
+	// Every second voxel in-plane: same space, coarser grid, resampled.
+	half := volume.NewMask(ref.Geometry)
+	half.Size = [3]int{ref.Size[0] / 2, ref.Size[1] / 2, ref.Size[2]}
+	half.Spacing[0] *= 2
+	half.Spacing[1] *= 2
+	half.Voxels = make([]uint8, half.NumVoxels())
+	for k := 0; k < half.Size[2]; k++ {
+		for j := 0; j < half.Size[1]; j++ {
+			for i := 0; i < half.Size[0]; i++ {
+				half.Voxels[half.Offset(i, j, k)] = ref.Voxels[ref.Offset(2*i, 2*j, k)]
+			}
+		}
+	}
+	halfPath := filepath.Join(t.TempDir(), "half.nii.gz")
+	if err := nifti.WriteMask(halfPath, half); err != nil {
+		t.Fatal(err)
+	}
+	u.LoadReference(halfPath)
+	if err := <-refDone; err != nil {
+		t.Fatalf("coarser mask in the same space: %v", err)
+	}
+	if !strings.Contains(u.seg.refLabel.Text, "Resampled") {
+		t.Errorf("label %q does not say the mask was resampled", u.seg.refLabel.Text)
+	}
+	if d := math.Abs(u.seg.ref.VolumeML() - ref.VolumeML()); d > 0.05*ref.VolumeML() {
+		t.Errorf("resampled volume %.0f mL vs %.0f mL", u.seg.ref.VolumeML(), ref.VolumeML())
+	}
+}
+
+func TestMaskFromSeriesRefusesImages(t *testing.T) {
+	v := synthetic()
+	if _, err := maskFromSeries(v); err == nil || !strings.Contains(err.Error(), "does not look like a mask") {
+		t.Errorf("CT accepted as a mask: %v", err)
+	}
+	m := volume.New(v.Geometry)
+	m.Voxels[5] = 255
+	mk, err := maskFromSeries(m)
+	if err != nil || mk.Count() != 1 {
+		t.Errorf("label series: %v, %d voxels", err, mk.Count())
+	}
+}
+
+// BenchmarkThresholdSlider is one threshold-slider step in the window on
+// the real CHAOS case: clean-up of the map, the three overlay layers at
+// their on-screen size, and the panel text (the volume and the mask follow
+// in the background).
+func BenchmarkThresholdSlider(b *testing.B) {
+	dicom := shareddata.Path(b, "cases", "chaos_ct01", "dicom")
+	dir, _ := testModels(b)
+	a := test.NewTempApp(b)
+	u := New(a)
+	b.Cleanup(u.win.Close)
+	u.win.Resize(fyne.NewSize(1400, 900))
+	runDone := make(chan error, 2)
+	u.seg.onRunDone = func(err error) { runDone <- err }
+	if err := u.UseModels(dir); err != nil {
+		b.Fatal(err)
+	}
+	loadDone := make(chan error, 1)
+	u.load.onDone = func(err error) { loadDone <- err }
+	u.Open(dicom)
+	if err := <-loadDone; err != nil {
+		b.Fatal(err)
+	}
+	if err := waitRun(b, runDone); err != nil {
+		b.Fatal(err)
+	}
+	u.scene.SetCursor([3]int{180, 250, 40})
+	var px [3]image.Rectangle
+	for n, v := range u.views {
+		if v.Overlay() != nil {
+			px[n] = v.Overlay().Bounds()
+		}
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		u.SetThreshold(0.3 + 0.4*float64(i%20)/20)
+	}
+	b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/step")
+	b.Logf("overlay layers %v (device pixels)", px)
+}
+
+func sha256hex(b []byte) string {
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:])
+}
