@@ -67,7 +67,7 @@ var baseHU = [NumTissues]float64{
 	Air: -1000, Skin: 20, SubcutaneousFat: -105, Muscle: 52, VisceralFat: -95,
 	Lung: -855, CorticalBone: 1000, CancellousBone: 230, Disc: 85,
 	SpinalCanal: 22, Cartilage: 140, Liver: 106, LiverVessel: 172,
-	Spleen: 115, KidneyCortex: 175, KidneyMedulla: 140, RenalSinus: -55,
+	Spleen: 115, KidneyCortex: 160, KidneyMedulla: 125, RenalSinus: -55,
 	Pancreas: 96, StomachWall: 85, StomachContent: 18, BowelWall: 95,
 	BowelContent: 22, Gas: -990, Stool: -30, Gallbladder: 8, Aorta: 168,
 	IVC: 148, PortalVein: 172, HeartBlood: 175, Myocardium: 105,
@@ -121,17 +121,18 @@ type anatomy struct {
 
 	// Liver: lobes in the unscaled frame, scaled by livScale about
 	// livAnchor so that the volume hits livTarget.
-	livAnchor  vec3
-	livScale   float64
-	livTarget  float64 // mL
-	rl, ll, cl ellipsoid
-	riedel     ellipsoid
-	hasRiedel  bool
-	rlTaper    float64
-	llTaper    float64
-	fissure    seg
-	livBB      box // in world (scaled) space, generous
-	vessels    []vessel
+	livAnchor   vec3
+	livScale    float64
+	livTarget   float64 // mL
+	livEstimate float64 // mL, as last measured by calibrateLiver
+	rl, ll, cl  ellipsoid
+	riedel      ellipsoid
+	hasRiedel   bool
+	rlTaper     float64
+	llTaper     float64
+	fissure     seg
+	livBB       box // in world (scaled) space, generous
+	vessels     []vessel
 
 	// Bounding boxes, precomputed.
 	heartBB, spleenBB, gbBB                box
@@ -196,12 +197,17 @@ func newAnatomy(seed uint64) *anatomy {
 	a.hu[LiverVessel] = a.hu[Liver] + 62 + g.sym(8)
 	a.hu[PortalVein] = a.hu[LiverVessel]
 
-	a.bodyA = g.uni(150, 172)
-	a.bodyB = g.uni(106, 120)
+	// Body size and liver volume go together (bigger people, bigger
+	// livers), both following a golden-ratio (Weyl) sequence u ∈ [0, 1)
+	// computed in 64-bit fixed point, so consecutive seeds differ in u by
+	// at least 0.38.
+	u := float64((seed*0x9e3779b97f4a7c15)>>11) / (1 << 53)
+	a.bodyA = 156 + 16*u + g.sym(3)
+	a.bodyB = 108 + 12*u + g.sym(2)
 	a.yBack = 118
 	a.wPost = g.uni(0.45, 0.65)
 	a.wAnt = g.uni(0.05, 0.2)
-	a.fat0 = g.uni(9, 24)
+	a.fat0 = 8 + 12*u + g.sym(3)
 	a.warpAmp = g.uni(3.5, 6)
 
 	// Spine.
@@ -324,14 +330,14 @@ func newAnatomy(seed uint64) *anatomy {
 	// (thin, anterior, tapering to the left), caudate lobe by the IVC, and
 	// in some seeds a Riedel's lobe (a tongue of the right lobe).
 	a.livAnchor = vec3{-60, 0, 0}
-	a.rl = ell(vec3{-74 + g.sym(5), 2 + g.sym(5), -58 + g.sym(6)}, vec3{70 * g.uni(0.93, 1.07), 90 * g.uni(0.93, 1.07), 88 * g.uni(0.9, 1.1)})
+	a.rl = ell(vec3{-74 + g.sym(5), 2 + g.sym(5), -58 + g.sym(6)}, vec3{70 * g.uni(0.93, 1.07), 90 * g.uni(0.93, 1.07), 84 * g.uni(0.9, 1.1)})
 	a.rlTaper = g.uni(0.15, 0.45)
 	ls := g.uni(0.75, 1.25)
 	a.ll = ell(vec3{8 + 10*(ls-1) + g.sym(4), -42 + g.sym(4), -50 + g.sym(5)}, vec3{68 * ls, 38 * g.uni(0.85, 1.15), 34 * g.uni(0.85, 1.15)})
 	a.llTaper = g.uni(0.6, 1.2)
 	a.cl = ell(vec3{-10 + g.sym(3), 10 + g.sym(3), -55 + g.sym(4)}, vec3{20, 22, 32})
 	a.hasRiedel = g.chance(0.35)
-	a.riedel = ell(vec3{-98 + g.sym(5), 8 + g.sym(8), -122 + g.sym(8)}, vec3{30, 44, 40})
+	a.riedel = ell(vec3{-98 + g.sym(5), 8 + g.sym(8), -116 + g.sym(6)}, vec3{30, 44, 36})
 	xf := 2 + g.sym(6)
 	a.fissure = newSeg(vec3{xf, -80, -78}, vec3{xf - 4, -28, -62}, 3, 2.5)
 	a.heartBB = a.heart.bounds().grow(6)
@@ -343,7 +349,8 @@ func newAnatomy(seed uint64) *anatomy {
 	a.ivcKeep, a.aortaKeep, a.colonKeep = a.ivc.bb.grow(3), a.aorta.bb.grow(8), a.colon.bb.grow(5)
 	a.duoKeep, a.esoKeep, a.pvKeep = a.duodenum.bb.grow(4), a.esophagus.bb.grow(4), a.pvTrunk.bb.grow(3)
 	a.buildOrganRefs()
-	a.livTarget = g.uni(1250, 1750)
+	// Consecutive seeds' targets differ by at least 0.38·380 = 145 mL.
+	a.livTarget = 1300 + 380*u
 	a.livScale = 1
 	a.calibrateLiver()
 	a.buildVessels(newRNG(seed, 3))
@@ -389,7 +396,23 @@ func (a *anatomy) domes(q vec3) float64 {
 
 // liverLocal maps a (warped) point into the liver's unscaled frame.
 func (a *anatomy) liverLocal(q vec3) vec3 {
-	return a.livAnchor.add(q.sub(a.livAnchor).scale(1 / a.livScale))
+	d := q.sub(a.livAnchor)
+	s, sz := a.liverScales()
+	return a.livAnchor.add(vec3{d[0] / s, d[1] / s, d[2] / sz})
+}
+
+// liverScales are the in-plane and craniocaudal scale factors: a bigger
+// liver grows less in height, so that it stays above the kidneys' lower
+// poles (inside the field of view).
+func (a *anatomy) liverScales() (s, sz float64) {
+	return a.livScale, 1 + 0.3*(a.livScale-1)
+}
+
+// liverToWorld maps a point of the unscaled liver frame into the body.
+func (a *anatomy) liverToWorld(p vec3) vec3 {
+	d := p.sub(a.livAnchor)
+	s, sz := a.liverScales()
+	return a.livAnchor.add(vec3{d[0] * s, d[1] * s, d[2] * sz})
 }
 
 // liverShape is the liver's own signed distance, before it is fitted into
@@ -401,7 +424,7 @@ func (a *anatomy) liverShape(q vec3) float64 {
 	d := u.sub(a.rl.c)
 	t := clamp(-d[2]/a.rl.r[2], 0, 1)
 	s := 1 + a.rlTaper*t*t
-	d[0] = (d[0]+24*t)*s + 6*t*t*math.Max(0, d[0]+24*t) // medial side recedes faster
+	d[0] = (d[0]+24*t)*s + 18*t*t*math.Max(0, d[0]+24*t) // medial side recedes faster
 	d[1] = (d[1] - 6*t) * s
 	sd := sdLocal(d, a.rl.r)
 	// Left lobe: thinner towards the patient's left.
@@ -543,17 +566,15 @@ func (a *anatomy) wallAt(ux, uy, fatVar float64) (fat, mus float64) {
 func (a *anatomy) calibrateLiver() {
 	const h = 3.0
 	a.updateLiverBB()
-	// Sample points: everything the liver could reach at up to 1.35× the
-	// starting scale.
+	// Sample points: everything the liver could reach at the largest scale.
 	type pt struct {
 		q    vec3
 		room float64
 	}
-	s0 := a.livScale
-	a.livScale = 1.35
+	a.livScale = maxLiverScale
 	a.updateLiverBB()
 	bb := a.livBB
-	a.livScale = s0
+	a.livScale = 1
 	var zs []float64
 	for z := bb.lo[2]; z <= bb.hi[2]; z += h {
 		zs = append(zs, z)
@@ -591,28 +612,36 @@ func (a *anatomy) calibrateLiver() {
 		}
 		return float64(n) * h * h * h / 1000
 	}
-	for it := 0; it < 6; it++ {
+	// Secant iterations on volume(scale); the volume grows much more slowly
+	// than the cube of the scale because the wall and diaphragm clip it.
+	s0, v0 := 0.0, 0.0
+	for it := 0; it < 10; it++ {
 		a.updateLiverBB()
 		v := volume()
-		if v <= 0 {
-			a.livScale *= 1.2
-			continue
-		}
-		f := a.livTarget / v
-		if math.Abs(f-1) < 0.005 {
+		a.livEstimate = v
+		if math.Abs(v/a.livTarget-1) < 0.004 {
 			break
 		}
-		// Volume grows more slowly than the cube of the scale, because
-		// the wall and diaphragm clip the liver in several directions.
-		a.livScale = clamp(a.livScale*(1+(f-1)*0.45), 0.7, 1.35)
+		s1 := a.livScale
+		var next float64
+		if it == 0 || v == v0 {
+			next = s1 * (1 + 0.8*(a.livTarget/math.Max(v, 1)-1))
+		} else {
+			next = s1 + (a.livTarget-v)*(s1-s0)/(v-v0)
+		}
+		next = clamp(next, s1-0.15, s1+0.15)
+		s0, v0 = s1, v
+		a.livScale = clamp(next, 0.7, maxLiverScale)
 	}
 	a.updateLiverBB()
 }
 
+// maxLiverScale bounds the calibration (and the sampled region).
+const maxLiverScale = 1.8
+
 func (a *anatomy) updateLiverBB() {
-	s := a.livScale
 	toWorld := func(b box) box {
-		return box{a.livAnchor.add(b.lo.sub(a.livAnchor).scale(s)), a.livAnchor.add(b.hi.sub(a.livAnchor).scale(s))}
+		return box{a.liverToWorld(b.lo), a.liverToWorld(b.hi)}
 	}
 	rlb := a.rl.bounds()
 	rlb.hi[0] += 20
@@ -671,7 +700,7 @@ func (a *anatomy) fatVariation(p vec3) float64 {
 // named trunks (scaled with the liver) and random side branches that stay
 // inside the liver, thinning with each generation.
 func (a *anatomy) buildVessels(g *rng) {
-	w := func(p vec3) vec3 { return a.livAnchor.add(p.sub(a.livAnchor).scale(a.livScale)) }
+	w := a.liverToWorld
 	s := a.livScale
 	type trunk struct {
 		pts []vec3

@@ -558,13 +558,16 @@ func (a *anatomy) abdomen(c *sliceCtx, q vec3, hu float64, t Tissue, org uint32,
 			continue
 		}
 		hx := a.hilumSign[k] * ax
-		if hx > 0.5 && math.Abs(az) < 0.38 {
-			continue // hilum opening: fat and vessels of the sinus
-		}
+		// Renal sinus: an oval of fat, vessels and the pelvis opening
+		// medially through the hilum, in the middle third of the kidney.
+		sx, sy, sz := (hx-0.35)/0.55, ay/0.42, az/0.4
+		sinus := sx*sx+sy*sy+sz*sz < 1
 		switch {
-		case n < 0.6 && hx > -0.15:
+		case sinus && hx > 0.75:
+			continue // hilum opening: perirenal fat
+		case sinus:
 			hu, t = a.hu[RenalSinus], RenalSinus
-			if math.Abs(az) < 0.3 && hx > 0.1 && n < 0.5 {
+			if sx*sx+sy*sy*2+sz*sz*2 < 0.35 {
 				hu, t = 12, RenalSinus // renal pelvis (urine)
 			}
 		case n > 0.8:

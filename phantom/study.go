@@ -141,10 +141,10 @@ func Cached(seed uint64) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return cachedIn(dir, seed)
+	return cachedIn(dir, func() *Phantom { return Generate(seed) })
 }
 
-func cachedIn(dir string, seed uint64) (string, error) {
+func cachedIn(dir string, generate func() *Phantom) (string, error) {
 	if studyComplete(dir) {
 		return dir, nil
 	}
@@ -155,7 +155,7 @@ func cachedIn(dir string, seed uint64) (string, error) {
 			return "", fmt.Errorf("phantom: clear damaged cache %s: %w", dir, err)
 		}
 	}
-	if err := WriteStudy(dir, Generate(seed)); err != nil {
+	if err := WriteStudy(dir, generate()); err != nil {
 		// Another process may have finished the same study first.
 		if studyComplete(dir) {
 			return dir, nil
