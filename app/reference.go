@@ -80,7 +80,7 @@ func (u *UI) referenceDone(vol *volume.Volume, path string, m *volume.Mask, note
 			}
 			u.setStatus(fmt.Sprintf("Reference %s: %.1f mL.", s.refName, m.VolumeML()))
 			if s.res != nil && s.ovl != nil {
-				u.queuePost(s.ovl.Keep()) // Dice with the shown segmentation
+				u.queuePost(s.ovl.Keep(), false) // Dice with the shown segmentation
 			}
 		}
 	}

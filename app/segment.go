@@ -118,7 +118,14 @@ type postJob struct {
 	post inference.PostOptions
 	keep []uint8
 	ref  *volume.Mask
+	// delay: wait for the threshold to rest before the full mask (a
+	// slider step); a new result's mask starts at once.
+	delay bool
 }
+
+// maskDelay is how long a threshold must rest before the full-resolution
+// mask is rebuilt for it.
+const maskDelay = 250 * time.Millisecond
 
 // segPanel builds the segmentation controls.
 func (u *UI) segPanel() fyne.CanvasObject {
@@ -412,7 +419,7 @@ func (u *UI) showResult(res *inference.Result) error {
 	s.thrLabel.SetText(fmt.Sprintf("%.2f", res.Post.Threshold))
 	u.updateOverlays()
 	u.showResultText(math.NaN(), true)
-	u.queuePost(keep)
+	u.queuePost(keep, false)
 	return nil
 }
 
@@ -448,12 +455,12 @@ func (u *UI) SetThreshold(t float64) {
 	}
 	u.scene.OverlaysChanged()
 	u.showResultText(math.NaN(), true)
-	u.queuePost(keep)
+	u.queuePost(keep, true)
 }
 
 // queuePost asks the background worker for the volume and the mask at the
 // overlay's current threshold, replacing any request not yet started.
-func (u *UI) queuePost(keep []uint8) {
+func (u *UI) queuePost(keep []uint8, delay bool) {
 	s := &u.seg
 	if s.post == nil {
 		s.post = make(chan postJob, 1)
@@ -462,7 +469,7 @@ func (u *UI) queuePost(keep []uint8) {
 	}
 	post := s.res.Post
 	post.Threshold = s.ovl.Threshold()
-	job := postJob{gen: s.postGen.Add(1), res: s.res, ovl: s.ovl, post: post, keep: keep, ref: s.ref}
+	job := postJob{gen: s.postGen.Add(1), res: s.res, ovl: s.ovl, post: post, keep: keep, ref: s.ref, delay: delay}
 	select {
 	case <-s.post: // superseded before it started
 	default:
@@ -476,19 +483,36 @@ func (u *UI) queuePost(keep []uint8) {
 // CT) and its Dice with the reference.
 func (u *UI) postWorker(jobs <-chan postJob, stop <-chan struct{}) {
 	s := &u.seg
+	var job postJob
+	have := false
 	for {
-		var job postJob
-		select {
-		case <-stop:
-			return
-		case job = <-jobs:
+		if !have {
+			select {
+			case <-stop:
+				return
+			case job = <-jobs:
+			}
 		}
+		have = false
 		ml := job.ovl.VolumeAt(job.post.Threshold, job.keep)
 		fyne.Do(func() {
 			if s.res == job.res && job.gen == s.postGen.Load() {
 				u.showResultText(ml, true)
 			}
 		})
+		// The full-resolution mask costs hundreds of ms of CPU: wait until
+		// the slider has rested for maskDelay, so that a drag does not
+		// compete with its own redraws.
+		if job.delay {
+			select {
+			case <-stop:
+				return
+			case job = <-jobs:
+				have = true
+				continue
+			case <-time.After(maskDelay):
+			}
+		}
 		if job.gen != s.postGen.Load() {
 			continue
 		}

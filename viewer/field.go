@@ -83,6 +83,7 @@ func rasterize(dst *image.RGBA, vp Viewport, fld *field, t float64, s Style) {
 	}
 	// Column and row → (cell, fraction) tables, clamped to the field.
 	ci, cu := axisTable(W, vp.X0, vp.DX, fld.ax, fld.bx, fld.w)
+	runs := cellRuns(ci)
 	rj, rv := axisTable(H, vp.Y0, vp.DY, fld.ay, fld.by, fld.h)
 	// Field units per overlay pixel.
 	kx := fld.ax * vp.DX
@@ -187,6 +188,16 @@ func rasterize(dst *image.RGBA, vp Viewport, fld *field, t float64, s Style) {
 
 	fa8 := uint32(fa*255 + 0.5)
 	c := s.Color
+	// The fill colour premultiplied, written as is over a clear pixel (the
+	// common case: the layer is cleared before the first overlay).
+	pre := [4]uint8{uint8(uint32(c.R) * fa8 / 255), uint8(uint32(c.G) * fa8 / 255), uint8(uint32(c.B) * fa8 / 255), uint8(fa8)}
+	fillPx := func(px []uint8) {
+		if px[3] == 0 {
+			px[0], px[1], px[2], px[3] = pre[0], pre[1], pre[2], pre[3]
+			return
+		}
+		blend(px, c, fa8)
+	}
 	for y := 0; y < H; y++ {
 		j := rj[y]
 		if j < 0 {
@@ -196,53 +207,76 @@ func rasterize(dst *image.RGBA, vp Viewport, fld *field, t float64, s Style) {
 		srow := state[j*cw : (j+1)*cw]
 		lrow := lip[j*cw : (j+1)*cw]
 		out := dst.Pix[y*dst.Stride : y*dst.Stride+4*W]
-		for x := 0; x < W; x++ {
-			i := ci[x]
-			if i < 0 {
-				continue
-			}
+		for _, r := range runs {
+			i := r.cell
 			if lrow[i] == 0 {
+				// Far from the contour: the whole run is in or out.
 				if srow[i] == 2 && fa8 > 0 {
-					blend(out[4*x:4*x+4:4*x+4], c, fa8)
+					for x := r.x0; x < r.x1; x++ {
+						fillPx(out[4*x : 4*x+4 : 4*x+4])
+					}
 				}
 				continue
 			}
-			fx := float64(i) + cu[x]
-			f0 := at(fx, fy)
-			if math.Abs(f0-t) > reach*float64(lrow[i]) {
-				// No crossing within probe pixels.
-				if f0 > t && fa8 > 0 {
-					blend(out[4*x:4*x+4:4*x+4], c, fa8)
+			for x := r.x0; x < r.x1; x++ {
+				fx := float64(i) + cu[x]
+				f0 := at(fx, fy)
+				if math.Abs(f0-t) > reach*float64(lrow[i]) {
+					// No crossing within probe pixels.
+					if f0 > t && fa8 > 0 {
+						fillPx(out[4*x : 4*x+4 : 4*x+4])
+					}
+					continue
 				}
-				continue
-			}
-			dx := min(crossing(fx, fy, f0, -probe*kx, 0), crossing(fx, fy, f0, probe*kx, 0))
-			dy := min(crossing(fx, fy, f0, 0, -probe*ky), crossing(fx, fy, f0, 0, probe*ky))
-			var dist float64 // distance to the contour in overlay pixels
-			switch {
-			case math.IsInf(dx, 1):
-				dist = dy
-			case math.IsInf(dy, 1):
-				dist = dx
-			default:
-				// The contour as a straight line through both crossings.
-				dist = dx * dy / math.Sqrt(dx*dx+dy*dy)
-			}
-			if !(f0 > t) {
-				dist = -dist
-			}
-			alpha := fa * clamp01(dist+0.5)
-			if half > 0 {
-				if oc := clamp01(half + 0.5 - math.Abs(dist)); oc > 0 {
-					ol := oa * oc
-					alpha = ol + alpha*(1-ol)
+				dx := min(crossing(fx, fy, f0, -probe*kx, 0), crossing(fx, fy, f0, probe*kx, 0))
+				dy := min(crossing(fx, fy, f0, 0, -probe*ky), crossing(fx, fy, f0, 0, probe*ky))
+				var dist float64 // distance to the contour in overlay pixels
+				switch {
+				case math.IsInf(dx, 1):
+					dist = dy
+				case math.IsInf(dy, 1):
+					dist = dx
+				default:
+					// The contour as a straight line through both crossings.
+					dist = dx * dy / math.Sqrt(dx*dx+dy*dy)
 				}
-			}
-			if a8 := uint32(alpha*255 + 0.5); a8 > 0 {
-				blend(out[4*x:4*x+4:4*x+4], c, a8)
+				if !(f0 > t) {
+					dist = -dist
+				}
+				alpha := fa * clamp01(dist+0.5)
+				if half > 0 {
+					if oc := clamp01(half + 0.5 - math.Abs(dist)); oc > 0 {
+						ol := oa * oc
+						alpha = ol + alpha*(1-ol)
+					}
+				}
+				if a8 := uint32(alpha*255 + 0.5); a8 > 0 {
+					blend(out[4*x:4*x+4:4*x+4], c, a8)
+				}
 			}
 		}
 	}
+}
+
+// cellRun is a run of overlay columns [x0, x1) that fall in one field
+// cell.
+type cellRun struct{ cell, x0, x1 int }
+
+// cellRuns groups the columns of a column→cell table into runs, leaving
+// out columns outside the field.
+func cellRuns(ci []int) []cellRun {
+	var runs []cellRun
+	for x := 0; x < len(ci); {
+		e := x + 1
+		for e < len(ci) && ci[e] == ci[x] {
+			e++
+		}
+		if ci[x] >= 0 {
+			runs = append(runs, cellRun{ci[x], x, e})
+		}
+		x = e
+	}
+	return runs
 }
 
 // axisTable maps each of n overlay pixels along one axis to the field cell
