@@ -178,11 +178,28 @@ func fitToGrid(m *volume.Mask, disp volume.Geometry) (*volume.Mask, string, erro
 	}
 	out := volume.NewMask(disp)
 	inside := 0
+	// Display index → mask index is affine: find it once from unit steps
+	// instead of inverting the direction matrix per voxel.
+	b := m.PatientToIndex(disp.IndexToPatient([3]float64{}))
+	var a [3][3]float64 // column c: the step of one display voxel along c
+	for c := 0; c < 3; c++ {
+		var e [3]float64
+		e[c] = 1
+		q := m.PatientToIndex(disp.IndexToPatient(e))
+		for r := 0; r < 3; r++ {
+			a[c][r] = q[r] - b[r]
+		}
+	}
 	for k := 0; k < disp.Size[2]; k++ {
 		for j := 0; j < disp.Size[1]; j++ {
+			var f [3]float64
+			for r := 0; r < 3; r++ {
+				f[r] = b[r] + a[1][r]*float64(j) + a[2][r]*float64(k)
+			}
 			for i := 0; i < disp.Size[0]; i++ {
-				f := m.PatientToIndex(disp.IndexToPatient([3]float64{float64(i), float64(j), float64(k)}))
-				x, y, z := int(math.Round(f[0])), int(math.Round(f[1])), int(math.Round(f[2]))
+				x := int(math.Floor(f[0] + a[0][0]*float64(i) + 0.5))
+				y := int(math.Floor(f[1] + a[0][1]*float64(i) + 0.5))
+				z := int(math.Floor(f[2] + a[0][2]*float64(i) + 0.5))
 				if !m.Contains(x, y, z) {
 					continue
 				}

@@ -122,3 +122,42 @@ func BenchmarkProbVolumeML(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/op")
 }
+
+// BenchmarkMaskOverlayThreeViews redraws a reference mask (the chaos-like
+// ellipsoid thresholded onto the 512×512×78 grid) in three views.
+func BenchmarkMaskOverlayThreeViews(b *testing.B) {
+	s, g, data := chaosLike(b)
+	po, _ := NewProbOverlay(s, g, data, 0.5, Style{})
+	v := s.Volume()
+	m := volume.NewMask(v.Geometry)
+	for k := 0; k < v.Size[2]; k++ {
+		for j := 0; j < v.Size[1]; j++ {
+			for i := 0; i < v.Size[0]; i++ {
+				c := g.PatientToIndex(v.IndexToPatient([3]float64{float64(i), float64(j), float64(k)}))
+				x, y, z := int(c[0]+0.5), int(c[1]+0.5), int(c[2]+0.5)
+				if g.Contains(x, y, z) && data[g.Offset(x, y, z)] > 0.5 {
+					m.Voxels[m.Offset(i, j, k)] = 1
+				}
+			}
+		}
+	}
+	_ = po
+	o, err := NewMaskOverlay(s, m, Style{Color: color.NRGBA{G: 255, A: 255}, Fill: 0.35, Outline: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	sc := NewScene(s)
+	sc.SetOverlays(o)
+	sc.SetCursor([3]int{180, 250, 39})
+	size := [3][2]int{{406, 406}, {694, 292}, {694, 292}}
+	var dst [3]*image.RGBA
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		for n, p := range Planes {
+			w, h, _ := s.Dims(p)
+			vp := Viewport{DX: float64(w) / float64(size[n][0]), DY: float64(h) / float64(size[n][1])}
+			dst[n] = sc.RenderOverlaysAt(dst[n], p, vp, size[n][0], size[n][1])
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/refresh")
+}

@@ -49,7 +49,22 @@ type field struct {
 	w, h   int
 	ax, bx float64
 	ay, by float64
+
+	// Cell classification, kept while the data, threshold and reach stay
+	// the same (a mask's field is reused across redraws of one slice).
+	clsKey   clsKey
+	state    []uint8   // per cell: 0 outside, 2 inside, 1 crossing
+	lip      []float32 // per cell: 0 far from the contour, else a slope bound
+	clsValid bool
 }
+
+type clsKey struct {
+	t      float64
+	rx, ry int
+}
+
+// invalidate forgets the classification after data changed.
+func (f *field) invalidate() { f.clsValid = false }
 
 // rasterize blends the region {f > t} of fld into dst as style s says.
 //
@@ -90,63 +105,11 @@ func rasterize(dst *image.RGBA, vp Viewport, fld *field, t float64, s Style) {
 	ky := fld.ay * vp.DY
 	probe := half + 1 // overlay pixels: outline half-width plus the anti-aliasing ramp
 
-	// Classify cells: 0 outside, 2 inside, 1 crossing t; then mark the
-	// cells close enough to a crossing one that the edge ramp or the
-	// outline may reach them.
-	cw, ch := fld.w-1, fld.h-1
-	state := make([]uint8, cw*ch)
-	tt := float32(t)
-	d := fld.data
-	for j := 0; j < ch; j++ {
-		r0, r1 := d[j*fld.w:], d[(j+1)*fld.w:]
-		for i := 0; i < cw; i++ {
-			a, b, c, e := r0[i], r0[i+1], r1[i], r1[i+1]
-			lo := min(min(a, b), min(c, e))
-			hi := max(max(a, b), max(c, e))
-			switch {
-			case lo > tt:
-				state[j*cw+i] = 2
-			case hi > tt:
-				state[j*cw+i] = 1
-			}
-		}
-	}
-	// A pixel can only be touched by the edge ramp or the outline when a
-	// cell within probe pixels crosses t. Near such cells, lip bounds the
-	// interpolant's change per field unit (the largest step between
-	// neighbouring samples around the cell), so that a pixel whose value
-	// is further from t than probe pixels of that slope needs no probing.
 	rx := int(math.Ceil(probe * math.Abs(kx)))
 	ry := int(math.Ceil(probe * math.Abs(ky)))
-	lip := make([]float32, cw*ch) // 0 where no crossing cell is near
-	for j := 0; j < ch; j++ {
-		for i := 0; i < cw; i++ {
-			if state[j*cw+i] != 1 {
-				continue
-			}
-			o := j*fld.w + i
-			a, b, c, e := d[o], d[o+1], d[o+fld.w], d[o+fld.w+1]
-			g := max(max(abs32(b-a), abs32(e-c)), max(abs32(c-a), abs32(e-b)))
-			for jj := max(j-ry, 0); jj <= min(j+ry, ch-1); jj++ {
-				row := lip[jj*cw:]
-				for ii := max(i-rx, 0); ii <= min(i+rx, cw-1); ii++ {
-					row[ii] = max(row[ii], g)
-				}
-			}
-		}
-	}
-	// Near a crossing cell the steepest slope may also sit in a
-	// neighbouring non-crossing cell: widen lip by those.
-	for j := 0; j < ch; j++ {
-		for i := 0; i < cw; i++ {
-			if lip[j*cw+i] == 0 {
-				continue
-			}
-			o := j*fld.w + i
-			a, b, c, e := d[o], d[o+1], d[o+fld.w], d[o+fld.w+1]
-			lip[j*cw+i] = max(lip[j*cw+i], max(abs32(b-a), abs32(e-c)), max(abs32(c-a), abs32(e-b)))
-		}
-	}
+	fld.classify(t, rx, ry)
+	cw := fld.w - 1
+	state, lip, d := fld.state, fld.lip, fld.data
 	reach := probe * (math.Abs(kx) + math.Abs(ky)) // field units a probe may span
 	at := func(fx, fy float64) float64 {
 		fx = min(max(fx, 0), float64(fld.w-1))
@@ -256,6 +219,77 @@ func rasterize(dst *image.RGBA, vp Viewport, fld *field, t float64, s Style) {
 			}
 		}
 	}
+}
+
+// classify marks the cells that cross t and, within rx×ry cells of them,
+// a bound on the interpolant's slope; the result is kept until the
+// threshold, the reach or the data change.
+func (fld *field) classify(t float64, rx, ry int) {
+	key := clsKey{t, rx, ry}
+	if fld.clsValid && fld.clsKey == key {
+		return
+	}
+	// Classify cells: 0 outside, 2 inside, 1 crossing t; then mark the
+	// cells close enough to a crossing one that the edge ramp or the
+	// outline may reach them.
+	cw, ch := fld.w-1, fld.h-1
+	if n := cw * ch; cap(fld.state) < n {
+		fld.state, fld.lip = make([]uint8, n), make([]float32, n)
+	}
+	state, lip := fld.state[:cw*ch], fld.lip[:cw*ch]
+	clear(state)
+	clear(lip)
+	tt := float32(t)
+	d := fld.data
+	for j := 0; j < ch; j++ {
+		r0, r1 := d[j*fld.w:], d[(j+1)*fld.w:]
+		for i := 0; i < cw; i++ {
+			a, b, c, e := r0[i], r0[i+1], r1[i], r1[i+1]
+			lo := min(min(a, b), min(c, e))
+			hi := max(max(a, b), max(c, e))
+			switch {
+			case lo > tt:
+				state[j*cw+i] = 2
+			case hi > tt:
+				state[j*cw+i] = 1
+			}
+		}
+	}
+	// A pixel can only be touched by the edge ramp or the outline when a
+	// cell within probe pixels crosses t. Near such cells, lip bounds the
+	// interpolant's change per field unit (the largest step between
+	// neighbouring samples around the cell), so that a pixel whose value
+	// is further from t than probe pixels of that slope needs no probing.
+	for j := 0; j < ch; j++ {
+		for i := 0; i < cw; i++ {
+			if state[j*cw+i] != 1 {
+				continue
+			}
+			o := j*fld.w + i
+			a, b, c, e := d[o], d[o+1], d[o+fld.w], d[o+fld.w+1]
+			g := max(max(abs32(b-a), abs32(e-c)), max(abs32(c-a), abs32(e-b)))
+			for jj := max(j-ry, 0); jj <= min(j+ry, ch-1); jj++ {
+				row := lip[jj*cw:]
+				for ii := max(i-rx, 0); ii <= min(i+rx, cw-1); ii++ {
+					row[ii] = max(row[ii], g)
+				}
+			}
+		}
+	}
+	// Near a crossing cell the steepest slope may also sit in a
+	// neighbouring non-crossing cell: widen lip by those.
+	for j := 0; j < ch; j++ {
+		for i := 0; i < cw; i++ {
+			if lip[j*cw+i] == 0 {
+				continue
+			}
+			o := j*fld.w + i
+			a, b, c, e := d[o], d[o+1], d[o+fld.w], d[o+fld.w+1]
+			lip[j*cw+i] = max(lip[j*cw+i], max(abs32(b-a), abs32(e-c)), max(abs32(c-a), abs32(e-b)))
+		}
+	}
+	fld.state, fld.lip = state, lip
+	fld.clsKey, fld.clsValid = key, true
 }
 
 // cellRun is a run of overlay columns [x0, x1) that fall in one field

@@ -29,7 +29,17 @@ type Overlay interface {
 type MaskOverlay struct {
 	Style
 	mask *volume.Mask // canonical, same grid as the volume
-	buf  []float32
+	// The field of the slice last drawn in each plane, kept because the
+	// mask never changes: a redraw for another overlay's sake (a
+	// threshold step) then costs only the painting.
+	cache [3]maskField
+}
+
+type maskField struct {
+	slice int
+	valid bool
+	any   bool // the slice holds mask voxels
+	f     field
 }
 
 // NewMaskOverlay checks that m lies on the same grid as the volume shown by s
@@ -55,24 +65,37 @@ func (o *MaskOverlay) Mask() *volume.Mask { return o.mask }
 // Draw implements Overlay.
 func (o *MaskOverlay) Draw(dst *image.RGBA, p Plane, slice int, vp Viewport) {
 	size := o.mask.Size
-	ax, ay, _ := p.axes()
-	w, h := size[ax], size[ay]
-	if slice < 0 || slice >= size[p.NormalAxis()] {
+	if slice < 0 || slice >= size[p.NormalAxis()] || p < 0 || int(p) >= len(o.cache) {
 		return
 	}
-	// The field is the slice with a border of zeros, so that a mask
-	// touching the edge of the volume is closed by its outline.
-	fw, fh := w+2, h+2
-	if cap(o.buf) < fw*fh {
-		o.buf = make([]float32, fw*fh)
+	c := &o.cache[p]
+	if !c.valid || c.slice != slice {
+		c.any = o.sliceField(&c.f, p, slice)
+		c.slice, c.valid = slice, true
 	}
-	f := o.buf[:fw*fh]
-	clear(f)
+	if c.any {
+		rasterize(dst, vp, &c.f, 0.5, o.Style)
+	}
+}
+
+// sliceField fills f with slice of plane p as 0/1 samples with a border of
+// zeros, so that a mask touching the edge of the volume is closed by its
+// outline. It reports whether the slice holds any mask voxel.
+func (o *MaskOverlay) sliceField(f *field, p Plane, slice int) bool {
+	size := o.mask.Size
+	ax, ay, _ := p.axes()
+	w, h := size[ax], size[ay]
+	fw, fh := w+2, h+2
+	if cap(f.data) < fw*fh {
+		f.data = make([]float32, fw*fh)
+	}
+	data := f.data[:fw*fh]
+	clear(data)
 	base, sx, sy := Strides(size, p, slice)
 	vox := o.mask.Voxels
 	any := false
 	for y := 0; y < h; y++ {
-		row := f[(y+1)*fw+1:]
+		row := data[(y+1)*fw+1:]
 		src := base + y*sy
 		for x := 0; x < w; x++ {
 			if vox[src] != 0 {
@@ -82,12 +105,12 @@ func (o *MaskOverlay) Draw(dst *image.RGBA, p Plane, slice int, vp Viewport) {
 			src += sx
 		}
 	}
-	if !any {
-		return
-	}
 	// Sample (x+1, y+1) is voxel pixel (x, y), whose centre is at plane
 	// point (x+0.5, y+0.5).
-	rasterize(dst, vp, &field{data: f, w: fw, h: fh, ax: 1, bx: 0.5, ay: 1, by: 0.5}, 0.5, o.Style)
+	f.data, f.w, f.h = data, fw, fh
+	f.ax, f.bx, f.ay, f.by = 1, 0.5, 1, 0.5
+	f.invalidate()
+	return any
 }
 
 // ProbOverlay shows a segmentation as the contour of a low-resolution
