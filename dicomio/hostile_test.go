@@ -208,3 +208,33 @@ func (r *bytesReaderAt) ReadAt(p []byte, off int64) (int, error) {
 	}
 	return n, nil
 }
+
+// TestSlowCodecIsBounded loads a slice whose JPEG-LS frame (16×12, 279
+// bytes, found by FuzzDecodeFrame) keeps CharLS 2.4.1, Debian 12's version,
+// busy for about ten seconds before it reports "invalid JPEG-LS stream"
+// (an upstream defect; CharLS later added checks against such loops). Load
+// must give up on the slice at the per-slice bound instead of waiting.
+func TestSlowCodecIsBounded(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: the abandoned decoder keeps a core busy for about 10 s")
+	}
+	frame, err := os.ReadFile(filepath.Join("testdata", "charls241_slow_frame.jls"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := defaultSlice()
+	s.ts, s.jpegFrame = tsJPEGLSLossless, frame
+	s.rows, s.cols = 12, 16
+	p := writeSynth(t, t.TempDir(), "slow.dcm", s)
+	old := perSliceTimeout
+	defer func() { perSliceTimeout = old }()
+	perSliceTimeout = time.Second
+	start := time.Now()
+	_, _, err = LoadPath(context.Background(), p, nil)
+	if err == nil || !strings.Contains(err.Error(), "decoding took more than 1s") {
+		t.Errorf("LoadPath: %v", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("load took %v", d)
+	}
+}
