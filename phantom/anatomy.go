@@ -146,33 +146,41 @@ type anatomy struct {
 // organRef lets a slice test cheaply which organs reach a cell: bit is
 // the organ's flag in sliceCtx.cellOrg, bb its box grown by cellMargin.
 type organRef struct {
-	bit uint32
-	bb  box
-	sd  func(vec3) float64
+	bit    uint32
+	bb     box
+	sd     func(vec3) float64
+	margin float64
 }
 
 func (a *anatomy) buildOrganRefs() {
-	add := func(bit uint32, bb box, sd func(vec3) float64) {
-		a.organs = append(a.organs, organRef{bit, bb.grow(cellMargin), sd})
+	// Tubes' distances are exact (slope 1): a margin over the cell's
+	// half-diagonal (4.4 mm) plus the warp's change across it will do. The ellipsoid bound can be steeper (up to the
+	// ratio of its radii), so ellipsoids get cellMargin.
+	const tubeMargin = 8
+	addT := func(bit uint32, t *tube) {
+		a.organs = append(a.organs, organRef{bit, t.bb.grow(tubeMargin), t.sdAll, tubeMargin})
 	}
-	add(orgDuodenum, a.duodenum.bb, a.duodenum.sdAll)
-	add(orgColon, a.colon.bb, a.colon.sdAll)
-	add(orgStomach, a.stomachBB, a.stomachSD)
-	add(orgPancreas, a.pancreas.bb, a.pancreas.sdAll)
-	add(orgVeins, a.splenicV.bb, a.splenicV.sdAll)
-	add(orgVeins, a.smv.bb, a.smv.sdAll)
-	add(orgVeins, a.pvTrunk.bb, a.pvTrunk.sdAll)
-	add(orgSMA, a.sma.bb, a.sma.sdAll)
-	add(orgSpleen, a.spleenBB, a.spleen.sd)
-	add(orgKidney0, a.kidneyBB[0], a.kidney[0].sd)
-	add(orgKidney1, a.kidneyBB[1], a.kidney[1].sd)
-	add(orgRenalV0, a.renalV[0].bb, a.renalV[0].sdAll)
-	add(orgRenalV1, a.renalV[1].bb, a.renalV[1].sdAll)
-	add(orgGallbladder, a.gbBB, a.gallbladder.sd)
-	add(orgAorta, a.aorta.bb, a.aorta.sdAll)
-	add(orgIVC, a.ivc.bb, a.ivc.sdAll)
-	add(orgEsophagus, a.esophagus.bb, a.esophagus.sdAll)
-	add(orgHeart, a.heartBB, a.heart.sd)
+	addE := func(bit uint32, bb box, sd func(vec3) float64) {
+		a.organs = append(a.organs, organRef{bit, bb.grow(cellMargin), sd, cellMargin})
+	}
+	addT(orgDuodenum, &a.duodenum)
+	addT(orgColon, &a.colon)
+	addE(orgStomach, a.stomachBB, a.stomachSD)
+	addT(orgPancreas, &a.pancreas)
+	addT(orgVeins, &a.splenicV)
+	addT(orgVeins, &a.smv)
+	addT(orgVeins, &a.pvTrunk)
+	addT(orgSMA, &a.sma)
+	addE(orgSpleen, a.spleenBB, a.spleen.sd)
+	addE(orgKidney0, a.kidneyBB[0], a.kidney[0].sd)
+	addE(orgKidney1, a.kidneyBB[1], a.kidney[1].sd)
+	addT(orgRenalV0, &a.renalV[0])
+	addT(orgRenalV1, &a.renalV[1])
+	addE(orgGallbladder, a.gbBB, a.gallbladder.sd)
+	addT(orgAorta, &a.aorta)
+	addT(orgIVC, &a.ivc)
+	addT(orgEsophagus, &a.esophagus)
+	addE(orgHeart, a.heartBB, a.heart.sd)
 }
 
 // rib: posterior origin height z0, fall to the front drop, extent in u
@@ -462,7 +470,7 @@ func (a *anatomy) liverSD(p, q vec3, l layout) float64 {
 // few millimetres of fat. It does not depend on the liver's own shape.
 func (a *anatomy) liverRoom(q vec3, l layout) float64 {
 	inner := l.depth - l.fat - l.mus
-	sd := 1.5 - inner
+	sd := 1.5 + 2.5*math.Max(0, -l.uy) - inner // a thin preperitoneal fat line, wider in front
 	sd = math.Max(sd, q[2]-(a.diaphragm(q, inner, l.uy)-1.6))
 	keep := func(o float64, margin float64) {
 		sd = math.Max(sd, margin-o)

@@ -192,13 +192,13 @@ func (c *sliceCtx) cellMasks(a *anatomy, nx, ny int) {
 			var m uint32
 			for n := range a.organs {
 				o := &a.organs[n]
-				if m&o.bit == 0 && o.bb.has(q) && o.sd(q) < cellMargin {
+				if m&o.bit == 0 && o.bb.has(q) && o.sd(q) < o.margin {
 					m |= o.bit
 				}
 			}
 			var bm uint64
 			for _, bi := range c.bowel {
-				if b := &a.bowel[bi]; b.bb.grow(cellMargin).has(q) && b.sdAll(q) < cellMargin {
+				if b := &a.bowel[bi]; b.bb.grow(8).has(q) && b.sdAll(q) < 8 {
 					bm |= 1 << uint(bi)
 				}
 			}
