@@ -721,22 +721,22 @@ func (a *anatomy) buildVessels(g *rng) {
 	rpv := vec3{-62, 2, -66}
 	lpv := vec3{-2, -18, -58}
 	umb := vec3{8, -52, -62}
-	conf := vec3{-19, 21, -10}
+	conf := vec3{-19, 21, -8}
 	trunks := []trunk{
-		{[]vec3{hilum, rpv}, []float64{6.5, 5.5}, pv},
-		{[]vec3{rpv, {-90, -34, -56}}, []float64{4.5, 3.2}, pv},
-		{[]vec3{rpv, {-102, 34, -82}}, []float64{4.5, 3.2}, pv},
-		{[]vec3{hilum, lpv, umb}, []float64{5.5, 5, 4}, pv},
-		{[]vec3{umb, {46, -44, -50}}, []float64{3.5, 2.5}, pv},
-		{[]vec3{lpv, {42, -24, -44}}, []float64{3.5, 2.5}, pv},
-		{[]vec3{conf, {-70, 10, -34}, {-116, 4, -78}}, []float64{6.5, 4.5, 3}, hv},
-		{[]vec3{conf, {-36, -24, -34}, {-46, -66, -76}}, []float64{6, 4, 3}, hv},
-		{[]vec3{conf, {0, -18, -24}, {36, -44, -40}}, []float64{5.5, 3.5, 2.5}, hv},
+		{[]vec3{hilum, rpv}, []float64{7.5, 6.5}, pv},
+		{[]vec3{rpv, {-90, -34, -56}}, []float64{5.5, 4}, pv},
+		{[]vec3{rpv, {-102, 34, -82}}, []float64{5.5, 4}, pv},
+		{[]vec3{hilum, lpv, umb}, []float64{6.5, 6, 5}, pv},
+		{[]vec3{umb, {46, -44, -50}}, []float64{4.5, 3}, pv},
+		{[]vec3{lpv, {42, -24, -44}}, []float64{4.5, 3}, pv},
+		{[]vec3{conf, {-70, 8, -28}, {-116, 2, -70}}, []float64{7.5, 5.5, 3.5}, hv},
+		{[]vec3{conf, {-36, -26, -30}, {-48, -68, -72}}, []float64{7, 5, 3.5}, hv},
+		{[]vec3{conf, {0, -20, -20}, {36, -46, -36}}, []float64{6.5, 4.5, 3}, hv},
 	}
 	inside := func(p vec3) bool { return a.liverShape(p) < -4 }
 	var grow func(p, dir vec3, length, r, hu float64, depth int)
 	grow = func(p, dir vec3, length, r, hu float64, depth int) {
-		if r < 1.1 || depth > 4 {
+		if r < 1.0 || depth > 5 {
 			return
 		}
 		end := p.add(dir.scale(length))
@@ -764,7 +764,7 @@ func (a *anatomy) buildVessels(g *rng) {
 			dir := p1.sub(p0)
 			l := dir.norm()
 			dir = dir.scale(1 / l)
-			for b := 0; b < 2; b++ {
+			for b := 0; b < 3; b++ {
 				at := p0.add(dir.scale(l * g.uni(0.3, 0.9)))
 				perp := vec3{g.sym(1), g.sym(1), g.sym(1)}
 				perp = perp.sub(dir.scale(perp.dot(dir)))
