@@ -123,10 +123,10 @@ func readHeaderAt(f io.ReaderAt, size, modTime int64, path string) (fi *fileInfo
 	// (e.g. Deflated Image Frame Compression), on deflated streams and on
 	// meta groups without preamble or group length.
 	var dsBytes []byte
-	end := size
-	if lay.hasPixels {
-		end = lay.pixTagOff
-	}
+	// Only what the walker checked goes to the parser: it trusts lengths
+	// and allocates them before reading (a 4 GB UT after an element past
+	// (7FE0,0010) made it allocate 4 GB).
+	end := lay.dsEnd
 	if end-lay.dsOff > maxHeaderBytes {
 		return nil, fmt.Errorf("header of %d bytes before the pixel data is too large to be an image header", end-lay.dsOff)
 	}
@@ -135,10 +135,7 @@ func readHeaderAt(f io.ReaderAt, size, modTime int64, path string) (fi *fileInfo
 		if err != nil {
 			return nil, err
 		}
-		if !lay.hasPixels {
-			end = int64(len(inflated))
-		}
-		dsBytes = inflated[:end]
+		dsBytes = inflated[:min(end, int64(len(inflated)))]
 	} else {
 		dsBytes = make([]byte, end-lay.dsOff)
 		if _, err := f.ReadAt(dsBytes, lay.dsOff); err != nil {

@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -236,5 +238,35 @@ func TestSlowCodecIsBounded(t *testing.T) {
 	}
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("load took %v", d)
+	}
+}
+
+// TestParserGetsOnlyCheckedBytes replays a FuzzHeader finding: a file with
+// no Pixel Data whose walk stops at an element past (7FE0,0010), followed by
+// a UT element claiming 4 GB. The third-party parser allocates a value's
+// claimed length before reading it, so it must only ever see the bytes our
+// walker checked: reading this header must allocate kilobytes, not 4 GB.
+func TestParserGetsOnlyCheckedBytes(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("testdata", "fuzz", "FuzzHeader", "fd507e5525473fec"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := strings.Split(string(raw), "\n")[1]
+	s, err := strconv.Unquote(strings.TrimSuffix(strings.TrimPrefix(line, "[]byte("), ")"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := []byte(s)
+	if !strings.Contains(s, "UT,\x142k1\xee") {
+		t.Fatal("the seed no longer holds the 4 GB UT element")
+	}
+	var m0, m1 runtime.MemStats
+	runtime.ReadMemStats(&m0)
+	for i := 0; i < 10; i++ {
+		_, _ = readHeaderAt(bytesReader(b), int64(len(b)), 0, "x.dcm")
+	}
+	runtime.ReadMemStats(&m1)
+	if d := m1.TotalAlloc - m0.TotalAlloc; d > 10<<20 {
+		t.Errorf("10 header reads allocated %d MiB", d>>20)
 	}
 }

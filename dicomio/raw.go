@@ -216,10 +216,15 @@ type layout struct {
 	metaAtZero    bool   // a File Meta group without the 128-byte preamble
 	mediaSOPClass string // (0002,0002), used when (0008,0016) is missing
 	dsOff         int64  // where the dataset (after File Meta) starts, in the (inflated) stream
-	hasPixels     bool
-	pixTagOff     int64 // offset of the (7FE0,0010) tag
-	pixOff        int64 // offset of its value
-	pixLen        int64 // value length; -1 when encapsulated
+	// dsEnd is where the walk stopped: Pixel Data, the first element after
+	// it (trailing padding, private groups) or the end of the stream.
+	// Only the bytes before it were checked, so only they go to the
+	// header parser.
+	dsEnd     int64
+	hasPixels bool
+	pixTagOff int64 // offset of the (7FE0,0010) tag
+	pixOff    int64 // offset of its value
+	pixLen    int64 // value length; -1 when encapsulated
 	// Extended Offset Table (7FE0,0001) and its lengths (7FE0,0002):
 	// value offsets and lengths, 0 when absent.
 	eotOff, eotLen, eotLensOff, eotLensLen int64
@@ -325,6 +330,7 @@ func readLayout(r io.ReaderAt, size int64) (lay layout, ds []byte, err error) {
 			return lay, ds, err
 		}
 		if e.tag == tagPixelData {
+			lay.dsEnd = e.off
 			lay.hasPixels = true
 			lay.pixTagOff = e.off
 			lay.pixOff = e.valOff
@@ -347,6 +353,7 @@ func readLayout(r io.ReaderAt, size int64) (lay layout, ds []byte, err error) {
 		}
 		off = e.next
 	}
+	lay.dsEnd = min(off, w.size)
 	return lay, ds, nil
 }
 
