@@ -68,6 +68,9 @@ def main():
     ap.add_argument("--ckpt-dir", default=os.path.join(HERE, "checkpoints"))
     ap.add_argument("--models-dir", default=os.path.normpath(os.path.join(HERE, "..")))
     ap.add_argument("--out", default=os.path.normpath(os.path.join(HERE, "..", "parity")))
+    ap.add_argument("--check-ort", default=None, metavar="DIR",
+                    help="compare the fixture masks with masks made from ONNX Runtime logits in DIR "
+                         "(<model>_ort_logits.f32, written by ortcheck)")
     args = ap.parse_args()
     torch.set_num_threads(2)
     os.makedirs(args.out, exist_ok=True)
@@ -108,6 +111,12 @@ def main():
         m_can = D.clean_mask(pu > 0.5)
         m = D.from_canonical(m_can, src, flip)
         m.transpose(2, 1, 0).astype(np.uint8).tofile(os.path.join(args.out, f"{name}_mask.u8"))
+        if args.check_ort:
+            zo = np.fromfile(os.path.join(args.check_ort, f"{name}_ort_logits.f32"), "<f4").reshape(z.shape)
+            po = D.logits_to_prob(zo)[: low_shape[2], : low_shape[1], : low_shape[0]].transpose(2, 1, 0)
+            mo = D.clean_mask(D.resample_to(po, D.upsample_coords(can.shape, sp)) > 0.5)
+            print(f"{name}: max |ORT - torch| logits {np.abs(zo - z).max():.2e}; "
+                  f"mask voxels differing (ORT vs torch logits): {int((mo != m_can).sum())}")
         onnx_path = os.path.join(args.models_dir, f"{name}.onnx")
         meta["models"][name] = {
             "onnx_sha256": sha256(onnx_path) if os.path.exists(onnx_path) else None,

@@ -4,7 +4,10 @@
 // parity logits written by models/training/parity.py, and times a forward
 // pass at [1,1,48,80,80]. Build tag ortcheck keeps it out of `go build ./...`:
 //
-//	go run -tags ortcheck ./models/training/ortcheck models models/parity
+//	go run -tags ortcheck ./models/training/ortcheck models models/parity [dump-dir]
+//
+// With dump-dir it also writes <model>_ort_logits.f32 there, for
+// parity.py --check-ort.
 package main
 
 import (
@@ -86,6 +89,15 @@ func main() {
 			continue
 		}
 		got, _ := run(mp, meta.Preprocessed.Shape, x, 2)
+		if len(os.Args) > 3 { // dump the ORT logits for parity.py --check-ort
+			buf := make([]byte, 4*len(got))
+			for i, v := range got {
+				binary.LittleEndian.PutUint32(buf[4*i:], math.Float32bits(v))
+			}
+			if err := os.WriteFile(filepath.Join(os.Args[3], name+"_ort_logits.f32"), buf, 0o644); err != nil {
+				log.Fatal(err)
+			}
+		}
 		want := readF32(filepath.Join(parityDir, meta.Models[name].Logits))
 		maxd := 0.0
 		for i := range got {
