@@ -2,6 +2,7 @@ package dicomio
 
 import (
 	"bytes"
+	"os"
 	"testing"
 )
 
@@ -11,6 +12,9 @@ import (
 // run one for real with, e.g.:
 //
 //	nice -n 19 go test -run '^$' -fuzz FuzzHeader -fuzztime 10m -parallel 1 ./dicomio/
+//
+// LIVERSEG_FUZZ_SKIP_JPEGLS=1 keeps FuzzDecodeFrame off JPEG-LS, whose
+// library (CharLS 2.4.1) has known slow inputs that stop a campaign.
 //
 // guardPanics is off inside them: a panic in this package is a finding,
 // not something to turn into an error.
@@ -60,8 +64,15 @@ var fuzzSyntaxes = []string{tsJPEGBaseline, tsJPEGExtended, tsJPEGLossless, tsJP
 // 8/12/16-bit, JPEG-LS, JPEG 2000, RLE) with a claimed size.
 func FuzzDecodeFrame(f *testing.F) {
 	f.Add([]byte{0xFF, 0xD8, 0xFF, 0xD9}, uint8(0), uint16(8), uint16(8), true)
+	skipJLS := os.Getenv("LIVERSEG_FUZZ_SKIP_JPEGLS") != ""
 	f.Fuzz(func(t *testing.T, data []byte, tsi uint8, cols, rows uint16, wide bool) {
 		ts := fuzzSyntaxes[int(tsi)%len(fuzzSyntaxes)]
+		if skipJLS && (ts == tsJPEGLSLossless || ts == tsJPEGLSNear) {
+			// CharLS 2.4.1 spends seconds on some small invalid
+			// frames (see TestSlowCodecIsBounded), which the fuzzer
+			// reports as hangs; this lets the other codecs be fuzzed.
+			return
+		}
 		if cols == 0 || rows == 0 || int(cols)*int(rows) > fuzzMaxSamples {
 			return
 		}
