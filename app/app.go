@@ -266,9 +266,9 @@ func (u *UI) ShowVolume(v *volume.Volume) error {
 	// Segment at once with the student: the overlay appears when it is
 	// done, and the viewer is usable meanwhile.
 	if u.seg.reg != nil {
-		u.seg.firstRun = true
 		u.seg.shownAt = time.Now()
-		u.RunModel(u.autoModel())
+		trace("series shown")
+		u.runModel(u.autoModel(), true)
 	}
 	return nil
 }

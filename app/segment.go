@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"image/color"
 	"math"
+	"os"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -122,6 +123,9 @@ type postJob struct {
 	// slider step); a new result's mask starts at once.
 	delay bool
 }
+
+// barDelay is how long a run goes before its progress bar shows.
+const barDelay = 400 * time.Millisecond
 
 // maskDelay is how long a threshold must rest before the full-resolution
 // mask is rebuilt for it.
@@ -256,9 +260,22 @@ func (u *UI) UseModels(dir string) error {
 					u.showSegError(fmt.Errorf("model %s cannot be used: %w", auto, err), false)
 				}
 			})
+			return
 		}
+		// One run on a small blank volume: ONNX Runtime sets up its
+		// kernels and threads on the first run, which would otherwise
+		// delay the first study's overlay.
+		t0 := time.Now()
+		_, err := reg.Run(context.Background(), warmupVolume(), auto, inference.Options{Threshold: 0.5, ProbabilityOnly: true})
+		trace("warm-up run of %s: %.0f ms (err %v)", auto, msSince(t0), err)
 	}()
 	return nil
+}
+
+// warmupVolume is a blank 96×96×48 mm CT (water) for the warm-up run.
+func warmupVolume() *volume.Volume {
+	v := volume.New(volume.Identity([3]int{48, 48, 24}, [3]float64{2, 2, 4}))
+	return v
 }
 
 // autoModel is AutoModel when the folder has it, else its first model.
@@ -272,8 +289,13 @@ func (u *UI) autoModel() string {
 // RunModel segments the shown volume with the named model in the
 // background (inside the box when one is drawn), replacing any run in
 // progress. The viewer stays usable; Cancel stops the run.
-func (u *UI) RunModel(name string) {
+func (u *UI) RunModel(name string) { u.runModel(name, false) }
+
+// runModel starts a run; auto marks the automatic run after opening,
+// whose failure is reported without a dialog.
+func (u *UI) runModel(name string, auto bool) {
 	s := &u.seg
+	s.firstRun = auto
 	if u.vol == nil || u.scene == nil {
 		u.setStatus("Open a study first.")
 		return
@@ -304,8 +326,18 @@ func (u *UI) RunModel(name string) {
 	s.running = name
 	s.runs++
 	s.errText.Hide()
-	s.bar.Show()
-	s.bar.Start()
+	// The animated bar appears only when a run lasts: the student is
+	// usually done before it would have moved, and an animation repaints
+	// the window every frame, which costs the run CPU time on machines
+	// without a GPU.
+	time.AfterFunc(barDelay, func() {
+		fyne.Do(func() {
+			if gen == s.gen && s.running != "" {
+				s.bar.Show()
+				s.bar.Start()
+			}
+		})
+	})
 	s.stage.SetText(name + ": starting…")
 	s.stage.Show()
 	s.cancelBtn.Enable()
@@ -323,7 +355,9 @@ func (u *UI) RunModel(name string) {
 		})
 	}
 	reg, vol := s.reg, u.vol
+	queued := time.Now()
 	go func() {
+		trace("run %s: goroutine started %.0f ms after the request", name, msSince(queued))
 		var res *inference.Result
 		err := func() (err error) {
 			// An inference failure must never take the viewer down.
@@ -335,7 +369,13 @@ func (u *UI) RunModel(name string) {
 			res, err = reg.Run(ctx, vol, name, opts)
 			return err
 		}()
-		fyne.Do(func() { u.runDone(gen, vol, name, res, err) })
+		ret := time.Now()
+		trace("run %s: returned %.0f ms after the request (err %v)", name, msSince(queued), err)
+		fyne.Do(func() {
+			trace("run %s: result reached the UI goroutine %.0f ms after returning", name, msSince(ret))
+			u.runDone(gen, vol, name, res, err)
+			trace("run %s: overlay installed %.0f ms after returning", name, msSince(ret))
+		})
 	}()
 }
 
@@ -777,3 +817,15 @@ func (u *UI) showDice(d float64) {
 	s.refLabel.SetText(txt)
 	s.refLabel.Show()
 }
+
+// traceOn enables timing lines on stderr (LIVERSEG_TRACE=1), for measuring
+// where the time between opening and the overlay goes.
+var traceOn = os.Getenv("LIVERSEG_TRACE") != ""
+
+func trace(format string, args ...any) {
+	if traceOn {
+		fmt.Fprintf(os.Stderr, "liverseg: "+format+"\n", args...)
+	}
+}
+
+func msSince(t time.Time) float64 { return float64(time.Since(t).Microseconds()) / 1000 }

@@ -411,7 +411,7 @@ func TestCancelRun(t *testing.T) {
 	if err := u.ShowVolume(v); err != nil { // starts the automatic run
 		t.Fatal(err)
 	}
-	if !u.seg.bar.Visible() || u.seg.cancelBtn.Disabled() {
+	if !u.seg.stage.Visible() || u.seg.cancelBtn.Disabled() {
 		t.Error("no progress or Cancel while running")
 	}
 	test.Tap(u.seg.cancelBtn)
