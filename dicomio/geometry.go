@@ -31,13 +31,15 @@ type resamplePlan struct {
 	tilt, eq bool
 }
 
-// Tolerances: spacing varying by more than 1 % is "uneven"; a stack leaning
+// Tolerances: spacing varying by more than 1 % is "uneven" (and resampled
+// when a step differs from the first by more than 0.2 mm); a stack leaning
 // more than 0.05° off the normal is tilted (that is 0.4 mm over 500 mm); an
 // in-plane shift below 0.05 pixel is position noise, not tilt.
 const (
-	unevenFraction = 0.01
-	tiltTolerance  = 0.05
-	shiftTolerance = 0.05
+	resampleTolerance = 0.2 // mm, dcm2niix's isSameFloatT(dx, ..., 0.2)
+	unevenFraction    = 0.01
+	tiltTolerance     = 0.05
+	shiftTolerance    = 0.05
 )
 
 // analyseStack builds the geometry of files already sorted along the normal.
@@ -53,7 +55,8 @@ const (
 //     projected on the row and column directions; the grid grows by the
 //     largest shift so nothing is cut, and voxels outside every slice get
 //     the darkest value of the series (dcm2niix's choice);
-//   - uneven spacing or missing slices: output slices are placed at a
+//   - uneven spacing (a step more than 0.2 mm from the first, dcm2niix's
+//     test) or missing slices: output slices are placed at a
 //     regular step close to the smallest spacing found (at most twice as
 //     many slices as the input; the step then grows), each one linearly
 //     interpolated between its two neighbours along the normal — the rule
@@ -218,13 +221,25 @@ func spacingWarnings(steps, pos []float64) ([]string, bool) {
 	if missing > 0 {
 		w = append(w, fmt.Sprintf("missing slices: about %d slice(s) absent where the usual step is %.3f mm; gaps: %s; the gap is filled by interpolation", missing, usual, joinMax(gaps, len(gaps))))
 	}
-	uneven := usual > 0 && (hi-lo) > unevenFraction*usual
-	if uneven {
-		mean := (pos[len(pos)-1] - pos[0]) / float64(len(steps))
-		w = append(w, fmt.Sprintf("uneven slice spacing: steps range from %.3f to %.3f mm (median %.3f, mean %.3f; a regular grid would put slices up to %.2f mm off)",
-			lo, hi, usual, mean, maxDeviation(pos, mean)))
+	// Resample like dcm2niix does ("interslice distance varies"): when a
+	// step differs from the first by more than 0.2 mm. Smaller variation
+	// (rounded positions) keeps the slices as they are on the mean step.
+	resample := false
+	for _, st := range steps {
+		if math.Abs(st-steps[0]) > resampleTolerance {
+			resample = true
+		}
 	}
-	return w, uneven
+	if usual > 0 && (hi-lo) > unevenFraction*usual {
+		mean := (pos[len(pos)-1] - pos[0]) / float64(len(steps))
+		what := "resampled below"
+		if !resample {
+			what = fmt.Sprintf("within %.1f mm, so kept on the mean step: slices are up to %.2f mm from their true positions", resampleTolerance, maxDeviation(pos, mean))
+		}
+		w = append(w, fmt.Sprintf("uneven slice spacing: steps range from %.3f to %.3f mm (median %.3f, mean %.3f); %s",
+			lo, hi, usual, mean, what))
+	}
+	return w, resample
 }
 
 // maxDeviation is how far a real slice is from where a regular grid with

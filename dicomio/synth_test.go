@@ -353,6 +353,9 @@ func TestGroupingAndSorting(t *testing.T) {
 		{"missing slice and uneven spacing", func(t *testing.T, dir string) {
 			stack(t, dir, "a", defaultSlice(), []float64{0, 2, 4, 8, 10, 12}, 0)
 		}, []int{6}, []string{"missing slices: about 1 slice(s) absent where the usual step is 2.000 mm", "uneven slice spacing: steps range from 2.000 to 4.000 mm", "resampled to a regular grid like dcm2niix: 7 slices at 2.000 mm from 6"}, 0, "", 0, 2},
+		{"small spacing jitter is kept, not resampled", func(t *testing.T, dir string) {
+			stack(t, dir, "a", defaultSlice(), []float64{0, 2.5, 5.05, 7.5, 10}, 0)
+		}, []int{5}, []string{"uneven slice spacing: steps range from 2.450 to 2.550 mm", "within 0.2 mm, so kept on the mean step: slices are up to 0.05 mm"}, 0, "", 0, 2.5},
 		{"gantry tilt is corrected", func(t *testing.T, dir string) {
 			stack(t, dir, "a", defaultSlice(), []float64{0, 1, 2, 3, 4}, math.Tan(15*math.Pi/180))
 		}, []int{5}, []string{"gantry tilt: slices advance 15.00° off their normal", "orthogonal grid enlarged to 3x5"}, 0, "", 0, 1},
