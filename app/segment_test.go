@@ -18,6 +18,7 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/test"
 
+	"github.com/liverseg/liverseg/dicomio"
 	"github.com/liverseg/liverseg/inference"
 	"github.com/liverseg/liverseg/internal/shareddata"
 	"github.com/liverseg/liverseg/nifti"
@@ -624,4 +625,49 @@ func BenchmarkThresholdSlider(b *testing.B) {
 func sha256hex(b []byte) string {
 	h := sha256.Sum256(b)
 	return hex.EncodeToString(h[:])
+}
+
+// TestReferenceDICOMSeries loads the CHAOS liver label written as a DICOM
+// series of masks: accepted in the CT's frame of reference, refused in
+// another one.
+func TestReferenceDICOMSeries(t *testing.T) {
+	dicom := shareddata.Path(t, "cases", "chaos_ct01", "dicom")
+	ref, err := nifti.ReadMask(shareddata.Path(t, "cases", "chaos_ct01", "liver.nii.gz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := newUI(t)
+	if err := openAndWait(t, u, dicom); err != nil {
+		t.Fatal(err)
+	}
+	refDone := make(chan error, 2)
+	u.seg.onRefDone = func(err error) { refDone <- err }
+	lab := volume.New(ref.Geometry)
+	for i, x := range ref.Voxels {
+		lab.Voxels[i] = int16(x)
+	}
+	for _, tc := range []struct {
+		name, frame string
+		ok          bool
+	}{
+		{"same frame", u.vol.Info.FrameOfReference, true},
+		{"other frame", "1.2.3.4.5", false},
+	} {
+		dir := filepath.Join(t.TempDir(), "mask")
+		if err := dicomio.WriteSeries(dir, lab, dicomio.SeriesOptions{FrameOfReferenceUID: tc.frame, UIDSeed: tc.name, SeriesDescription: "liver mask"}); err != nil {
+			t.Fatal(err)
+		}
+		u.LoadReference(dir)
+		err := <-refDone
+		if tc.ok {
+			if err != nil {
+				t.Fatalf("%s: %v", tc.name, err)
+			}
+			if d := math.Abs(u.seg.ref.VolumeML() - ref.VolumeML()); d > 0.5 {
+				t.Errorf("%s: %.1f mL, the NIfTI label %.1f mL", tc.name, u.seg.ref.VolumeML(), ref.VolumeML())
+			}
+		} else if err == nil || !strings.Contains(err.Error(), "frame of reference") {
+			t.Errorf("%s: %v, want a frame-of-reference refusal", tc.name, err)
+		}
+	}
 }
