@@ -1,7 +1,18 @@
 // Package app is LiverSeg's desktop window: a toolbar, the linked axial,
-// coronal and sagittal views, a study/warnings panel and a status line, plus
-// the dialogs that open studies (progress with Cancel, series picker,
-// errors). main.go calls Main.
+// coronal and sagittal views, a segmentation panel, a study/warnings panel
+// and a status line, plus the dialogs that open studies (progress with
+// Cancel, series picker, errors). main.go calls Main.
+//
+// Segmentation: when a study opens, the student model runs in the
+// background (inference.Registry.Run without the full-resolution mask) and
+// its low-resolution probability map is shown as a contour overlay on the
+// three views (viewer.ProbOverlay). The threshold slider re-contours that
+// map at once; the liver volume and the full-resolution mask follow on a
+// background goroutine, latest threshold winning. Any model of the models
+// folder can be run or cancelled, restricted to a box drawn on a view, and
+// a reference mask can be shown beside it with its Dice. Failures (no
+// runtime, a damaged model) are reported in the panel and the status line;
+// the viewer keeps working without segmentation.
 package app
 
 import (

@@ -10,6 +10,7 @@ import (
 	"image/color"
 	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -670,4 +671,42 @@ func TestReferenceDICOMSeries(t *testing.T) {
 			t.Errorf("%s: %v, want a frame-of-reference refusal", tc.name, err)
 		}
 	}
+}
+
+// TestMissingRuntime runs the app in a child process whose ONNX Runtime
+// library cannot be found (the runtime loads once per process): opening a
+// study must say so in the panel and keep the viewer working.
+func TestMissingRuntime(t *testing.T) {
+	if os.Getenv("LIVERSEG_TEST_CHILD") == "missing-runtime" {
+		missingRuntimeChild(t)
+		return
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestMissingRuntime$", "-test.v")
+	cmd.Env = append(os.Environ(), "LIVERSEG_TEST_CHILD=missing-runtime", inference.LibEnv+"="+filepath.Join(t.TempDir(), "libonnxruntime.so.1"))
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "child ok") {
+		t.Fatalf("child: %v\n%s", err, out)
+	}
+}
+
+func missingRuntimeChild(t *testing.T) {
+	dir, _ := testModels(t)
+	u, runDone, _ := segUI(t, dir)
+	if err := u.ShowVolume(synthetic()); err != nil {
+		t.Fatal(err)
+	}
+	err := waitRun(t, runDone)
+	if !errors.Is(err, inference.ErrRuntimeMissing) {
+		t.Fatalf("run error %v, want ErrRuntimeMissing", err)
+	}
+	if !u.seg.errText.Visible() || !strings.Contains(u.seg.errText.Text, "ONNX Runtime") {
+		t.Errorf("panel says %q", u.seg.errText.Text)
+	}
+	ax := u.views[0]
+	s := ax.Slice()
+	test.Scroll(u.win.Canvas(), abs(ax, fyne.NewPos(ax.Size().Width/2, ax.Size().Height/2)), 0, 10)
+	if ax.Slice() != s+1 {
+		t.Error("viewer stopped working after the failure")
+	}
+	t.Log("child ok")
 }
