@@ -304,3 +304,31 @@ func TestBoxOverlay(t *testing.T) {
 		}
 	}
 }
+
+// TestVolumeAtConcurrentWithDraw: the background volume may be computed
+// while the UI goroutine changes the threshold and style and draws (run
+// with -race).
+func TestVolumeAtConcurrentWithDraw(t *testing.T) {
+	s, g, data := rampMap(t)
+	o, _ := NewProbOverlay(s, g, data, 0.5, Style{Color: red, Fill: 0.5, Outline: 1})
+	sc := NewScene(s)
+	sc.SetOverlays(o)
+	want := o.VolumeAt(0.4, nil)
+	done := make(chan float64)
+	go func() {
+		v := 0.0
+		for i := 0; i < 20; i++ {
+			v = o.VolumeAt(0.4, nil)
+		}
+		done <- v
+	}()
+	var img *image.RGBA
+	for i := 0; i < 20; i++ {
+		_ = o.SetThreshold(0.3+0.02*float64(i), nil)
+		o.Style.Fill = float64(i) / 20
+		img = sc.RenderOverlaysAt(img, Axial, Viewport{DX: 0.5, DY: 0.5}, 80, 60)
+	}
+	if got := <-done; got != want {
+		t.Errorf("VolumeAt %v while drawing, %v alone", got, want)
+	}
+}
