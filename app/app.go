@@ -185,10 +185,7 @@ func New(a fyne.App) *UI {
 	u.win.SetOnDropped(u.dropped)
 	u.setStatus("Open a DICOM folder or file, or a NIfTI file (.nii, .nii.gz), or drop one on this window.")
 	u.win.SetOnClosed(func() {
-		if u.seg.stop != nil {
-			close(u.seg.stop)
-			u.seg.stop = nil
-		}
+		u.stopWorker()
 		if u.seg.cancel != nil {
 			u.seg.cancel()
 		}

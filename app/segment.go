@@ -102,6 +102,7 @@ type segState struct {
 	post    chan postJob
 	postGen atomic.Int64
 	stop    chan struct{}
+	stopped chan struct{} // closed when the worker has returned
 
 	// Test hooks, called on the Fyne goroutine.
 	onRunDone  func(err error)
@@ -505,7 +506,8 @@ func (u *UI) queuePost(keep []uint8, delay bool) {
 	if s.post == nil {
 		s.post = make(chan postJob, 1)
 		s.stop = make(chan struct{})
-		go u.postWorker(s.post, s.stop)
+		s.stopped = make(chan struct{})
+		go u.postWorker(s.post, s.stop, s.stopped)
 	}
 	post := s.res.Post
 	post.Threshold = s.ovl.Threshold()
@@ -517,12 +519,29 @@ func (u *UI) queuePost(keep []uint8, delay bool) {
 	s.post <- job
 }
 
+// stopWorker ends the background worker (when the window closes).
+func (u *UI) stopWorker() {
+	if u.seg.stop != nil {
+		close(u.seg.stop)
+		u.seg.stop = nil
+	}
+}
+
 // postWorker computes volumes and masks one job at a time. It first
 // reports the overlay's volume (a few ms), then, unless a newer threshold
 // arrived meanwhile, builds the full-resolution mask (hundreds of ms for a
 // CT) and its Dice with the reference.
-func (u *UI) postWorker(jobs <-chan postJob, stop <-chan struct{}) {
+func (u *UI) postWorker(jobs <-chan postJob, stop <-chan struct{}, stopped chan<- struct{}) {
+	defer close(stopped)
 	s := &u.seg
+	closed := func() bool {
+		select {
+		case <-stop:
+			return true
+		default:
+			return false
+		}
+	}
 	var job postJob
 	have := false
 	for {
@@ -535,6 +554,9 @@ func (u *UI) postWorker(jobs <-chan postJob, stop <-chan struct{}) {
 		}
 		have = false
 		ml := job.ovl.VolumeAt(job.post.Threshold, job.keep)
+		if closed() {
+			return // the window is gone
+		}
 		fyne.Do(func() {
 			if s.res == job.res && job.gen == s.postGen.Load() {
 				u.showResultText(ml, true)
@@ -562,6 +584,9 @@ func (u *UI) postWorker(jobs <-chan postJob, stop <-chan struct{}) {
 			if d, derr := metrics.Dice(m.Canonical(), job.ref); derr == nil {
 				dice = d
 			}
+		}
+		if closed() {
+			return
 		}
 		fyne.Do(func() {
 			if s.res != job.res || job.gen != s.postGen.Load() {

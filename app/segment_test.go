@@ -27,12 +27,17 @@ import (
 	"github.com/liverseg/liverseg/volume"
 )
 
-// testModels is the models folder the app tests run: the shipped models
-// once the student has been exported into models/, else inference's tiny
-// test network (a real ONNX file run by the real runtime, but not a liver
-// model). real says which.
+// testModels is the models folder the app tests run: $LIVERSEG_TEST_MODELS
+// when set, else the shipped models once the student has been exported
+// into models/, else inference's tiny test network (a real ONNX file run by
+// the real runtime, but not a liver model). real says whether it holds a
+// student.
 func testModels(t testing.TB) (dir string, real bool) {
 	t.Helper()
+	if d := os.Getenv("LIVERSEG_TEST_MODELS"); d != "" { // another export
+		_, err := os.Stat(filepath.Join(d, AutoModel+".json"))
+		return d, err == nil
+	}
 	if _, err := os.Stat(filepath.Join("..", "models", AutoModel+".json")); err == nil {
 		return filepath.Join("..", "models"), true
 	}
@@ -56,6 +61,7 @@ func waitRun(t testing.TB, done <-chan error) error {
 func segUI(t *testing.T, dir string) (*UI, chan error, chan struct{}) {
 	t.Helper()
 	u := newUI(t)
+	t.Cleanup(func() { waitWorker(u) })
 	runDone := make(chan error, 8)
 	postDone := make(chan struct{}, 64)
 	u.seg.onRunDone = func(err error) { runDone <- err }
@@ -592,7 +598,7 @@ func BenchmarkThresholdSlider(b *testing.B) {
 	dir, _ := testModels(b)
 	a := test.NewTempApp(b)
 	u := New(a)
-	b.Cleanup(u.win.Close)
+	b.Cleanup(func() { waitWorker(u); u.win.Close() })
 	u.win.Resize(fyne.NewSize(1400, 900))
 	runDone := make(chan error, 2)
 	u.seg.onRunDone = func(err error) { runDone <- err }
@@ -709,4 +715,16 @@ func missingRuntimeChild(t *testing.T) {
 		t.Error("viewer stopped working after the failure")
 	}
 	t.Log("child ok")
+}
+
+// waitWorker waits, after the window closed, for the background worker to
+// return, so that it never calls into a torn-down test app.
+func waitWorker(u *UI) {
+	u.stopWorker()
+	if u.seg.stopped != nil {
+		select {
+		case <-u.seg.stopped:
+		case <-time.After(30 * time.Second):
+		}
+	}
 }
