@@ -59,6 +59,7 @@ type segState struct {
 
 	// Controls.
 	model      *widget.Select
+	cardInfo   *widget.Label
 	runBtn     *widget.Button
 	cancelBtn  *widget.Button
 	bar        *widget.ProgressBarInfinite
@@ -135,7 +136,9 @@ const maskDelay = 250 * time.Millisecond
 // segPanel builds the segmentation controls.
 func (u *UI) segPanel() fyne.CanvasObject {
 	s := &u.seg
-	s.model = widget.NewSelect(nil, nil)
+	s.cardInfo = widget.NewLabel("")
+	s.cardInfo.Wrapping = fyne.TextWrapWord
+	s.model = widget.NewSelect(nil, func(name string) { u.showCard(name) })
 	s.model.PlaceHolder = "Model"
 	s.runBtn = widget.NewButton("Run", func() { u.RunModel(s.model.Selected) })
 	s.runBtn.Importance = widget.HighImportance
@@ -207,6 +210,7 @@ func (u *UI) segPanel() fyne.CanvasObject {
 	return container.NewVBox(
 		bold("Liver segmentation"),
 		container.NewBorder(nil, nil, nil, container.NewHBox(s.runBtn, s.cancelBtn), s.model),
+		s.cardInfo,
 		container.NewBorder(nil, nil, nil, nil, container.NewStack(s.bar)), s.stage,
 		s.result, s.errText,
 		container.NewBorder(nil, nil, widget.NewLabel("Threshold"), s.thrLabel, s.thr),
@@ -277,6 +281,32 @@ func (u *UI) UseModels(dir string) error {
 func warmupVolume() *volume.Volume {
 	v := volume.New(volume.Identity([3]int{48, 48, 24}, [3]float64{2, 2, 4}))
 	return v
+}
+
+// showCard describes the chosen model under the picker.
+func (u *UI) showCard(name string) {
+	s := &u.seg
+	if s.reg == nil {
+		s.cardInfo.SetText("")
+		return
+	}
+	c, ok := s.reg.Card(name)
+	if !ok {
+		s.cardInfo.SetText("")
+		return
+	}
+	sp := c.Preprocessing.SpacingMM[0]
+	g := c.MACsGrid
+	s.cardInfo.SetText(fmt.Sprintf("Role %s · %s parameters · %.3g GMACs on %d×%d×%d · %g mm input", c.Role, groupThousands(c.Params), c.MACs/1e9, g[0], g[1], g[2], sp))
+}
+
+// groupThousands writes n with thin spaces between groups of three digits.
+func groupThousands(n int64) string {
+	s := fmt.Sprint(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "\u2009" + s[i:]
+	}
+	return s
 }
 
 // autoModel is AutoModel when the folder has it, else its first model.

@@ -728,3 +728,11 @@ func waitWorker(u *UI) {
 		}
 	}
 }
+
+func TestGroupThousands(t *testing.T) {
+	for n, want := range map[int64]string{7: "7", 1234: "1\u2009234", 29416: "29\u2009416", 1266110: "1\u2009266\u2009110"} {
+		if got := groupThousands(n); got != want {
+			t.Errorf("%d: %q, want %q", n, got, want)
+		}
+	}
+}
