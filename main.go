@@ -8,6 +8,8 @@ import (
 
 	"github.com/liverseg/liverseg/app"
 	"github.com/liverseg/liverseg/cli"
+	// Must initialise before Fyne reads the locale; see its doc.
+	_ "github.com/liverseg/liverseg/internal/localefix"
 )
 
 func main() {
