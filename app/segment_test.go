@@ -211,6 +211,14 @@ func TestOpenSegmentsWithStudent(t *testing.T) {
 			t.Errorf("liver volume %.0f mL is not a liver's", ml)
 		}
 	}
+	// What the overlay draws is the mask: the volume inside the drawn
+	// contour (clean-up on the map grid) and the full-resolution mask's
+	// agree.
+	shown, mask := u.seg.ovl.VolumeML(), u.seg.res.Mask.VolumeML()
+	t.Logf("overlay %.1f mL, mask %.1f mL", shown, mask)
+	if math.Abs(shown-mask) > 0.01*mask {
+		t.Errorf("overlay encloses %.1f mL, the mask holds %.1f mL", shown, mask)
+	}
 }
 
 // TestThresholdSliderDoesNotRerun moves the slider: the overlay and the
