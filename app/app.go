@@ -73,6 +73,8 @@ func Run(path string) {
 	u.win.Show()
 	if path != "" {
 		u.Open(path)
+	} else {
+		u.OpenDemo()
 	}
 	a.Run()
 }
@@ -221,6 +223,7 @@ func (u *UI) emptyState() *fyne.Container {
 	btns := container.NewHBox(layout.NewSpacer(),
 		widget.NewButtonWithIcon("Open folder…", theme.FolderOpenIcon(), u.chooseFolder),
 		widget.NewButtonWithIcon("Open file…", theme.FileIcon(), u.chooseFile),
+		widget.NewButtonWithIcon("Demo study", theme.MediaPlayIcon(), u.OpenDemo),
 		layout.NewSpacer())
 	return container.NewCenter(container.NewVBox(container.NewCenter(title), msg, btns))
 }

@@ -30,6 +30,9 @@ type loadState struct {
 	done    atomic.Int64
 	total   atomic.Int64
 	stopTkr chan struct{}
+	// thenRef is a reference mask to show once this load succeeds (the
+	// demo study's true liver). Every new load clears it.
+	thenRef string
 
 	// Test hooks, called on the Fyne goroutine.
 	onDone   func(err error) // after a load finished, failed or was cancelled
@@ -173,6 +176,7 @@ func (u *UI) startLoad(title string) context.Context {
 	}
 	u.endProgress()
 	u.load.gen++
+	u.load.thenRef = ""
 	ctx, cancel := context.WithCancel(context.Background())
 	u.load.cancel = cancel
 	u.showProgress(title)
@@ -305,6 +309,9 @@ func (u *UI) finishUI(gen int, where string, v *volume.Volume, err error) {
 		if serr := u.ShowVolume(v); serr != nil {
 			err = serr
 			u.showError(where, serr)
+		} else if ref := u.load.thenRef; ref != "" {
+			u.load.thenRef = ""
+			u.LoadReference(ref)
 		}
 	}
 	if u.load.onDone != nil {
