@@ -47,6 +47,11 @@ func Main(args []string) int {
 		fmt.Fprintf(os.Stderr, "liverseg: unexpected arguments %q\nusage: liverseg [PATH]   (a DICOM folder or file, or a NIfTI file)\n", args)
 		return 2
 	}
+	if os.Getenv("DISPLAY") == "" && os.Getenv("WAYLAND_DISPLAY") == "" {
+		// Without this check GLFW panics with a stack trace.
+		fmt.Fprintln(os.Stderr, "liverseg: no display to open the window on (DISPLAY and WAYLAND_DISPLAY are unset); run it in a desktop session, or see `liverseg --help` for the command-line tools")
+		return 2
+	}
 	path := ""
 	if len(args) == 1 {
 		path = args[0]

@@ -381,6 +381,12 @@ func TestMainRejectsBadArgs(t *testing.T) {
 	if got := Main([]string{filepath.Join(t.TempDir(), "nope")}); got != 2 {
 		t.Errorf("missing path: exit %d, want 2", got)
 	}
+	// No display: a one-line reason and exit 2, not a GLFW panic.
+	t.Setenv("DISPLAY", "")
+	t.Setenv("WAYLAND_DISPLAY", "")
+	if got := Main(nil); got != 2 {
+		t.Errorf("no display: exit %d, want 2", got)
+	}
 }
 
 // TestDropNIfTIMatchesDICOM drops the NIfTI conversion of chaos_ct01 on the
