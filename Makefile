@@ -23,6 +23,12 @@ test: setup
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 60m ./...
 
+# Retrains the teacher, the GTAN assistant and both students on the real
+# cases in ../shared/data/cases and exports them into models/ (resumes from
+# models/training/runs/ after an interruption). See models/README.md.
+models: setup
+	nice -n 10 /usr/bin/python3 models/training/train.py release
+
 bench: setup build
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
