@@ -118,8 +118,11 @@ class Stage:
         return time.time() - self.last > self.every_s
 
     def logrow(self, row):
-        new = not os.path.exists(self.csv)
-        with open(self.csv, "a", newline="") as f:
+        # Validation rows have more columns: they go to their own file so
+        # each CSV has one header.
+        path = self.csv.replace("_log.csv", "_val.csv") if any(k.startswith("dice_") for k in row) else self.csv
+        new = not os.path.exists(path)
+        with open(path, "a", newline="") as f:
             wr = csv.DictWriter(f, fieldnames=list(row.keys()))
             if new:
                 wr.writeheader()
