@@ -313,3 +313,29 @@ func TestCanonicalBox(t *testing.T) {
 		t.Fatalf("CanonicalBox = %+v, want %+v", b, want)
 	}
 }
+
+func TestRunProbabilityOnly(t *testing.T) {
+	r := openTiny(t)
+	v := tinyVolume(t)
+	o := r.cards[0].DefaultOptions()
+	full, err := r.Run(context.Background(), v, "tiny", o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.ProbabilityOnly = true
+	lazy, err := r.Run(context.Background(), v, "tiny", o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lazy.Mask != nil || lazy.Prob == nil {
+		t.Fatalf("ProbabilityOnly: mask %v, prob %v", lazy.Mask != nil, lazy.Prob != nil)
+	}
+	if err := lazy.Update(lazy.Post); err != nil {
+		t.Fatal(err)
+	}
+	for i := range full.Mask.Voxels {
+		if lazy.Mask.Voxels[i] != full.Mask.Voxels[i] {
+			t.Fatalf("mask built later differs at voxel %d", i)
+		}
+	}
+}
