@@ -169,7 +169,13 @@ func TestReadSEGDcmqi(t *testing.T) {
 
 // checkSEGFile validates path with dciodvfy (failing on any error, logging
 // warnings) and reads it with pydicom, checking the unpacked bits count.
-func checkSEGFile(t *testing.T, path string, wantFrames, wantCount int) {
+//
+// pydicom also places every set pixel in patient space on its own (frame
+// ImagePositionPatient + column·ΔX·row cosine + row·ΔY·column cosine), and
+// its centroid must match the mask's, computed through the volume
+// geometry: an independent check of orientation, spacing and frame order.
+func checkSEGFile(t *testing.T, path string, m *volume.Mask) {
+	wantFrames, wantCount := framesWithLabel(m), m.Count()
 	t.Helper()
 	if bin, err := exec.LookPath("dciodvfy"); err != nil {
 		t.Log("dciodvfy (dicom3tools) is not installed: skipping IOD validation")
@@ -202,15 +208,55 @@ func checkSEGFile(t *testing.T, path string, wantFrames, wantCount int) {
 	script := `import sys, pydicom
 ds = pydicom.dcmread(sys.argv[1])
 a = ds.pixel_array
-print(ds.SOPClassUID, int(ds.NumberOfFrames), int((a != 0).sum()), ds.SegmentSequence[0].SegmentedPropertyTypeCodeSequence[0].CodeValue)`
+import numpy as np
+if a.ndim == 2: a = a[None]
+sh = ds.SharedFunctionalGroupsSequence[0]
+iop = np.array([float(x) for x in sh.PlaneOrientationSequence[0].ImageOrientationPatient])
+ps = [float(x) for x in sh.PixelMeasuresSequence[0].PixelSpacing]
+tot = np.zeros(3)
+for f, item in enumerate(ds.PerFrameFunctionalGroupsSequence):
+    ipp = np.array([float(x) for x in item.PlanePositionSequence[0].ImagePositionPatient])
+    r, c = np.nonzero(a[f])
+    tot += len(r)*ipp + np.outer(c*ps[1], iop[:3]).sum(0) + np.outer(r*ps[0], iop[3:]).sum(0)
+cen = tot / max(1, int((a != 0).sum()))
+print(ds.SOPClassUID, int(ds.NumberOfFrames), int((a != 0).sum()), ds.SegmentSequence[0].SegmentedPropertyTypeCodeSequence[0].CodeValue)
+print("%.4f %.4f %.4f" % tuple(cen))`
 	out, err := exec.Command(python, "-c", script, path).CombinedOutput()
 	if err != nil {
 		t.Fatalf("pydicom cannot read %s: %v\n%s", path, err, out)
 	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
 	want := fmt.Sprintf("%s %d %d 10200004", SegmentationStorage, wantFrames, wantCount)
-	if got := strings.TrimSpace(string(out)); got != want {
-		t.Errorf("pydicom reads %q, want %q", got, want)
+	if len(lines) != 2 || lines[0] != want {
+		t.Fatalf("pydicom reads %q, want %q and a centroid", out, want)
 	}
+	var cen, py [3]float64
+	n := 0
+	for k := 0; k < m.Size[2]; k++ {
+		for j := 0; j < m.Size[1]; j++ {
+			for i := 0; i < m.Size[0]; i++ {
+				if m.Voxels[m.Offset(i, j, k)] != 0 {
+					p := m.IndexToPatient([3]float64{float64(i), float64(j), float64(k)})
+					for a := range cen {
+						cen[a] += p[a]
+					}
+					n++
+				}
+			}
+		}
+	}
+	f := strings.Fields(lines[1])
+	for a := range cen {
+		cen[a] /= float64(max(n, 1))
+		py[a], _ = strconv.ParseFloat(f[a], 64)
+	}
+	for a := range cen {
+		if math.Abs(cen[a]-py[a]) > 0.01 {
+			t.Errorf("pydicom centroid %v mm, mask centroid %v mm", py, cen)
+			break
+		}
+	}
+	t.Logf("centroid of the segment: %.3f %.3f %.3f mm (pydicom) vs %.3f %.3f %.3f mm (mask)", py[0], py[1], py[2], cen[0], cen[1], cen[2])
 }
 
 func framesWithLabel(m *volume.Mask) int {
@@ -243,7 +289,7 @@ func roundTripSEG(t *testing.T, ct *volume.Volume, m *volume.Mask, opts SEGOptio
 	if ents, _ := os.ReadDir(filepath.Dir(path)); len(ents) != 1 {
 		t.Errorf("folder holds %d entries after writing, want just the SEG (temporary files left?)", len(ents))
 	}
-	checkSEGFile(t, path, framesWithLabel(m), m.Count())
+	checkSEGFile(t, path, m)
 	s, err := ReadSEG(path)
 	if err != nil {
 		t.Fatal(err)
@@ -432,5 +478,52 @@ func BenchmarkWriteSEG(b *testing.B) {
 		if err := WriteSEG(filepath.Join(dir, strconv.Itoa(n)+".dcm"), ct, m, SEGOptions{}); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestReadSEGFractional converts a written BINARY SEG into a FRACTIONAL one
+// with pydicom (8-bit probabilities, 0 outside, 1..255 inside) and checks
+// that ReadSEG reads any value above 0 as inside.
+func TestReadSEGFractional(t *testing.T) {
+	if _, err := os.Stat(python); err != nil {
+		t.Skipf("%s is absent: cannot make the FRACTIONAL fixture", python)
+	}
+	if err := exec.Command(python, "-c", "import pydicom, numpy").Run(); err != nil {
+		t.Skip("pydicom/numpy not importable: cannot make the FRACTIONAL fixture")
+	}
+	ct, m := syntheticCT(true)
+	dir := t.TempDir()
+	bin, frac := filepath.Join(dir, "bin.dcm"), filepath.Join(dir, "frac.dcm")
+	if err := WriteSEG(bin, ct, m, SEGOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	script := `import sys, pydicom, numpy as np
+ds = pydicom.dcmread(sys.argv[1])
+a = ds.pixel_array.astype(np.uint8)
+# Graded values inside (1..255), so "above 0" is what is tested.
+v = (np.arange(a.size, dtype=np.int64).reshape(a.shape) % 255 + 1).astype(np.uint8)
+ds.SegmentationType = "FRACTIONAL"
+ds.SegmentationFractionalType = "PROBABILITY"
+ds.MaximumFractionalValue = 255
+ds.BitsAllocated = 8; ds.BitsStored = 8; ds.HighBit = 7
+ds.PixelData = (a * v).tobytes()
+ds["PixelData"].VR = "OB"
+ds.save_as(sys.argv[2])`
+	if out, err := exec.Command(python, "-c", script, bin, frac).CombinedOutput(); err != nil {
+		t.Fatalf("pydicom: %v\n%s", err, out)
+	}
+	s, err := ReadSEG(frac)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.SegmentationType != "FRACTIONAL" {
+		t.Errorf("type %q", s.SegmentationType)
+	}
+	got, err := s.OnGrid(ct.Geometry)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := dice(got, m); d != 1 || got.Count() != m.Count() {
+		t.Errorf("FRACTIONAL read: Dice %.6f, %d voxels, want %d", d, got.Count(), m.Count())
 	}
 }
