@@ -387,11 +387,24 @@ func syntheticCT(withSOPs bool) (*volume.Volume, *volume.Mask) {
 }
 
 func TestWriteSEGNonCanonical(t *testing.T) {
-	for _, withSOPs := range []bool{true, false} {
-		t.Run(fmt.Sprintf("sopUIDs=%v", withSOPs), func(t *testing.T) {
-			ct, m := syntheticCT(withSOPs)
+	cases := []struct {
+		name     string
+		withSOPs bool
+		gap      bool // empty the middle slice: frames then skip a plane
+	}{
+		{"source UIDs", true, false},
+		{"resampled, no source UIDs", false, false},
+		{"gap between frames", true, true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			ct, m := syntheticCT(c.withSOPs)
 			if ct.NearestOrientation().IsCanonical() {
 				t.Fatal("synthetic CT is canonical; the test would not exercise reorientation")
+			}
+			if c.gap {
+				plane := m.Size[0] * m.Size[1]
+				clear(m.Voxels[6*plane : 7*plane])
 			}
 			roundTripSEG(t, ct, m, SEGOptions{AlgorithmName: "LiverSeg test 0.1", SoftwareVersions: "test"})
 		})
