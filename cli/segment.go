@@ -9,8 +9,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
+	"github.com/liverseg/liverseg/dicomio"
 	"github.com/liverseg/liverseg/inference"
 	"github.com/liverseg/liverseg/nifti"
 )
@@ -18,7 +20,7 @@ import (
 func init() {
 	Register(Command{
 		Name:  "segment",
-		Usage: "--model NAME --out MASK.nii.gz [--threshold T] [--models DIR] [--threads N] [--force] PATH   segment the liver in a CT (DICOM file/folder or NIfTI) and write the mask (uint8, 1 = liver) on the CT's own grid",
+		Usage: "--model NAME --out MASK.nii.gz|SEG.dcm [--format nifti|seg] [--threshold T] [--models DIR] [--threads N] [--force] PATH   segment the liver in a CT (DICOM file/folder or NIfTI) and write the mask on the CT's own grid: NIfTI (uint8, 1 = liver) or DICOM SEG (DICOM input only)",
 		Run:   runSegment,
 	})
 }
@@ -68,7 +70,8 @@ func runSegment(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fset := flag.NewFlagSet("segment", flag.ContinueOnError)
 	fset.SetOutput(io.Discard)
 	model := fset.String("model", "", "model name (a card in the models folder), e.g. student")
-	out := fset.String("out", "", "output mask, .nii.gz or .nii")
+	out := fset.String("out", "", "output mask, .nii.gz or .nii (NIfTI) or .dcm (DICOM SEG)")
+	format := fset.String("format", "", "nifti or seg (default: from the --out extension)")
 	threshold := fset.Float64("threshold", 0, "liver probability threshold in (0,1) (default: the model card's, 0.5)")
 	force := fset.Bool("force", false, "replace OUT if it exists")
 	mf := addModelFlags(fset)
@@ -83,10 +86,23 @@ func runSegment(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return &UsageError{Msg: "--model is required"}
 	case *out == "":
 		return &UsageError{Msg: "--out is required"}
-	case !nifti.IsNIfTI(*out):
-		return &UsageError{Msg: fmt.Sprintf("%s: output name must end in .nii.gz or .nii", *out)}
+	case *format != "" && *format != "nifti" && *format != "seg":
+		return &UsageError{Msg: fmt.Sprintf("--format %q: must be nifti or seg", *format)}
 	case *threshold != 0 && !(*threshold > 0 && *threshold < 1):
 		return &UsageError{Msg: fmt.Sprintf("--threshold %v: must be between 0 and 1", *threshold)}
+	}
+	if *format == "" {
+		switch {
+		case nifti.IsNIfTI(*out):
+			*format = "nifti"
+		case strings.EqualFold(filepath.Ext(*out), ".dcm"):
+			*format = "seg"
+		default:
+			return &UsageError{Msg: fmt.Sprintf("%s: output name must end in .nii.gz or .nii (NIfTI) or .dcm (DICOM SEG), or give --format", *out)}
+		}
+	}
+	if *format == "nifti" && !nifti.IsNIfTI(*out) {
+		return &UsageError{Msg: fmt.Sprintf("%s: a NIfTI output name must end in .nii.gz or .nii", *out)}
 	}
 	// Refuse before spending time on loading and inference; the write
 	// re-checks atomically.
@@ -119,6 +135,9 @@ func runSegment(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	for _, w := range v.Info.Warnings {
 		fmt.Fprintf(stderr, "liverseg segment: warning: %s\n", w)
 	}
+	if *format == "seg" && (v.Info.StudyInstanceUID == "" || v.Info.FrameOfReference == "") {
+		return fmt.Errorf("%s: a DICOM SEG must reference a DICOM CT study (StudyInstanceUID and FrameOfReferenceUID); this input has none: write NIfTI instead", pos[0])
+	}
 	opts := card.DefaultOptions()
 	if *threshold != 0 {
 		opts.Threshold = *threshold
@@ -128,7 +147,16 @@ func runSegment(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	if err := nifti.WriteMask(*out, res.Mask, nifti.WriteOptions{NoOverwrite: !*force}); err != nil {
+	if *format == "seg" {
+		err = dicomio.WriteSEG(*out, v, res.Mask, dicomio.SEGOptions{
+			AlgorithmName:    fmt.Sprintf("LiverSeg %s (%s, sha256 %.12s)", card.Name, card.Role, card.SHA256),
+			SoftwareVersions: "LiverSeg",
+			Overwrite:        *force,
+		})
+	} else {
+		err = nifti.WriteMask(*out, res.Mask, nifti.WriteOptions{NoOverwrite: !*force})
+	}
+	if err != nil {
 		if errors.Is(err, fs.ErrExist) {
 			return fmt.Errorf("%s already exists; use --force to replace it", *out)
 		}

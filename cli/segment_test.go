@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/liverseg/liverseg/dicomio"
 	"github.com/liverseg/liverseg/inference"
 	"github.com/liverseg/liverseg/internal/shareddata"
 	"github.com/liverseg/liverseg/nifti"
@@ -81,6 +82,54 @@ func TestSegmentDICOM(t *testing.T) {
 	}
 }
 
+// TestSegmentDICOMSEG writes the mask as a DICOM SEG (chosen by the .dcm
+// extension) and reads it back onto the CT grid: the same voxels as the
+// library's mask, in the CT's study and frame of reference.
+func TestSegmentDICOMSEG(t *testing.T) {
+	in := shareddata.Path(t, "cases", "chaos_ct01", "dicom")
+	out := filepath.Join(t.TempDir(), "liver-seg.dcm")
+	code, stdout, stderr := runCLI("segment", "--models", tinyModels, "--model", "tiny", "--threads", "2", "--out", out, in)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(stdout, "wrote "+out) {
+		t.Errorf("summary %q", stdout)
+	}
+	seg, err := dicomio.ReadSEG(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, _, err := openImage(context.Background(), in, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if seg.StudyInstanceUID != v.Info.StudyInstanceUID || seg.FrameOfReference != v.Info.FrameOfReference {
+		t.Errorf("SEG study %s / frame %s, CT %s / %s", seg.StudyInstanceUID, seg.FrameOfReference, v.Info.StudyInstanceUID, v.Info.FrameOfReference)
+	}
+	m, err := seg.OnGrid(v.Geometry)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, err := inference.OpenRegistry(tinyModels, inference.RegistryOptions{Threads: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reg.Close()
+	card, _ := reg.Lookup("tiny")
+	res, err := reg.Run(context.Background(), v, "tiny", card.DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Count() == 0 || m.Count() != res.Mask.Count() {
+		t.Fatalf("SEG holds %d voxels, the library's mask %d", m.Count(), res.Mask.Count())
+	}
+	for i := range m.Voxels {
+		if (m.Voxels[i] != 0) != (res.Mask.Voxels[i] != 0) {
+			t.Fatalf("SEG differs from the library's mask at voxel %d", i)
+		}
+	}
+}
+
 func TestSegmentErrors(t *testing.T) {
 	ct := shareddata.Path(t, "cases", "chaos_ct01", "ct.nii.gz")
 	small := shareddata.Path(t, "cases", "dcmqi_ct3slice", "dicom")
@@ -101,6 +150,8 @@ func TestSegmentErrors(t *testing.T) {
 		{"exists", []string{"--models", tinyModels, "--model", "tiny", "--out", exists, ct}, "already exists; use --force"},
 		{"no models folder", []string{"--models", filepath.Join(dir, "none"), "--model", "tiny", "--out", out, ct}, "none"},
 		{"too small", []string{"--models", tinyModels, "--model", "tiny", "--out", out, small}, "too small for the network"},
+		{"bad format", []string{"--models", tinyModels, "--model", "tiny", "--format", "png", "--out", out, ct}, "must be nifti or seg"},
+		{"seg from NIfTI", []string{"--models", tinyModels, "--model", "tiny", "--out", filepath.Join(dir, "m.dcm"), ct}, "write NIfTI instead"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
