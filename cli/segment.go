@@ -149,7 +149,7 @@ func runSegment(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	if *format == "seg" {
 		err = dicomio.WriteSEG(*out, v, res.Mask, dicomio.SEGOptions{
-			AlgorithmName:    fmt.Sprintf("LiverSeg %s (%s, sha256 %.12s)", card.Name, card.Role, card.SHA256),
+			AlgorithmName:    fmt.Sprintf("LiverSeg %s %.8s", card.Name, card.SHA256),
 			SoftwareVersions: "LiverSeg",
 			Overwrite:        *force,
 		})

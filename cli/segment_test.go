@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -94,6 +95,17 @@ func TestSegmentDICOMSEG(t *testing.T) {
 	}
 	if !strings.Contains(stdout, "wrote "+out) {
 		t.Errorf("summary %q", stdout)
+	}
+	if path, err := exec.LookPath("dciodvfy"); err == nil {
+		// dciodvfy exits non-zero on warnings too: judge by its Error lines.
+		rep, _ := exec.Command(path, "-new", out).CombinedOutput()
+		for _, line := range strings.Split(string(rep), "\n") {
+			if strings.HasPrefix(line, "Error") {
+				t.Errorf("dciodvfy: %s", line)
+			}
+		}
+	} else {
+		t.Log("dciodvfy (Debian dicom3tools) not installed: SEG not validated here")
 	}
 	seg, err := dicomio.ReadSEG(out)
 	if err != nil {

@@ -334,7 +334,9 @@ func segDataset(ct *volume.Volume, m *volume.Mask, o SEGOptions) (dicom.Dataset,
 	e.str(tag.Manufacturer, "LiverSeg")
 	e.str(tag.ReferringPhysicianName, "")
 	e.str(tag.StudyDescription, info.StudyDescription)
-	e.str(tag.SeriesDescription, firstNonEmpty(o.SeriesDescription, "Liver segmentation ("+algo+")"))
+	// LO holds at most 64 characters: a long model name must not make the
+	// object invalid.
+	e.str(tag.SeriesDescription, clipLO(firstNonEmpty(o.SeriesDescription, "Liver segmentation ("+algo+")")))
 	e.str(tag.ManufacturerModelName, "LiverSeg")
 	refInstances := make([]func(*elems), 0, len(instances))
 	for _, u := range instances {
@@ -399,7 +401,7 @@ func segDataset(ct *volume.Volume, m *volume.Mask, o SEGOptions) (dicom.Dataset,
 		it.str(tag.SegmentAlgorithmType, algoType)
 		if !o.Manual {
 			// Type 1C: required unless the segment was drawn by hand.
-			it.str(tag.SegmentAlgorithmName, algo)
+			it.str(tag.SegmentAlgorithmName, clipLO(algo))
 		}
 		it.add(tag.RecommendedDisplayCIELabValue, liverCIELab)
 		it.seq(tag.SegmentedPropertyTypeCodeSequence, code("10200004", "SCT", "Liver"))
@@ -859,4 +861,13 @@ func (s *SEG) OnGrid(g volume.Geometry) (*volume.Mask, error) {
 		return nil, fmt.Errorf("dicomio: SEG onto grid: %d labelled voxels fall outside the grid (size %v)", outside, g.Size)
 	}
 	return out, nil
+}
+
+// clipLO shortens s to the 64 characters a DICOM LO value may hold.
+func clipLO(s string) string {
+	r := []rune(s)
+	if len(r) <= 64 {
+		return s
+	}
+	return string(r[:64])
 }
