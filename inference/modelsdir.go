@@ -20,21 +20,7 @@ func FindModelsDir() (string, error) {
 		}
 		return d, nil
 	}
-	var roots []string
-	if exe, err := os.Executable(); err == nil {
-		if r, err := filepath.EvalSymlinks(exe); err == nil {
-			exe = r
-		}
-		roots = append(roots, ancestors(filepath.Dir(exe))...)
-	}
-	if wd, err := os.Getwd(); err == nil {
-		for _, d := range ancestors(wd) {
-			if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-				roots = append(roots, d)
-				break
-			}
-		}
-	}
+	roots := searchRoots()
 	for _, r := range roots {
 		d := filepath.Join(r, "models")
 		if cards, _ := filepath.Glob(filepath.Join(d, "*.json")); len(cards) > 0 {

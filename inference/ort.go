@@ -57,6 +57,26 @@ func LocateLibrary() (string, error) {
 		st, err := os.Stat(p)
 		return err == nil && !st.IsDir()
 	}
+	roots := searchRoots()
+	for _, r := range roots {
+		if p := filepath.Join(r, libRel); try(p) {
+			return p, nil
+		}
+	}
+	if exe, err := os.Executable(); err == nil {
+		if p := filepath.Join(filepath.Dir(exe), filepath.Base(libRel)); try(p) {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("%w (looked for %s beside the program and in the source tree, and $%s is not set); install it with `make setup` (runs scripts/setup.sh) or set %s to the library's path", ErrRuntimeMissing, libRel, LibEnv, LibEnv)
+}
+
+// ancestors lists dir and every folder above it, nearest first, at most 8.
+// searchRoots lists the folders where installed files (the runtime
+// library, the models) are looked for: the executable's folder and its
+// ancestors (an installed or packaged app), then the module root above the
+// working directory (go run, go test).
+func searchRoots() []string {
 	var roots []string
 	if exe, err := os.Executable(); err == nil {
 		if r, err := filepath.EvalSymlinks(exe); err == nil {
@@ -72,20 +92,9 @@ func LocateLibrary() (string, error) {
 			}
 		}
 	}
-	for _, r := range roots {
-		if p := filepath.Join(r, libRel); try(p) {
-			return p, nil
-		}
-	}
-	if exe, err := os.Executable(); err == nil {
-		if p := filepath.Join(filepath.Dir(exe), filepath.Base(libRel)); try(p) {
-			return p, nil
-		}
-	}
-	return "", fmt.Errorf("%w (looked for %s beside the program and in the source tree, and $%s is not set); install it with `make setup` (runs scripts/setup.sh) or set %s to the library's path", ErrRuntimeMissing, libRel, LibEnv, LibEnv)
+	return roots
 }
 
-// ancestors lists dir and every folder above it, nearest first, at most 8.
 func ancestors(dir string) []string {
 	var out []string
 	for n := 0; n < 8; n++ {
