@@ -12,6 +12,7 @@ import (
 	"github.com/liverseg/liverseg/inference"
 	"github.com/liverseg/liverseg/internal/shareddata"
 	"github.com/liverseg/liverseg/nifti"
+	"github.com/liverseg/liverseg/volume"
 )
 
 // tinyModels is the folder of inference's test network: a fixed-weight
@@ -50,16 +51,7 @@ func TestSegmentDICOM(t *testing.T) {
 	if !m.Geometry.SameGrid(v.Geometry, 1e-3) {
 		t.Fatalf("mask grid %+v is not the series grid %+v", m.Geometry, v.Geometry)
 	}
-	reg, err := inference.OpenRegistry(tinyModels, inference.RegistryOptions{Threads: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer reg.Close()
-	card, _ := reg.Lookup("tiny")
-	res, err := reg.Run(context.Background(), v, "tiny", card.DefaultOptions())
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := tinyResult(t, v)
 	for i := range m.Voxels {
 		if m.Voxels[i] != res.Mask.Voxels[i] {
 			t.Fatalf("written mask differs from the library's at voxel %d", i)
@@ -81,6 +73,23 @@ func TestSegmentDICOM(t *testing.T) {
 	if c := m2.Count(); c == 0 || c >= m.Count() {
 		t.Errorf("threshold 0.95: %d voxels, default: %d", c, m.Count())
 	}
+}
+
+// tinyResult runs the test network on v through the library, as the
+// command should have.
+func tinyResult(t *testing.T, v *volume.Volume) *inference.Result {
+	t.Helper()
+	reg, err := inference.OpenRegistry(tinyModels, inference.RegistryOptions{Threads: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reg.Close()
+	card, _ := reg.Lookup("tiny")
+	res, err := reg.Run(context.Background(), v, "tiny", card.DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
 }
 
 // TestSegmentDICOMSEG writes the mask as a DICOM SEG (chosen by the .dcm
@@ -122,16 +131,7 @@ func TestSegmentDICOMSEG(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg, err := inference.OpenRegistry(tinyModels, inference.RegistryOptions{Threads: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer reg.Close()
-	card, _ := reg.Lookup("tiny")
-	res, err := reg.Run(context.Background(), v, "tiny", card.DefaultOptions())
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := tinyResult(t, v)
 	if m.Count() == 0 || m.Count() != res.Mask.Count() {
 		t.Fatalf("SEG holds %d voxels, the library's mask %d", m.Count(), res.Mask.Count())
 	}
