@@ -16,6 +16,7 @@
 package app
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -30,7 +31,9 @@ import (
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
+	"github.com/liverseg/liverseg/dicomio"
 	"github.com/liverseg/liverseg/inference"
+	"github.com/liverseg/liverseg/nifti"
 	"github.com/liverseg/liverseg/viewer"
 	"github.com/liverseg/liverseg/viewer/sliceview"
 	"github.com/liverseg/liverseg/volume"
@@ -106,8 +109,11 @@ type UI struct {
 	infoText          *widget.Label
 	warnText          *widget.Label
 
-	load loadState
-	seg  segState
+	load     loadState
+	seg      segState
+	exp      exportState
+	rep      reportState
+	settings settingsState
 }
 
 const customPreset = "Custom"
@@ -167,6 +173,8 @@ func New(a fyne.App) *UI {
 		u.segPanel(), widget.NewSeparator(),
 		widget.NewLabelWithStyle("Study", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
 		u.infoText, u.warnText, widget.NewSeparator(), help))
+	u.loadPrefs()
+	u.bindPrefs()
 
 	grid := container.NewGridWithRows(2,
 		container.NewGridWithColumns(2, u.views[0], u.views[1]),
@@ -190,6 +198,7 @@ func New(a fyne.App) *UI {
 	u.win.Canvas().SetOnTypedKey(func(ev *fyne.KeyEvent) { u.active.TypedKey(ev) })
 	u.win.Canvas().SetOnTypedRune(func(r rune) { u.active.TypedRune(r) })
 	u.win.SetOnDropped(u.dropped)
+	u.win.SetMainMenu(u.mainMenu())
 	u.setStatus("Open a DICOM folder or file, or a NIfTI file (.nii, .nii.gz), or drop one on this window.")
 	u.win.SetOnClosed(func() {
 		u.stopWorker()
@@ -200,8 +209,25 @@ func New(a fyne.App) *UI {
 	return u
 }
 
+// mainMenu is the window's menu bar: File holds opening, export, the
+// report and the settings (Fyne adds Quit).
+func (u *UI) mainMenu() *fyne.MainMenu {
+	file := fyne.NewMenu("File",
+		fyne.NewMenuItem("Open folder…", u.chooseFolder),
+		fyne.NewMenuItem("Open file…", u.chooseFile),
+		fyne.NewMenuItem("Reference mask or DICOM SEG…", u.chooseReference),
+		fyne.NewMenuItemSeparator(),
+		fyne.NewMenuItem("Export segmentation…", u.ShowExport),
+		fyne.NewMenuItem("Save report…", u.ShowReport),
+		fyne.NewMenuItemSeparator(),
+		fyne.NewMenuItem("Settings…", u.ShowSettings),
+	)
+	return fyne.NewMainMenu(file)
+}
+
 // dropped opens files and folders dropped on the window (several DICOM
-// files dropped together are scanned as one set).
+// files dropped together are scanned as one set). One DICOM SEG file
+// dropped while a study is open is shown as its reference instead.
 func (u *UI) dropped(_ fyne.Position, uris []fyne.URI) {
 	paths := make([]string, 0, len(uris))
 	for _, uri := range uris {
@@ -209,7 +235,16 @@ func (u *UI) dropped(_ fyne.Position, uris []fyne.URI) {
 			paths = append(paths, uri.Path())
 		}
 	}
+	if len(paths) == 1 && !nifti.IsNIfTI(paths[0]) && dicomio.IsSEG(paths[0]) {
+		if u.vol == nil {
+			u.showError(paths[0], errors.New("this is a DICOM Segmentation (SEG), not an image: open its CT first, then drop the SEG on the window to show it over the CT"))
+			return
+		}
+		u.LoadReference(paths[0])
+		return
+	}
 	if len(paths) > 0 {
+		u.rememberOpenDir(paths[0])
 		u.Open(paths...)
 	}
 }
@@ -249,7 +284,7 @@ func (u *UI) ShowVolume(v *volume.Volume) error {
 	if err != nil {
 		return err
 	}
-	wl := viewer.DefaultWindow
+	wl := u.initialWindow() // the preset chosen in an earlier run
 	if u.scene != nil {
 		wl = u.scene.Window() // keep the reader's window across studies
 	}

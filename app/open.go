@@ -50,9 +50,11 @@ func (u *UI) chooseFolder() {
 			return
 		}
 		if l != nil {
+			u.rememberOpenDir(l.Path())
 			u.Open(l.Path())
 		}
 	}, u.win)
+	startAt(d, u.prefs().String(prefOpenDir))
 	d.Resize(fyne.NewSize(900, 600))
 	d.Show()
 }
@@ -66,9 +68,11 @@ func (u *UI) chooseFile() {
 		if r != nil {
 			p := r.URI().Path()
 			r.Close()
+			u.rememberOpenDir(p)
 			u.Open(p)
 		}
 	}, u.win)
+	startAt(d, u.prefs().String(prefOpenDir))
 	d.Resize(fyne.NewSize(900, 600))
 	d.Show()
 }

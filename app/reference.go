@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/dialog"
@@ -39,14 +40,21 @@ func (u *UI) chooseReference() {
 			u.LoadReference(p)
 		}
 	}, u.win)
+	// A reference usually lies beside its CT: next to a NIfTI file, or
+	// next to the DICOM folder.
+	start := inputFolder(u.vol)
+	if st, err := os.Stat(u.vol.Info.Source); err == nil && st.IsDir() {
+		start = filepath.Dir(start)
+	}
+	startAt(d, start)
 	d.Resize(fyne.NewSize(900, 600))
 	d.Show()
 }
 
 // LoadReference reads a reference segmentation of the shown study in the
 // background and shows it as a second overlay in its own colour: a NIfTI
-// mask (any non-zero voxel), or a DICOM series of masks (a file of the
-// series or its folder). It must lie on the CT's grid or at least in its
+// mask (any non-zero voxel), a DICOM Segmentation (SEG) object made on this
+// CT, or a DICOM series of masks (a file of the series or its folder). It must lie on the CT's grid or at least in its
 // patient space (then it is resampled to the CT's voxels, nearest
 // neighbour); otherwise it is refused with the reason.
 func (u *UI) LoadReference(path string) {
@@ -107,6 +115,9 @@ func readReference(path string, vol *volume.Volume, disp volume.Geometry) (*volu
 	}
 	var m *volume.Mask
 	frame := ""
+	if !st.IsDir() && dicomio.IsSEG(path) {
+		return readSEGReference(path, vol, disp)
+	}
 	if !st.IsDir() && nifti.IsNIfTI(path) {
 		m, err = nifti.ReadMask(path)
 		if err != nil {
@@ -216,4 +227,74 @@ func fitToGrid(m *volume.Mask, disp volume.Geometry) (*volume.Mask, string, erro
 	note := fmt.Sprintf("Resampled (nearest neighbour) from a %d × %d × %d grid of %.3g × %.3g × %.3g mm; it covers %.0f%% of the CT.",
 		m.Size[0], m.Size[1], m.Size[2], m.Spacing[0], m.Spacing[1], m.Spacing[2], 100*float64(inside)/float64(disp.NumVoxels()))
 	return out, note, nil
+}
+
+// readSEGReference reads a DICOM Segmentation made on vol (by LiverSeg or
+// any other tool) and puts it on the displayed grid disp. A SEG of another
+// frame of reference is refused: its coordinates mean nothing on this CT.
+// One that references another series of the same frame is accepted with a
+// note (a second reconstruction of the same acquisition). When the SEG has
+// several segments, the one labelled as liver is taken if there is one.
+func readSEGReference(path string, vol *volume.Volume, disp volume.Geometry) (*volume.Mask, string, error) {
+	seg, err := dicomio.ReadSEG(path)
+	if err != nil {
+		return nil, "", err
+	}
+	in := vol.Info
+	switch {
+	case seg.FrameOfReference == "":
+		return nil, "", errors.New("the DICOM SEG has no Frame of Reference UID, so it cannot be placed on the CT")
+	case in.FrameOfReference == "":
+		return nil, "", errors.New("the open CT has no Frame of Reference UID (it was not loaded from DICOM), so a DICOM SEG cannot be placed on it: open the CT's DICOM series")
+	case seg.FrameOfReference != in.FrameOfReference:
+		return nil, "", fmt.Errorf("the DICOM SEG belongs to another acquisition: its frame of reference %s is not the CT's %s (open the CT series it was made on)", seg.FrameOfReference, in.FrameOfReference)
+	}
+	var notes []string
+	if seg.ReferencedSeriesUID != "" && in.SeriesInstanceUID != "" && seg.ReferencedSeriesUID != in.SeriesInstanceUID {
+		notes = append(notes, fmt.Sprintf("Warning: the SEG was made on series %s, not on the open series %s (same frame of reference).", seg.ReferencedSeriesUID, in.SeriesInstanceUID))
+	}
+	src := seg.Mask
+	if len(seg.Segments) > 1 {
+		keep := 0
+		for _, sg := range seg.Segments {
+			if strings.Contains(strings.ToLower(sg.Label), "liver") {
+				keep = sg.Number
+				break
+			}
+		}
+		labels := make([]string, len(seg.Segments))
+		for i, sg := range seg.Segments {
+			labels[i] = fmt.Sprintf("%d %q", sg.Number, sg.Label)
+		}
+		if keep != 0 {
+			one := volume.NewMask(src.Geometry)
+			for i, x := range src.Voxels {
+				if int(x) == keep {
+					one.Voxels[i] = 1
+				}
+			}
+			src = one
+			notes = append(notes, fmt.Sprintf("SEG segments %s: showing segment %d (liver).", strings.Join(labels, ", "), keep))
+		} else {
+			notes = append(notes, fmt.Sprintf("SEG segments %s: none is labelled liver, so all are shown.", strings.Join(labels, ", ")))
+		}
+	}
+	onCT, err := (&dicomio.SEG{Mask: src}).OnGrid(vol.Geometry)
+	if err != nil {
+		// Same frame, other voxels (another reconstruction, a cropped
+		// grid): place it by patient position instead.
+		m, note, ferr := fitToGrid(src, disp)
+		if ferr != nil {
+			return nil, "", ferr
+		}
+		return m, strings.Join(append(notes, note), "\n"), nil
+	}
+	m, note, err := fitToGrid(onCT, disp)
+	if err != nil {
+		return nil, "", err
+	}
+	if note != "" {
+		notes = append(notes, note)
+	}
+	return m, strings.Join(notes, "\n"), nil
 }

@@ -232,7 +232,7 @@ func (u *UI) UseModels(dir string) error {
 		s.reg.Close()
 		s.reg = nil
 	}
-	reg, err := inference.OpenRegistry(dir, inference.RegistryOptions{})
+	reg, err := inference.OpenRegistry(dir, inference.RegistryOptions{Threads: u.threads()})
 	if err == nil && len(reg.Cards()) == 0 {
 		err = fmt.Errorf("the models folder %s holds no model cards", dir)
 	}
@@ -452,6 +452,9 @@ func (u *UI) runDone(gen int, vol *volume.Volume, name string, res *inference.Re
 	u.endRun()
 	if err == nil {
 		err = u.showResult(res)
+	}
+	if err == nil {
+		u.rememberResult(res) // exportable and reported later, whatever is shown
 	}
 	switch {
 	case errors.Is(err, context.Canceled):

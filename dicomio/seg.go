@@ -499,6 +499,14 @@ type SEG struct {
 	SegmentationType    string // BINARY or FRACTIONAL
 }
 
+// IsSEG reports whether path is a DICOM file of the Segmentation Storage
+// SOP class. It reads only the header, so that a dropped or chosen file
+// can be told apart from an image before it is loaded.
+func IsSEG(path string) bool {
+	fi, err := readHeaderBounded(path, 10*time.Second)
+	return err == nil && fi != nil && fi.SOPClassUID == SegmentationStorage
+}
+
 // ReadSEG reads a DICOM Segmentation (native, uncompressed pixel data).
 // BINARY segmentations are read as they are; FRACTIONAL ones are read as
 // binary, any value above 0 counting as inside.

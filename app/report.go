@@ -1,0 +1,483 @@
+package app
+
+// File → Save report: a PNG of the three views as the window shows them
+// (captured from the real canvas, overlays included) and a small
+// self-contained HTML summary with that picture embedded: the study's
+// identifiers, every model run with its version, threshold, liver volume
+// and timings, the agreement with the reference when one is loaded, and the
+// software version. Everything that comes from the DICOM files goes
+// through html/template, which escapes it.
+
+import (
+	"bytes"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"html/template"
+	"image"
+	"image/draw"
+	"image/png"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/liverseg/liverseg/inference"
+	"github.com/liverseg/liverseg/metrics"
+	"github.com/liverseg/liverseg/volume"
+)
+
+// reportState holds the report dialog's controls (nil while it is closed).
+type reportState struct {
+	dlg     dialog.Dialog
+	folder  *widget.Entry
+	name    *widget.Entry
+	saveBtn *widget.Button
+
+	// Test hooks, called on the Fyne goroutine.
+	onDone  func(htmlPath string, err error)
+	lastErr error
+}
+
+// CaptureViews renders the window and returns the axial, coronal and
+// sagittal views side by side, as they are on screen. Must run on the
+// Fyne goroutine.
+func (u *UI) CaptureViews() (*image.RGBA, error) {
+	if u.vol == nil {
+		return nil, errors.New("no study is open")
+	}
+	shot := u.win.Canvas().Capture()
+	s := u.win.Canvas().Scale()
+	d := fyne.CurrentApp().Driver()
+	const gap = 4
+	var rects [3]image.Rectangle
+	w, h := 0, 0
+	for i, v := range u.views {
+		p := d.AbsolutePositionForObject(v)
+		r := image.Rect(int(p.X*s), int(p.Y*s), int((p.X+v.Size().Width)*s), int((p.Y+v.Size().Height)*s)).Intersect(shot.Bounds())
+		if r.Empty() {
+			return nil, errors.New("the views are not on screen")
+		}
+		rects[i] = r
+		w += r.Dx()
+		h = max(h, r.Dy())
+	}
+	w += 2 * gap
+	out := image.NewRGBA(image.Rect(0, 0, w, h))
+	draw.Draw(out, out.Rect, image.Black, image.Point{}, draw.Src)
+	x := 0
+	for _, r := range rects {
+		draw.Draw(out, image.Rect(x, 0, x+r.Dx(), r.Dy()), shot, r.Min, draw.Src)
+		x += r.Dx() + gap
+	}
+	return out, nil
+}
+
+// reportModel is one model's row of the report.
+type reportModel struct {
+	Name, Role, SHA256, Region string
+	Params                     int64
+	Threshold                  float64
+	VolumeML                   float64
+	Preprocess, Infer, Post    float64 // ms
+	Total                      float64 // ms
+	// Against the reference (HasRef).
+	HasRef                bool
+	Dice, IoU, HD95, ASSD float64
+	SurfaceOK             bool
+	VolDiffPct            float64
+}
+
+// reportData is what the HTML template shows.
+type reportData struct {
+	Title                                       string
+	Patient, PatientID, StudyDate, StudyDesc    string
+	StudyUID, SeriesDesc, SeriesUID, Modality   string
+	FrameOfRef, Source, Grid                    string
+	Warnings                                    []string
+	Image                                       template.URL // data: URI of the PNG
+	PNGName                                     string
+	ViewW, ViewH                                int
+	Models                                      []reportModel
+	RefName                                     string
+	RefML                                       float64
+	HasRef                                      bool
+	Software, Runtime, ModelsDir, Threads, Date string
+	GoVersion                                   string
+}
+
+// reportInput is what the report needs from the UI, taken on the Fyne
+// goroutine; the rest (masks, volumes, metrics) is computed in the
+// background.
+type reportInput struct {
+	vol       *volume.Volume
+	disp      volume.Geometry
+	sources   []maskSource
+	ref       *volume.Mask
+	refName   string
+	img       *image.RGBA
+	modelsDir string
+	threads   int
+}
+
+// ShowReport captures the views at once (before any dialog covers them)
+// and asks where to save the report. Must run on the Fyne goroutine.
+func (u *UI) ShowReport() {
+	if u.vol == nil {
+		dialog.NewInformation("Save report", "Open a study first: there is nothing to report yet.", u.win).Show()
+		return
+	}
+	img, err := u.CaptureViews()
+	if err != nil {
+		u.reportFailed("the report", err)
+		return
+	}
+	in := u.reportInput(img)
+	r := &u.rep
+	r.folder = widget.NewEntry()
+	r.folder.SetText(u.defaultExportFolder())
+	r.name = widget.NewEntry()
+	r.name.SetText(u.defaultReportName())
+	choose := widget.NewButton("Choose…", func() { u.chooseFolderInto(r.folder) })
+	note := widget.NewLabel("Writes NAME.html (a self-contained summary with the picture embedded) and NAME.png (the three views as shown now).")
+	note.Wrapping = fyne.TextWrapWord
+	r.saveBtn = widget.NewButton("Save", nil)
+	r.saveBtn.Importance = widget.HighImportance
+	cancel := widget.NewButton("Cancel", nil)
+	form := widget.NewForm(
+		widget.NewFormItem("Folder", container.NewBorder(nil, nil, nil, choose, r.folder)),
+		widget.NewFormItem("Name", r.name),
+	)
+	d := dialog.NewCustomWithoutButtons("Save report", container.NewVBox(form, note,
+		container.NewHBox(layoutSpacer(), cancel, r.saveBtn)), u.win)
+	d.Resize(fyne.NewSize(720, 260))
+	r.dlg = d
+	cancel.OnTapped = func() { d.Hide(); r.dlg = nil }
+	r.saveBtn.OnTapped = func() {
+		folder := strings.TrimSpace(r.folder.Text)
+		name := strings.TrimSpace(r.name.Text)
+		name = strings.TrimSuffix(strings.TrimSuffix(name, ".html"), ".png")
+		if err := checkTarget(folder, name); err != nil {
+			u.reportFailed(filepath.Join(folder, name+".html"), err)
+			return
+		}
+		d.Hide()
+		r.dlg = nil
+		u.SaveReport(in, filepath.Join(folder, name+".html"))
+	}
+	d.Show()
+}
+
+// reportInput gathers what the report shows from the UI.
+func (u *UI) reportInput(img *image.RGBA) reportInput {
+	in := reportInput{vol: u.vol, disp: u.scene.Slicer().Volume().Geometry, img: img, threads: u.threads()}
+	for _, src := range u.exportSources() {
+		if src.ref == nil { // the reference has its own section
+			in.sources = append(in.sources, src)
+		}
+	}
+	if u.seg.ref != nil {
+		in.ref, in.refName = u.seg.ref, u.seg.refName
+	}
+	if u.seg.reg != nil {
+		in.modelsDir = u.seg.reg.Dir()
+	}
+	return in
+}
+
+// defaultReportName is "<patient ID>_liverseg_report_<date>".
+func (u *UI) defaultReportName() string {
+	id := fileSafe(u.vol.Info.PatientID)
+	if id == "" {
+		id = "study"
+	}
+	return id + "_liverseg_report_" + time.Now().Format("20060102-1504")
+}
+
+// SaveReport writes the report to htmlPath and the views' PNG beside it
+// (same name, .png), asking before it replaces either. Must run on the
+// Fyne goroutine.
+func (u *UI) SaveReport(in reportInput, htmlPath string) {
+	pngPath := strings.TrimSuffix(htmlPath, filepath.Ext(htmlPath)) + ".png"
+	var existing []string
+	for _, p := range []string{htmlPath, pngPath} {
+		if _, err := os.Lstat(p); err == nil {
+			existing = append(existing, p)
+		}
+	}
+	if len(existing) > 0 {
+		u.confirmReplace(strings.Join(existing, "\nand "), func(ok bool) {
+			if !ok {
+				u.setStatus("Report not saved: " + strings.Join(existing, " and ") + " kept as they were.")
+				if u.rep.onDone != nil {
+					u.rep.onDone(htmlPath, errDeclined)
+				}
+				return
+			}
+			u.writeReport(in, htmlPath, pngPath, true)
+		})
+		return
+	}
+	u.writeReport(in, htmlPath, pngPath, false)
+}
+
+func (u *UI) writeReport(in reportInput, htmlPath, pngPath string, overwrite bool) {
+	done := u.startProgress("Saving report", "Computing volumes and agreement, writing "+htmlPath+"…")
+	go func() {
+		err := func() (err error) {
+			defer func() {
+				if r := recover(); r != nil {
+					err = fmt.Errorf("internal error: %v", r)
+				}
+			}()
+			var pngBuf bytes.Buffer
+			if err := png.Encode(&pngBuf, in.img); err != nil {
+				return fmt.Errorf("encode the picture: %w", err)
+			}
+			data, err := buildReport(in, pngBuf.Bytes(), filepath.Base(pngPath))
+			if err != nil {
+				return err
+			}
+			var htmlBuf bytes.Buffer
+			if err := reportTemplate.Execute(&htmlBuf, data); err != nil {
+				return fmt.Errorf("render the HTML: %w", err)
+			}
+			return writeFilesAtomic(map[string][]byte{pngPath: pngBuf.Bytes(), htmlPath: htmlBuf.Bytes()}, overwrite)
+		}()
+		fyne.Do(func() {
+			done()
+			if err != nil {
+				u.reportFailed(htmlPath, err)
+			} else {
+				u.prefs().SetString(prefExportDir, filepath.Dir(htmlPath))
+				u.setStatus("Report saved: " + htmlPath + " and " + filepath.Base(pngPath) + ".")
+			}
+			if u.rep.onDone != nil {
+				u.rep.onDone(htmlPath, err)
+			}
+		})
+	}()
+}
+
+func (u *UI) reportFailed(path string, err error) {
+	e := fmt.Errorf("Could not save %s:\n%w", path, err)
+	u.rep.lastErr = e
+	u.setStatus("Error: " + strings.ReplaceAll(e.Error(), "\n", " "))
+	dialog.NewError(e, u.win).Show()
+}
+
+// buildReport computes each model's full-resolution mask, volume and
+// agreement with the reference, and fills the template's data.
+func buildReport(in reportInput, pngData []byte, pngName string) (*reportData, error) {
+	v, info := in.vol, in.vol.Info
+	date := info.StudyDate
+	if len(date) == 8 {
+		date = date[:4] + "-" + date[4:6] + "-" + date[6:]
+	}
+	threads := "automatic (all cores)"
+	if in.threads > 0 {
+		threads = fmt.Sprint(in.threads)
+	}
+	b := in.img.Bounds()
+	d := &reportData{
+		Title:   strings.Join(nonEmpty(info.PatientName, info.PatientID, info.SeriesDescription), " — "),
+		Patient: info.PatientName, PatientID: info.PatientID, StudyDate: date, StudyDesc: info.StudyDescription,
+		StudyUID: info.StudyInstanceUID, SeriesDesc: info.SeriesDescription, SeriesUID: info.SeriesInstanceUID,
+		Modality: info.Modality, FrameOfRef: info.FrameOfReference, Source: info.Source,
+		Grid: fmt.Sprintf("%d × %d × %d voxels, %.3g × %.3g × %.3g mm", v.Size[0], v.Size[1], v.Size[2],
+			v.Spacing[0], v.Spacing[1], v.Spacing[2]),
+		Warnings:  info.Warnings,
+		Image:     template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(pngData)),
+		PNGName:   pngName,
+		ViewW:     b.Dx(),
+		ViewH:     b.Dy(),
+		Software:  "LiverSeg " + SoftwareVersion(),
+		Runtime:   inference.RuntimeInfo(),
+		ModelsDir: in.modelsDir,
+		Threads:   threads,
+		Date:      time.Now().UTC().Format("2006-01-02 15:04:05 UTC"),
+		GoVersion: runtime.Version(),
+	}
+	if d.Title == "" {
+		d.Title = "study"
+	}
+	if in.ref != nil {
+		d.HasRef, d.RefName, d.RefML = true, in.refName, in.ref.VolumeML()
+	}
+	msOf := func(t time.Duration) float64 { return float64(t.Microseconds()) / 1000 }
+	for _, src := range in.sources {
+		m, err := src.build(v)
+		if err != nil {
+			return nil, fmt.Errorf("mask of %s: %w", src.Model, err)
+		}
+		t := src.res.Timings
+		row := reportModel{
+			Name: src.Model, Threshold: src.post.Threshold, VolumeML: m.VolumeML(),
+			Preprocess: msOf(t.Preprocess), Infer: msOf(t.Infer), Post: msOf(t.Postprocess), Total: msOf(t.Total),
+			Region: "whole volume",
+		}
+		if src.res.ROI != (inference.Box{Max: v.CanonicalGeometry().Size}) {
+			bx := src.res.ROI
+			row.Region = fmt.Sprintf("box %d–%d, %d–%d, %d–%d (canonical voxels)", bx.Min[0], bx.Max[0], bx.Min[1], bx.Max[1], bx.Min[2], bx.Max[2])
+		}
+		if c := src.card; c != nil {
+			row.Role, row.SHA256, row.Params = c.Role, c.SHA256, c.Params
+		}
+		if in.ref != nil {
+			r, err := metrics.Compare(m.Canonical(), in.ref)
+			if err != nil {
+				return nil, fmt.Errorf("compare %s with the reference: %w", src.Model, err)
+			}
+			row.HasRef = true
+			row.Dice, row.IoU, row.HD95, row.ASSD, row.SurfaceOK = r.Dice, r.IoU, r.HD95MM, r.ASSDMM, r.SurfaceOK
+			if r.RefVolumeML > 0 {
+				row.VolDiffPct = 100 * (r.VolumeML - r.RefVolumeML) / r.RefVolumeML
+			}
+		}
+		d.Models = append(d.Models, row)
+	}
+	return d, nil
+}
+
+var reportTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
+	"f1": func(x float64) string { return fmt.Sprintf("%.1f", x) },
+	"f2": func(x float64) string { return fmt.Sprintf("%.2f", x) },
+	"f3": func(x float64) string { return fmt.Sprintf("%.3f", x) },
+	"short": func(s string) string {
+		if len(s) > 12 {
+			return s[:12]
+		}
+		return s
+	},
+	"group": groupThousands,
+	"dash": func(s string) string {
+		if strings.TrimSpace(s) == "" {
+			return "–"
+		}
+		return s
+	},
+}).Parse(`<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>LiverSeg report — {{.Title}}</title>
+<style>
+body { font-family: sans-serif; margin: 2em; color: #222; max-width: 1200px; }
+table { border-collapse: collapse; margin: 0.5em 0 1.5em; }
+th, td { border: 1px solid #bbb; padding: 0.3em 0.6em; text-align: left; vertical-align: top; }
+td.n { text-align: right; font-variant-numeric: tabular-nums; }
+th { background: #eee; }
+img { max-width: 100%; border: 1px solid #888; }
+.note { color: #a33; }
+code { font-size: 0.9em; }
+</style>
+</head>
+<body>
+<h1>Liver segmentation report</h1>
+<p class="note">Research software, not a medical device: not for diagnosis.</p>
+
+<h2>Study</h2>
+<table id="study">
+<tr><th>Patient name</th><td>{{dash .Patient}}</td></tr>
+<tr><th>Patient ID</th><td>{{dash .PatientID}}</td></tr>
+<tr><th>Study date</th><td>{{dash .StudyDate}}</td></tr>
+<tr><th>Study description</th><td>{{dash .StudyDesc}}</td></tr>
+<tr><th>Study Instance UID</th><td><code>{{dash .StudyUID}}</code></td></tr>
+<tr><th>Series description</th><td>{{dash .SeriesDesc}}</td></tr>
+<tr><th>Series Instance UID</th><td><code>{{dash .SeriesUID}}</code></td></tr>
+<tr><th>Modality</th><td>{{dash .Modality}}</td></tr>
+<tr><th>Frame of reference</th><td><code>{{dash .FrameOfRef}}</code></td></tr>
+<tr><th>Grid</th><td>{{.Grid}}</td></tr>
+<tr><th>Read from</th><td><code>{{.Source}}</code></td></tr>
+{{range .Warnings}}<tr><th>Warning</th><td>{{.}}</td></tr>
+{{end}}</table>
+
+<h2>Views</h2>
+<p><img src="{{.Image}}" width="{{.ViewW}}" height="{{.ViewH}}" alt="Axial, coronal and sagittal views as shown in LiverSeg"></p>
+<p>Axial, coronal and sagittal views as shown when the report was made (also saved as <a href="{{.PNGName}}">{{.PNGName}}</a>).</p>
+
+<h2>Segmentations</h2>
+{{if .Models}}<table id="models">
+<tr><th>Model</th><th>Role</th><th>Parameters</th><th>SHA-256 (model file)</th><th>Threshold</th><th>Region</th><th>Liver volume (mL)</th><th>Preprocess (ms)</th><th>Network (ms)</th><th>Postprocess (ms)</th><th>Total (ms)</th></tr>
+{{range .Models}}<tr><td>{{.Name}}</td><td>{{dash .Role}}</td><td class="n">{{group .Params}}</td><td><code title="{{.SHA256}}">{{short .SHA256}}</code></td><td class="n">{{f2 .Threshold}}</td><td>{{.Region}}</td><td class="n">{{f1 .VolumeML}}</td><td class="n">{{f1 .Preprocess}}</td><td class="n">{{f1 .Infer}}</td><td class="n">{{f1 .Post}}</td><td class="n">{{f1 .Total}}</td></tr>
+{{end}}</table>
+<p>Timings are those of each model's run in this session; the volume is that of the full-resolution mask at the threshold shown.</p>
+{{else}}<p>No model was run on this study.</p>
+{{end}}
+{{if .HasRef}}<h2>Agreement with the reference</h2>
+<p>Reference <code>{{.RefName}}</code>: {{f1 .RefML}} mL.</p>
+{{if .Models}}<table id="agreement">
+<tr><th>Model</th><th>Dice</th><th>IoU</th><th>HD95 (mm)</th><th>ASSD (mm)</th><th>Volume difference</th></tr>
+{{range .Models}}<tr><td>{{.Name}}</td><td class="n">{{f3 .Dice}}</td><td class="n">{{f3 .IoU}}</td>{{if .SurfaceOK}}<td class="n">{{f1 .HD95}}</td><td class="n">{{f2 .ASSD}}</td>{{else}}<td>–</td><td>–</td>{{end}}<td class="n">{{f1 .VolDiffPct}} %</td></tr>
+{{end}}</table>{{end}}
+{{end}}
+<h2>Software</h2>
+<table id="software">
+<tr><th>LiverSeg</th><td>{{.Software}}</td></tr>
+<tr><th>Inference</th><td>{{.Runtime}}, threads: {{.Threads}}</td></tr>
+<tr><th>Models folder</th><td><code>{{dash .ModelsDir}}</code></td></tr>
+<tr><th>Go</th><td>{{.GoVersion}}</td></tr>
+<tr><th>Report made</th><td>{{.Date}}</td></tr>
+</table>
+</body>
+</html>
+`))
+
+// writeFilesAtomic writes every file to a temporary sibling first and
+// renames them into place only when all are complete, so a failure leaves
+// none of them half-written (and, when overwrite is false, none replaced:
+// a file that appeared meanwhile makes it fail).
+func writeFilesAtomic(files map[string][]byte, overwrite bool) (err error) {
+	tmps := map[string]string{}
+	defer func() {
+		for _, t := range tmps {
+			os.Remove(t)
+		}
+	}()
+	for path, data := range files {
+		f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-")
+		if err != nil {
+			return err
+		}
+		tmps[path] = f.Name()
+		_, werr := f.Write(data)
+		if werr == nil {
+			werr = f.Chmod(0o644)
+		}
+		if werr == nil {
+			werr = f.Sync()
+		}
+		if cerr := f.Close(); werr == nil {
+			werr = cerr
+		}
+		if werr != nil {
+			return fmt.Errorf("write %s: %w", path, werr)
+		}
+	}
+	var placed []string
+	for path, tmp := range tmps {
+		if overwrite {
+			err = os.Rename(tmp, path)
+		} else {
+			// A hard link fails when path exists: the check and the
+			// placement are one step.
+			err = os.Link(tmp, path)
+		}
+		if err != nil {
+			if !overwrite {
+				for _, p := range placed {
+					os.Remove(p) // we created them a moment ago
+				}
+			}
+			return fmt.Errorf("move %s into place: %w", path, err)
+		}
+		placed = append(placed, path)
+	}
+	return nil
+}
