@@ -236,19 +236,26 @@ func extFor(format string) string {
 	return ".nii.gz"
 }
 
-// defaultExportName is "<patient ID>_<model>_liver.<ext>".
+// defaultExportName is "<patient>_<model>_liver.<ext>".
 func (u *UI) defaultExportName(src maskSource, format string) string {
 	what := src.Model
 	if what == "" {
 		what = "reference"
 	}
-	id := "study"
+	return u.studyTag() + "_" + fileSafe(what) + "_liver" + extFor(format)
+}
+
+// studyTag names the study in file names: the patient ID, else the
+// patient's name, else "study".
+func (u *UI) studyTag() string {
 	if u.vol != nil {
-		if p := fileSafe(u.vol.Info.PatientID); p != "" {
-			id = p
+		for _, s := range []string{u.vol.Info.PatientID, u.vol.Info.PatientName} {
+			if p := fileSafe(s); p != "" {
+				return p
+			}
 		}
 	}
-	return id + "_" + fileSafe(what) + "_liver" + extFor(format)
+	return "study"
 }
 
 // withExt replaces a known export extension of name by format's.

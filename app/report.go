@@ -191,13 +191,9 @@ func (u *UI) reportInput(img *image.RGBA) reportInput {
 	return in
 }
 
-// defaultReportName is "<patient ID>_liverseg_report_<date>".
+// defaultReportName is "<patient>_liverseg_report_<date>".
 func (u *UI) defaultReportName() string {
-	id := fileSafe(u.vol.Info.PatientID)
-	if id == "" {
-		id = "study"
-	}
-	return id + "_liverseg_report_" + time.Now().Format("20060102-1504")
+	return u.studyTag() + "_liverseg_report_" + time.Now().Format("20060102-1504")
 }
 
 // SaveReport writes the report to htmlPath and the views' PNG beside it
