@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"html/template"
 	"image"
+	"image/color"
 	"image/draw"
 	"image/png"
 	"os"
@@ -24,12 +25,15 @@ import (
 	"time"
 
 	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/driver/software"
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/liverseg/liverseg/inference"
 	"github.com/liverseg/liverseg/metrics"
+	"github.com/liverseg/liverseg/viewer/sliceview"
 	"github.com/liverseg/liverseg/volume"
 )
 
@@ -45,37 +49,49 @@ type reportState struct {
 	lastErr error
 }
 
-// CaptureViews renders the window and returns the axial, coronal and
-// sagittal views side by side, as they are on screen. Must run on the
-// Fyne goroutine.
+// CaptureViews draws the axial, coronal and sagittal views side by side as
+// the window shows them (same size, slice, window, zoom, pan, overlays,
+// crosshair and labels). The views are drawn by Fyne's software painter
+// from copies of the real view widgets on the same scene: reading the
+// window back through OpenGL (Canvas.Capture) returns a blank front buffer
+// on some systems (Xvfb with Mesa among them), and the software painter
+// gives the same picture everywhere. Must run on the Fyne goroutine.
 func (u *UI) CaptureViews() (*image.RGBA, error) {
-	if u.vol == nil {
+	if u.vol == nil || u.scene == nil {
 		return nil, errors.New("no study is open")
 	}
-	shot := u.win.Canvas().Capture()
-	s := u.win.Canvas().Scale()
-	d := fyne.CurrentApp().Driver()
 	const gap = 4
-	var rects [3]image.Rectangle
-	w, h := 0, 0
-	for i, v := range u.views {
-		p := d.AbsolutePositionForObject(v)
-		r := image.Rect(int(p.X*s), int(p.Y*s), int((p.X+v.Size().Width)*s), int((p.Y+v.Size().Height)*s)).Intersect(shot.Bounds())
-		if r.Empty() {
+	c := software.NewCanvas()
+	c.SetPadded(false)
+	c.SetScale(u.win.Canvas().Scale())
+	var copies []fyne.CanvasObject
+	x, h := float32(0), float32(0)
+	for _, v := range u.views {
+		sz := v.Size()
+		if sz.Width < 1 || sz.Height < 1 {
 			return nil, errors.New("the views are not on screen")
 		}
-		rects[i] = r
-		w += r.Dx()
-		h = max(h, r.Dy())
+		cp := sliceview.New(v.Plane())
+		cp.SetScene(u.scene)
+		cp.Resize(sz)
+		cp.Move(fyne.NewPos(x, 0))
+		cp.MatchView(v)
+		copies = append(copies, cp)
+		x += sz.Width + gap
+		h = max(h, sz.Height)
 	}
-	w += 2 * gap
-	out := image.NewRGBA(image.Rect(0, 0, w, h))
-	draw.Draw(out, out.Rect, image.Black, image.Point{}, draw.Src)
-	x := 0
-	for _, r := range rects {
-		draw.Draw(out, image.Rect(x, 0, x+r.Dx(), r.Dy()), shot, r.Min, draw.Src)
-		x += r.Dx() + gap
-	}
+	defer func() {
+		for _, cp := range copies {
+			cp.(*sliceview.SliceView).SetScene(nil) // stop following the scene
+		}
+	}()
+	bg := canvas.NewRectangle(color.Black)
+	bg.Resize(fyne.NewSize(x-gap, h))
+	c.SetContent(container.NewWithoutLayout(append([]fyne.CanvasObject{bg}, copies...)...))
+	c.Resize(fyne.NewSize(x-gap, h))
+	shot := c.Capture()
+	out := image.NewRGBA(shot.Bounds())
+	draw.Draw(out, out.Rect, shot, shot.Bounds().Min, draw.Src)
 	return out, nil
 }
 
@@ -401,9 +417,9 @@ code { font-size: 0.9em; }
 <h2>Segmentations</h2>
 {{if .Models}}<table id="models">
 <tr><th>Model</th><th>Role</th><th>Parameters</th><th>SHA-256 (model file)</th><th>Threshold</th><th>Region</th><th>Liver volume (mL)</th><th>Preprocess (ms)</th><th>Network (ms)</th><th>Postprocess (ms)</th><th>Total (ms)</th></tr>
-{{range .Models}}<tr><td>{{.Name}}</td><td>{{dash .Role}}</td><td class="n">{{group .Params}}</td><td><code title="{{.SHA256}}">{{short .SHA256}}</code></td><td class="n">{{f2 .Threshold}}</td><td>{{.Region}}</td><td class="n">{{f1 .VolumeML}}</td><td class="n">{{f1 .Preprocess}}</td><td class="n">{{f1 .Infer}}</td><td class="n">{{f1 .Post}}</td><td class="n">{{f1 .Total}}</td></tr>
+{{range .Models}}<tr><td>{{.Name}}</td><td>{{dash .Role}}</td><td class="n">{{group .Params}}</td><td><code title="{{.SHA256}}">{{short .SHA256}}</code></td><td class="n">{{f2 .Threshold}}</td><td>{{.Region}}</td><td class="n">{{f1 .VolumeML}}</td><td class="n">{{f1 .Preprocess}}</td><td class="n">{{f1 .Infer}}</td><td class="n">{{if gt .Post 0.0}}{{f1 .Post}}{{else}}–{{end}}</td><td class="n">{{f1 .Total}}</td></tr>
 {{end}}</table>
-<p>Timings are those of each model's run in this session; the volume is that of the full-resolution mask at the threshold shown.</p>
+<p>Timings are those of each model's run in this session (the window draws the overlay from the network's probability map, so the full-resolution mask is built afterwards, outside the run: its postprocessing shows as –); the volume is that of the full-resolution mask at the threshold shown.</p>
 {{else}}<p>No model was run on this study.</p>
 {{end}}
 {{if .HasRef}}<h2>Agreement with the reference</h2>

@@ -167,6 +167,14 @@ func (v *SliceView) ResetView() {
 	v.Refresh()
 }
 
+// MatchView gives v the zoom and pan of o, so that a second view of the
+// same scene and size (an off-screen copy for a picture) frames the same
+// part of the slice.
+func (v *SliceView) MatchView(o *SliceView) {
+	v.zoom, v.pan = o.zoom, o.pan
+	v.Refresh()
+}
+
 // ZoomBy multiplies the zoom by f, keeping the image point under the widget
 // position at fixed.
 func (v *SliceView) ZoomBy(f float32, at fyne.Position) {
