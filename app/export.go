@@ -337,7 +337,7 @@ func (u *UI) ShowExport() {
 	content := container.NewVBox(form, e.segNote,
 		container.NewHBox(layoutSpacer(), e.cancelBtn, e.exportBtn))
 	d := dialog.NewCustomWithoutButtons("Export segmentation", content, u.win)
-	d.Resize(fyne.NewSize(720, 320))
+	d.Resize(fyne.NewSize(720, 250))
 	e.dlg = d
 	e.cancelBtn.OnTapped = func() { d.Hide(); e.dlg = nil }
 	e.exportBtn.OnTapped = func() {

@@ -172,7 +172,7 @@ func (u *UI) ShowReport() {
 	)
 	d := dialog.NewCustomWithoutButtons("Save report", container.NewVBox(form, note,
 		container.NewHBox(layoutSpacer(), cancel, r.saveBtn)), u.win)
-	d.Resize(fyne.NewSize(720, 260))
+	d.Resize(fyne.NewSize(720, 230))
 	r.dlg = d
 	cancel.OnTapped = func() { d.Hide(); r.dlg = nil }
 	r.saveBtn.OnTapped = func() {
