@@ -13,6 +13,11 @@
 // a reference mask can be shown beside it with its Dice. Failures (no
 // runtime, a damaged model) are reported in the panel and the status line;
 // the viewer keeps working without segmentation.
+//
+// The File menu exports any model's mask or the reference as DICOM SEG or
+// NIfTI (export.go), saves a report (report.go) and opens the settings;
+// a DICOM SEG can be shown as the reference; preferences persist between
+// runs (prefs.go).
 package app
 
 import (
@@ -80,6 +85,7 @@ func Run(path string) {
 	}
 	u.win.Show()
 	if path != "" {
+		u.rememberOpenDir(path)
 		u.Open(path)
 	} else {
 		u.OpenDemo()
