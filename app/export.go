@@ -11,6 +11,7 @@ package app
 // beside the target and rename it into place.
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -40,6 +41,10 @@ var formatLabels = map[string]string{
 	FormatSEG:   "DICOM SEG (.dcm)",
 	FormatNIfTI: "NIfTI (.nii.gz)",
 }
+
+// testHookBeforeWrite, when set by a test, runs on the export goroutine
+// between building the mask and writing it, with the export's cancel.
+var testHookBeforeWrite func(cancel func())
 
 // errDeclined is the outcome of an export whose overwrite the user declined.
 var errDeclined = errors.New("the user kept the existing file")
@@ -439,8 +444,10 @@ func (u *UI) writeExport(src maskSource, format, path string, overwrite bool) {
 	e := &u.exp
 	vol := u.vol
 	what := src.Label
-	done := u.startProgress("Exporting", fmt.Sprintf("Writing %s as %s to %s…", what, formatLabels[format], path))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := u.startProgress("Exporting", fmt.Sprintf("Writing %s as %s to %s…", what, formatLabels[format], path), cancel)
 	go func() {
+		defer cancel()
 		t0 := time.Now()
 		err := func() (err error) {
 			defer func() {
@@ -452,6 +459,14 @@ func (u *UI) writeExport(src maskSource, format, path string, overwrite bool) {
 			if err != nil {
 				return err
 			}
+			if testHookBeforeWrite != nil {
+				testHookBeforeWrite(cancel)
+			}
+			// Cancel works until the file is being written; the write
+			// itself is short and all-or-nothing.
+			if err := ctx.Err(); err != nil {
+				return err
+			}
 			switch format {
 			case FormatSEG:
 				return dicomio.WriteSEG(path, vol, m, src.segOptions(overwrite))
@@ -461,12 +476,15 @@ func (u *UI) writeExport(src maskSource, format, path string, overwrite bool) {
 		}()
 		fyne.Do(func() {
 			done()
-			if err != nil {
+			switch {
+			case errors.Is(err, context.Canceled):
+				u.setStatus("Export cancelled: nothing was written.")
+			case err != nil:
 				if errors.Is(err, fs.ErrExist) {
 					err = errors.New("the file appeared while exporting; it was not replaced")
 				}
 				u.exportFailed(path, err)
-			} else {
+			default:
 				u.prefs().SetString(prefExportDir, filepath.Dir(path))
 				u.setStatus(fmt.Sprintf("Exported %s as %s to %s (%.0f ms).", what, formatLabels[format], path, msSince(t0)))
 			}
@@ -504,9 +522,9 @@ func (u *UI) exportFailed(path string, err error) {
 }
 
 // startProgress shows a progress dialog if the work is still running after
-// a moment (most exports finish before it would flash up) and returns the
-// function that ends it.
-func (u *UI) startProgress(title, text string) (done func()) {
+// a moment (most exports finish before it would flash up), with a Cancel
+// button that calls cancel, and returns the function that ends it.
+func (u *UI) startProgress(title, text string, cancel func()) (done func()) {
 	finished := false
 	var d dialog.Dialog
 	var bar *widget.ProgressBarInfinite
@@ -518,7 +536,8 @@ func (u *UI) startProgress(title, text string) (done func()) {
 			l := widget.NewLabel(text)
 			l.Wrapping = fyne.TextWrapWord
 			bar = widget.NewProgressBarInfinite()
-			d = dialog.NewCustomWithoutButtons(title, container.NewVBox(l, bar), u.win)
+			stop := widget.NewButton("Cancel", cancel)
+			d = dialog.NewCustomWithoutButtons(title, container.NewVBox(l, bar, container.NewCenter(stop)), u.win)
 			d.Resize(fyne.NewSize(520, 150))
 			u.exp.progress = d
 			d.Show()

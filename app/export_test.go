@@ -3,6 +3,7 @@ package app
 import (
 	"bufio"
 	"compress/gzip"
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -294,6 +295,21 @@ func TestExportFromGUI(t *testing.T) {
 				t.Errorf("%s: error %v does not name %s", f, u.exp.lastErr, path)
 			}
 			t.Logf("%s: %v", f, u.exp.lastErr)
+		}
+	})
+
+	t.Run("Cancel", func(t *testing.T) {
+		dir := t.TempDir()
+		testHookBeforeWrite = func(cancel func()) { cancel() } // the user presses Cancel
+		defer func() { testHookBeforeWrite = nil }()
+		if _, err := exportVia(t, u, res.Model, FormatSEG, dir, ""); !errors.Is(err, context.Canceled) {
+			t.Errorf("cancelled export: %v", err)
+		}
+		if left := folderFiles(t, dir); len(left) != 0 {
+			t.Errorf("a cancelled export left %q", left)
+		}
+		if !strings.Contains(u.status.Text, "cancelled") {
+			t.Errorf("status %q", u.status.Text)
 		}
 	})
 

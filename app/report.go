@@ -10,6 +10,7 @@ package app
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -240,8 +241,10 @@ func (u *UI) SaveReport(in reportInput, htmlPath string) {
 }
 
 func (u *UI) writeReport(in reportInput, htmlPath, pngPath string, overwrite bool) {
-	done := u.startProgress("Saving report", "Computing volumes and agreement, writing "+htmlPath+"…")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := u.startProgress("Saving report", "Computing volumes and agreement, writing "+htmlPath+"…", cancel)
 	go func() {
+		defer cancel()
 		err := func() (err error) {
 			defer func() {
 				if r := recover(); r != nil {
@@ -252,7 +255,7 @@ func (u *UI) writeReport(in reportInput, htmlPath, pngPath string, overwrite boo
 			if err := png.Encode(&pngBuf, in.img); err != nil {
 				return fmt.Errorf("encode the picture: %w", err)
 			}
-			data, err := buildReport(in, pngBuf.Bytes(), filepath.Base(pngPath))
+			data, err := buildReport(ctx, in, pngBuf.Bytes(), filepath.Base(pngPath))
 			if err != nil {
 				return err
 			}
@@ -260,13 +263,19 @@ func (u *UI) writeReport(in reportInput, htmlPath, pngPath string, overwrite boo
 			if err := reportTemplate.Execute(&htmlBuf, data); err != nil {
 				return fmt.Errorf("render the HTML: %w", err)
 			}
+			if err := ctx.Err(); err != nil {
+				return err
+			}
 			return writeFilesAtomic(map[string][]byte{pngPath: pngBuf.Bytes(), htmlPath: htmlBuf.Bytes()}, overwrite)
 		}()
 		fyne.Do(func() {
 			done()
-			if err != nil {
+			switch {
+			case errors.Is(err, context.Canceled):
+				u.setStatus("Report cancelled: nothing was written.")
+			case err != nil:
 				u.reportFailed(htmlPath, err)
-			} else {
+			default:
 				u.prefs().SetString(prefExportDir, filepath.Dir(htmlPath))
 				u.setStatus("Report saved: " + htmlPath + " and " + filepath.Base(pngPath) + ".")
 			}
@@ -286,7 +295,7 @@ func (u *UI) reportFailed(path string, err error) {
 
 // buildReport computes each model's full-resolution mask, volume and
 // agreement with the reference, and fills the template's data.
-func buildReport(in reportInput, pngData []byte, pngName string) (*reportData, error) {
+func buildReport(ctx context.Context, in reportInput, pngData []byte, pngName string) (*reportData, error) {
 	v, info := in.vol, in.vol.Info
 	date := info.StudyDate
 	if len(date) == 8 {
@@ -324,6 +333,9 @@ func buildReport(in reportInput, pngData []byte, pngName string) (*reportData, e
 	}
 	msOf := func(t time.Duration) float64 { return float64(t.Microseconds()) / 1000 }
 	for _, src := range in.sources {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		m, err := src.build(v)
 		if err != nil {
 			return nil, fmt.Errorf("mask of %s: %w", src.Model, err)
