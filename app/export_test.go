@@ -195,6 +195,38 @@ func TestExportFromGUI(t *testing.T) {
 		}
 	})
 
+	t.Run("Reference", func(t *testing.T) {
+		// The reference shown (the SEG reopened above) leaves the app on
+		// the CT's own grid, voxel for voxel, in both formats.
+		if u.seg.ref == nil {
+			t.Skip("no reference loaded")
+		}
+		dir := t.TempDir()
+		path, err := exportVia(t, u, "Reference", FormatSEG, dir, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if errs := dciodvfyErrors(t, path); len(errs) > 0 {
+			t.Errorf("dciodvfy reports %d errors:\n%s", len(errs), strings.Join(errs, "\n"))
+		}
+		seg, err := dicomio.ReadSEG(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := seg.OnGrid(u.vol.Geometry)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sameVoxels(t, "reference as SEG", got, want)
+		path, err = exportVia(t, u, "Reference", FormatNIfTI, dir, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info := nibabelAffines(t, path); info[0].Nonzero != int64(want.Count()) {
+			t.Errorf("reference as NIfTI: %d voxels, want %d", info[0].Nonzero, want.Count())
+		}
+	})
+
 	t.Run("NIfTI", func(t *testing.T) {
 		path, err := exportVia(t, u, res.Model, FormatNIfTI, out, "")
 		if err != nil {
