@@ -462,6 +462,26 @@ func TestReopenDcmqiSEG(t *testing.T) {
 	}
 	t.Logf("dcmqi SEG: %d voxels, Dice 1 with liver_seg.nrrd; label %q", u.seg.ref.Count(), u.seg.refLabel.Text)
 
+	// A SEG made on another series of the same frame of reference (another
+	// reconstruction) is shown, with a warning naming that series.
+	onCT, err := volume.MaskFromCanonical(u.seg.ref, u.vol.Geometry)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recon := *u.vol
+	recon.Info.SeriesInstanceUID = "2.25.123456789"
+	otherSeries := filepath.Join(t.TempDir(), "other_series.dcm")
+	if err := dicomio.WriteSEG(otherSeries, &recon, onCT, dicomio.SEGOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	u.LoadReference(otherSeries)
+	if err := <-refDone; err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(u.seg.refLabel.Text, "Warning") || !strings.Contains(u.seg.refLabel.Text, "2.25.123456789") {
+		t.Errorf("no warning about the other series: %q", u.seg.refLabel.Text)
+	}
+
 	// The same SEG on another CT (another frame of reference) is refused.
 	other := newUI(t)
 	if err := openAndWait(t, other, shareddata.Path(t, "cases", "chaos_ct01", "dicom")); err != nil {
