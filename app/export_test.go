@@ -75,6 +75,9 @@ func exportVia(t *testing.T, u *UI, what, format, folder, name string) (string, 
 		if got != want {
 			t.Errorf("exported to %s, want %s", got, want)
 		}
+		if err == nil {
+			t.Log(u.status.Text)
+		}
 		return got, err
 	case <-time.After(2 * time.Minute):
 		t.Fatal("export did not finish")
