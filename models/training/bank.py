@@ -39,17 +39,50 @@ def _rot(ax, ang):
     return m
 
 
-def augment_sample(hu, lab, rng, crop=CROP_IJK):
+# Recipe 2 (see models/README.md, "Diagnosis"): more crops centred just
+# outside the liver, a contrast-phase augmentation that moves the liver's HU
+# relative to its surroundings, and a hard-negative map for the loss.
+NEAR_MM = (10.0, 60.0)       # recipe 2: "near-liver" crop centres, mm from the liver
+HARDNEG_MM = (10.0, 40.0)    # recipe 2: background this far from the liver is a hard negative
+LIVER_TARGET_HU = (40.0, 160.0)  # recipe 2: simulated enhancement, target liver median HU
+
+
+def liver_distance(lab):
+    """Distance (mm) of each low-res voxel from the liver (lab > 0.5); 0 inside."""
+    return ndimage.distance_transform_edt(lab <= 0.5, sampling=D.SPACING).astype(np.float32)
+
+
+def augment_sample(hu, lab, rng, crop=CROP_IJK, recipe=1, dist=None, liver_med=None):
     """One augmented crop: random affine (rotation ±15° in-plane, ±5° out of
     plane, scale 0.85–1.15), light elastic, HU shift ±60 / contrast ×0.85–1.15,
-    noise, blur, random crop position (z-crops). No left-right flips."""
+    noise, blur, random crop position (z-crops). No left-right flips.
+
+    recipe 1 (the release models): centre on a random liver voxel 70 %, else
+    anywhere. recipe 2: liver 50 %, a voxel 10–60 mm outside the liver 25 %,
+    anywhere 25 %; with probability 0.5 the liver (soft label) is shifted so
+    that its median HU becomes U(40, 160) (contrast phases: the liver's
+    enhancement relative to its neighbours changes, not just a global
+    window shift), and a third output marks hard negatives (background
+    10–40 mm from the liver). recipe 3: recipe 2 without the contrast-phase
+    shift. Recipe 1 draws exactly the same random numbers as before, so its
+    banks are reproducible."""
     crop = np.array(crop)
-    # Crop centre: 70% near a random liver voxel, else anywhere.
     liver = np.argwhere(lab > 0.5)
-    if len(liver) and rng.random() < 0.7:
-        c = liver[rng.integers(len(liver))] + rng.normal(0, 4, 3)
+    if recipe == 1:
+        # Crop centre: 70% near a random liver voxel, else anywhere.
+        if len(liver) and rng.random() < 0.7:
+            c = liver[rng.integers(len(liver))] + rng.normal(0, 4, 3)
+        else:
+            c = np.array([rng.uniform(0, s - 1) for s in hu.shape])
     else:
-        c = np.array([rng.uniform(0, s - 1) for s in hu.shape])
+        u = rng.random()
+        near = np.argwhere((dist > NEAR_MM[0]) & (dist <= NEAR_MM[1])) if len(liver) else []
+        if len(liver) and u < 0.5:
+            c = liver[rng.integers(len(liver))] + rng.normal(0, 4, 3)
+        elif len(near) and u < 0.75:
+            c = near[rng.integers(len(near))] + rng.normal(0, 2, 3)
+        else:
+            c = np.array([rng.uniform(0, s - 1) for s in hu.shape])
     # Keep x/y reasonably centred (the body is), z anywhere.
     A = _rot(2, np.deg2rad(rng.uniform(-15, 15))) @ _rot(0, np.deg2rad(rng.uniform(-5, 5))) @ _rot(1, np.deg2rad(rng.uniform(-5, 5)))
     sc = rng.uniform(0.85, 1.15) * rng.uniform(0.95, 1.05, 3)
@@ -63,6 +96,13 @@ def augment_sample(hu, lab, rng, crop=CROP_IJK):
     img = ndimage.map_coordinates(hu, coords, order=1, mode="constant", cval=-1000.0).reshape(crop)
     lb = ndimage.map_coordinates(lab, coords, order=1, mode="constant", cval=0.0).reshape(crop)
     img = img.astype(np.float32)
+    hn = None
+    if recipe >= 2:
+        dd = ndimage.map_coordinates(dist, coords, order=1, mode="constant", cval=1e3).reshape(crop)
+        hn = ((dd > HARDNEG_MM[0]) & (dd <= HARDNEG_MM[1])).transpose(2, 1, 0)
+        if recipe == 2 and liver_med is not None and rng.random() < 0.5:
+            delta = np.clip(rng.uniform(*LIVER_TARGET_HU) - liver_med, -70, 70)
+            img = img + np.float32(delta) * np.clip(lb, 0, 1).astype(np.float32)
     if rng.random() < 0.2:
         img = ndimage.gaussian_filter(img, rng.uniform(0.4, 1.0))
     if rng.random() < 0.5:
@@ -70,32 +110,48 @@ def augment_sample(hu, lab, rng, crop=CROP_IJK):
     img = (img - 40.0) * rng.uniform(0.85, 1.15) + 40.0 + rng.uniform(-60, 60)
     x = D.normalise(img).transpose(2, 1, 0)            # [Z,Y,X]
     y = np.clip(lb, 0, 1).transpose(2, 1, 0)
-    return np.ascontiguousarray(x), np.ascontiguousarray(y)
+    if hn is None:
+        return np.ascontiguousarray(x), np.ascontiguousarray(y)
+    return np.ascontiguousarray(x), np.ascontiguousarray(y), np.ascontiguousarray(hn)
 
 
-def build_bank(cases, n, seed, cache_dir, tag):
+def bank_path(cache_dir, tag, recipe=1):
+    return os.path.join(cache_dir, f"bank_{tag}.npz" if recipe == 1 else f"bank_{tag}_r{recipe}.npz")
+
+
+def build_bank(cases, n, seed, cache_dir, tag, recipe=1):
     """Returns dict x [N,Z,Y,X] f16, y [N,Z,Y,X] u8 (fraction ×255), w [N],
-    case [N]. Cached in cache_dir/bank_<tag>.npz."""
-    p = os.path.join(cache_dir, f"bank_{tag}.npz")
+    case [N] (recipe 2 adds hn [N,Z,Y,X] u8, the hard-negative map). Cached
+    in cache_dir/bank_<tag>[_r<recipe>].npz."""
+    p = bank_path(cache_dir, tag, recipe)
     if os.path.exists(p):
         z = np.load(p)
         return {k: z[k] for k in z.files}
     rng = np.random.default_rng(seed)
     preps = [prep_case(nm, ct, lb, cache_dir) for nm, ct, lb, _ in cases]
+    dists = [liver_distance(lab) for _, lab, _ in preps]
+    meds = [float(np.median(hu[lab > 0.5])) for hu, lab, _ in preps]
     w = np.array([c[3] for c in cases], dtype=np.float64)
     prob = w / w.sum()
     Z, Y, X = CROP_IJK[2], CROP_IJK[1], CROP_IJK[0]
     xs = np.zeros((n, Z, Y, X), np.float16)
     ys = np.zeros((n, Z, Y, X), np.uint8)
+    hns = np.zeros((n, Z, Y, X), np.uint8) if recipe >= 2 else None
     ws = np.zeros(n, np.float32)
     cs = np.zeros(n, np.int16)
     for s in range(n):
         ci = rng.choice(len(cases), p=prob)
         hu, lab, _ = preps[ci]
-        x, y = augment_sample(hu, lab, rng)
+        out = augment_sample(hu, lab, rng, recipe=recipe, dist=dists[ci], liver_med=meds[ci])
+        x, y = out[0], out[1]
         xs[s], ys[s] = x.astype(np.float16), np.round(y * 255).astype(np.uint8)
+        if hns is not None:
+            hns[s] = out[2]
         ws[s], cs[s] = cases[ci][3], ci
+    res = {"x": xs, "y": ys, "w": ws, "case": cs}
+    if hns is not None:
+        res["hn"] = hns
     tmp = p + ".tmp.npz"
-    np.savez(tmp, x=xs, y=ys, w=ws, case=cs)
+    np.savez(tmp, **res)
     os.replace(tmp, p)
-    return {"x": xs, "y": ys, "w": ws, "case": cs}
+    return res

@@ -6,6 +6,8 @@ Usage (what `make models` runs):
   /usr/bin/python3 models/training/train.py release            # train (resumes) + export
   /usr/bin/python3 models/training/train.py release --tiny     # end-to-end smoke test
   /usr/bin/python3 models/training/train.py fold --holdout ircad_p07 --modes nokd,gtan
+  /usr/bin/python3 models/training/train.py cv --threads 1         # 4-fold CV, resumable
+  /usr/bin/python3 models/training/train.py cv --tiny              # its smoke test
 """
 import argparse
 import csv
@@ -40,11 +42,20 @@ def atomic_save(obj, path):
 
 
 # ---- losses ---------------------------------------------------------------
-def seg_loss(z, y, w):
-    """Soft-target CE (per-sample weight) + soft Dice on the liver channel."""
+HARDNEG_W = 2.0   # recipe 2: extra CE weight of background 10–40 mm from the liver
+
+
+def seg_loss(z, y, w, hn=None):
+    """Soft-target CE (per-sample weight) + soft Dice on the liver channel.
+    hn (recipe 2): hard-negative map; those voxels' CE counts 1 + HARDNEG_W
+    times (the held-out false positives were neighbouring tissue 10–30 mm
+    below/medial of the liver, see models/README.md)."""
     logp = F.log_softmax(z, 1)
     t = torch.stack([1 - y, y], 1)
-    ce = -(t * logp).sum(1).mean(dim=(1, 2, 3))
+    ce = -(t * logp).sum(1)
+    if hn is not None:
+        ce = ce * (1 + HARDNEG_W * hn)
+    ce = ce.mean(dim=(1, 2, 3))
     ce = (ce * w).sum() / w.sum()
     p = logp[:, 1].exp()
     inter = (p * y).sum()
@@ -63,13 +74,16 @@ def kd_loss(z, d_t, T=KD_T):
 
 
 def batch(bk, step, bs, seed, teacher_d=None):
+    """The batch of a step: a pure function of (bank, seed, step), so a
+    resumed run sees exactly the data an uninterrupted one would."""
     rng = np.random.default_rng([seed, step])
     idx = rng.integers(0, len(bk["x"]), bs)
     x = torch.from_numpy(bk["x"][idx].astype(np.float32))[:, None]
     y = torch.from_numpy(bk["y"][idx].astype(np.float32) / 255.0)
     w = torch.from_numpy(bk["w"][idx])
     d = None if teacher_d is None else torch.from_numpy(teacher_d[idx].astype(np.float32))
-    return x, y, w, d
+    hn = torch.from_numpy(bk["hn"][idx].astype(np.float32)) if "hn" in bk else None
+    return x, y, w, d, hn
 
 
 # ---- validation on low-res whole volumes ----------------------------------
@@ -181,9 +195,9 @@ def train_single(run_dir, stage_name, cfg, bk, validator, steps, bs, lr, cap_s, 
         s = st["step"]
         for g in opt.param_groups:
             g["lr"] = lr_at(s, st["budget"], lr)
-        x, y, w, d = batch(bk, s, bs, seed, teacher_d)
+        x, y, w, d, hn = batch(bk, s, bs, seed, teacher_d)
         z = net(x)
-        loss = seg_loss(z, y, w)
+        loss = seg_loss(z, y, w, hn)
         if d is not None:
             loss = (1 - KD_LAMBDA) * loss + KD_LAMBDA * kd_loss(z, d)
         opt.zero_grad()
@@ -209,9 +223,14 @@ def train_single(run_dir, stage_name, cfg, bk, validator, steps, bs, lr, cap_s, 
     return net, st
 
 
-@torch.no_grad()
 def teacher_logits(run_dir, tag, teacher, tstep, bk):
-    p = os.path.join(run_dir, f"teacher_logits_{tag}.npz")
+    return cached_logits(os.path.join(run_dir, f"teacher_logits_{tag}.npz"), teacher, tstep, bk)
+
+
+@torch.no_grad()
+def cached_logits(p, teacher, tstep, bk):
+    """A (frozen) net's logit difference on every bank crop, float16, cached
+    in p and recomputed when the net's step changed."""
     if os.path.exists(p):
         z = np.load(p)
         if int(z["step"]) == tstep:
@@ -240,7 +259,6 @@ def train_gtan(run_dir, stage_name, acfg0, afinal, students, bk, teacher_d, vali
     distilled from the current assistant, online, on the same batch."""
     stg = Stage(run_dir, stage_name)
     st = stg.load()
-    rng = np.random.default_rng([seed, 7])
     torch.manual_seed(seed)
     asst = N.build(acfg0)
     snets = {k: N.build(c) for k, c in students.items()}
@@ -270,7 +288,9 @@ def train_gtan(run_dir, stage_name, acfg0, afinal, students, bk, teacher_d, vali
         if st["grown"] < len(grow_at) and s >= grow_at[st["grown"]]:
             st["grown"] += 1
             nw = grow_widths(acfg0["widths"], afinal, st["grown"], len(grow_at))
-            asst = N.net2wider(asst, nw, rng)
+            # Seeded per growth event, so a resumed run grows exactly as an
+            # uninterrupted one would.
+            asst = N.net2wider(asst, nw, np.random.default_rng([seed, 7, st["grown"]]))
             st["acfg"] = dict(acfg0, widths=nw)
             aopt = torch.optim.AdamW(asst.parameters(), lr=lr, weight_decay=1e-5)
             st["growth_log"].append({"step": s, "widths": nw, "params": N.count_params(asst)})
@@ -279,9 +299,9 @@ def train_gtan(run_dir, stage_name, acfg0, afinal, students, bk, teacher_d, vali
         for o in [aopt] + list(sopt.values()):
             for g in o.param_groups:
                 g["lr"] = lr_s
-        x, y, w, d = batch(bk, s, bs, seed, teacher_d)
+        x, y, w, d, hn = batch(bk, s, bs, seed, teacher_d)
         za = asst(x)
-        la = (1 - KD_LAMBDA) * seg_loss(za, y, w) + KD_LAMBDA * kd_loss(za, d)
+        la = (1 - KD_LAMBDA) * seg_loss(za, y, w, hn) + KD_LAMBDA * kd_loss(za, d)
         aopt.zero_grad()
         la.backward()
         aopt.step()
@@ -289,7 +309,7 @@ def train_gtan(run_dir, stage_name, acfg0, afinal, students, bk, teacher_d, vali
         row = {"step": s + 1, "loss_assistant": f"{la.item():.4f}"}
         for k, n in snets.items():
             zs = n(x)
-            ls = (1 - KD_LAMBDA) * seg_loss(zs, y, w) + KD_LAMBDA * kd_loss(zs, da)
+            ls = (1 - KD_LAMBDA) * seg_loss(zs, y, w, hn) + KD_LAMBDA * kd_loss(zs, da)
             sopt[k].zero_grad()
             ls.backward()
             sopt[k].step()
@@ -332,9 +352,149 @@ PROFILES = {
 }
 
 
+# ---- leave-one-case-out cross-validation -----------------------------------
+STUDENTS = ("student", "student100k")
+VARIANTS = ("nokd", "kd", "fta", "gtan")
+GROW_FRAC = (0.1, 0.25, 0.4)   # GTAN growth events, as fractions of the stage's step budget
+
+
+def cv_config(args):
+    """Everything that defines the CV's numbers. A resumed run must match it."""
+    if args.tiny:
+        return {"recipe": args.recipe, "bank": 12, "teacher_steps": 6, "steps": 8, "bs": 1, "lr": 2e-3,
+                "seed": SEED, "kd_T": KD_T, "kd_lambda": KD_LAMBDA, "hardneg_w": HARDNEG_W,
+                "grow_frac": list(GROW_FRAC), "folds": args.folds.split(","), "tiny": True}
+    return {"recipe": args.recipe, "bank": args.bank, "teacher_steps": args.teacher_steps, "steps": args.steps,
+            "bs": 2, "lr": 2e-3, "seed": SEED, "kd_T": KD_T, "kd_lambda": KD_LAMBDA, "hardneg_w": HARDNEG_W,
+            "grow_frac": list(GROW_FRAC), "folds": args.folds.split(","), "tiny": False}
+
+
+def atomic_json(obj, path):
+    with open(path + ".tmp", "w") as f:
+        json.dump(obj, f, indent=1)
+    os.replace(path + ".tmp", path)
+
+
+def cv_fold(cfg, root, results_dir, holdout, all_cases, cache_dir, val_every):
+    """One leave-one-case-out fold: teacher → cached teacher logits → GTAN
+    (growing assistant + both students) → fixed assistant (final width,
+    teacher KD) → its cached logits → per student size no-KD, teacher-KD and
+    fixed-TA-KD students, every student variant and both assistants with the
+    SAME step budget; then everything evaluated on the held-out case's
+    original grid. Each stage resumes from its checkpoint; finished stages
+    are skipped."""
+    import export
+    tag = ("tiny_" if cfg["tiny"] else "") + f"cv_{holdout}"
+    fold_dir = os.path.join(root, holdout)
+    os.makedirs(fold_dir, exist_ok=True)
+    train_cases = [c for c in all_cases if c[0] != holdout]
+    val_cases = [c for c in all_cases if c[0] == holdout]
+    trained_on = [c[0] for c in train_cases]
+    log(f"fold {holdout}: train {trained_on}")
+    t0 = time.time()
+    bk = B.build_bank(train_cases, cfg["bank"], cfg["seed"], cache_dir, tag, recipe=cfg["recipe"])
+    log(f"fold {holdout}: bank {bk['x'].shape} ready ({time.time() - t0:.0f} s)")
+    preps = {c[0]: B.prep_case(c[0], c[1], c[2], cache_dir) for c in val_cases}
+    validator = Validator(preps)
+    bs, lr, seed, n = cfg["bs"], cfg["lr"], cfg["seed"], cfg["steps"]
+    teacher, tst = train_single(fold_dir, "teacher", N.ARCH["teacher"], bk, validator, cfg["teacher_steps"], bs, lr,
+                                None, seed, val_every=val_every)
+    d = cached_logits(os.path.join(fold_dir, "teacher_logits.npz"), teacher, tst["step"], bk)
+    students = {k: N.ARCH[k] for k in STUDENTS}
+    grow = sorted({max(1, int(round(f * n))) for f in cfg["grow_frac"]})
+    asst, snets, gst = train_gtan(fold_dir, "gtan", ASSISTANT_START, ASSISTANT_FINAL, students, bk, d, validator,
+                                  n, grow, bs, lr, None, seed, val_every=val_every)
+    # Fixed teacher assistant: the GTAN assistant's FINAL architecture,
+    # trained from scratch with teacher KD for the same budget, then frozen;
+    # its logits on the bank are cached and the students distilled from them.
+    acfg = dict(ASSISTANT_START, widths=list(ASSISTANT_FINAL))
+    fta, fst = train_single(fold_dir, "assistant_fta", acfg, bk, validator, n, bs, lr, None, seed, teacher_d=d,
+                            val_every=val_every)
+    da = cached_logits(os.path.join(fold_dir, "assistant_fta_logits.npz"), fta, fst["step"], bk)
+    nets = {"teacher": (teacher, tst["step"]), "assistant_gtan": (asst, gst["step"]),
+            "assistant_fta": (fta, fst["step"])}
+    for k in STUDENTS:
+        for v, dd in (("nokd", None), ("kd", d), ("fta", da)):
+            net, st = train_single(fold_dir, f"{k}_{v}", N.ARCH[k], bk, validator, n, bs, lr, None, seed,
+                                   teacher_d=dd, val_every=val_every)
+            nets[f"{k}_{v}"] = (net, st["step"])
+        nets[f"{k}_gtan"] = (snets[k], gst["step"])
+    res = {"holdout": holdout, "train_cases": trained_on, "config": cfg, "models": {}}
+    for name, (net, steps) in nets.items():
+        ev = export.evaluate(net, val_cases, trained_on)[holdout]
+        assert ev["held_out"]
+        res["models"][name] = {"params": N.count_params(net), "steps": steps, **ev}
+        log(f"fold {holdout} {name}: {ev}")
+    res["fold_wall_s_this_run"] = round(time.time() - t0)
+    atomic_json(res, os.path.join(results_dir, f"fold_{holdout}.json"))
+    return res
+
+
+def cv_summary(cfg, results_dir):
+    """results/cv.json: per model, per held-out case figures and mean ± SD
+    (and min–max) over the folds finished so far."""
+    folds = {}
+    for h in cfg["folds"]:
+        p = os.path.join(results_dir, f"fold_{h}.json")
+        if os.path.exists(p):
+            r = json.load(open(p))
+            if r.get("config") == cfg:
+                folds[h] = r
+    models = {}
+    for h, r in folds.items():
+        for m, v in r["models"].items():
+            models.setdefault(m, {"params": v["params"], "per_case": {}})["per_case"][h] = {
+                k: v[k] for k in ("dice", "hd95_mm", "volume_error_pct", "steps")}
+    for m, v in models.items():
+        for k in ("dice", "hd95_mm", "volume_error_pct"):
+            a = np.array([c[k] for c in v["per_case"].values()], np.float64)
+            v[k] = {"mean": round(float(a.mean()), 4), "sd": round(float(a.std(ddof=1)), 4) if len(a) > 1 else None,
+                    "min": round(float(a.min()), 4), "max": round(float(a.max()), 4), "n": int(len(a))}
+    out = {"config": cfg, "folds_done": list(folds), "complete": len(folds) == len(cfg["folds"]),
+           "note": "leave-one-case-out; every figure is on the held-out case's ORIGINAL grid; sd = sample SD over folds",
+           "models": models}
+    atomic_json(out, os.path.join(results_dir, "cv.json"))
+    return out
+
+
+def run_cv(args):
+    cfg = cv_config(args)
+    name = ("tiny_" if args.tiny else "") + f"cv_r{cfg['recipe']}"
+    root = os.path.join(HERE, "runs", name)
+    results_dir = os.path.join(root, "results") if args.tiny else os.path.join(HERE, "results")
+    cache_dir = os.path.join(HERE, "cache")
+    os.makedirs(root, exist_ok=True)
+    os.makedirs(results_dir, exist_ok=True)
+    cp = os.path.join(root, "config.json")
+    if os.path.exists(cp):
+        old = json.load(open(cp))
+        if old != cfg:
+            sys.exit(f"train.py cv: {cp} holds a different configuration:\n{old}\nvs\n{cfg}\n"
+                     f"(resume with the same arguments, or move {root} away to start over)")
+    else:
+        atomic_json(cfg, cp)
+    log(f"cv {name}: {cfg}")
+    all_cases = D.find_cases()
+    known = [c[0] for c in all_cases]
+    for h in cfg["folds"]:
+        if h not in known:
+            sys.exit(f"train.py cv: fold {h!r} is not one of the cases {known}")
+    val_every = 2 if args.tiny else 200
+    for h in cfg["folds"]:
+        p = os.path.join(results_dir, f"fold_{h}.json")
+        if os.path.exists(p) and json.load(open(p)).get("config") == cfg:
+            log(f"fold {h}: done ({p})")
+            continue
+        cv_fold(cfg, root, results_dir, h, all_cases, cache_dir, val_every)
+        s = cv_summary(cfg, results_dir)
+        log(f"cv summary: folds done {s['folds_done']}")
+    s = cv_summary(cfg, results_dir)
+    log(f"cv finished: {s['folds_done']}")
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("mode", choices=["release", "fold"])
+    ap.add_argument("mode", choices=["release", "fold", "cv"])
     ap.add_argument("--tiny", action="store_true", help="smoke test: a few steps, separate run dir")
     ap.add_argument("--holdout", default=None, help="fold mode: case held out for validation")
     ap.add_argument("--teacher-cap", type=float, default=None, help="override teacher wall-clock cap (s)")
@@ -344,8 +504,19 @@ def main():
                     help="fold mode: comma-separated student names also trained without KD and with plain teacher KD, "
                          "for as many steps as the GTAN students got")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--recipe", type=int, default=2, choices=[1, 2, 3],
+                    help="cv mode: data/loss recipe (1 = the release models'; 2 = near-liver crops, hard-negative "
+                         "loss weight, contrast-phase augmentation; 3 = 2 without the phase augmentation)")
+    ap.add_argument("--teacher-steps", type=int, default=1500, help="cv mode: teacher step budget per fold")
+    ap.add_argument("--steps", type=int, default=1800,
+                    help="cv mode: step budget of EVERY assistant/student variant per fold")
+    ap.add_argument("--bank", type=int, default=960, help="cv mode: augmented crops per fold")
+    ap.add_argument("--folds", default=",".join(D.RELEASE_CASES), help="cv mode: held-out cases, in order")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    if args.mode == "cv":
+        run_cv(args)
+        return
     prof = dict(PROFILES["tiny" if args.tiny else "release"])
     if args.teacher_cap is not None:
         prof["t_cap"] = args.teacher_cap
@@ -414,7 +585,8 @@ def fold_eval(args, run_dir, tag, bk, d, validator, teacher, asst, snets, tst, g
         res["models"][name] = {"params": N.count_params(n), **ev}
         log(f"fold {args.holdout} {name}: {ev}")
     os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
-    for p in (os.path.join(run_dir, "fold_results.json"), os.path.join(HERE, "results", f"{tag}.json")):
+    # results/fold_<case>.json belongs to `cv`; this single reduced fold is "reduced_".
+    for p in (os.path.join(run_dir, "fold_results.json"), os.path.join(HERE, "results", f"reduced_{tag}.json")):
         with open(p + ".tmp", "w") as f:
             json.dump(res, f, indent=1)
         os.replace(p + ".tmp", p)
