@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"fmt"
 	"math"
 	"math/rand"
 	"testing"
@@ -137,7 +138,18 @@ func blob(g volume.Geometry, rng *rand.Rand) *volume.Mask {
 	return m
 }
 
+// TestSurfaceDistancesMatchBruteForce checks both ways distancesAt can
+// take: the outward search alone, and the fallback to the y pass it takes
+// when surfaces are far apart (forced here by the budget).
 func TestSurfaceDistancesMatchBruteForce(t *testing.T) {
+	defer func(v float64) { lazyReads = v }(lazyReads)
+	for _, budget := range []float64{1e9, 0, 1} {
+		lazyReads = budget
+		t.Run(fmt.Sprintf("budget %g", budget), testSurfaceDistancesMatchBruteForce)
+	}
+}
+
+func testSurfaceDistancesMatchBruteForce(t *testing.T) {
 	rng := rand.New(rand.NewSource(11))
 	spacings := [][3]float64{{1, 1, 1}, {0.7, 0.7, 2.5}, {1.5, 0.4, 3}}
 	for trial := 0; trial < 60; trial++ {
