@@ -73,10 +73,18 @@ func overlapIn(size [3]int, a, b []uint8, bx box) (na, nb, nab int) {
 // voxels with a 6-neighbour that is unset or outside the grid.
 func surface(size [3]int, m []uint8, bx box) []int32 {
 	n := bx.size()
+	if n[0] <= 0 || n[1] <= 0 || n[2] <= 0 {
+		return nil // both masks empty: the box is empty
+	}
 	var out []int32
 	sx, sxy := size[0], size[0]*size[1]
+	zero := make([]byte, n[0])
 	for k := bx.min[2]; k < bx.max[2]; k++ {
 		for j := bx.min[1]; j < bx.max[1]; j++ {
+			row := (k*size[1]+j)*sx + bx.min[0]
+			if bytes.Equal(m[row:row+n[0]], zero) {
+				continue // most rows of the box miss the mask (memcmp)
+			}
 			for i := bx.min[0]; i < bx.max[0]; i++ {
 				o := k*sxy + j*sx + i
 				if m[o] == 0 {
@@ -145,7 +153,7 @@ func putGrid(f []float32) { gridPool.Put(&f) }
 // lazyReads bounds the work of the outward search in distancesAt, in
 // grid reads per voxel of the box, before it gives up and runs the full
 // y pass instead. A var so that tests can force either path.
-var lazyReads = 1.0
+var lazyReads = 3.0
 
 // distancesAt returns, for each query voxel (a box-local offset on the grid
 // n), the Euclidean distance in mm to the nearest site, using up to

@@ -219,9 +219,9 @@ func TestDifferentGridsRejected(t *testing.T) {
 	}
 }
 
-// BenchmarkCompare512x512x150 compares two liver-sized ellipsoids (about
-// 1.5 L each, offset by a few mm) on a 512×512×150 grid.
-func BenchmarkCompare512x512x150(b *testing.B) {
+// ellipsoids returns two liver-sized ellipsoids (about 1.5 L each) on a
+// 512×512×150 grid, the second's centre moved by shift voxels.
+func ellipsoids(shift [3]float64) (p, r *volume.Mask) {
 	g := volume.Identity([3]int{512, 512, 150}, [3]float64{0.75, 0.75, 1.5})
 	ell := func(c [3]float64, r [3]float64) *volume.Mask {
 		m := volume.NewMask(g)
@@ -237,13 +237,33 @@ func BenchmarkCompare512x512x150(b *testing.B) {
 		}
 		return m
 	}
-	p := ell([3]float64{200, 250, 75}, [3]float64{130, 110, 55})
-	r := ell([3]float64{206, 246, 78}, [3]float64{126, 112, 52})
+	c := [3]float64{200, 250, 75}
+	return ell(c, [3]float64{130, 110, 55}), ell([3]float64{c[0] + shift[0], c[1] + shift[1], c[2] + shift[2]}, [3]float64{126, 112, 52})
+}
+
+// BenchmarkCompare512x512x150 compares two liver-sized ellipsoids offset
+// by a few mm (6, −4, 3 voxels) on a 512×512×150 grid.
+func BenchmarkCompare512x512x150(b *testing.B) {
+	p, r := ellipsoids([3]float64{6, -4, 3})
+	benchCompare(b, p, r)
+}
+
+// BenchmarkCompareFarApart512x512x150: the same ellipsoids 4 cm apart (a
+// model that missed badly), where the outward search gives way to the
+// y pass.
+func BenchmarkCompareFarApart512x512x150(b *testing.B) {
+	p, r := ellipsoids([3]float64{50, 10, 8})
+	benchCompare(b, p, r)
+}
+
+func benchCompare(b *testing.B, p, r *volume.Mask) {
 	b.ResetTimer()
+	cpu := cpuTime()
 	for b.Loop() {
 		rep, err := Compare(p, r)
 		if err != nil || !rep.SurfaceOK {
 			b.Fatal(err)
 		}
 	}
+	reportCPU(b, cpu)
 }
