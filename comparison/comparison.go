@@ -20,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -92,6 +93,8 @@ type Set struct {
 	order   []string // names, in the order they were added
 	ref     *volume.Mask
 	cache   map[pair]metrics.Report
+	dis     *Disagreement // the last pair Disagree computed
+	disKey  pair
 }
 
 // pair keys the metrics cache: the masks themselves, so that replacing an
@@ -253,8 +256,12 @@ func (s *Set) Reference() *volume.Mask {
 	return s.ref
 }
 
-// forget drops the cached metrics involving m. s.mu is held.
+// forget drops the cached metrics and disagreement involving m. s.mu is
+// held.
 func (s *Set) forget(m *volume.Mask) {
+	if s.disKey.a == m || s.disKey.b == m {
+		s.dis, s.disKey = nil, pair{}
+	}
 	for k := range s.cache {
 		if k.a == m || k.b == m {
 			delete(s.cache, k)
@@ -328,17 +335,17 @@ func (s *Set) Table(ctx context.Context) ([]Row, error) {
 
 // Compare measures model a (as prediction) against model b (as
 // reference), through the same cache as Table: for the "any chosen pair"
-// of a disagreement view.
+// of a disagreement view. ReferenceName names the reference mask.
 func (s *Set) Compare(ctx context.Context, a, b string) (metrics.Report, error) {
-	ea, ok := s.Entry(a)
-	if !ok {
-		return metrics.Report{}, fmt.Errorf("no result for model %s", a)
+	ma, err := s.maskOf(a)
+	if err != nil {
+		return metrics.Report{}, err
 	}
-	eb, ok := s.Entry(b)
-	if !ok {
-		return metrics.Report{}, fmt.Errorf("no result for model %s", b)
+	mb, err := s.maskOf(b)
+	if err != nil {
+		return metrics.Report{}, err
 	}
-	return s.compare(ctx, ea.Mask, eb.Mask)
+	return s.compare(ctx, ma, mb)
 }
 
 // compare returns the cached metrics of (pred, ref) or computes them. The
@@ -363,4 +370,72 @@ func (s *Set) compare(ctx context.Context, pred, ref *volume.Mask) (metrics.Repo
 	s.cache[k] = rep
 	s.mu.Unlock()
 	return rep, nil
+}
+
+// ModelOrder lists the registry's models from the largest to the smallest
+// (by parameters; by name on a tie): teacher, assistant, student100k,
+// student for the shipped ones, the order to run and show them in.
+func ModelOrder(reg *inference.Registry) []string {
+	cards := slices.Clone(reg.Cards())
+	slices.SortStableFunc(cards, func(a, b *inference.Card) int {
+		switch {
+		case a.Params > b.Params:
+			return -1
+		case a.Params < b.Params:
+			return 1
+		}
+		return strings.Compare(a.Name, b.Name)
+	})
+	names := make([]string, len(cards))
+	for i, c := range cards {
+		names[i] = c.Name
+	}
+	return names
+}
+
+// Disagree is Disagree on the masks of models a and b (a's voxels are
+// OnlyA), cached for the last pair asked (switching the disagreement view
+// back and forth between two models is instant; older pairs are dropped
+// to bound memory, a label map being as large as a mask). ReferenceName
+// names the reference mask.
+func (s *Set) Disagree(a, b string) (*Disagreement, error) {
+	ma, err := s.maskOf(a)
+	if err != nil {
+		return nil, err
+	}
+	mb, err := s.maskOf(b)
+	if err != nil {
+		return nil, err
+	}
+	k := pair{ma, mb}
+	s.mu.Lock()
+	if s.dis != nil && s.disKey == k {
+		d := s.dis
+		s.mu.Unlock()
+		return d, nil
+	}
+	s.mu.Unlock()
+	d, err := Disagree(ma, mb)
+	if err != nil {
+		return nil, fmt.Errorf("%s against %s: %w", a, b, err)
+	}
+	s.mu.Lock()
+	s.dis, s.disKey = d, k
+	s.mu.Unlock()
+	return d, nil
+}
+
+// maskOf is the mask of a model, or the reference for ReferenceName.
+func (s *Set) maskOf(name string) (*volume.Mask, error) {
+	if name == ReferenceName {
+		if r := s.Reference(); r != nil {
+			return r, nil
+		}
+		return nil, errors.New("no reference mask loaded")
+	}
+	e, ok := s.Entry(name)
+	if !ok {
+		return nil, fmt.Errorf("no result for model %s", name)
+	}
+	return e.Mask, nil
 }

@@ -1,6 +1,7 @@
 package comparison
 
 import (
+	"bytes"
 	"fmt"
 	"runtime"
 	"sync"
@@ -69,6 +70,9 @@ func Disagree(a, b *volume.Mask) (*Disagreement, error) {
 				for j := 0; j < n[1]; j++ {
 					o := (k*n[1] + j) * n[0]
 					ra, rb, rl := a.Voxels[o:o+n[0]], b.Voxels[o:o+n[0]], d.Labels.Voxels[o:o+n[0]]
+					if bytes.Equal(ra, rb) {
+						continue // the common case, checked by a vectorised memcmp
+					}
 					row := 0
 					for i := range ra {
 						x, y := ra[i] != 0, rb[i] != 0

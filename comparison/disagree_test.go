@@ -1,8 +1,10 @@
 package comparison
 
 import (
+	"context"
 	"testing"
 
+	"github.com/liverseg/liverseg/metrics"
 	"github.com/liverseg/liverseg/volume"
 )
 
@@ -138,5 +140,58 @@ func BenchmarkDisagree512x512x150(b *testing.B) {
 		if _, err := Disagree(x, y); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestSetDisagreeCached: the Set's Disagree is the function's answer,
+// cached for the last pair, dropped when a mask is replaced, and knows the
+// reference by ReferenceName.
+func TestSetDisagreeCached(t *testing.T) {
+	set, st, reg := fullSet(t)
+	if got := ModelOrder(reg); len(got) < 4 || got[0] != "teacher" || got[1] != "assistant" || got[2] != "student100k" || got[3] != "student" {
+		t.Errorf("ModelOrder %v", got)
+	}
+	s := NewSet(st.ct)
+	for _, e := range set.Entries() {
+		s.Put(e)
+	}
+	d1, err := s.Disagree("student", "teacher")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st1, _ := s.Entry("student")
+	te, _ := s.Entry("teacher")
+	want, _ := Disagree(st1.Mask, te.Mask)
+	if d1.OnlyA != want.OnlyA || d1.OnlyB != want.OnlyB || d1.Most != want.Most {
+		t.Errorf("Set.Disagree %d/%d %v, Disagree %d/%d %v", d1.OnlyA, d1.OnlyB, d1.Most, want.OnlyA, want.OnlyB, want.Most)
+	}
+	if d2, _ := s.Disagree("student", "teacher"); d2 != d1 {
+		t.Error("same pair computed again")
+	}
+	if d3, _ := s.Disagree("teacher", "student"); d3 == d1 || d3.OnlyA != d1.OnlyB {
+		t.Error("the swapped pair is not its own answer")
+	}
+	if _, err := s.Disagree("student", ReferenceName); err == nil {
+		t.Error("disagreement with a reference that is not loaded")
+	}
+	s.SetReference(st.ref)
+	dr, err := s.Disagree("student", ReferenceName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want, _ := Disagree(st1.Mask, st.ref); dr.OnlyA != want.OnlyA || dr.OnlyB != want.OnlyB {
+		t.Errorf("against the reference: %d/%d, want %d/%d", dr.OnlyA, dr.OnlyB, want.OnlyA, want.OnlyB)
+	}
+	rep, err := s.Compare(context.Background(), "student", ReferenceName)
+	if want, _ := metrics.Compare(st1.Mask, st.ref); err != nil || rep != want {
+		t.Errorf("Compare with the reference: %+v %v, want %+v", rep, err, want)
+	}
+	// Replacing the reference drops the cached map.
+	s.SetReference(volume.NewMask(st.ct.Geometry))
+	if de, _ := s.Disagree("student", ReferenceName); de == dr || de.OnlyB != 0 || de.OnlyA != st1.Mask.Count() {
+		t.Errorf("after a new (empty) reference: %+v", de)
+	}
+	if _, err := s.Disagree("nosuch", "teacher"); err == nil {
+		t.Error("unknown model accepted")
 	}
 }
