@@ -416,3 +416,39 @@ func TestPutReplaces(t *testing.T) {
 		t.Errorf("a mask on another grid: %v", err)
 	}
 }
+
+// TestConcurrentUse exercises the Set from several goroutines at once
+// (run with -race): readers, Put, SetReference, Table and Disagree.
+func TestConcurrentUse(t *testing.T) {
+	set, st, _ := fullSet(t)
+	s := NewSet(st.ct)
+	entries := set.Entries()
+	var wg sync.WaitGroup
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			for i := 0; i < 3; i++ {
+				e := entries[(g+i)%len(entries)]
+				s.Put(e)
+				if g%2 == 0 {
+					s.SetReference(st.ref)
+				} else {
+					s.SetReference(nil)
+				}
+				if _, err := s.Table(context.Background()); err != nil {
+					t.Error(err)
+				}
+				if _, err := s.Disagree(e.Name, e.Name); err != nil {
+					t.Error(err)
+				}
+				_ = s.Entries()
+				_, _ = s.Entry("teacher")
+			}
+		}(g)
+	}
+	wg.Wait()
+	if got := len(s.Entries()); got != len(entries) {
+		t.Errorf("%d entries after concurrent Puts of %d models", got, len(entries))
+	}
+}
