@@ -84,7 +84,8 @@ def segment(net, hu, sp):
         _prep_cache[key] = D.preprocess(hu, sp)
     x, shp = _prep_cache[key]
     net.eval()
-    z = net(torch.from_numpy(x)[None, None])[0].numpy()
+    dev = next(net.parameters()).device
+    z = net(torch.from_numpy(x)[None, None].to(dev))[0].cpu().numpy()
     p = D.logits_to_prob(z)[: shp[2], : shp[1], : shp[0]].transpose(2, 1, 0)
     return D.postprocess(p, hu.shape, sp), p
 
@@ -144,8 +145,8 @@ def card(out_dir, name, role, net, onnx_name, training, evaluation, extra=None):
 def export_all(run_dir, tiny=False):
     import train as T
     summary = json.load(open(os.path.join(run_dir, "summary.json")))
-    tst = torch.load(os.path.join(run_dir, "teacher.pt"))
-    gst = torch.load(os.path.join(run_dir, "gtan.pt"))
+    tst = torch.load(os.path.join(run_dir, "teacher.pt"), map_location="cpu")
+    gst = torch.load(os.path.join(run_dir, "gtan.pt"), map_location="cpu")
     nets = {}
     t = N.build(tst["cfg"]); t.load_state_dict(tst["model"]); nets["teacher"] = ("teacher", t)
     a = N.build(gst["acfg"]); a.load_state_dict(gst["asst"]); nets["assistant"] = ("assistant", a)

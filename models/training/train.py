@@ -27,6 +27,9 @@ import bank as B     # noqa: E402
 import nets as N     # noqa: E402
 
 SEED = 20261125
+# Where the nets train: the CPU here; `--device cuda` (or auto) on a GPU
+# machine. Bank building, cached logits' storage and evaluation stay numpy.
+DEV = torch.device("cpu")
 KD_T = 3.0
 KD_LAMBDA = 0.5
 
@@ -42,7 +45,10 @@ def atomic_save(obj, path):
 
 
 # ---- losses ---------------------------------------------------------------
-HARDNEG_W = 2.0   # recipe 2: extra CE weight of background 10–40 mm from the liver
+# Extra CE weight of background 10–40 mm from the liver (banks of recipe ≥ 2
+# carry that map). 0 = off: the A/B in models/README.md found weight 2 no
+# better (30k student, fold ircad_p07: Dice 0.646 with it, 0.675 without).
+HARDNEG_W = 0.0
 
 
 def seg_loss(z, y, w, hn=None):
@@ -53,7 +59,7 @@ def seg_loss(z, y, w, hn=None):
     logp = F.log_softmax(z, 1)
     t = torch.stack([1 - y, y], 1)
     ce = -(t * logp).sum(1)
-    if hn is not None:
+    if hn is not None and HARDNEG_W > 0:
         ce = ce * (1 + HARDNEG_W * hn)
     ce = ce.mean(dim=(1, 2, 3))
     ce = (ce * w).sum() / w.sum()
@@ -83,7 +89,8 @@ def batch(bk, step, bs, seed, teacher_d=None):
     w = torch.from_numpy(bk["w"][idx])
     d = None if teacher_d is None else torch.from_numpy(teacher_d[idx].astype(np.float32))
     hn = torch.from_numpy(bk["hn"][idx].astype(np.float32)) if "hn" in bk else None
-    return x, y, w, d, hn
+    mv = lambda t: None if t is None else t.to(DEV)  # noqa: E731
+    return mv(x), mv(y), mv(w), mv(d), mv(hn)
 
 
 # ---- validation on low-res whole volumes ----------------------------------
@@ -99,7 +106,7 @@ class Validator:
         net.eval()
         out = {}
         for name, x, shp, ref in self.items:
-            z = net(x)[0].numpy()
+            z = net(x.to(DEV))[0].cpu().numpy()
             p = D.logits_to_prob(z)[: shp[2], : shp[1], : shp[0]].transpose(2, 1, 0)
             out[name] = float(D.dice(p > 0.5, ref))
         net.train()
@@ -121,7 +128,7 @@ class Stage:
 
     def load(self):
         if os.path.exists(self.ckpt):
-            return torch.load(self.ckpt)
+            return torch.load(self.ckpt, map_location=DEV)
         return None
 
     def save(self, state):
@@ -176,7 +183,7 @@ def train_single(run_dir, stage_name, cfg, bk, validator, steps, bs, lr, cap_s, 
     stg = Stage(run_dir, stage_name)
     st = stg.load()
     torch.manual_seed(seed)
-    net = N.build(cfg)
+    net = N.build(cfg).to(DEV)
     opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-5)
     if st is None:
         st = {"step": 0, "budget": steps, "budget_fixed": False, "elapsed_s": 0.0, "cfg": cfg, "done": False}
@@ -239,8 +246,8 @@ def cached_logits(p, teacher, tstep, bk):
     out = np.zeros(bk["x"].shape, np.float16)
     for i in range(0, len(out), 4):
         x = torch.from_numpy(bk["x"][i:i + 4].astype(np.float32))[:, None]
-        z = teacher(x)
-        out[i:i + 4] = (z[:, 1] - z[:, 0]).numpy().astype(np.float16)
+        z = teacher(x.to(DEV))
+        out[i:i + 4] = (z[:, 1] - z[:, 0]).cpu().numpy().astype(np.float16)
     tmp = p + ".tmp.npz"
     np.savez(tmp, d=out, step=tstep)
     os.replace(tmp, p)
@@ -260,13 +267,13 @@ def train_gtan(run_dir, stage_name, acfg0, afinal, students, bk, teacher_d, vali
     stg = Stage(run_dir, stage_name)
     st = stg.load()
     torch.manual_seed(seed)
-    asst = N.build(acfg0)
-    snets = {k: N.build(c) for k, c in students.items()}
+    asst = N.build(acfg0).to(DEV)
+    snets = {k: N.build(c).to(DEV) for k, c in students.items()}
     if st is None:
         st = {"step": 0, "budget": steps, "budget_fixed": False, "elapsed_s": 0.0, "done": False,
               "acfg": acfg0, "grown": 0, "growth_log": []}
     else:
-        asst = N.build(st["acfg"])
+        asst = N.build(st["acfg"]).to(DEV)
         asst.load_state_dict(st["asst"])
         for k in snets:
             snets[k].load_state_dict(st["students"][k])
@@ -290,7 +297,7 @@ def train_gtan(run_dir, stage_name, acfg0, afinal, students, bk, teacher_d, vali
             nw = grow_widths(acfg0["widths"], afinal, st["grown"], len(grow_at))
             # Seeded per growth event, so a resumed run grows exactly as an
             # uninterrupted one would.
-            asst = N.net2wider(asst, nw, np.random.default_rng([seed, 7, st["grown"]]))
+            asst = N.net2wider(asst.cpu(), nw, np.random.default_rng([seed, 7, st["grown"]])).to(DEV)
             st["acfg"] = dict(acfg0, widths=nw)
             aopt = torch.optim.AdamW(asst.parameters(), lr=lr, weight_decay=1e-5)
             st["growth_log"].append({"step": s, "widths": nw, "params": N.count_params(asst)})
@@ -504,6 +511,7 @@ def main():
                     help="fold mode: comma-separated student names also trained without KD and with plain teacher KD, "
                          "for as many steps as the GTAN students got")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--device", default="auto", help="cpu, cuda, or auto (cuda when torch sees a GPU)")
     ap.add_argument("--recipe", type=int, default=2, choices=[1, 2, 3],
                     help="cv mode: data/loss recipe (1 = the release models'; 2 = near-liver crops, hard-negative "
                          "loss weight, contrast-phase augmentation; 3 = 2 without the phase augmentation)")
@@ -512,8 +520,15 @@ def main():
                     help="cv mode: step budget of EVERY assistant/student variant per fold")
     ap.add_argument("--bank", type=int, default=960, help="cv mode: augmented crops per fold")
     ap.add_argument("--folds", default=",".join(D.RELEASE_CASES), help="cv mode: held-out cases, in order")
+    ap.add_argument("--hardneg-w", type=float, default=0.0,
+                    help="extra CE weight of background 10-40 mm from the liver (recipe >= 2 banks; 0 = off)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    global DEV, HARDNEG_W
+    HARDNEG_W = args.hardneg_w
+    DEV = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
+                       ("cpu" if args.device == "auto" else args.device))
+    log(f"device {DEV}, {args.threads} CPU threads")
     if args.mode == "cv":
         run_cv(args)
         return
