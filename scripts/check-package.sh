@@ -17,7 +17,9 @@
 #      takes a screenshot with ImageMagick's import and checks that the
 #      program is still running, that it loaded the bundled ONNX Runtime
 #      (/proc/PID/maps), that the window's title names the demo study, that
-#      the screen is not blank and that stderr reports no error.
+#      the screen is not blank and that stderr reports no error;
+#   5. runs `liverseg eval` of the PREFIX install on that demo study (the
+#      bundled student against the phantom's true liver).
 # Needs: tar, xz, make, sha256sum, Xvfb, ImageMagick, xwininfo (x11-utils);
 # scripts/setup.sh installs them.
 set -euo pipefail
@@ -26,7 +28,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 bundle=$(realpath "${1:-$here/dist/LiverSeg.tar.xz}")
 shot_out=${2:-}
 [ -z "$shot_out" ] || shot_out=$(realpath -m "$shot_out")
-timeout_s=${CHECK_TIMEOUT:-300}
+timeout_s=${CHECK_TIMEOUT:-180}
 [ -f "$bundle" ] || { echo "check-package: no bundle at $bundle; run make package" >&2; exit 1; }
 
 fail() { echo "check-package: FAIL: $*" >&2; exit 1; }
@@ -99,6 +101,7 @@ export DISPLAY=:$(head -1 "$tmp/display")
 ok "Xvfb on $DISPLAY"
 
 start=$(date +%s)
+: >"$tmp/stderr.txt"
 LIVERSEG_TRACE=1 "$exe" >"$tmp/stdout.txt" 2>"$tmp/stderr.txt" &
 app_pid=$!
 
@@ -108,9 +111,9 @@ until grep -q "run student: overlay installed" "$tmp/stderr.txt"; do
   [ $(( $(date +%s) - start )) -lt "$timeout_s" ] || { cat "$tmp/stderr.txt" >&2; fail "no student overlay after ${timeout_s}s"; }
   sleep 1
 done
-ok "student overlay shown $(( $(date +%s) - start ))s after start"
+ok "student run on the demo finished $(( $(date +%s) - start ))s after start"
+grep -q "run student: returned .*(err <nil>)" "$tmp/stderr.txt" || { cat "$tmp/stderr.txt" >&2; fail "the student's run reported an error"; }
 sleep 3 # let the window draw the overlay
-import -window root "$tmp/shot.png"
 kill -0 "$app_pid" 2>/dev/null || fail "liverseg exited"
 ok "liverseg still running (pid $app_pid)"
 
@@ -118,17 +121,18 @@ lib=$(awk '/libonnxruntime/ {print $6; exit}' "/proc/$app_pid/maps")
 [ "$lib" = "$(realpath "$appdir/libonnxruntime.so.1")" ] || fail "ONNX Runtime loaded from '${lib:-nowhere}', not the bundle's $appdir"
 ok "ONNX Runtime loaded from the bundle: $lib"
 
-grep -q "run student: returned .*(err <nil>)" "$tmp/stderr.txt" || { cat "$tmp/stderr.txt" >&2; fail "the student's run reported an error"; }
 if grep -v '(err <nil>)$' "$tmp/stderr.txt" | grep -iq 'error\|panic\|not found\|unavailable\|cannot\|failed'; then
   cat "$tmp/stderr.txt" >&2; fail "stderr reports a problem"
 fi
 ok "stderr: $(grep -c . "$tmp/stderr.txt") trace lines, no error"
 
-title=$(xwininfo -root -tree | sed -n 's/^ *0x[0-9a-f]* "\(LiverSeg[^"]*\)".*/\1/p' | head -1)
+win=$(xwininfo -root -tree | sed -n 's/^ *\(0x[0-9a-f]*\) "\(LiverSeg[^"]*\)".*/\1 \2/p' | head -1)
+title=${win#* }
 case $title in
-  "LiverSeg — "*) ok "window title: $title" ;;
+  "LiverSeg — "*) ok "window ${win%% *} title: $title" ;;
   *) fail "no LiverSeg window showing a study (title '$title')" ;;
 esac
+import -window "${win%% *}" "$tmp/shot.png"
 
 colours=$(identify -format '%k' "$tmp/shot.png")
 [ "$colours" -ge 1000 ] || fail "the screenshot has only $colours colours: blank or nearly so"
@@ -138,4 +142,15 @@ if [ -n "$shot_out" ]; then
   cp "$tmp/shot.png" "$shot_out"
   ok "screenshot saved to $shot_out"
 fi
-echo "check-package: PASS ($bundle, $(( $(date +%s) - start ))s with the window open)"
+# 5. The command line of the system-style install (PREFIX/bin/liverseg)
+# segments the demo study the window generated into the cache.
+kill "$app_pid"; wait "$app_pid" 2>/dev/null || true; app_pid=""
+demo=$(ls -d "$XDG_CACHE_HOME"/liverseg/phantom-1-v*/ | head -1)
+[ -d "$demo/dicom" ] && [ -f "$demo/liver.nii.gz" ] || fail "the demo study is not in $XDG_CACHE_HOME/liverseg"
+"$tmp/prefix/bin/liverseg" eval --ref "$demo/liver.nii.gz" --model student "$demo/dicom" >"$tmp/eval.txt" 2>"$tmp/eval.err" \
+  || fail "liverseg eval failed: $(cat "$tmp/eval.err")"
+dice=$(awk '$1 == "student" {print $2}' "$tmp/eval.txt")
+awk -v d="${dice:-0}" 'BEGIN {exit !(d >= 0.5)}' || fail "student Dice on the demo is '${dice}': $(cat "$tmp/eval.txt")"
+ok "$tmp/prefix/bin/liverseg eval: student Dice $dice on the demo phantom"
+
+echo "check-package: PASS ($bundle; $(( $(date +%s) - start ))s from starting the program)"
