@@ -50,9 +50,13 @@ work=$(mktemp -d "$root/dist/.package.XXXXXX")
 # fyne package rewrites FyneApp.toml (it increments Details.Build after
 # every package); the build number is the repository's to set, so the file
 # is put back as it was, whatever happens.
+# While it builds, it also writes fyne_metadata_init.go into the source
+# folder (removed after the build; an interruption may leave it behind).
 cp FyneApp.toml "$work/FyneApp.toml"
+had_init=0; [ ! -e fyne_metadata_init.go ] || had_init=1
 cleanup() {
   cmp -s "$work/FyneApp.toml" FyneApp.toml || cp "$work/FyneApp.toml" FyneApp.toml
+  [ "$had_init" = 1 ] || rm -f fyne_metadata_init.go
   rm -rf "$work"
 }
 trap cleanup EXIT
