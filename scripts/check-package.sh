@@ -19,7 +19,8 @@
 #      (/proc/PID/maps), that the window's title names the demo study, that
 #      the screen is not blank and that stderr reports no error;
 #   5. runs `liverseg eval` of the PREFIX install on that demo study (the
-#      bundled student against the phantom's true liver).
+#      bundled student against the phantom's true liver);
+#   6. uninstalls both and checks that nothing is left.
 # Needs: tar, xz, make, sha256sum, Xvfb, ImageMagick, xwininfo (x11-utils);
 # scripts/setup.sh installs them.
 set -euo pipefail
@@ -31,8 +32,11 @@ shot_out=${2:-}
 timeout_s=${CHECK_TIMEOUT:-180}
 [ -f "$bundle" ] || { echo "check-package: no bundle at $bundle; run make package" >&2; exit 1; }
 
-fail() { echo "check-package: FAIL: $*" >&2; exit 1; }
-ok() { echo "check-package: ok: $*"; }
+# Each check says ok or FAIL; the last line counts them ("N passed, N
+# failed"), and the first failure stops the script with status 1.
+passed=0
+fail() { echo "check-package: FAIL: $*" >&2; echo "check-package: $passed passed, 1 failed"; exit 1; }
+ok() { echo "check-package: ok: $*"; passed=$((passed + 1)); }
 
 tmp=$(mktemp -d /tmp/liverseg-check.XXXXXX)
 app_pid=""; xvfb_pid=""
@@ -86,6 +90,12 @@ for card in "$appdir"/models/*.json; do
   n=$((n + 1))
 done
 ok "$n bundled models match their cards"
+
+# The system libraries it links (OpenGL, X11, the DICOM decoders) are there.
+if ldd "$appdir/liverseg" | grep -q 'not found'; then
+  fail "missing system libraries: $(ldd "$appdir/liverseg" | grep 'not found' | tr -s '\t\n' '  ')"
+fi
+ok "linked system libraries present: $(ldd "$appdir/liverseg" | awk '/=>/ {print $1}' | grep -v '^lib\(c\|m\|dl\|pthread\|rt\)\.so' | xargs)"
 
 # The command line needs no display.
 "$exe" --help >"$tmp/help.txt" 2>&1 || fail "liverseg --help failed: $(cat "$tmp/help.txt")"
@@ -153,4 +163,12 @@ dice=$(awk '$1 == "student" {print $2}' "$tmp/eval.txt")
 awk -v d="${dice:-0}" 'BEGIN {exit !(d >= 0.5)}' || fail "student Dice on the demo is '${dice}': $(cat "$tmp/eval.txt")"
 ok "$tmp/prefix/bin/liverseg eval: student Dice $dice on the demo phantom"
 
+# 6. Both uninstalls leave nothing of LiverSeg behind.
+make -s -C "$src" uninstall PREFIX="$tmp/prefix" >/dev/null
+make -s -C "$src" user-uninstall >/dev/null
+left=$(find "$tmp/prefix" "$HOME/.local" \( -type f -o -type l \) | grep -i 'liverseg' || true)
+[ -z "$left" ] || fail "uninstall left: $left"
+ok "make uninstall and make user-uninstall removed every installed file"
+
 echo "check-package: PASS ($bundle; $(( $(date +%s) - start ))s from starting the program)"
+echo "check-package: $passed passed, 0 failed"
