@@ -153,15 +153,20 @@ if [ -n "$shot_out" ]; then
   ok "screenshot saved to $shot_out"
 fi
 # 5. The command line of the system-style install (PREFIX/bin/liverseg)
-# segments the demo study the window generated into the cache.
+# segments the demo study the window generated into the cache. It runs in
+# a decoy source tree (go.mod, a broken third_party/ort library): the
+# installed program must still use its own library.
 kill "$app_pid"; wait "$app_pid" 2>/dev/null || true; app_pid=""
 demo=$(ls -d "$XDG_CACHE_HOME"/liverseg/phantom-1-v*/ | head -1)
 [ -d "$demo/dicom" ] && [ -f "$demo/liver.nii.gz" ] || fail "the demo study is not in $XDG_CACHE_HOME/liverseg"
-"$tmp/prefix/bin/liverseg" eval --ref "$demo/liver.nii.gz" --model student "$demo/dicom" >"$tmp/eval.txt" 2>"$tmp/eval.err" \
+mkdir -p "$tmp/decoy/third_party/ort"
+echo "module decoy" >"$tmp/decoy/go.mod"
+echo "not a library" >"$tmp/decoy/third_party/ort/libonnxruntime.so.1"
+(cd "$tmp/decoy" && "$tmp/prefix/bin/liverseg" eval --ref "$demo/liver.nii.gz" --model student "$demo/dicom") >"$tmp/eval.txt" 2>"$tmp/eval.err" \
   || fail "liverseg eval failed: $(cat "$tmp/eval.err")"
 dice=$(awk '$1 == "student" {print $2}' "$tmp/eval.txt")
 awk -v d="${dice:-0}" 'BEGIN {exit !(d >= 0.5)}' || fail "student Dice on the demo is '${dice}': $(cat "$tmp/eval.txt")"
-ok "$tmp/prefix/bin/liverseg eval: student Dice $dice on the demo phantom"
+ok "$tmp/prefix/bin/liverseg eval (run inside a decoy source tree): student Dice $dice on the demo phantom"
 
 # 6. Both uninstalls leave nothing of LiverSeg behind.
 make -s -C "$src" uninstall PREFIX="$tmp/prefix" >/dev/null

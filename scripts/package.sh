@@ -78,7 +78,7 @@ install -m 0644 "$ORT_LIB" "$app/libonnxruntime.so.1"
 install -m 0644 "${cards[@]}" "${onnx[@]}" "$app/models/"
 sed "s|@SRC@|$p|g" scripts/bundle.mk > "$b/Makefile"
 
-tar --owner=0 --group=0 --numeric-owner -cJf "$work/out.tar.xz" -C "$work/stage" liverseg
+XZ_OPT=-T0 tar --owner=0 --group=0 --numeric-owner -cJf "$work/out.tar.xz" -C "$work/stage" liverseg
 mv "$work/out.tar.xz" "$OUT"
 echo "package: wrote $OUT ($(du -h "$OUT" | cut -f1)); contents:"
 tar -tvJf "$OUT" | awk '{printf "  %10s  %s %s %s\n", $3, $6, $7, $8}'
