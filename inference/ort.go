@@ -40,10 +40,11 @@ var (
 
 // LocateLibrary returns the path of the ONNX Runtime shared library, looked
 // up in this order: $LIVERSEG_ORT_LIB (which must exist when set);
-// third_party/ort/libonnxruntime.so.1 relative to the executable's folder or
-// any folder above it, then relative to the module root above the working
-// directory (go test, go run); finally libonnxruntime.so.1 beside the
-// executable. The error lists every place tried and how to install it.
+// libonnxruntime.so.1 beside the executable (the packaged app, see
+// scripts/package.sh); third_party/ort/libonnxruntime.so.1 relative to the
+// executable's folder or any folder above it, then relative to the module
+// root above the working directory (go test, go run). The error says how to
+// install it.
 func LocateLibrary() (string, error) {
 	if p := os.Getenv(LibEnv); p != "" {
 		if st, err := os.Stat(p); err != nil || st.IsDir() {
@@ -51,37 +52,57 @@ func LocateLibrary() (string, error) {
 		}
 		return p, nil
 	}
-	var tried []string
-	try := func(p string) bool {
-		tried = append(tried, p)
-		st, err := os.Stat(p)
-		return err == nil && !st.IsDir()
+	exeDir := ""
+	if exe, err := executable(); err == nil {
+		exeDir = filepath.Dir(exe)
 	}
-	roots := searchRoots()
-	for _, r := range roots {
-		if p := filepath.Join(r, libRel); try(p) {
-			return p, nil
-		}
-	}
-	if exe, err := os.Executable(); err == nil {
-		if p := filepath.Join(filepath.Dir(exe), filepath.Base(libRel)); try(p) {
-			return p, nil
-		}
+	if p, ok := findLibrary(exeDir, searchRoots()); ok {
+		return p, nil
 	}
 	return "", fmt.Errorf("%w (looked for %s beside the program and in the source tree, and $%s is not set); install it with `make setup` (runs scripts/setup.sh) or set %s to the library's path", ErrRuntimeMissing, libRel, LibEnv, LibEnv)
 }
 
-// ancestors lists dir and every folder above it, nearest first, at most 8.
+// findLibrary returns the first existing file of: the library beside the
+// executable in exeDir (when not empty), then third_party/ort/ under each
+// root. The copy beside the executable comes first so that an installed
+// program uses its own library even when started from inside a source tree.
+func findLibrary(exeDir string, roots []string) (string, bool) {
+	var candidates []string
+	if exeDir != "" {
+		candidates = append(candidates, filepath.Join(exeDir, filepath.Base(libRel)))
+	}
+	for _, r := range roots {
+		candidates = append(candidates, filepath.Join(r, libRel))
+	}
+	for _, p := range candidates {
+		if st, err := os.Stat(p); err == nil && !st.IsDir() {
+			return p, true
+		}
+	}
+	return "", false
+}
+
+// executable is the running program's path with symlinks resolved, so that
+// a program started through a link (PREFIX/bin/liverseg ->
+// ../lib/liverseg/liverseg) finds the files installed beside its target.
+func executable() (string, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return "", err
+	}
+	if r, err := filepath.EvalSymlinks(exe); err == nil {
+		exe = r
+	}
+	return exe, nil
+}
+
 // searchRoots lists the folders where installed files (the runtime
 // library, the models) are looked for: the executable's folder and its
 // ancestors (an installed or packaged app), then the module root above the
 // working directory (go run, go test).
 func searchRoots() []string {
 	var roots []string
-	if exe, err := os.Executable(); err == nil {
-		if r, err := filepath.EvalSymlinks(exe); err == nil {
-			exe = r
-		}
+	if exe, err := executable(); err == nil {
 		roots = append(roots, ancestors(filepath.Dir(exe))...)
 	}
 	if wd, err := os.Getwd(); err == nil {
@@ -95,6 +116,7 @@ func searchRoots() []string {
 	return roots
 }
 
+// ancestors lists dir and every folder above it, nearest first, at most 8.
 func ancestors(dir string) []string {
 	var out []string
 	for n := 0; n < 8; n++ {

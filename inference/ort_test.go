@@ -33,6 +33,47 @@ func TestLocateLibraryFindsModuleCopy(t *testing.T) {
 	}
 }
 
+// TestFindLibraryOrder lays out a packaged app (library beside the
+// executable) and a source tree (third_party/ort under a root) and checks
+// which copy wins: the packaged app's own, even when a source tree is also
+// among the roots.
+func TestFindLibraryOrder(t *testing.T) {
+	dir := t.TempDir()
+	app := filepath.Join(dir, "prefix", "lib", "liverseg")
+	tree := filepath.Join(dir, "src")
+	empty := filepath.Join(dir, "empty")
+	for _, f := range []string{filepath.Join(app, filepath.Base(libRel)), filepath.Join(tree, libRel)} {
+		if err := os.MkdirAll(filepath.Dir(f), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(f, []byte("lib"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.MkdirAll(filepath.Join(empty, "third_party", "ort", filepath.Base(libRel)), 0o755); err != nil {
+		t.Fatal(err) // a folder named like the library is not the library
+	}
+	for _, tc := range []struct {
+		name   string
+		exeDir string
+		roots  []string
+		want   string // "" = not found
+	}{
+		{"packaged app started inside a source tree", app, []string{app, tree}, filepath.Join(app, filepath.Base(libRel))},
+		{"source build", filepath.Join(tree, "bin"), []string{filepath.Join(tree, "bin"), tree}, filepath.Join(tree, libRel)},
+		{"unknown executable folder", "", []string{tree}, filepath.Join(tree, libRel)},
+		{"folder named like the library skipped", empty, []string{empty, tree}, filepath.Join(tree, libRel)},
+		{"nowhere", empty, []string{empty}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, ok := findLibrary(tc.exeDir, tc.roots)
+			if ok != (tc.want != "") || got != tc.want {
+				t.Errorf("findLibrary = %q, %v; want %q", got, ok, tc.want)
+			}
+		})
+	}
+}
+
 // TestMissingRuntimeError runs a segmentation in a child process whose
 // LIVERSEG_ORT_LIB names no file: the runtime can be initialised only once
 // per process, so this is the only honest way to see the user's error.

@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(
   gcc pkg-config libgl1-mesa-dev libx11-dev libxcursor-dev libxrandr-dev
   libxinerama-dev libxi-dev libxxf86vm-dev
-  xvfb imagemagick
+  xvfb imagemagick x11-utils
   python3-torch python3-onnx python3-numpy python3-scipy python3-nibabel python3-pydicom
   dcm2niix dcmtk libgdcm-tools dicom3tools
   libgdcm-dev libcharls-dev libopenjp2-7-dev
