@@ -219,6 +219,7 @@ func (u *UI) segPanel() fyne.CanvasObject {
 		container.NewBorder(nil, nil, nil, s.clearBox, s.boxMode), s.boxLabel,
 		container.NewHBox(s.refBtn, s.refShow, container.NewGridWrap(fyne.NewSize(110, s.refColor.MinSize().Height), s.refColor)),
 		s.refLabel,
+		u.compareButton(),
 	)
 }
 
@@ -753,6 +754,7 @@ func (u *UI) resetSegmentation() {
 		u.endRun()
 	}
 	s.postGen.Add(1) // drop pending background work
+	u.resetCompare()
 	s.res, s.ovl, s.box, s.boxOvl, s.ref, s.refOvl, s.refName = nil, nil, nil, nil, nil, nil, ""
 	s.result.SetText("No segmentation yet.")
 	s.boxLabel.Hide()
