@@ -117,6 +117,7 @@ type cmpState struct {
 	tableNote  *widget.Label
 	chart      *canvas.Image
 	rows       []comparison.Row
+	cols       []tableCol
 	tableRef   *volume.Mask // the reference the rows were measured with
 	chartImg   image.Image
 	tableGen   int
@@ -129,6 +130,7 @@ type cmpState struct {
 
 	// Test hooks, called on the Fyne goroutine.
 	onDone     func(err error) // a Compare request finished (run or cache hit)
+	onProgress func(p comparison.Progress)
 	onTable    func()          // the metrics table was installed
 	onDisagree func()          // a disagreement map was installed
 	onExport   func(paths []string, err error)
@@ -312,6 +314,9 @@ func (u *UI) startCompareRun(names []string) {
 				}
 				if m != nil && set == c.set {
 					u.addModel(m)
+				}
+				if c.onProgress != nil {
+					c.onProgress(p)
 				}
 			})
 		}

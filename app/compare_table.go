@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"image"
 	"math"
+	"slices"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/liverseg/liverseg/comparison"
@@ -26,7 +28,7 @@ const undefined = "—"
 // tableCol is one column of the metrics table.
 type tableCol struct {
 	title string
-	width float32
+	chars int // widest value, in characters
 	cell  func(r comparison.Row) string
 }
 
@@ -69,26 +71,53 @@ var (
 // tableCols are the metrics table's columns: "T" compares with the
 // teacher, "ref" with the reference mask.
 var tableCols = []tableCol{
-	{"Model", 104, func(r comparison.Row) string { return r.Name }},
-	{"Parameters", 92, func(r comparison.Row) string { return groupThousands(r.Params) }},
-	{"Network ms", 88, func(r comparison.Row) string { return fmtNum(r.InferMS, "%.0f") }},
-	{"Total ms", 72, func(r comparison.Row) string { return fmtNum(r.TotalMS, "%.0f") }},
-	{"Volume mL", 84, func(r comparison.Row) string { return fmtNum(r.VolumeML, "%.1f") }},
-	{"Dice T", 64, func(r comparison.Row) string { return fmtRatio(r.VsTeacher, dice) }},
-	{"IoU T", 64, func(r comparison.Row) string { return fmtRatio(r.VsTeacher, iou) }},
-	{"HD95 T mm", 84, func(r comparison.Row) string { return fmtDist(r.VsTeacher, hd95) }},
-	{"ASSD T mm", 84, func(r comparison.Row) string { return fmtDist(r.VsTeacher, assd) }},
-	{"Dice ref", 70, func(r comparison.Row) string { return fmtRatio(r.VsReference, dice) }},
-	{"IoU ref", 64, func(r comparison.Row) string { return fmtRatio(r.VsReference, iou) }},
-	{"HD95 ref mm", 92, func(r comparison.Row) string { return fmtDist(r.VsReference, hd95) }},
-	{"ASSD ref mm", 92, func(r comparison.Row) string { return fmtDist(r.VsReference, assd) }},
+	{"Model", 11, func(r comparison.Row) string { return r.Name }},
+	{"Params", 9, func(r comparison.Row) string { return groupThousands(r.Params) }},
+	{"Net ms", 5, func(r comparison.Row) string { return fmtNum(r.InferMS, "%.0f") }},
+	{"Total ms", 5, func(r comparison.Row) string { return fmtNum(r.TotalMS, "%.0f") }},
+	{"Vol mL", 6, func(r comparison.Row) string { return fmtNum(r.VolumeML, "%.1f") }},
+	{"Dice T", 5, func(r comparison.Row) string { return fmtRatio(r.VsTeacher, dice) }},
+	{"IoU T", 5, func(r comparison.Row) string { return fmtRatio(r.VsTeacher, iou) }},
+	{"HD95 T", 5, func(r comparison.Row) string { return fmtDist(r.VsTeacher, hd95) }},
+	{"ASSD T", 5, func(r comparison.Row) string { return fmtDist(r.VsTeacher, assd) }},
+	{"Dice ref", 5, func(r comparison.Row) string { return fmtRatio(r.VsReference, dice) }},
+	{"IoU ref", 5, func(r comparison.Row) string { return fmtRatio(r.VsReference, iou) }},
+	{"HD95 ref", 5, func(r comparison.Row) string { return fmtDist(r.VsReference, hd95) }},
+	{"ASSD ref", 5, func(r comparison.Row) string { return fmtDist(r.VsReference, assd) }},
+}
+
+// refCols is how many of tableCols compare with the reference (the last
+// ones, left out while no reference is loaded).
+const refCols = 4
+
+// columnsFor are the columns shown: without a reference, its columns
+// would only hold dashes.
+func columnsFor(ref bool) []tableCol {
+	if ref {
+		return tableCols
+	}
+	return tableCols[:len(tableCols)-refCols]
+}
+
+// setColumns shows cols with widths that fit their header and widest
+// value (chars is that value's length in monospace characters).
+func (u *UI) setColumns(cols []tableCol) {
+	c := &u.cmp
+	c.cols = cols
+	mono := fyne.MeasureText("0", theme.TextSize(), fyne.TextStyle{Monospace: true}).Width
+	pad := 2*theme.InnerPadding() + 4
+	for i, col := range cols {
+		h := fyne.MeasureText(col.title, theme.TextSize(), fyne.TextStyle{Bold: true}).Width
+		c.table.SetColumnWidth(i, max(h, mono*float32(col.chars))+pad)
+	}
+	c.table.Refresh()
 }
 
 // buildTable makes the metrics table and the chart beside it.
 func (u *UI) buildTable() fyne.CanvasObject {
 	c := &u.cmp
 	t := widget.NewTableWithHeaders(
-		func() (int, int) { return len(c.rows), len(tableCols) },
+		func() (int, int) { return len(c.rows), len(c.cols) },
 		func() fyne.CanvasObject {
 			l := widget.NewLabel("")
 			l.TextStyle.Monospace = true
@@ -96,17 +125,20 @@ func (u *UI) buildTable() fyne.CanvasObject {
 		},
 		func(id widget.TableCellID, o fyne.CanvasObject) {
 			l := o.(*widget.Label)
-			if id.Row >= len(c.rows) || id.Col >= len(tableCols) {
+			if id.Row >= len(c.rows) || id.Col >= len(c.cols) {
 				l.SetText("")
 				return
 			}
-			l.TextStyle.Bold = id.Col == 0
+			// Names bold, numbers monospace (aligned digits); never both:
+			// not every theme has a bold monospace face.
 			if id.Col == 0 {
+				l.TextStyle = fyne.TextStyle{Bold: true}
 				l.Alignment = fyne.TextAlignLeading
 			} else {
+				l.TextStyle = fyne.TextStyle{Monospace: true}
 				l.Alignment = fyne.TextAlignTrailing
 			}
-			l.SetText(tableCols[id.Col].cell(c.rows[id.Row]))
+			l.SetText(c.cols[id.Col].cell(c.rows[id.Row]))
 		})
 	t.ShowHeaderColumn = false
 	t.CreateHeader = func() fyne.CanvasObject {
@@ -116,17 +148,16 @@ func (u *UI) buildTable() fyne.CanvasObject {
 	}
 	t.UpdateHeader = func(id widget.TableCellID, o fyne.CanvasObject) {
 		l := o.(*widget.Label)
-		if id.Row < 0 && id.Col >= 0 && id.Col < len(tableCols) {
-			l.SetText(tableCols[id.Col].title)
-			if id.Col > 0 {
-				l.Alignment = fyne.TextAlignTrailing
+		if id.Row < 0 && id.Col >= 0 && id.Col < len(c.cols) {
+			l.SetText(c.cols[id.Col].title)
+			l.Alignment = fyne.TextAlignTrailing
+			if id.Col == 0 {
+				l.Alignment = fyne.TextAlignLeading
 			}
 		}
 	}
-	for i, col := range tableCols {
-		t.SetColumnWidth(i, col.width)
-	}
 	c.table = t
+	u.setColumns(columnsFor(false))
 	c.tableNote = widget.NewLabel("")
 	c.tableNote.Wrapping = fyne.TextWrapWord
 	c.tableNote.Importance = widget.LowImportance
@@ -177,8 +208,12 @@ func (u *UI) refreshTable() {
 				c.tableNote.SetText("Metrics failed: " + err.Error())
 				return
 			}
+			order := u.compareNames()
+			slices.SortStableFunc(rows, func(a, b comparison.Row) int {
+				return slices.Index(order, a.Name) - slices.Index(order, b.Name)
+			})
 			c.rows, c.tableRef, c.chartImg = rows, ref, chart
-			c.table.Refresh()
+			u.setColumns(columnsFor(ref != nil))
 			c.tableNote.SetText(tableNote(rows, set.TeacherName(), ref, cerr))
 			c.chart.Image = chart
 			c.chart.Refresh()
@@ -199,7 +234,7 @@ func tableNote(rows []comparison.Row, teacher string, ref *volume.Mask, chartErr
 	if ref == nil {
 		r = "ref: no reference loaded (Reference mask… in the segmentation panel)"
 	}
-	s := fmt.Sprintf("%s · %s · HD95/ASSD in mm · times measured now on this machine · — = undefined", t, r)
+	s := fmt.Sprintf("%s · %s · HD95, ASSD in mm · Net = network alone, Total = whole run, in ms, measured now on this machine · — = undefined", t, r)
 	if chartErr != nil {
 		s += "\nChart: " + chartErr.Error()
 	}
@@ -211,5 +246,5 @@ func (u *UI) CompareRows() []comparison.Row { return u.cmp.rows }
 
 // CompareCell is the text of a table cell as shown (for tests).
 func (u *UI) CompareCell(row, col int) string {
-	return tableCols[col].cell(u.cmp.rows[row])
+	return u.cmp.cols[col].cell(u.cmp.rows[row])
 }

@@ -26,7 +26,7 @@ const bothLiver uint8 = 3
 var (
 	outlineStyle = func(c color.NRGBA) viewer.Style { return viewer.Style{Color: c, Outline: 1, Width: 2} }
 	panelStyle   = func(c color.NRGBA) viewer.Style { return viewer.Style{Color: c, Fill: 0.3, Outline: 1} }
-	bothStyle    = viewer.Style{Color: color.NRGBA{R: 255, G: 255, B: 255, A: 255}, Fill: 0.12, Outline: 0.5, Width: 1}
+	bothStyle    = viewer.Style{Color: color.NRGBA{R: 255, G: 255, B: 255, A: 255}, Fill: 0.22, Outline: 0.7, Width: 1}
 	onlyStyle    = func(c color.NRGBA) viewer.Style { return viewer.Style{Color: c, Fill: 0.6, Outline: 1, Width: 1.5} }
 )
 
@@ -343,7 +343,7 @@ func (u *UI) updateDisagreement() {
 	}
 	c.disLegend.Add(container.NewBorder(nil, nil, swatch(ca), nil, widget.NewLabel("liver in "+a+" only")))
 	c.disLegend.Add(container.NewBorder(nil, nil, swatch(cb), nil, widget.NewLabel("liver in "+b+" only")))
-	c.disLegend.Add(container.NewBorder(nil, nil, swatch(color.NRGBA{R: 90, G: 90, B: 90, A: 255}), nil, widget.NewLabel("liver in both (faint)")))
+	c.disLegend.Add(container.NewBorder(nil, nil, swatch(color.NRGBA{R: 120, G: 120, B: 120, A: 255}), nil, widget.NewLabel("liver in both (light)")))
 	c.disLegend.Refresh()
 	for _, v := range c.tri {
 		v.SetTitle(fmt.Sprintf("%s · %s vs %s", v.Plane(), a, b), nil)
