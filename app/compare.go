@@ -535,7 +535,7 @@ func (u *UI) buildCompare() {
 
 	bottom := u.buildTable()
 	split := container.NewVSplit(modeArea, bottom)
-	split.Offset = 0.64
+	split.Offset = 0.67
 	c.area = container.NewBorder(top, nil, nil, nil, split)
 	c.area.Hide()
 	u.viewerArea.Add(c.area)

@@ -26,7 +26,7 @@ const bothLiver uint8 = 3
 var (
 	outlineStyle = func(c color.NRGBA) viewer.Style { return viewer.Style{Color: c, Outline: 1, Width: 2} }
 	panelStyle   = func(c color.NRGBA) viewer.Style { return viewer.Style{Color: c, Fill: 0.3, Outline: 1} }
-	bothStyle    = viewer.Style{Color: color.NRGBA{R: 255, G: 255, B: 255, A: 255}, Fill: 0.22, Outline: 0.7, Width: 1}
+	bothStyle    = viewer.Style{Color: color.NRGBA{R: 255, G: 255, B: 255, A: 255}, Outline: 0.85, Width: 1}
 	onlyStyle    = func(c color.NRGBA) viewer.Style { return viewer.Style{Color: c, Fill: 0.6, Outline: 1, Width: 1.5} }
 )
 
@@ -133,6 +133,15 @@ func swatch(c color.Color) fyne.CanvasObject {
 	r := canvas.NewRectangle(c)
 	r.StrokeColor = color.NRGBA{R: 20, G: 20, B: 20, A: 255}
 	r.StrokeWidth = 1
+	return container.NewCenter(container.NewGridWrap(fyne.NewSize(16, 16), r))
+}
+
+// outlineSwatch is a hollow square of colour c, for a legend entry drawn
+// as an outline only.
+func outlineSwatch(c color.Color) fyne.CanvasObject {
+	r := canvas.NewRectangle(color.Transparent)
+	r.StrokeColor = c
+	r.StrokeWidth = 2
 	return container.NewCenter(container.NewGridWrap(fyne.NewSize(16, 16), r))
 }
 
@@ -343,7 +352,7 @@ func (u *UI) updateDisagreement() {
 	}
 	c.disLegend.Add(container.NewBorder(nil, nil, swatch(ca), nil, widget.NewLabel("liver in "+a+" only")))
 	c.disLegend.Add(container.NewBorder(nil, nil, swatch(cb), nil, widget.NewLabel("liver in "+b+" only")))
-	c.disLegend.Add(container.NewBorder(nil, nil, swatch(color.NRGBA{R: 120, G: 120, B: 120, A: 255}), nil, widget.NewLabel("liver in both (light)")))
+	c.disLegend.Add(container.NewBorder(nil, nil, outlineSwatch(bothStyle.Color), nil, widget.NewLabel("outline of liver in both")))
 	c.disLegend.Refresh()
 	for _, v := range c.tri {
 		v.SetTitle(fmt.Sprintf("%s · %s vs %s", v.Plane(), a, b), nil)
