@@ -251,6 +251,17 @@ func (u *UI) syncReference() {
 	}
 	c.ref = s.ref
 	c.refDisp = nil
+	// Whatever showed the previous reference goes.
+	delete(c.triOverlay, refName)
+	delete(c.sbsOverlay, refName)
+	if c.disPair[0] == refName || c.disPair[1] == refName {
+		c.dis, c.disPair = nil, [2]string{}
+	}
+	defer func() {
+		u.rebuildLegend()
+		u.rebuildSideBySide()
+		u.updatePairChoices()
+	}()
 	if s.ref == nil {
 		c.set.SetReference(nil)
 		return

@@ -510,27 +510,31 @@ func TestCompareCancel(t *testing.T) {
 	}
 }
 
-// TestCompareWithReference measures the models against the CHAOS manual
-// mask too, and shows it as its own panel.
+// TestCompareWithReference loads the CHAOS manual mask after a first
+// comparison: Compare again measures the cached models against it too
+// (without running them) and shows it as its own panel and pair choice.
 func TestCompareWithReference(t *testing.T) {
-	u, _, postDone, real := openChaos(t)
-	if !real {
-		t.Skip("the shipped models are not in models/")
-	}
-	waitPost(t, postDone)
+	u, h := openCompare(t)
+	c := &u.cmp
+	runs := c.runs
+	u.showCompareArea(false)
 	refDone := make(chan error, 2)
 	u.seg.onRefDone = func(err error) { refDone <- err }
 	u.LoadReference(shareddata.Path(t, "cases", "chaos_ct01", "liver.nii.gz"))
 	if err := wait(t, refDone, "reference"); err != nil {
 		t.Fatal(err)
 	}
-	h := hookCompare(u)
 	u.Compare()
 	if err := wait(t, h.done, "comparison"); err != nil {
 		t.Fatal(err)
 	}
-	wait(t, h.table, "table")
-	c := &u.cmp
+	wait(t, h.table, "table with the reference")
+	if c.runs != runs {
+		t.Errorf("%d models ran again for the reference", c.runs-runs)
+	}
+	if !slices.Contains(c.pairB.Options, refName) {
+		t.Errorf("the reference is not offered for the disagreement pair: %v", c.pairB.Options)
+	}
 	if len(c.cols) != len(tableCols) {
 		t.Fatalf("%d columns with a reference, want %d", len(c.cols), len(tableCols))
 	}
