@@ -131,8 +131,8 @@ type cmpState struct {
 	// Test hooks, called on the Fyne goroutine.
 	onDone     func(err error) // a Compare request finished (run or cache hit)
 	onProgress func(p comparison.Progress)
-	onTable    func()          // the metrics table was installed
-	onDisagree func()          // a disagreement map was installed
+	onTable    func() // the metrics table was installed
+	onDisagree func() // a disagreement map was installed
 	onExport   func(paths []string, err error)
 }
 
