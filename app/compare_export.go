@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"image/color"
 	"image/draw"
 	"io"
 	"os"
@@ -11,9 +12,13 @@ import (
 	"strings"
 
 	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/canvas"
+	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/driver/software"
 
 	"github.com/liverseg/liverseg/comparison"
+	"github.com/liverseg/liverseg/viewer/sliceview"
 )
 
 // compareFiles are the names an export writes into the chosen folder: the
@@ -145,22 +150,56 @@ func baseNames(paths []string) []string {
 	return out
 }
 
-// captureCompareViews is what the current mode's views show on screen, at
-// the screen's resolution (the legend and controls left out).
+// captureCompareViews draws what the current mode's views show (the legend
+// and controls left out), as the window shows them: slice, window, zoom,
+// pan, each view's overlays, crosshair and titles. Like CaptureViews, it
+// paints copies of the views with Fyne's software painter, because reading
+// the window back through OpenGL is blank on some systems (Xvfb with Mesa).
+// Must run on the Fyne goroutine.
 func (u *UI) captureCompareViews() image.Image {
 	c := &u.cmp
-	if c.viewsBox == nil || !c.area.Visible() {
+	if c.viewsBox == nil || !c.area.Visible() || u.scene == nil {
 		return nil
 	}
-	img := u.win.Canvas().Capture()
-	pos := fyne.CurrentApp().Driver().AbsolutePositionForObject(c.viewsBox)
-	s := u.win.Canvas().Scale()
-	size := c.viewsBox.Size()
-	r := image.Rect(int(pos.X*s), int(pos.Y*s), int((pos.X+size.Width)*s), int((pos.Y+size.Height)*s)).Intersect(img.Bounds())
-	if r.Empty() {
+	views := c.tri[:]
+	if c.mode == ModeSideBySide {
+		views = c.sbs
+	}
+	box := c.viewsBox.Size()
+	if len(views) == 0 || box.Width < 1 || box.Height < 1 {
 		return nil
 	}
-	out := image.NewRGBA(image.Rect(0, 0, r.Dx(), r.Dy()))
-	draw.Draw(out, out.Rect, img, r.Min, draw.Src)
+	d := fyne.CurrentApp().Driver()
+	origin := d.AbsolutePositionForObject(c.viewsBox)
+	cv := software.NewCanvas()
+	cv.SetPadded(false)
+	cv.SetScale(u.win.Canvas().Scale())
+	bg := canvas.NewRectangle(color.Black)
+	bg.Resize(box)
+	objs := []fyne.CanvasObject{bg}
+	var copies []*sliceview.SliceView
+	for _, v := range views {
+		cp := sliceview.New(v.Plane())
+		cp.SetScene(u.scene)
+		if list, own := v.Overlays(); own {
+			cp.SetOverlays(list...)
+		}
+		cp.SetTitle(v.Title(), v.TitleColor())
+		cp.Resize(v.Size())
+		cp.Move(d.AbsolutePositionForObject(v).Subtract(origin))
+		cp.MatchView(v)
+		copies = append(copies, cp)
+		objs = append(objs, cp)
+	}
+	defer func() {
+		for _, cp := range copies {
+			cp.SetScene(nil) // stop following the scene
+		}
+	}()
+	cv.SetContent(container.NewWithoutLayout(objs...))
+	cv.Resize(box)
+	shot := cv.Capture()
+	out := image.NewRGBA(shot.Bounds())
+	draw.Draw(out, out.Rect, shot, shot.Bounds().Min, draw.Src)
 	return out
 }

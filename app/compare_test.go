@@ -419,7 +419,16 @@ func TestCompareModes(t *testing.T) {
 			img, err := png.Decode(f)
 			f.Close()
 			if err != nil || img.Bounds().Dx() < 300 || img.Bounds().Dy() < 150 {
-				t.Errorf("%s: %v, %v", name, err, img.Bounds())
+				t.Fatalf("%s: %v, %v", name, err, img.Bounds())
+			}
+			if name == files[3] {
+				// The views picture shows the disagreement (the mode
+				// shown): the teacher-only voxels in the teacher's colour.
+				rgba := image.NewRGBA(img.Bounds())
+				draw.Draw(rgba, rgba.Rect, img, img.Bounds().Min, draw.Src)
+				if got := colourPixels(rgba, modelColour("teacher"), 255, 40); got < 20 {
+					t.Errorf("%s: %d pixels of the teacher's colour, want its disagreement drawn", name, got)
+				}
 			}
 		}
 		// No overwrite without permission; nothing half-written left.

@@ -230,6 +230,15 @@ func (v *SliceView) SetTitle(t string, c color.Color) {
 // Title is the title shown at the top left.
 func (v *SliceView) Title() string { return v.title }
 
+// TitleColor is the title's colour.
+func (v *SliceView) TitleColor() color.Color { return v.titleColor }
+
+// Overlays are the overlays the view draws and whether they are its own
+// (SetOverlays) rather than the scene's.
+func (v *SliceView) Overlays() (list []viewer.Overlay, own bool) {
+	return v.overlayList(), v.own
+}
+
 // ViewState is the zoom (1 = fit) and the pan (offset of the image centre
 // from the widget centre, in widget units).
 func (v *SliceView) ViewState() (zoom float32, pan fyne.Position) { return v.zoom, v.pan }
