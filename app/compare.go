@@ -103,6 +103,8 @@ type cmpState struct {
 	sbs        []*sliceview.SliceView
 	sbsNames   []string
 	sbsAxis    *widget.Select
+	sbsSlice   *widget.Label
+	listening  *viewer.Scene // the scene the comparison listens to
 	ovlSide    *fyne.Container
 	sbsSide    *fyne.Container
 	disSide    *fyne.Container
@@ -526,7 +528,9 @@ func (u *UI) buildCompare() {
 
 	c.sbsAxis = widget.NewSelect([]string{"Axial", "Coronal", "Sagittal"}, func(string) { u.rebuildSideBySide() })
 	c.sbsAxis.Selected = "Axial"
-	c.sbsSide = container.NewVBox(boldLabel("Side by side"), widget.NewLabel("Plane"), c.sbsAxis,
+	c.sbsSlice = widget.NewLabel("")
+	c.sbsSlice.TextStyle.Monospace = true
+	c.sbsSide = container.NewVBox(boldLabel("Side by side"), widget.NewLabel("Plane"), c.sbsAxis, c.sbsSlice,
 		hint("One panel per model on the same slice. Scrolling, zoom, pan, the crosshair and window/level move all panels together."))
 
 	c.pairA = widget.NewSelect(nil, func(string) { u.updateDisagreement() })

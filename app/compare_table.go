@@ -105,7 +105,7 @@ func (u *UI) setColumns(cols []tableCol) {
 	c := &u.cmp
 	c.cols = cols
 	mono := fyne.MeasureText("0", theme.TextSize(), fyne.TextStyle{Monospace: true}).Width
-	pad := 2*theme.InnerPadding() + 4
+	pad := 2 * theme.InnerPadding()
 	for i, col := range cols {
 		h := fyne.MeasureText(col.title, theme.TextSize(), fyne.TextStyle{Bold: true}).Width
 		c.table.SetColumnWidth(i, max(h, mono*float32(col.chars))+pad)
@@ -167,7 +167,7 @@ func (u *UI) buildTable() fyne.CanvasObject {
 	c.chart.SetMinSize(fyne.NewSize(360, 170))
 	left := container.NewBorder(nil, c.tableNote, nil, nil, t)
 	split := container.NewHSplit(left, c.chart)
-	split.Offset = 0.62
+	split.Offset = 0.66
 	return split
 }
 

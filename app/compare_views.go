@@ -49,6 +49,15 @@ func (u *UI) showMode() {
 			v.SetScene(u.scene)
 		}
 	}
+	if c.listening != u.scene {
+		sc := u.scene
+		c.listening = sc
+		sc.Listen(func(ch viewer.Change) {
+			if ch&viewer.ChangeCursor != 0 && u.scene == sc && c.mode == ModeSideBySide && c.area.Visible() {
+				u.showSideBySideSlice()
+			}
+		})
+	}
 	switch c.mode {
 	case ModeOverlay:
 		for _, v := range c.tri {
@@ -212,7 +221,12 @@ func (u *UI) rebuildSideBySide() {
 	objs := make([]fyne.CanvasObject, 0, len(models))
 	for _, m := range models {
 		v := u.newCompareView(plane)
-		v.SetTitle(fmt.Sprintf("%s · %s", m.name, plane), m.color)
+		// The model's name only: the plane is in the picker, and narrow
+		// panels have no room for more before the orientation letter.
+		v.SetTitle(m.name, m.color)
+		// The same slice everywhere: said once, in the side panel, not
+		// over each narrow panel's orientation letter.
+		v.SetLabelShown(false)
 		v.OnViewChanged = u.linkPanels
 		if u.scene != nil {
 			v.SetScene(u.scene)
@@ -231,6 +245,20 @@ func (u *UI) rebuildSideBySide() {
 	if !paused && len(c.sbs) > 0 {
 		u.active = c.sbs[0]
 	}
+	u.showSideBySideSlice()
+}
+
+// showSideBySideSlice writes the panels' common slice in the side panel.
+func (u *UI) showSideBySideSlice() {
+	c := &u.cmp
+	if c.sbsSlice == nil {
+		return
+	}
+	if len(c.sbs) == 0 || c.sbs[0].Scene() == nil {
+		c.sbsSlice.SetText("")
+		return
+	}
+	c.sbsSlice.SetText("Slice " + c.sbs[0].Label())
 }
 
 func (u *UI) sbsOverlayOf(m *cmpModel) viewer.Overlay {
@@ -238,7 +266,11 @@ func (u *UI) sbsOverlayOf(m *cmpModel) viewer.Overlay {
 	if o, ok := c.sbsOverlay[m.name]; ok {
 		return o
 	}
-	o, err := m.overlay(u.scene.Slicer(), panelStyle(m.color))
+	st := panelStyle(m.color)
+	if m == c.refDisp {
+		st.Fill = 0 // a white fill washes the liver out
+	}
+	o, err := m.overlay(u.scene.Slicer(), st)
 	if err != nil {
 		u.showSegError(fmt.Errorf("comparison: %s: %w", m.name, err), false)
 		return nil

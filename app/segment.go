@@ -212,14 +212,13 @@ func (u *UI) segPanel() fyne.CanvasObject {
 		container.NewBorder(nil, nil, nil, container.NewHBox(s.runBtn, s.cancelBtn), s.model),
 		s.cardInfo,
 		container.NewBorder(nil, nil, nil, nil, container.NewStack(s.bar)), s.stage,
-		s.result, s.errText,
+		s.result, s.errText, u.compareButton(),
 		container.NewBorder(nil, nil, widget.NewLabel("Threshold"), s.thrLabel, s.thr),
 		container.NewHBox(s.show, s.fill, s.outline, container.NewGridWrap(fyne.NewSize(110, s.color.MinSize().Height), s.color)),
 		container.NewBorder(nil, nil, widget.NewLabel("Opacity"), nil, s.opacity),
 		container.NewBorder(nil, nil, nil, s.clearBox, s.boxMode), s.boxLabel,
 		container.NewHBox(s.refBtn, s.refShow, container.NewGridWrap(fyne.NewSize(110, s.refColor.MinSize().Height), s.refColor)),
 		s.refLabel,
-		u.compareButton(),
 	)
 }
 

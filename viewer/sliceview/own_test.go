@@ -95,6 +95,14 @@ func TestViewStateAndCallback(t *testing.T) {
 	if calls != 2 {
 		t.Errorf("reset: %d callbacks, want 2", calls)
 	}
+	ax.SetLabelShown(false)
+	if ax.r.label.Visible() {
+		t.Error("slice label shown after SetLabelShown(false)")
+	}
+	ax.SetLabelShown(true)
+	if !ax.r.label.Visible() {
+		t.Error("slice label hidden after SetLabelShown(true)")
+	}
 	ax.SetTitle("teacher", colorRed)
 	if ax.r.title.Text != "teacher" || ax.Title() != "teacher" {
 		t.Errorf("title %q", ax.r.title.Text)

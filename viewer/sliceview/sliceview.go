@@ -100,6 +100,7 @@ type SliceView struct {
 	paused, stale bool
 	title         string
 	titleColor    color.Color
+	hideLabel     bool
 
 	button   desktop.MouseButton
 	modifier fyne.KeyModifier
@@ -224,6 +225,16 @@ func (v *SliceView) SetTitle(t string, c color.Color) {
 		v.r.title.Text, v.r.title.Color = t, c
 		v.r.title.Refresh()
 		v.r.Layout(v.Size())
+	}
+}
+
+// SetLabelShown shows or hides the slice label at the bottom left (a row
+// of narrow panels on the same slice needs it once, not over every
+// panel's orientation letter).
+func (v *SliceView) SetLabelShown(on bool) {
+	v.hideLabel = !on
+	if v.r != nil {
+		v.r.updateAnnotations()
 	}
 }
 
@@ -814,6 +825,10 @@ func (r *renderer) updateAnnotations() {
 		} else {
 			o.Hide()
 		}
+	}
+	if r.v.hideLabel {
+		r.label.Hide()
+		r.labelBg.Hide()
 	}
 	if txt := r.v.Label(); txt != r.label.Text {
 		r.label.Text = txt
