@@ -186,6 +186,14 @@ func TestCompareModes(t *testing.T) {
 		for _, m := range compareModes {
 			u.SetCompareMode(m)
 		}
+		// The disagreement map (computed in the background) is all that
+		// the mode switches started; it arrives after the reader has
+		// left the mode again, and must not be drawn over the outlines.
+		u.SetCompareMode(ModeOverlay)
+		wait(t, h.disagree, "disagreement map")
+		if list, _ := c.tri[0].Overlays(); len(list) != len(names) {
+			t.Errorf("a late disagreement map replaced the outlines: %d overlays in overlay mode", len(list))
+		}
 		if c.runs != runs {
 			t.Errorf("%d models ran again", c.runs-runs)
 		}
@@ -193,6 +201,9 @@ func TestCompareModes(t *testing.T) {
 
 	t.Run("overlay", func(t *testing.T) {
 		u.SetCompareMode(ModeOverlay)
+		if list, _ := c.tri[0].Overlays(); len(list) != len(names) {
+			t.Fatalf("overlay mode draws %d overlays, want one outline per model (%d)", len(list), len(names))
+		}
 		if !c.triBox.Visible() || c.sbsBox.Visible() || !c.ovlSide.Visible() {
 			t.Fatal("overlay mode does not show the three views and the legend")
 		}
@@ -322,8 +333,7 @@ func TestCompareModes(t *testing.T) {
 	})
 
 	t.Run("disagreement", func(t *testing.T) {
-		u.SetCompareMode(ModeDisagreement)
-		wait(t, h.disagree, "disagreement map")
+		u.SetCompareMode(ModeDisagreement) // drawn at once from the map computed above
 		if c.pairA.Selected != "student" || c.pairB.Selected != "teacher" {
 			t.Errorf("default pair %s vs %s, want student vs teacher", c.pairA.Selected, c.pairB.Selected)
 		}

@@ -409,7 +409,11 @@ func (u *UI) updateDisagreement() {
 			}
 			c.dis, c.disPair = r.d, [2]string{a, b}
 			c.disRes = r
-			u.installDisagreement(ma, mb)
+			// Drawn only if still wanted: the reader may have left the
+			// mode or chosen another pair meanwhile (then it stays cached).
+			if c.mode == ModeDisagreement && c.pairA.Selected == a && c.pairB.Selected == b {
+				u.installDisagreement(ma, mb)
+			}
 			if c.onDisagree != nil {
 				c.onDisagree()
 			}
