@@ -13,7 +13,6 @@ import (
 	"image"
 	"image/color"
 	"slices"
-	"strings"
 	"time"
 
 	"fyne.io/fyne/v2"
@@ -199,23 +198,7 @@ func (u *UI) Compare() {
 }
 
 // compareNames are the models compared, largest first (the teacher leads).
-func (u *UI) compareNames() []string {
-	cards := slices.Clone(u.seg.reg.Cards())
-	slices.SortStableFunc(cards, func(a, b *inference.Card) int {
-		switch {
-		case a.Params > b.Params:
-			return -1
-		case a.Params < b.Params:
-			return 1
-		}
-		return strings.Compare(a.Name, b.Name)
-	})
-	names := make([]string, len(cards))
-	for i, c := range cards {
-		names[i] = c.Name
-	}
-	return names
-}
+func (u *UI) compareNames() []string { return comparison.ModelOrder(u.seg.reg) }
 
 // putOwnResult gives the set the segmentation the panel already shows, so
 // that it does not run again: only a whole-volume run at the model's own

@@ -422,6 +422,9 @@ func (u *UI) updateDisagreement() {
 }
 
 // disagreement compares two canonical masks and adds the both-liver label.
+// It does not use Set.Disagree, whose map lies on the study's own grid:
+// the views draw on the canonical grid, and the jump needs canonical
+// slices.
 func disagreement(a, b *volume.Mask) (disResult, error) {
 	d, err := comparison.Disagree(a, b)
 	if err != nil {
