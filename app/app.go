@@ -120,6 +120,7 @@ type UI struct {
 	exp      exportState
 	rep      reportState
 	settings settingsState
+	cmp      cmpState
 }
 
 const customPreset = "Custom"

@@ -212,7 +212,7 @@ func (u *UI) segPanel() fyne.CanvasObject {
 		container.NewBorder(nil, nil, nil, container.NewHBox(s.runBtn, s.cancelBtn), s.model),
 		s.cardInfo,
 		container.NewBorder(nil, nil, nil, nil, container.NewStack(s.bar)), s.stage,
-		s.result, s.errText,
+		s.result, s.errText, u.compareButton(),
 		container.NewBorder(nil, nil, widget.NewLabel("Threshold"), s.thrLabel, s.thr),
 		container.NewHBox(s.show, s.fill, s.outline, container.NewGridWrap(fyne.NewSize(110, s.color.MinSize().Height), s.color)),
 		container.NewBorder(nil, nil, widget.NewLabel("Opacity"), nil, s.opacity),
@@ -753,6 +753,7 @@ func (u *UI) resetSegmentation() {
 		u.endRun()
 	}
 	s.postGen.Add(1) // drop pending background work
+	u.resetCompare()
 	s.res, s.ovl, s.box, s.boxOvl, s.ref, s.refOvl, s.refName = nil, nil, nil, nil, nil, nil, ""
 	s.result.SetText("No segmentation yet.")
 	s.boxLabel.Hide()

@@ -29,6 +29,9 @@ type Overlay interface {
 type MaskOverlay struct {
 	Style
 	mask *volume.Mask // canonical, same grid as the volume
+	// label, when not 0, makes only voxels of that value count (one label
+	// of a label map, e.g. a disagreement map's "only A").
+	label uint8
 	// The field of the slice last drawn in each plane, kept because the
 	// mask never changes: a redraw for another overlay's sake (a
 	// threshold step) then costs only the painting.
@@ -57,6 +60,20 @@ func NewMaskOverlay(s *Slicer, m *volume.Mask, st Style) (*MaskOverlay, error) {
 		return nil, fmt.Errorf("viewer: mask grid %v does not match the volume grid %v", m.Size, s.vol.Size)
 	}
 	return &MaskOverlay{mask: cm, Style: st}, nil
+}
+
+// NewLabelOverlay is NewMaskOverlay for the voxels of m equal to label
+// (1..255) only: one class of a label map, without a mask per class.
+func NewLabelOverlay(s *Slicer, m *volume.Mask, label uint8, st Style) (*MaskOverlay, error) {
+	if label == 0 {
+		return nil, fmt.Errorf("viewer: label 0 is the background")
+	}
+	o, err := NewMaskOverlay(s, m, st)
+	if err != nil {
+		return nil, err
+	}
+	o.label = label
+	return o, nil
 }
 
 // Mask is the mask shown, in canonical voxel order.
@@ -98,7 +115,7 @@ func (o *MaskOverlay) sliceField(f *field, p Plane, slice int) bool {
 		row := data[(y+1)*fw+1:]
 		src := base + y*sy
 		for x := 0; x < w; x++ {
-			if vox[src] != 0 {
+			if v := vox[src]; v != 0 && (o.label == 0 || v == o.label) {
 				row[x] = 1
 				any = true
 			}

@@ -332,3 +332,37 @@ func TestVolumeAtConcurrentWithDraw(t *testing.T) {
 		t.Errorf("VolumeAt %v while drawing, %v alone", got, want)
 	}
 }
+
+func TestLabelOverlayDrawsOneLabel(t *testing.T) {
+	s, m := blockMask(t)
+	// Label 2 on the block's right half (i = 3, 4); label 1 on the left.
+	for j := 1; j <= 4; j++ {
+		m.Voxels[m.Offset(3, j, 1)] = 2
+		m.Voxels[m.Offset(4, j, 1)] = 2
+	}
+	for _, tc := range []struct {
+		label   uint8
+		in, out [2]int // a pixel that must be painted, one that must not
+	}{
+		{1, [2]int{1, 2}, [2]int{4, 2}},
+		{2, [2]int{4, 2}, [2]int{1, 2}},
+	} {
+		o, err := NewLabelOverlay(s, m, tc.label, Style{Color: red, Fill: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc := NewScene(s)
+		sc.SetOverlays(o)
+		sc.SetSlice(Axial, 1)
+		img := sc.RenderOverlays(nil, Axial)
+		if a := alphaAt(img, tc.in[0], tc.in[1]); a < 250 {
+			t.Errorf("label %d: alpha %d at %v, want opaque", tc.label, a, tc.in)
+		}
+		if a := alphaAt(img, tc.out[0], tc.out[1]); a != 0 {
+			t.Errorf("label %d: alpha %d at %v (the other label), want 0", tc.label, a, tc.out)
+		}
+	}
+	if _, err := NewLabelOverlay(s, m, 0, Style{}); err == nil {
+		t.Error("label 0 accepted")
+	}
+}

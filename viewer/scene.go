@@ -131,7 +131,14 @@ func (sc *Scene) RenderOverlays(dst *image.RGBA, p Plane) *image.RGBA {
 // reused when it has that size. It returns nil when there are no overlays
 // or the size is empty.
 func (sc *Scene) RenderOverlaysAt(dst *image.RGBA, p Plane, vp Viewport, w, h int) *image.RGBA {
-	if len(sc.overlays) == 0 || w <= 0 || h <= 0 {
+	return sc.RenderListAt(sc.overlays, dst, p, vp, w, h)
+}
+
+// RenderListAt is RenderOverlaysAt for the given overlays instead of the
+// scene's: a view that shows its own overlays (one model per panel of a
+// side-by-side comparison) on the shared slice uses it.
+func (sc *Scene) RenderListAt(list []Overlay, dst *image.RGBA, p Plane, vp Viewport, w, h int) *image.RGBA {
+	if len(list) == 0 || w <= 0 || h <= 0 {
 		return nil
 	}
 	if dst == nil || dst.Rect != image.Rect(0, 0, w, h) {
@@ -139,7 +146,7 @@ func (sc *Scene) RenderOverlaysAt(dst *image.RGBA, p Plane, vp Viewport, w, h in
 	} else {
 		clear(dst.Pix)
 	}
-	for _, o := range sc.overlays {
+	for _, o := range list {
 		o.Draw(dst, p, sc.Slice(p), vp)
 	}
 	return dst

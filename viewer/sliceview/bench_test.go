@@ -61,3 +61,36 @@ func BenchmarkThreeViewWindowChange(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/refresh")
 }
+
+// BenchmarkSideBySideStep is a wheel notch in a four-panel side-by-side
+// comparison: four axial views on one scene, each with its own overlay (a
+// mask covering a third of the volume), plus three paused views of the
+// same scene that must cost nothing.
+func BenchmarkSideBySideStep(b *testing.B) {
+	sc, three := benchRig(b)
+	for _, v := range three {
+		v.SetPaused(true)
+	}
+	m := volume.NewMask(sc.Slicer().Volume().Geometry)
+	for n := range m.Voxels[:len(m.Voxels)/3] {
+		m.Voxels[n] = 1
+	}
+	objs := make([]fyne.CanvasObject, 4)
+	for n := range objs {
+		v := New(viewer.Axial)
+		v.SetScene(sc)
+		o, err := viewer.NewMaskOverlay(sc.Slicer(), m, viewer.Style{Color: colorRed, Fill: 0.3, Outline: 1})
+		if err != nil {
+			b.Fatal(err)
+		}
+		v.SetOverlays(o)
+		objs[n] = v
+	}
+	w := test.NewTempWindow(b, container.NewGridWithColumns(4, objs...))
+	w.Resize(fyne.NewSize(1400, 400))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		sc.SetSlice(viewer.Axial, 20+i%160)
+	}
+	b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/step")
+}

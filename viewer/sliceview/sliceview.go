@@ -85,6 +85,22 @@ type SliceView struct {
 	// clamped into the volume; the normal axis holds the current slice).
 	BoxMode bool
 	OnBox   func(v *SliceView, a, b [3]int)
+	// OnViewChanged is called after the user zoomed, panned or reset the
+	// view (not after SetViewState), so that an app can link the zoom and
+	// pan of several views of the same plane.
+	OnViewChanged func(v *SliceView)
+
+	// own, when set, makes the view draw ownList instead of the scene's
+	// overlays (SetOverlays): panels that show the same slice with
+	// different segmentations share one scene.
+	own     bool
+	ownList []viewer.Overlay
+	// paused views skip rendering on scene changes; stale says one was
+	// missed (SetPaused).
+	paused, stale bool
+	title         string
+	titleColor    color.Color
+	hideLabel     bool
 
 	button   desktop.MouseButton
 	modifier fyne.KeyModifier
@@ -102,7 +118,7 @@ type SliceView struct {
 
 // New creates an empty view of plane p.
 func New(p viewer.Plane) *SliceView {
-	v := &SliceView{plane: p, zoom: 1, lastSlice: -1}
+	v := &SliceView{plane: p, zoom: 1, lastSlice: -1, title: p.String(), titleColor: LabelColor}
 	v.ExtendBaseWidget(v)
 	return v
 }
@@ -121,16 +137,140 @@ func (v *SliceView) SetScene(sc *viewer.Scene) {
 	v.img, v.ovl = nil, nil
 	v.ovlKey = ovlKey{}
 	v.lastSlice = -1
+	v.stale = false
 	if sc != nil {
 		sc.Listen(func(c viewer.Change) {
 			if v.scene == sc {
 				v.sceneChanged(c)
 			}
 		})
+		if v.paused {
+			v.stale = true
+		} else {
+			v.renderImage()
+			v.renderOverlay()
+		}
+	}
+	v.Refresh()
+}
+
+// SetOverlays makes the view draw these overlays (in order) instead of the
+// scene's, on the scene's slice; only this view's overlay layer is redrawn.
+// Call OverlaysChanged after changing one of them.
+func (v *SliceView) SetOverlays(list ...viewer.Overlay) {
+	v.own, v.ownList = true, append([]viewer.Overlay(nil), list...)
+	v.OverlaysChanged()
+}
+
+// UseSceneOverlays returns to drawing the scene's overlays.
+func (v *SliceView) UseSceneOverlays() {
+	v.own, v.ownList = false, nil
+	v.OverlaysChanged()
+}
+
+// OverlaysChanged redraws the view's overlay layer (and nothing else).
+func (v *SliceView) OverlaysChanged() {
+	if v.scene == nil {
+		return
+	}
+	if v.paused {
+		v.stale = true
+		return
+	}
+	v.renderOverlay()
+}
+
+// overlayList is what the overlay layer shows.
+func (v *SliceView) overlayList() []viewer.Overlay {
+	if v.own {
+		return v.ownList
+	}
+	if v.scene == nil {
+		return nil
+	}
+	return v.scene.Overlays()
+}
+
+// SetPaused stops (true) or resumes rendering on scene changes. A view
+// that is not on screen (another display mode is shown) is paused so that
+// slice and window changes cost nothing for it; on resuming it renders
+// once if it missed a change.
+func (v *SliceView) SetPaused(p bool) {
+	if v.paused == p {
+		return
+	}
+	v.paused = p
+	if p || v.scene == nil {
+		return
+	}
+	if v.stale {
+		v.stale = false
 		v.renderImage()
 		v.renderOverlay()
 	}
-	v.Refresh()
+	v.Refresh() // the layout redraws the overlay layer if the size changed meanwhile
+}
+
+// Paused reports whether rendering is paused.
+func (v *SliceView) Paused() bool { return v.paused }
+
+// SetTitle replaces the title shown at the top left (the plane's name by
+// default), in colour c (nil: the label colour).
+func (v *SliceView) SetTitle(t string, c color.Color) {
+	if c == nil {
+		c = LabelColor
+	}
+	v.title, v.titleColor = t, c
+	if v.r != nil {
+		v.r.title.Text, v.r.title.Color = t, c
+		v.r.title.Refresh()
+		v.r.Layout(v.Size())
+	}
+}
+
+// SetLabelShown shows or hides the slice label at the bottom left (a row
+// of narrow panels on the same slice needs it once, not over every
+// panel's orientation letter).
+func (v *SliceView) SetLabelShown(on bool) {
+	v.hideLabel = !on
+	if v.r != nil {
+		v.r.updateAnnotations()
+	}
+}
+
+// Title is the title shown at the top left.
+func (v *SliceView) Title() string { return v.title }
+
+// TitleColor is the title's colour.
+func (v *SliceView) TitleColor() color.Color { return v.titleColor }
+
+// Overlays are the overlays the view draws and whether they are its own
+// (SetOverlays) rather than the scene's.
+func (v *SliceView) Overlays() (list []viewer.Overlay, own bool) {
+	return v.overlayList(), v.own
+}
+
+// ViewState is the zoom (1 = fit) and the pan (offset of the image centre
+// from the widget centre, in widget units).
+func (v *SliceView) ViewState() (zoom float32, pan fyne.Position) { return v.zoom, v.pan }
+
+// SetViewState sets zoom and pan as ViewState returns them, without
+// calling OnViewChanged; the overlay layer follows at the next layout.
+func (v *SliceView) SetViewState(zoom float32, pan fyne.Position) {
+	zoom = min(max(zoom, 0.25), 40)
+	if zoom == v.zoom && pan == v.pan {
+		return
+	}
+	v.zoom, v.pan = zoom, pan
+	if v.r != nil {
+		v.r.Layout(v.Size())
+	}
+}
+
+func (v *SliceView) viewChanged() {
+	if v.OnViewChanged != nil {
+		v.OnViewChanged(v)
+	}
 }
 
 // Image is the grey image currently shown, at voxel resolution.
@@ -165,6 +305,7 @@ func (v *SliceView) Zoom() float32 { return v.zoom }
 func (v *SliceView) ResetView() {
 	v.zoom, v.pan = 1, fyne.Position{}
 	v.Refresh()
+	v.viewChanged()
 }
 
 // MatchView gives v the zoom and pan of o, so that a second view of the
@@ -191,9 +332,21 @@ func (v *SliceView) ZoomBy(f float32, at fyne.Position) {
 	v.pan = centre.Subtract(c)
 	v.zoom = nz
 	v.Refresh()
+	v.viewChanged()
 }
 
 func (v *SliceView) sceneChanged(c viewer.Change) {
+	if v.paused {
+		v.stale = true
+		return
+	}
+	if v.own {
+		// The scene's overlays are not what this view shows.
+		c &^= viewer.ChangeOverlays
+		if c == 0 {
+			return
+		}
+	}
 	if c&viewer.ChangeWindow != 0 {
 		v.renderImage()
 	}
@@ -269,10 +422,10 @@ func (v *SliceView) overlayGeometry() (pos fyne.Position, size fyne.Size, k ovlK
 // geometry and overlays.
 func (v *SliceView) renderOverlay() {
 	pos, size, k, ok := v.overlayGeometry()
-	if !ok || len(v.scene.Overlays()) == 0 {
+	if list := v.overlayList(); !ok || len(list) == 0 {
 		v.ovl, v.ovlKey = nil, ovlKey{}
 	} else {
-		v.ovl = v.scene.RenderOverlaysAt(v.ovl, v.plane, k.vp, k.w, k.h)
+		v.ovl = v.scene.RenderListAt(list, v.ovl, v.plane, k.vp, k.w, k.h)
 		v.ovlKey, v.ovlPos, v.ovlSize = k, pos, size
 	}
 	if v.r != nil {
@@ -420,6 +573,7 @@ func (v *SliceView) Dragged(ev *fyne.DragEvent) {
 		if v.r != nil {
 			v.r.Layout(v.Size())
 		}
+		v.viewChanged()
 	case v.WindowDrag || v.modifier&fyne.KeyModifierControl != 0:
 		v.adjustWindow(ev.Dragged)
 	case v.BoxMode:
@@ -597,7 +751,7 @@ func (v *SliceView) CreateRenderer() fyne.WidgetRenderer {
 	}
 	r.titleBg = canvas.NewRectangle(color.NRGBA{A: 160})
 	r.labelBg = canvas.NewRectangle(color.NRGBA{A: 160})
-	r.title = canvas.NewText(v.plane.String(), LabelColor)
+	r.title = canvas.NewText(v.title, v.titleColor)
 	r.title.TextStyle.Bold = true
 	r.label = canvas.NewText("", LabelColor)
 	r.label.TextStyle.Monospace = true
@@ -672,6 +826,10 @@ func (r *renderer) updateAnnotations() {
 			o.Hide()
 		}
 	}
+	if r.v.hideLabel {
+		r.label.Hide()
+		r.labelBg.Hide()
+	}
 	if txt := r.v.Label(); txt != r.label.Text {
 		r.label.Text = txt
 		r.label.Refresh()
@@ -700,7 +858,7 @@ func (r *renderer) Layout(size fyne.Size) {
 		// The overlay layer is drawn for the visible part of the image at
 		// device resolution: redraw it when that changed (resize, zoom,
 		// pan).
-		if _, _, k, ok := r.v.overlayGeometry(); ok && k != r.v.ovlKey && len(r.v.scene.Overlays()) > 0 {
+		if _, _, k, ok := r.v.overlayGeometry(); ok && k != r.v.ovlKey && len(r.v.overlayList()) > 0 && !r.v.paused {
 			r.v.renderOverlay()
 		}
 		w, h, _ := r.v.scene.Slicer().Dims(r.v.plane)

@@ -1,0 +1,575 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"image"
+	"image/color"
+	"image/draw"
+	"image/png"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/driver/desktop"
+
+	"github.com/liverseg/liverseg/comparison"
+	"github.com/liverseg/liverseg/internal/shareddata"
+	"github.com/liverseg/liverseg/viewer"
+	"github.com/liverseg/liverseg/viewer/sliceview"
+)
+
+// cmpHooks are channels fed by the comparison's test hooks.
+type cmpHooks struct {
+	done     chan error
+	table    chan struct{}
+	disagree chan struct{}
+	export   chan error
+}
+
+func hookCompare(u *UI) *cmpHooks {
+	h := &cmpHooks{done: make(chan error, 8), table: make(chan struct{}, 8), disagree: make(chan struct{}, 8), export: make(chan error, 8)}
+	c := &u.cmp
+	c.onDone = func(err error) { h.done <- err }
+	c.onTable = func() { h.table <- struct{}{} }
+	c.onDisagree = func() { h.disagree <- struct{}{} }
+	c.onExport = func(_ []string, err error) { h.export <- err }
+	return h
+}
+
+func wait[T any](t *testing.T, ch <-chan T, what string) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(3 * time.Minute):
+		t.Fatalf("%s did not happen", what)
+	}
+	var zero T
+	return zero
+}
+
+// openCompare opens chaos_ct01 with the shipped models, waits for the
+// student's mask, and runs the comparison to the end (table included).
+func openCompare(t *testing.T) (*UI, *cmpHooks) {
+	t.Helper()
+	u, _, postDone, real := openChaos(t)
+	if !real {
+		t.Skip("the shipped models are not in models/: the comparison needs teacher, assistant and students")
+	}
+	waitPost(t, postDone) // the student's full-resolution mask, which Compare reuses
+	h := hookCompare(u)
+	u.Compare()
+	if err := wait(t, h.done, "comparison"); err != nil {
+		t.Fatal(err)
+	}
+	wait(t, h.table, "metrics table")
+	return u, h
+}
+
+// colourPixels counts the pixels of a premultiplied image with alpha at
+// least minA whose un-premultiplied colour is within tol of c.
+func colourPixels(img *image.RGBA, c color.NRGBA, minA uint8, tol int) int {
+	if img == nil {
+		return 0
+	}
+	n := 0
+	for i := 0; i+3 < len(img.Pix); i += 4 {
+		a := img.Pix[i+3]
+		if a < minA || a == 0 {
+			continue
+		}
+		ok := true
+		for k, want := range []uint8{c.R, c.G, c.B} {
+			got := int(img.Pix[i+k]) * 255 / int(a)
+			if d := got - int(want); d < -tol || d > tol {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			n++
+		}
+	}
+	return n
+}
+
+// viewImage is what the canvas shows inside a view.
+func viewImage(u *UI, v *sliceview.SliceView) *image.RGBA {
+	img := u.win.Canvas().Capture()
+	pos := fyne.CurrentApp().Driver().AbsolutePositionForObject(v)
+	s := u.win.Canvas().Scale()
+	r := image.Rect(int(pos.X*s), int(pos.Y*s), int((pos.X+v.Size().Width)*s), int((pos.Y+v.Size().Height)*s))
+	out := image.NewRGBA(image.Rect(0, 0, r.Dx(), r.Dy()))
+	draw.Draw(out, out.Rect, img, r.Min, draw.Src)
+	return out
+}
+
+func modelColour(name string) color.NRGBA { return nrgba(comparison.Color(name)) }
+
+// TestCompareModes runs the four shipped models on chaos_ct01 and checks
+// what each mode shows, the cache, linked navigation, the disagreement
+// jump, the export and that a new study clears the cache.
+func TestCompareModes(t *testing.T) {
+	u, h := openCompare(t)
+	c := &u.cmp
+	names := u.compareNames()
+	if len(names) < 4 || names[0] != "teacher" {
+		t.Fatalf("models compared %v: want the teacher first and four models", names)
+	}
+
+	t.Run("results and table", func(t *testing.T) {
+		if got := len(c.set.Entries()); got != len(names) {
+			t.Fatalf("%d results, want %d", got, len(names))
+		}
+		// The student the panel had already segmented was put in, not run again.
+		if c.runs != len(names)-1 {
+			t.Errorf("%d models ran, want %d (the student's own result reused)", c.runs, len(names)-1)
+		}
+		rows := u.CompareRows()
+		if len(rows) != len(names) || rows[0].Name != "teacher" {
+			t.Fatalf("table rows %v", rowNames(rows))
+		}
+		if len(c.cols) != len(tableCols)-refCols {
+			t.Errorf("%d columns without a reference, want %d", len(c.cols), len(tableCols)-refCols)
+		}
+		for i, r := range rows {
+			for col := range c.cols {
+				cell := u.CompareCell(i, col)
+				if cell == "" || strings.Contains(cell, "NaN") || strings.Contains(cell, "Inf") {
+					t.Errorf("row %s column %q: %q", r.Name, c.cols[col].title, cell)
+				}
+			}
+			if r.Name == "teacher" {
+				if got := u.CompareCell(i, 5); got != undefined {
+					t.Errorf("teacher's Dice with itself shown as %q, want %q", got, undefined)
+				}
+				continue
+			}
+			d, err := strconv.ParseFloat(u.CompareCell(i, 5), 64)
+			if err != nil || d < 0.5 || d > 1 {
+				t.Errorf("%s: Dice against the teacher %q", r.Name, u.CompareCell(i, 5))
+			}
+			if ms, err := strconv.ParseFloat(u.CompareCell(i, 2), 64); err != nil || ms <= 0 {
+				t.Errorf("%s: network time %q", r.Name, u.CompareCell(i, 2))
+			}
+		}
+		if c.chart.Image == nil || c.chart.Image.Bounds().Dx() != chartW {
+			t.Error("no chart beside the table")
+		}
+	})
+
+	t.Run("cache hit is instant", func(t *testing.T) {
+		runs := c.runs
+		u.SetCompareMode(ModeSideBySide)
+		t0 := time.Now()
+		u.Compare()
+		select {
+		case err := <-h.done:
+			if err != nil {
+				t.Fatal(err)
+			}
+		default:
+			t.Fatal("a cached comparison did not finish at once")
+		}
+		if el := time.Since(t0); el > 200*time.Millisecond {
+			t.Errorf("cached comparison took %v", el)
+		}
+		for _, m := range compareModes {
+			u.SetCompareMode(m)
+		}
+		// The disagreement map (computed in the background) is all that
+		// the mode switches started; it arrives after the reader has
+		// left the mode again, and must not be drawn over the outlines.
+		u.SetCompareMode(ModeOverlay)
+		wait(t, h.disagree, "disagreement map")
+		if list, _ := c.tri[0].Overlays(); len(list) != len(names) {
+			t.Errorf("a late disagreement map replaced the outlines: %d overlays in overlay mode", len(list))
+		}
+		if c.runs != runs {
+			t.Errorf("%d models ran again", c.runs-runs)
+		}
+	})
+
+	t.Run("overlay", func(t *testing.T) {
+		u.SetCompareMode(ModeOverlay)
+		if list, _ := c.tri[0].Overlays(); len(list) != len(names) {
+			t.Fatalf("overlay mode draws %d overlays, want one outline per model (%d)", len(list), len(names))
+		}
+		if !c.triBox.Visible() || c.sbsBox.Visible() || !c.ovlSide.Visible() {
+			t.Fatal("overlay mode does not show the three views and the legend")
+		}
+		if n := len(c.ovlChecks.Objects); n != len(names) {
+			t.Errorf("legend has %d entries, want %d", n, len(names))
+		}
+		ax := c.tri[0]
+		for _, n := range names {
+			if got := colourPixels(ax.Overlay(), modelColour(n), 250, 3); got < 20 {
+				t.Errorf("%s's outline: %d pixels of its colour in the axial overlay", n, got)
+			}
+		}
+		// On screen: the teacher's colour is in the axial view's pixels.
+		if got := colourPixels(viewImage(u, ax), modelColour("teacher"), 255, 3); got < 20 {
+			t.Errorf("teacher's outline not on screen (%d pixels)", got)
+		}
+		grey := append([]byte(nil), ax.Image().Pix...)
+		u.SetModelShown("teacher", false)
+		if got := colourPixels(ax.Overlay(), modelColour("teacher"), 250, 3); got != 0 {
+			t.Errorf("teacher unticked, still %d pixels of its colour", got)
+		}
+		if got := colourPixels(ax.Overlay(), modelColour("student"), 250, 3); got < 20 {
+			t.Errorf("student's outline lost when the teacher was hidden (%d)", got)
+		}
+		if !bytes.Equal(grey, ax.Image().Pix) {
+			t.Error("toggling an outline re-rendered the CT image")
+		}
+		u.SetModelShown("teacher", true)
+	})
+
+	t.Run("side by side linked", func(t *testing.T) {
+		u.SetCompareMode(ModeSideBySide)
+		panels, shown := u.SideBySide()
+		if !slices.Equal(shown, names) || len(panels) != len(names) {
+			t.Fatalf("panels %v, want %v", shown, names)
+		}
+		for i, p := range panels {
+			if p.Paused() || p.Plane() != viewer.Axial {
+				t.Fatalf("panel %s paused %v plane %v", shown[i], p.Paused(), p.Plane())
+			}
+			if got := colourPixels(p.Overlay(), modelColour(shown[i]), 250, 3); got < 20 {
+				t.Errorf("panel %s: %d pixels of its model's colour", shown[i], got)
+			}
+			for j, other := range names {
+				if j != i && colourPixels(p.Overlay(), modelColour(other), 250, 3) > 0 {
+					t.Errorf("panel %s shows %s's colour", shown[i], other)
+				}
+			}
+		}
+		if got := colourPixels(viewImage(u, panels[1]), modelColour(shown[1]), 255, 3); got < 20 {
+			t.Errorf("panel %s: its contour is not on screen", shown[1])
+		}
+		same := func(what string) {
+			t.Helper()
+			for i := 1; i < len(panels); i++ {
+				if panels[i].Slice() != panels[0].Slice() || !bytes.Equal(panels[i].Image().Pix, panels[0].Image().Pix) {
+					t.Errorf("%s: panel %s shows slice %d, panel %s slice %d (or other pixels)", what, shown[i], panels[i].Slice(), shown[0], panels[0].Slice())
+				}
+				zi, pi := panels[i].ViewState()
+				z0, p0 := panels[0].ViewState()
+				if zi != z0 || pi != p0 {
+					t.Errorf("%s: panel %s zoom %v pan %v, panel %s zoom %v pan %v", what, shown[i], zi, pi, shown[0], z0, p0)
+				}
+			}
+		}
+		// Scroll one panel: all show the next slice.
+		before := panels[0].Slice()
+		img0 := append([]byte(nil), panels[0].Image().Pix...)
+		panels[2].Scrolled(&fyne.ScrollEvent{PointEvent: fyne.PointEvent{Position: fyne.NewPos(panels[2].Size().Width/2, panels[2].Size().Height/2)}, Scrolled: fyne.NewDelta(0, 20)})
+		if panels[0].Slice() != before+1 {
+			t.Errorf("scrolling panel 3 moved panel 1 from slice %d to %d", before, panels[0].Slice())
+		}
+		if bytes.Equal(img0, panels[0].Image().Pix) {
+			t.Error("panel 1 was not re-rendered for the new slice")
+		}
+		same("scroll")
+		// Zoom one: all zoom.
+		panels[1].ZoomBy(2, fyne.NewPos(panels[1].Size().Width/2, panels[1].Size().Height/2))
+		if z, _ := panels[3].ViewState(); z != 2 {
+			t.Errorf("zooming panel 2 left panel 4 at zoom %v", z)
+		}
+		same("zoom")
+		// Pan one (middle drag): all pan.
+		panels[0].MouseDown(&desktop.MouseEvent{Button: desktop.MouseButtonTertiary})
+		panels[0].Dragged(&fyne.DragEvent{Dragged: fyne.NewDelta(30, -12)})
+		panels[0].MouseUp(&desktop.MouseEvent{})
+		if _, p := panels[2].ViewState(); p == (fyne.Position{}) {
+			t.Error("panning panel 1 did not pan panel 3")
+		}
+		same("pan")
+		// Window/level (right drag) on one: all re-render with it.
+		wl := u.scene.Window()
+		img0 = append(img0[:0], panels[0].Image().Pix...)
+		p := panels[3]
+		p.MouseDown(&desktop.MouseEvent{Button: desktop.MouseButtonSecondary, PointEvent: fyne.PointEvent{Position: fyne.NewPos(50, 50)}})
+		p.MouseMoved(&desktop.MouseEvent{Button: desktop.MouseButtonSecondary, PointEvent: fyne.PointEvent{Position: fyne.NewPos(110, 80)}})
+		p.MouseUp(&desktop.MouseEvent{})
+		if u.scene.Window() == wl {
+			t.Fatal("right drag did not change the window")
+		}
+		if bytes.Equal(img0, panels[0].Image().Pix) {
+			t.Error("panel 1 not re-rendered for the new window")
+		}
+		same("window/level")
+		// Crosshair: a click on one panel moves it in all (shared cursor,
+		// drawn at the same place in equal panels).
+		cur := u.scene.Cursor()
+		p.Tapped(&fyne.PointEvent{Position: p.ScreenPosition([3]int{cur[0] + 40, cur[1] + 25, cur[2]})})
+		if got := u.scene.Cursor(); got == cur {
+			t.Error("click did not move the crosshair")
+		}
+		for i := range panels {
+			if panels[i].ScreenPosition(u.scene.Cursor()) != panels[0].ScreenPosition(u.scene.Cursor()) {
+				t.Errorf("panel %s draws the crosshair elsewhere", shown[i])
+			}
+		}
+		u.SetSideBySideAxis(viewer.Coronal)
+		panels, _ = u.SideBySide()
+		if panels[0].Plane() != viewer.Coronal || panels[len(panels)-1].Plane() != viewer.Coronal {
+			t.Error("axis picker did not switch the panels to coronal")
+		}
+		u.SetSideBySideAxis(viewer.Axial)
+		// The three views are paused meanwhile.
+		if !c.tri[0].Paused() || !u.views[0].Paused() {
+			t.Error("views that are not on screen still render")
+		}
+	})
+
+	t.Run("disagreement", func(t *testing.T) {
+		u.SetCompareMode(ModeDisagreement) // drawn at once from the map computed above
+		if c.pairA.Selected != "student" || c.pairB.Selected != "teacher" {
+			t.Errorf("default pair %s vs %s, want student vs teacher", c.pairA.Selected, c.pairB.Selected)
+		}
+		// Independently: the axial slice where the two canonical masks
+		// differ most.
+		a, _ := c.set.Entry("student")
+		b, _ := c.set.Entry("teacher")
+		ca, cb := a.Mask.Canonical(), b.Mask.Canonical()
+		n := ca.Size
+		best, bestK := -1, -1
+		for k := 0; k < n[2]; k++ {
+			cnt := 0
+			for i := k * n[0] * n[1]; i < (k+1)*n[0]*n[1]; i++ {
+				if (ca.Voxels[i] != 0) != (cb.Voxels[i] != 0) {
+					cnt++
+				}
+			}
+			if cnt > best {
+				best, bestK = cnt, k
+			}
+		}
+		if best <= 0 {
+			t.Fatal("student and teacher agree everywhere: nothing to test")
+		}
+		u.scene.SetSlice(viewer.Axial, (bestK+n[2]/2)%n[2])
+		c.jumpBtn.Tapped(&fyne.PointEvent{})
+		if got := u.scene.Slice(viewer.Axial); got != bestK {
+			t.Errorf("jump went to axial slice %d, the most disagreement is on %d (%d voxels)", got, bestK, best)
+		}
+		cur := u.scene.Cursor()
+		if ca.Voxels[ca.Offset(cur[0], cur[1], cur[2])] == cb.Voxels[cb.Offset(cur[0], cur[1], cur[2])] {
+			t.Error("the crosshair is not on a disagreeing voxel")
+		}
+		ax := c.tri[0]
+		if got := colourPixels(ax.Overlay(), modelColour("student"), 128, 8); got < 20 {
+			t.Errorf("student-only voxels: %d pixels of the student's colour", got)
+		}
+		if got := colourPixels(ax.Overlay(), modelColour("teacher"), 128, 8); got < 20 {
+			t.Errorf("teacher-only voxels: %d pixels of the teacher's colour", got)
+		}
+		if got := colourPixels(viewImage(u, ax), modelColour("teacher"), 255, 40); got < 5 {
+			t.Errorf("teacher-only voxels not on screen (%d pixels)", got)
+		}
+		if !strings.Contains(c.disText.Text, "mL") {
+			t.Errorf("disagreement text %q", c.disText.Text)
+		}
+		// Another pair.
+		u.SetDisagreementPair("assistant", "teacher")
+		wait(t, h.disagree, "second disagreement map")
+		if c.disPair != [2]string{"assistant", "teacher"} {
+			t.Errorf("pair shown %v", c.disPair)
+		}
+		if colourPixels(ax.Overlay(), modelColour("student"), 128, 8) != 0 {
+			t.Error("the student's colour is still shown for assistant vs teacher")
+		}
+	})
+
+	t.Run("export", func(t *testing.T) {
+		dir := t.TempDir()
+		u.ExportComparison(dir, false)
+		if err := wait(t, h.export, "export"); err != nil {
+			t.Fatal(err)
+		}
+		files := compareFiles(c.mode)
+		f, err := os.Open(filepath.Join(dir, files[0]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs, err := csv.NewReader(f).ReadAll()
+		f.Close()
+		if err != nil || len(recs) != len(names)+1 {
+			t.Fatalf("CSV: %d records, %v", len(recs), err)
+		}
+		if !slices.Equal(recs[0], comparison.CSVHeader) {
+			t.Errorf("CSV header %q", recs[0])
+		}
+		data, err := os.ReadFile(filepath.Join(dir, files[1]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var doc comparison.JSONDoc
+		if err := json.Unmarshal(data, &doc); err != nil {
+			t.Fatalf("JSON: %v", err)
+		}
+		if len(doc.Models) != len(names) || doc.Meta.Size != u.vol.Size {
+			t.Errorf("JSON: %d models, size %v", len(doc.Models), doc.Meta.Size)
+		}
+		for _, name := range files[2:] {
+			f, err := os.Open(filepath.Join(dir, name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			img, err := png.Decode(f)
+			f.Close()
+			if err != nil || img.Bounds().Dx() < 300 || img.Bounds().Dy() < 150 {
+				t.Fatalf("%s: %v, %v", name, err, img.Bounds())
+			}
+			if name == files[3] {
+				// The views picture shows the disagreement (the mode
+				// shown): the teacher-only voxels in the teacher's colour.
+				rgba := image.NewRGBA(img.Bounds())
+				draw.Draw(rgba, rgba.Rect, img, img.Bounds().Min, draw.Src)
+				if got := colourPixels(rgba, modelColour("teacher"), 255, 40); got < 20 {
+					t.Errorf("%s: %d pixels of the teacher's colour, want its disagreement drawn", name, got)
+				}
+			}
+		}
+		// No overwrite without permission; nothing half-written left.
+		st, _ := os.Stat(filepath.Join(dir, files[0]))
+		u.ExportComparison(dir, false)
+		if err := wait(t, h.export, "second export"); !errors.Is(err, ErrExists) {
+			t.Errorf("export over existing files: %v, want ErrExists", err)
+		}
+		if st2, _ := os.Stat(filepath.Join(dir, files[0])); !st2.ModTime().Equal(st.ModTime()) {
+			t.Error("the CSV was replaced without permission")
+		}
+		u.ExportComparison(dir, true)
+		if err := wait(t, h.export, "export with overwrite"); err != nil {
+			t.Error(err)
+		}
+		left, _ := os.ReadDir(dir)
+		if len(left) != len(files) {
+			var got []string
+			for _, e := range left {
+				got = append(got, e.Name())
+			}
+			t.Errorf("folder holds %v, want only %v", got, files)
+		}
+	})
+
+	t.Run("new study clears the cache", func(t *testing.T) {
+		if err := openAndWait(t, u, shareddata.Path(t, "cases", "chaos_ct01", "dicom")); err != nil {
+			t.Fatal(err)
+		}
+		if c.set != nil || u.CompareShown() || len(c.models) != 0 {
+			t.Error("the comparison of the previous study is still there")
+		}
+		if u.views[0].Paused() {
+			t.Error("the three views stay paused")
+		}
+	})
+}
+
+func rowNames(rows []comparison.Row) []string {
+	var out []string
+	for _, r := range rows {
+		out = append(out, r.Name)
+	}
+	return out
+}
+
+// TestCompareCancel cancels the comparison while the teacher's network
+// runs: nothing more runs or appears, and a later Compare finishes the job.
+func TestCompareCancel(t *testing.T) {
+	u, _, postDone, real := openChaos(t)
+	if !real {
+		t.Skip("the shipped models are not in models/")
+	}
+	waitPost(t, postDone)
+	h := hookCompare(u)
+	c := &u.cmp
+	c.onProgress = func(p comparison.Progress) {
+		if p.Model == "teacher" && p.Stage == 2 && !p.Done && c.running { // inference.StageInfer
+			u.CancelCompare()
+		}
+	}
+	u.Compare()
+	if err := wait(t, h.done, "cancelled comparison"); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Compare ended with %v, want cancelled", err)
+	}
+	if c.running || c.cancelBtn.Visible() || c.bar.Visible() {
+		t.Error("progress still shown after Cancel")
+	}
+	time.Sleep(1500 * time.Millisecond) // a late result would arrive by now
+	if _, ok := c.set.Entry("teacher"); ok {
+		t.Error("the cancelled teacher's result was kept")
+	}
+	if c.runs != 0 {
+		t.Errorf("%d models finished after Cancel", c.runs)
+	}
+	select {
+	case err := <-h.done:
+		t.Errorf("a second completion after Cancel: %v", err)
+	default:
+	}
+	c.onProgress = nil
+	u.Compare()
+	if err := wait(t, h.done, "comparison after cancel"); err != nil {
+		t.Fatal(err)
+	}
+	if got := len(c.set.Entries()); got != len(u.compareNames()) {
+		t.Errorf("%d results after the second Compare", got)
+	}
+}
+
+// TestCompareWithReference loads the CHAOS manual mask after a first
+// comparison: Compare again measures the cached models against it too
+// (without running them) and shows it as its own panel and pair choice.
+func TestCompareWithReference(t *testing.T) {
+	u, h := openCompare(t)
+	c := &u.cmp
+	runs := c.runs
+	u.showCompareArea(false)
+	refDone := make(chan error, 2)
+	u.seg.onRefDone = func(err error) { refDone <- err }
+	u.LoadReference(shareddata.Path(t, "cases", "chaos_ct01", "liver.nii.gz"))
+	if err := wait(t, refDone, "reference"); err != nil {
+		t.Fatal(err)
+	}
+	u.Compare()
+	if err := wait(t, h.done, "comparison"); err != nil {
+		t.Fatal(err)
+	}
+	wait(t, h.table, "table with the reference")
+	if c.runs != runs {
+		t.Errorf("%d models ran again for the reference", c.runs-runs)
+	}
+	if !slices.Contains(c.pairB.Options, refName) {
+		t.Errorf("the reference is not offered for the disagreement pair: %v", c.pairB.Options)
+	}
+	if len(c.cols) != len(tableCols) {
+		t.Fatalf("%d columns with a reference, want %d", len(c.cols), len(tableCols))
+	}
+	for i, r := range u.CompareRows() {
+		d, err := strconv.ParseFloat(u.CompareCell(i, len(tableCols)-refCols), 64)
+		if err != nil || d < 0.6 || d > 1 {
+			t.Errorf("%s: Dice against the reference %q", r.Name, u.CompareCell(i, len(tableCols)-refCols))
+		}
+		hd, err := strconv.ParseFloat(u.CompareCell(i, len(tableCols)-2), 64)
+		if err != nil || hd <= 0 || hd > 100 {
+			t.Errorf("%s: HD95 against the reference %q", r.Name, u.CompareCell(i, len(tableCols)-2))
+		}
+	}
+	u.SetCompareMode(ModeSideBySide)
+	_, shown := u.SideBySide()
+	if len(shown) != len(u.compareNames())+1 || shown[len(shown)-1] != refName {
+		t.Errorf("panels %v: want the models and the reference", shown)
+	}
+}
