@@ -226,6 +226,8 @@ func (u *UI) mainMenu() *fyne.MainMenu {
 		fyne.NewMenuItemSeparator(),
 		fyne.NewMenuItem("Export segmentation…", u.ShowExport),
 		fyne.NewMenuItem("Save report…", u.ShowReport),
+		fyne.NewMenuItem("Compare models…", u.Compare),
+		fyne.NewMenuItem("Export comparison…", u.chooseCompareExport),
 		fyne.NewMenuItemSeparator(),
 		fyne.NewMenuItem("Settings…", u.ShowSettings),
 	)
@@ -256,7 +258,7 @@ func (u *UI) dropped(_ fyne.Position, uris []fyne.URI) {
 	}
 }
 
-const helpText = `Segmentation: the student runs when a study opens; pick another model and Run, or Cancel. The threshold slider re-contours the kept probability map without re-running. Box: drag a rectangle on a view to segment only that region (the third axis comes from a box drawn on another view, else the whole extent).
+const helpText = `Segmentation: the student runs when a study opens; pick another model and Run, or Cancel. Compare models runs all four and shows them as outlines, side by side or as a disagreement map, with a metrics table and a chart. The threshold slider re-contours the kept probability map without re-running. Box: drag a rectangle on a view to segment only that region (the third axis comes from a box drawn on another view, else the whole extent).
 Mouse: wheel = slice · click/drag = crosshair (all views follow) · right drag or ctrl+drag = window/level (→ wider, ↓ higher level) · middle or shift+drag = pan · ctrl+wheel = zoom.
 Keys (view under focus): Page Up/Down, ↑/↓ = slice · Home/End = first/last · + / − = zoom · 0 = reset.
 Slices step towards S, P and L (index +1). Views are radiological: patient right on screen left.`

@@ -168,7 +168,6 @@ func (u *UI) Compare() {
 		u.resetCompare()
 		c.set = comparison.NewSet(u.vol)
 	}
-	u.putOwnResult()
 	u.syncReference()
 	u.showCompareArea(true)
 	if c.running {
@@ -199,33 +198,6 @@ func (u *UI) Compare() {
 
 // compareNames are the models compared, largest first (the teacher leads).
 func (u *UI) compareNames() []string { return comparison.ModelOrder(u.seg.reg) }
-
-// putOwnResult gives the set the segmentation the panel already shows, so
-// that it does not run again: only a whole-volume run at the model's own
-// threshold whose full-resolution mask is built is the same as what the
-// comparison would compute.
-func (u *UI) putOwnResult() {
-	s, c := &u.seg, &u.cmp
-	r := s.res
-	if r == nil || r.Mask == nil || u.vol == nil || r.Input() != u.vol.Geometry {
-		return
-	}
-	card, ok := s.reg.Card(r.Model)
-	if !ok || r.ROI != (inference.Box{Max: u.vol.CanonicalGeometry().Size}) {
-		return
-	}
-	def := card.DefaultOptions()
-	if r.Post != (inference.PostOptions{Threshold: def.Threshold, LargestComponent: def.LargestComponent, FillHoles: def.FillHoles}) {
-		return
-	}
-	if _, ok := c.set.Entry(r.Model); ok {
-		return
-	}
-	// A copy: the panel may later change its threshold (Mask, Post) on
-	// the UI goroutine while the comparison reads this one elsewhere.
-	rc := *r
-	c.set.Put(comparison.EntryFromResult(card, &rc))
-}
 
 // syncReference gives the set the reference mask the panel shows (on the
 // study's own grid, like the models' masks).
@@ -388,7 +360,7 @@ func prepareModel(e *comparison.Entry, s *viewer.Slicer) *cmpModel {
 func nrgba(c color.RGBA) color.NRGBA { return color.NRGBA{R: c.R, G: c.G, B: c.B, A: 255} }
 
 // installModels prepares (on this goroutine) any entry of the set not yet
-// shown: the student Put from the panel, or a cancelled run's models.
+// shown (a cancelled run's finished models).
 func (u *UI) installModels() {
 	c := &u.cmp
 	for _, e := range c.set.Entries() {
