@@ -1,19 +1,14 @@
 package app
 
 import (
-	"bufio"
-	"compress/gzip"
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
-	"io"
 	"math"
 	"os"
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -24,6 +19,7 @@ import (
 	"fyne.io/fyne/v2/test"
 
 	"github.com/liverseg/liverseg/dicomio"
+	"github.com/liverseg/liverseg/internal/nrrdtest"
 	"github.com/liverseg/liverseg/internal/shareddata"
 	"github.com/liverseg/liverseg/metrics"
 	"github.com/liverseg/liverseg/volume"
@@ -448,7 +444,7 @@ func TestReopenDcmqiSEG(t *testing.T) {
 	if u.scene.Slicer() == nil || u.seg.refOvl == nil {
 		t.Fatal("no reference overlay")
 	}
-	nrrd := readNRRDMask(t, filepath.Join(dir, "liver_seg.nrrd"))
+	nrrd := nrrdtest.ReadMask(t, filepath.Join(dir, "liver_seg.nrrd"))
 	d, err := metrics.Dice(nrrd.Canonical(), u.seg.ref)
 	if err != nil {
 		t.Fatal(err)
@@ -502,82 +498,4 @@ func TestReopenDcmqiSEG(t *testing.T) {
 	if other.seg.ref != nil {
 		t.Error("a SEG of another study was shown")
 	}
-}
-
-// readNRRDMask reads a 3D LPS NRRD label image (raw or gzip, any integer
-// type of 1 or 2 bytes, little endian), enough for Slicer's segmentations.
-func readNRRDMask(t *testing.T, path string) *volume.Mask {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	br := bufio.NewReader(f)
-	fields := map[string]string{}
-	for {
-		line, err := br.ReadString('\n')
-		if err != nil {
-			t.Fatalf("%s: header: %v", path, err)
-		}
-		line = strings.TrimRight(line, "\r\n")
-		if line == "" {
-			break
-		}
-		if k, v, ok := strings.Cut(line, ":"); ok && !strings.HasPrefix(line, "#") {
-			fields[strings.TrimSpace(k)] = strings.TrimSpace(strings.TrimPrefix(v, "="))
-		}
-	}
-	if fields["space"] != "left-posterior-superior" || fields["dimension"] != "3" {
-		t.Fatalf("%s: unsupported NRRD %v", path, fields)
-	}
-	var g volume.Geometry
-	for a, s := range strings.Fields(fields["sizes"]) {
-		g.Size[a], _ = strconv.Atoi(s)
-	}
-	vec := func(s string) (v [3]float64) {
-		for a, x := range strings.Split(strings.Trim(s, "()"), ",") {
-			v[a], _ = strconv.ParseFloat(strings.TrimSpace(x), 64)
-		}
-		return v
-	}
-	g.Origin = vec(fields["space origin"])
-	for a, s := range strings.Fields(fields["space directions"]) {
-		d := vec(s)
-		n := math.Sqrt(d[0]*d[0] + d[1]*d[1] + d[2]*d[2])
-		g.Spacing[a] = n
-		for r := 0; r < 3; r++ {
-			g.Direction[r][a] = d[r] / n
-		}
-	}
-	var r io.Reader = br
-	if e := fields["encoding"]; e == "gzip" || e == "gz" {
-		zr, err := gzip.NewReader(br)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r = zr
-	}
-	size := 2
-	switch fields["type"] {
-	case "uchar", "unsigned char", "uint8", "char", "signed char", "int8":
-		size = 1
-	}
-	raw := make([]byte, g.NumVoxels()*size)
-	if _, err := io.ReadFull(r, raw); err != nil {
-		t.Fatalf("%s: data: %v", path, err)
-	}
-	m := volume.NewMask(g)
-	for i := range m.Voxels {
-		var x int
-		if size == 1 {
-			x = int(raw[i])
-		} else {
-			x = int(binary.LittleEndian.Uint16(raw[2*i:]))
-		}
-		if x != 0 {
-			m.Voxels[i] = 1
-		}
-	}
-	return m
 }
