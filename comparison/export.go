@@ -1,7 +1,6 @@
 package comparison
 
 import (
-	"bufio"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
@@ -9,12 +8,11 @@ import (
 	"image/png"
 	"io"
 	"math"
-	"os"
-	"path/filepath"
 	"runtime/debug"
 	"strconv"
 	"time"
 
+	"github.com/liverseg/liverseg/internal/atomicfile"
 	"github.com/liverseg/liverseg/metrics"
 	"github.com/liverseg/liverseg/volume"
 )
@@ -170,39 +168,12 @@ func WriteJSON(w io.Writer, rows []Row, meta Meta) error {
 	return enc.Encode(doc)
 }
 
-// WriteFile writes path atomically: write fills a temporary file in the
-// same folder, which replaces path only when everything succeeded. An
-// existing file at path is replaced (asking first is the caller's job).
-func WriteFile(path string, write func(io.Writer) error) (err error) {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	bw := bufio.NewWriter(f)
-	if err = write(bw); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err = bw.Flush(); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err = f.Sync(); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err = f.Close(); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err = os.Chmod(tmp, 0o644); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err = os.Rename(tmp, path); err != nil {
+// WriteFile writes path atomically (internal/atomicfile): write fills a
+// temporary file in the same folder, which replaces path only when
+// everything succeeded. An existing file at path is replaced (asking first
+// is the caller's job).
+func WriteFile(path string, write func(io.Writer) error) error {
+	if err := atomicfile.Write(path, atomicfile.Options{}, write); err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	return nil

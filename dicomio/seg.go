@@ -8,9 +8,9 @@ package dicomio
 // source CT image by a Derivation Image item.
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"math"
 	"os"
@@ -23,6 +23,7 @@ import (
 	"github.com/suyashkumar/dicom"
 	"github.com/suyashkumar/dicom/pkg/tag"
 
+	"github.com/liverseg/liverseg/internal/atomicfile"
 	"github.com/liverseg/liverseg/volume"
 )
 
@@ -97,38 +98,21 @@ func WriteSEG(path string, ct *volume.Volume, m *volume.Mask, opts SEGOptions) e
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("dicomio: write SEG %s: create folder: %w", path, err)
 	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-")
+	// Overwrite was asked for (or the file is absent): a plain atomic
+	// replace; without Overwrite the hard-link placement refuses a file
+	// that appeared since the check above.
+	err = atomicfile.Write(path, atomicfile.Options{NoOverwrite: !opts.Overwrite}, func(w io.Writer) error {
+		if err := dicom.Write(w, ds); err != nil {
+			return fmt.Errorf("encode: %w", err)
+		}
+		return nil
+	})
+	if errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("dicomio: write SEG %s: file exists; refusing to overwrite it", path)
+	}
 	if err != nil {
 		return fmt.Errorf("dicomio: write SEG %s: %w", path, err)
 	}
-	tmp := f.Name()
-	ok := false
-	defer func() {
-		if !ok {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	bw := bufio.NewWriterSize(f, 1<<20)
-	if err := dicom.Write(bw, ds); err != nil {
-		return fmt.Errorf("dicomio: write SEG %s: encode: %w", path, err)
-	}
-	if err := bw.Flush(); err != nil {
-		return fmt.Errorf("dicomio: write SEG %s: %w", path, err)
-	}
-	if err := f.Chmod(0o644); err != nil {
-		return fmt.Errorf("dicomio: write SEG %s: %w", path, err)
-	}
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("dicomio: write SEG %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("dicomio: write SEG %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("dicomio: write SEG %s: move into place: %w", path, err)
-	}
-	ok = true
 	return nil
 }
 

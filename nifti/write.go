@@ -1,7 +1,6 @@
 package nifti
 
 import (
-	"bufio"
 	"compress/gzip"
 	"encoding/binary"
 	"errors"
@@ -9,10 +8,9 @@ import (
 	"io"
 	"io/fs"
 	"math"
-	"os"
-	"path/filepath"
 	"strings"
 
+	"github.com/liverseg/liverseg/internal/atomicfile"
 	"github.com/liverseg/liverseg/volume"
 )
 
@@ -144,10 +142,10 @@ func float32Quaternion(b, c, d float64) (float32, float32, float32) {
 	return q[0], q[1], q[2]
 }
 
-// write produces the file atomically: temp file in the destination folder,
-// fsync, rename (or hard link when NoOverwrite), temp file removed on every
-// failure path.
-func write(path string, g volume.Geometry, dt int16, o WriteOptions, body func(io.Writer) error) (err error) {
+// write produces the file atomically (internal/atomicfile: temp file in the
+// destination folder, fsync, rename, or hard link when NoOverwrite; nothing
+// left behind on failure).
+func write(path string, g volume.Geometry, dt int16, o WriteOptions, body func(io.Writer) error) error {
 	h, err := newHeader(g, dt)
 	if err != nil {
 		return fmt.Errorf("nifti: writing %s: %w", path, err)
@@ -155,91 +153,32 @@ func write(path string, g volume.Geometry, dt int16, o WriteOptions, body func(i
 	if !IsNIfTI(path) {
 		return fmt.Errorf("nifti: writing %s: the name must end in .nii or .nii.gz", path)
 	}
-	if o.NoOverwrite {
-		if _, err := os.Lstat(path); err == nil {
-			return &fs.PathError{Op: "nifti: write", Path: path, Err: fs.ErrExist}
+	err = atomicfile.Write(path, atomicfile.Options{NoOverwrite: o.NoOverwrite}, func(w io.Writer) error {
+		var gz *gzip.Writer
+		if strings.HasSuffix(strings.ToLower(path), ".gz") {
+			// BestSpeed: CT compresses almost as well at level 1 as at 6 (for
+			// the CHAOS CT, gzip -1 gives 16.9 MiB in 1.3 s, gzip -6 16.5 MiB
+			// in 3.3 s; most of the gain is the air around the patient), which
+			// matters for a 512×512×500 export on a laptop.
+			gz, _ = gzip.NewWriterLevel(w, gzip.BestSpeed)
+			w = gz
 		}
+		if _, err := w.Write(h.encode()); err != nil {
+			return err
+		}
+		if err := body(w); err != nil {
+			return err
+		}
+		if gz != nil {
+			return gz.Close()
+		}
+		return nil
+	})
+	if errors.Is(err, fs.ErrExist) {
+		return &fs.PathError{Op: "nifti: write", Path: path, Err: fs.ErrExist}
 	}
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	tmp, err := os.CreateTemp(dir, "."+base+".tmp-*")
 	if err != nil {
 		return fmt.Errorf("nifti: writing %s: %w", path, err)
 	}
-	tmpName := tmp.Name()
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmpName)
-		}
-	}()
-	bw := bufio.NewWriterSize(tmp, 1<<20)
-	var w io.Writer = bw
-	var gz *gzip.Writer
-	if strings.HasSuffix(strings.ToLower(path), ".gz") {
-		// BestSpeed: CT compresses almost as well at level 1 as at 6 (for
-		// the CHAOS CT, gzip -1 gives 16.9 MiB in 1.3 s, gzip -6 16.5 MiB
-		// in 3.3 s; most of the gain is the air around the patient), which
-		// matters for a 512×512×500 export on a laptop.
-		gz, _ = gzip.NewWriterLevel(bw, gzip.BestSpeed)
-		w = gz
-	}
-	if _, err = w.Write(h.encode()); err != nil {
-		return fmt.Errorf("nifti: writing %s: %w", path, err)
-	}
-	if err = body(w); err != nil {
-		return fmt.Errorf("nifti: writing %s: %w", path, err)
-	}
-	if gz != nil {
-		if err = gz.Close(); err != nil {
-			return fmt.Errorf("nifti: writing %s: %w", path, err)
-		}
-	}
-	if err = bw.Flush(); err != nil {
-		return fmt.Errorf("nifti: writing %s: %w", path, err)
-	}
-	// Readable by others like any file the user saves (CreateTemp makes
-	// it 0600); the umask does not apply to Chmod, so mirror a 022 one.
-	if err = tmp.Chmod(0o644); err != nil {
-		return fmt.Errorf("nifti: writing %s: %w", path, err)
-	}
-	if err = tmp.Sync(); err != nil {
-		return fmt.Errorf("nifti: writing %s: %w", path, err)
-	}
-	if err = tmp.Close(); err != nil {
-		return fmt.Errorf("nifti: writing %s: %w", path, err)
-	}
-	if o.NoOverwrite {
-		// link fails if path exists, unlike rename, so a file created
-		// meanwhile by someone else is never replaced.
-		if lerr := os.Link(tmpName, path); lerr == nil {
-			os.Remove(tmpName)
-			syncDir(dir)
-			return nil
-		} else if errors.Is(lerr, fs.ErrExist) {
-			err = &fs.PathError{Op: "nifti: write", Path: path, Err: fs.ErrExist}
-			return err
-		}
-		// No hard links on this file system: check, then rename.
-		if _, serr := os.Lstat(path); serr == nil {
-			err = &fs.PathError{Op: "nifti: write", Path: path, Err: fs.ErrExist}
-			return err
-		}
-	}
-	if err = os.Rename(tmpName, path); err != nil {
-		return fmt.Errorf("nifti: writing %s: %w", path, err)
-	}
-	syncDir(dir)
 	return nil
-}
-
-// syncDir makes the rename durable; failure only weakens durability after a
-// power cut, so it is not reported.
-func syncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
 }
