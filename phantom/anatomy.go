@@ -64,7 +64,7 @@ func (t Tissue) String() string {
 // baseHU is each tissue's mean attenuation in a portal-venous-phase
 // abdominal CT (about 70 s after contrast), from typical published values.
 var baseHU = [NumTissues]float64{
-	Air: -1000, Skin: 20, SubcutaneousFat: -105, Muscle: 52, VisceralFat: -95,
+	Air: -1000, Skin: 20, SubcutaneousFat: -95, Muscle: 62, VisceralFat: -88,
 	Lung: -855, CorticalBone: 1000, CancellousBone: 230, Disc: 85,
 	SpinalCanal: 22, Cartilage: 140, Liver: 106, LiverVessel: 172,
 	Spleen: 115, KidneyCortex: 160, KidneyMedulla: 125, RenalSinus: -55,
@@ -200,7 +200,7 @@ func newAnatomy(seed uint64) *anatomy {
 	a := &anatomy{seed: seed, hu: baseHU}
 
 	// Enhancement varies between patients and scanners.
-	a.hu[Liver] = 110 + g.sym(5)
+	a.hu[Liver] = 120 + g.sym(8)
 	a.hu[Spleen] = a.hu[Liver] + 8 + g.sym(4)
 	a.hu[LiverVessel] = a.hu[Liver] + 62 + g.sym(8)
 	a.hu[PortalVein] = a.hu[LiverVessel]
@@ -215,7 +215,7 @@ func newAnatomy(seed uint64) *anatomy {
 	a.yBack = 118
 	a.wPost = g.uni(0.45, 0.65)
 	a.wAnt = g.uni(0.05, 0.2)
-	a.fat0 = 8 + 12*u + g.sym(3)
+	a.fat0 = 5 + 7*u + g.sym(2)
 	a.warpAmp = g.uni(3.5, 6)
 
 	// Spine.
@@ -432,8 +432,16 @@ func (a *anatomy) liverShape(q vec3) float64 {
 	d := u.sub(a.rl.c)
 	t := clamp(-d[2]/a.rl.r[2], 0, 1)
 	s := 1 + a.rlTaper*t*t
-	d[0] = (d[0]+24*t)*s + 18*t*t*math.Max(0, d[0]+24*t) // medial side recedes faster
+	// The lateral surface stays against the body wall down to the tip (the
+	// wall clips it there): the section's centre moves out as it narrows.
+	lat := 0.75 * a.rl.r[0] * (1 - math.Sqrt(1-t*t)/s)
+	d[0] = (d[0]+lat)*s + 18*t*t*math.Max(0, d[0]+lat) // medial side recedes faster
 	d[1] = (d[1] - 6*t) * s
+	if d[0] < 0 {
+		// The lateral half reaches further: the body wall, not the lobe's
+		// own curvature, bounds the diaphragmatic surface.
+		d[0] *= 0.7
+	}
 	sd := sdLocal(d, a.rl.r)
 	// Left lobe: thinner towards the patient's left.
 	d = u.sub(a.ll.c)
@@ -470,7 +478,7 @@ func (a *anatomy) liverSD(p, q vec3, l layout) float64 {
 // few millimetres of fat. It does not depend on the liver's own shape.
 func (a *anatomy) liverRoom(q vec3, l layout) float64 {
 	inner := l.depth - l.fat - l.mus
-	sd := 1.5 + 2.5*math.Max(0, -l.uy) - inner // a thin preperitoneal fat line, wider in front
+	sd := 0.5 + 3*math.Max(0, -l.uy) - inner // a thin preperitoneal fat line, wider in front
 	sd = math.Max(sd, q[2]-(a.diaphragm(q, inner, l.uy)-1.6))
 	keep := func(o float64, margin float64) {
 		sd = math.Max(sd, margin-o)
@@ -564,7 +572,7 @@ func (a *anatomy) wallAt(ux, uy, fatVar float64) (fat, mus float64) {
 	ant := math.Max(0, -uy)
 	post := math.Max(0, uy)
 	fat = a.fat0 * (0.8 + 0.35*ant + 0.6*post*ux*ux) * (1 + fatVar)
-	mus = 9 + 5*ux*ux + 6*post
+	mus = 7 + 3*ux*ux + 6*post
 	return fat, mus
 }
 

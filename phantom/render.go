@@ -293,7 +293,7 @@ func (a *anatomy) ribAt(c *sliceCtx, p vec3, l layout) (float64, Tissue, bool) {
 	if len(c.ribsHere) == 0 {
 		return 0, 0, false
 	}
-	rd := l.fat + 0.55*l.mus
+	rd := l.fat + l.mus - 4.5
 	dd := (l.depth - rd) / 2.9
 	if dd*dd >= 1 {
 		return 0, 0, false
