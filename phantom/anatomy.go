@@ -64,7 +64,7 @@ func (t Tissue) String() string {
 // baseHU is each tissue's mean attenuation in a portal-venous-phase
 // abdominal CT (about 70 s after contrast), from typical published values.
 var baseHU = [NumTissues]float64{
-	Air: -1000, Skin: 20, SubcutaneousFat: -95, Muscle: 62, VisceralFat: -88,
+	Air: -1000, Skin: 20, SubcutaneousFat: -95, Muscle: 62, VisceralFat: -102,
 	Lung: -855, CorticalBone: 1000, CancellousBone: 230, Disc: 85,
 	SpinalCanal: 22, Cartilage: 140, Liver: 106, LiverVessel: 172,
 	Spleen: 115, KidneyCortex: 160, KidneyMedulla: 125, RenalSinus: -55,
@@ -236,17 +236,17 @@ func newAnatomy(seed uint64) *anatomy {
 	// front through costal cartilage.
 	uEnds := []float64{-0.85, -0.8, -0.78, -0.7, -0.55, -0.35, -0.1, 0.2, 0.45}
 	for side := -1.0; side <= 1; side += 2 {
-		z0 := 175 + g.sym(8) // rib 4; rib 10 leaves the spine near the dome's height
+		z0 := 160 + g.sym(8) // rib 4; rib 10 leaves the spine near the dome's height
 		for n, ue := range uEnds {
 			a.ribs = append(a.ribs, rib{
 				side: side, z0: z0 - float64(n)*(25+g.sym(1.5)),
-				drop: 150 + 6*float64(n) + g.sym(12), uEnd: ue + g.sym(0.05), cartU: -0.45,
+				drop: 170 + 10*float64(n) + g.sym(12), uEnd: ue + g.sym(0.05), cartU: -0.45,
 			})
 		}
 	}
 
 	// Diaphragm domes: the right one higher (the liver pushes it up).
-	a.domeR = vec3{-62 + g.sym(6), 12 + g.sym(5), g.sym(6)}
+	a.domeR = vec3{-62 + g.sym(6), -4 + g.sym(5), g.sym(6)}
 	a.domeL = vec3{66 + g.sym(6), 16 + g.sym(5), -14 + g.sym(6)}
 
 	// Mediastinum: heart on the central tendon, apex left-anterior.
@@ -283,8 +283,8 @@ func newAnatomy(seed uint64) *anatomy {
 	sd := g.uni(0.85, 1.15)
 	a.stomach = []ellipsoid{
 		ell(vec3{52, 20, -30}, vec3{36, 32, 28}.scale(sd)),
-		ell(vec3{46, -14, -52}, vec3{42, 38, 38}.scale(sd)),
-		ell(vec3{6, -50, -80}, vec3{32, 20, 22}.scale(sd)),
+		ell(vec3{50, -2, -54}, vec3{40, 36, 38}.scale(sd)),
+		ell(vec3{8, -40, -84}, vec3{32, 20, 22}.scale(sd)),
 		ell(vec3{-24, -40, -90}, vec3{15, 13, 13}),
 	}
 	a.stomachBB = a.stomach[0].bounds()
@@ -357,8 +357,8 @@ func newAnatomy(seed uint64) *anatomy {
 	a.ivcKeep, a.aortaKeep, a.colonKeep = a.ivc.bb.grow(3), a.aorta.bb.grow(8), a.colon.bb.grow(5)
 	a.duoKeep, a.esoKeep, a.pvKeep = a.duodenum.bb.grow(4), a.esophagus.bb.grow(4), a.pvTrunk.bb.grow(3)
 	a.buildOrganRefs()
-	// Consecutive seeds' targets differ by at least 0.38·380 = 145 mL.
-	a.livTarget = 1300 + 380*u
+	// Consecutive seeds' targets differ by at least 0.38·330 = 125 mL.
+	a.livTarget = 1250 + 330*u
 	a.livScale = 1
 	a.calibrateLiver()
 	a.buildVessels(newRNG(seed, 3))
@@ -397,7 +397,7 @@ func (a *anatomy) domes(q vec3) float64 {
 			dy /= 115
 		}
 		r2 := dx*dx + dy*dy
-		return d[2] - 18*r2 - 10*r2*r2
+		return d[2] - 36*r2 - 8*r2*r2
 	}
 	return smax(dome(a.domeR), dome(a.domeL), 30)
 }
@@ -436,11 +436,14 @@ func (a *anatomy) liverShape(q vec3) float64 {
 	// wall clips it there): the section's centre moves out as it narrows.
 	lat := 0.75 * a.rl.r[0] * (1 - math.Sqrt(1-t*t)/s)
 	d[0] = (d[0]+lat)*s + 18*t*t*math.Max(0, d[0]+lat) // medial side recedes faster
-	d[1] = (d[1] - 6*t) * s
+	d[1] = (d[1] + 14*t) * s
 	if d[0] < 0 {
 		// The lateral half reaches further: the body wall, not the lobe's
 		// own curvature, bounds the diaphragmatic surface.
 		d[0] *= 0.7
+	}
+	if d[1] < 0 {
+		d[1] *= 0.8 // likewise the anterior wall bounds the anterior surface
 	}
 	sd := sdLocal(d, a.rl.r)
 	// Left lobe: thinner towards the patient's left.
@@ -478,16 +481,16 @@ func (a *anatomy) liverSD(p, q vec3, l layout) float64 {
 // few millimetres of fat. It does not depend on the liver's own shape.
 func (a *anatomy) liverRoom(q vec3, l layout) float64 {
 	inner := l.depth - l.fat - l.mus
-	sd := 0.5 + 3*math.Max(0, -l.uy) - inner // a thin preperitoneal fat line, wider in front
+	sd := 0.5 + 1.5*math.Max(0, -l.uy) - inner // a thin preperitoneal fat line, wider in front
 	sd = math.Max(sd, q[2]-(a.diaphragm(q, inner, l.uy)-1.6))
 	keep := func(o float64, margin float64) {
 		sd = math.Max(sd, margin-o)
 	}
 	if k := &a.kidney[0]; a.kidneyKeepBB.has(q) {
-		keep(k.sd(q), 5)
+		keep(k.sd(q), 2)
 	}
 	if a.stomachBB.has(q) {
-		keep(a.stomachSD(q), 4)
+		keep(a.stomachSD(q), 2)
 	}
 	if a.hasGallbladder && a.gbKeepBB.has(q) {
 		keep(a.gallbladder.sd(q), 1)
@@ -499,10 +502,10 @@ func (a *anatomy) liverRoom(q vec3, l layout) float64 {
 		keep(a.aorta.sd(q), 6)
 	}
 	if a.colonKeep.has(q) {
-		keep(a.colon.sd(q), 4)
+		keep(a.colon.sd(q), 2)
 	}
 	if a.duoKeep.has(q) {
-		keep(a.duodenum.sd(q), 3)
+		keep(a.duodenum.sd(q), 1.5)
 	}
 	if a.esoKeep.has(q) {
 		keep(a.esophagus.sd(q), 3)

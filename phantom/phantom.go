@@ -117,7 +117,7 @@ func GenerateWith(o Options) (*Phantom, error) {
 	}
 	noise := o.NoiseSD
 	if noise == 0 {
-		noise = 12
+		noise = 17
 	}
 	blur := o.BlurSigma
 	if blur == 0 {
