@@ -444,6 +444,8 @@ func (a *anatomy) liverShape(q vec3) float64 {
 	}
 	if d[1] < 0 {
 		d[1] *= 0.8 // likewise the anterior wall bounds the anterior surface
+	} else if d[0] < 0 {
+		d[1] *= 0.85 // and the posterolateral wall the bare area
 	}
 	sd := sdLocal(d, a.rl.r)
 	// Left lobe: thinner towards the patient's left.
@@ -664,7 +666,10 @@ func (a *anatomy) updateLiverBB() {
 	}
 	rlb := a.rl.bounds()
 	rlb.hi[0] += 20
-	rlb.hi[1] += 30
+	rlb.hi[1] += 30 + 0.2*a.rl.r[1]
+	// The lateral and anterior halves are stretched (see liverShape).
+	rlb.lo[0] -= 0.45*a.rl.r[0] + 0.75*a.rl.r[0]
+	rlb.lo[1] -= 0.25*a.rl.r[1] + 14
 	b := toWorld(rlb).union(toWorld(a.ll.bounds())).union(toWorld(a.cl.bounds()))
 	if a.hasRiedel {
 		b = b.union(toWorld(a.riedel.bounds()))
