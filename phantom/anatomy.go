@@ -435,7 +435,7 @@ func (a *anatomy) liverShape(q vec3) float64 {
 	// The lateral surface stays against the body wall down to the tip (the
 	// wall clips it there): the section's centre moves out as it narrows.
 	lat := 0.75 * a.rl.r[0] * (1 - math.Sqrt(1-t*t)/s)
-	d[0] = (d[0]+lat)*s + 18*t*t*math.Max(0, d[0]+lat) // medial side recedes faster
+	d[0] = (d[0]+lat)*s + 8*t*t*math.Max(0, d[0]+lat) // medial side recedes faster
 	d[1] = (d[1] + 14*t) * s
 	if d[0] < 0 {
 		// The lateral half reaches further: the body wall, not the lobe's
