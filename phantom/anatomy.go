@@ -129,6 +129,9 @@ type anatomy struct {
 	riedel      ellipsoid
 	hasRiedel   bool
 	rlTaper     float64
+	rlLat       float64 // < 1: stretch of the right lobe's lateral half
+	rlAnt       float64 // and of its anterior half
+	rlPost      float64 // and of its posterolateral quarter
 	llTaper     float64
 	fissure     seg
 	livBB       box // in world (scaled) space, generous
@@ -246,7 +249,7 @@ func newAnatomy(seed uint64) *anatomy {
 	}
 
 	// Diaphragm domes: the right one higher (the liver pushes it up).
-	a.domeR = vec3{-62 + g.sym(6), -4 + g.sym(5), g.sym(6)}
+	a.domeR = vec3{-62 + g.sym(6), -4 + g.sym(5), -3 + g.sym(5)}
 	a.domeL = vec3{66 + g.sym(6), 16 + g.sym(5), -14 + g.sym(6)}
 
 	// Mediastinum: heart on the central tendon, apex left-anterior.
@@ -338,8 +341,8 @@ func newAnatomy(seed uint64) *anatomy {
 	// (thin, anterior, tapering to the left), caudate lobe by the IVC, and
 	// in some seeds a Riedel's lobe (a tongue of the right lobe).
 	a.livAnchor = vec3{-60, 0, 0}
-	a.rl = ell(vec3{-74 + g.sym(5), 2 + g.sym(5), -58 + g.sym(6)}, vec3{70 * g.uni(0.93, 1.07), 90 * g.uni(0.93, 1.07), 84 * g.uni(0.9, 1.1)})
-	a.rlTaper = g.uni(0.15, 0.45)
+	a.rl = ell(vec3{-74 + g.sym(8), 2 + g.sym(6), -58 + g.sym(6)}, vec3{70 * g.uni(0.9, 1.1), 90 * g.uni(0.93, 1.07), 84 * g.uni(0.85, 1.15)})
+	a.rlTaper = g.uni(0.1, 0.55)
 	ls := g.uni(0.75, 1.25)
 	a.ll = ell(vec3{8 + 10*(ls-1) + g.sym(4), -42 + g.sym(4), -50 + g.sym(5)}, vec3{68 * ls, 38 * g.uni(0.85, 1.15), 34 * g.uni(0.85, 1.15)})
 	a.llTaper = g.uni(0.6, 1.2)
@@ -347,6 +350,10 @@ func newAnatomy(seed uint64) *anatomy {
 	a.hasRiedel = g.chance(0.35)
 	a.riedel = ell(vec3{-98 + g.sym(5), 8 + g.sym(8), -116 + g.sym(6)}, vec3{30, 44, 36})
 	xf := 2 + g.sym(6)
+	// How far the right lobe's lateral, anterior and posterolateral halves
+	// reach towards the walls (see liverShape): another per-patient shape
+	// difference.
+	a.rlLat, a.rlAnt, a.rlPost = g.uni(0.62, 0.8), g.uni(0.72, 0.9), g.uni(0.78, 0.95)
 	a.fissure = newSeg(vec3{xf, -80, -78}, vec3{xf - 4, -28, -62}, 3, 2.5)
 	a.heartBB = a.heart.bounds().grow(6)
 	a.spleenBB = a.spleen.bounds()
@@ -440,12 +447,12 @@ func (a *anatomy) liverShape(q vec3) float64 {
 	if d[0] < 0 {
 		// The lateral half reaches further: the body wall, not the lobe's
 		// own curvature, bounds the diaphragmatic surface.
-		d[0] *= 0.7
+		d[0] *= a.rlLat
 	}
 	if d[1] < 0 {
-		d[1] *= 0.8 // likewise the anterior wall bounds the anterior surface
+		d[1] *= a.rlAnt // likewise the anterior wall bounds the anterior surface
 	} else if d[0] < 0 {
-		d[1] *= 0.85 // and the posterolateral wall the bare area
+		d[1] *= a.rlPost // and the posterolateral wall the bare area
 	}
 	sd := sdLocal(d, a.rl.r)
 	// Left lobe: thinner towards the patient's left.
@@ -666,10 +673,10 @@ func (a *anatomy) updateLiverBB() {
 	}
 	rlb := a.rl.bounds()
 	rlb.hi[0] += 20
-	rlb.hi[1] += 30 + 0.2*a.rl.r[1]
+	rlb.hi[1] += 30 + 0.3*a.rl.r[1]
 	// The lateral and anterior halves are stretched (see liverShape).
-	rlb.lo[0] -= 0.45*a.rl.r[0] + 0.75*a.rl.r[0]
-	rlb.lo[1] -= 0.25*a.rl.r[1] + 14
+	rlb.lo[0] -= (1/a.rlLat-1)*a.rl.r[0] + 0.75*a.rl.r[0]
+	rlb.lo[1] -= (1/a.rlAnt-1)*a.rl.r[1] + 14
 	b := toWorld(rlb).union(toWorld(a.ll.bounds())).union(toWorld(a.cl.bounds()))
 	if a.hasRiedel {
 		b = b.union(toWorld(a.riedel.bounds()))
