@@ -67,7 +67,7 @@ var baseHU = [NumTissues]float64{
 	Air: -1000, Skin: 20, SubcutaneousFat: -95, Muscle: 62, VisceralFat: -102,
 	Lung: -855, CorticalBone: 1000, CancellousBone: 230, Disc: 85,
 	SpinalCanal: 22, Cartilage: 140, Liver: 106, LiverVessel: 172,
-	Spleen: 115, KidneyCortex: 160, KidneyMedulla: 125, RenalSinus: -55,
+	Spleen: 115, KidneyCortex: 195, KidneyMedulla: 170, RenalSinus: -55,
 	Pancreas: 96, StomachWall: 85, StomachContent: 18, BowelWall: 95,
 	BowelContent: 22, Gas: -990, Stool: -30, Gallbladder: 8, Aorta: 168,
 	IVC: 148, PortalVein: 172, HeartBlood: 175, Myocardium: 105,

@@ -136,7 +136,7 @@ func TestSameSeedSameFiles(t *testing.T) {
 // followed by the liver mask. It pins the output across machines and Go
 // versions: if a deliberate change alters it, bump Version (cached studies
 // are keyed by it) and update this value.
-const goldenSeed1 = "9f9a6d7eddc8a825ab4746163b32a57a061bb963e93ac6bb95047577e361bc08"
+const goldenSeed1 = "d7a6a11a17ee9add39946f79194fb35281485ef5926faca60d7291319178f989"
 
 func TestGoldenOutput(t *testing.T) {
 	p, _ := standard(t)
@@ -337,7 +337,7 @@ func TestTissueHU(t *testing.T) {
 		{Liver, 100, 135},
 		{LiverVessel, 120, 200},
 		{Spleen, 95, 135},
-		{KidneyCortex, 120, 200},
+		{KidneyCortex, 150, 230},
 		{Aorta, 130, 200},
 		{Muscle, 45, 80},
 		{SubcutaneousFat, -120, -75},
