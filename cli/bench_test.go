@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/liverseg/liverseg/internal/shareddata"
+	"github.com/liverseg/liverseg/internal/testct"
 )
 
 // benchModels is the shipped models folder once the student exists, else
@@ -20,10 +20,12 @@ func benchModels(t *testing.T) (string, bool) {
 	return tinyModels, false
 }
 
-// TestBenchJSON runs the bench on the real CHAOS series (one run per
-// stage) and checks that every figure is there and plausible.
+// TestBenchJSON runs the bench on the real CHAOS series (or the synthetic
+// phantom where ../shared/data is absent; one run per stage) and checks
+// that every figure is there and plausible.
 func TestBenchJSON(t *testing.T) {
-	in := shareddata.Path(t, "cases", "chaos_ct01", "dicom")
+	study := testct.Abdomen(t)
+	in := study.DICOM
 	models, real := benchModels(t)
 	code, stdout, stderr := runCLI("bench", "--json", "--runs", "1", "--models", models, in)
 	if code != 0 {
@@ -33,7 +35,7 @@ func TestBenchJSON(t *testing.T) {
 	if err := json.Unmarshal([]byte(stdout), &r); err != nil {
 		t.Fatalf("%v in %q", err, stdout)
 	}
-	if r.Grid != [3]int{512, 512, 78} || r.LoadMS <= 0 || r.Runs != 1 {
+	if r.Grid != study.Size || r.LoadMS <= 0 || r.Runs != 1 {
 		t.Errorf("grid %v, load %v ms, runs %d", r.Grid, r.LoadMS, r.Runs)
 	}
 	if len(r.Models) == 0 {

@@ -8,14 +8,17 @@ import (
 	"testing"
 
 	"github.com/liverseg/liverseg/internal/shareddata"
+	"github.com/liverseg/liverseg/internal/testct"
 	"github.com/liverseg/liverseg/metrics"
 	"github.com/liverseg/liverseg/nifti"
 	"github.com/liverseg/liverseg/volume"
 )
 
 func TestEvalJSONAgreesWithSegmentAndMetrics(t *testing.T) {
-	ct := shareddata.Path(t, "cases", "chaos_ct01", "ct.nii.gz")
-	ref := shareddata.Path(t, "cases", "chaos_ct01", "liver.nii.gz")
+	// The real CHAOS case, or the synthetic phantom and its true liver
+	// where ../shared/data is absent.
+	study := testct.Abdomen(t)
+	ct, ref := study.CT, study.Liver
 	code, stdout, stderr := runCLI("eval", "--json", "--models", tinyModels, "--model", "tiny", "--ref", ref, ct)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)

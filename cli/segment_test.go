@@ -11,6 +11,7 @@ import (
 	"github.com/liverseg/liverseg/dicomio"
 	"github.com/liverseg/liverseg/inference"
 	"github.com/liverseg/liverseg/internal/shareddata"
+	"github.com/liverseg/liverseg/internal/testct"
 	"github.com/liverseg/liverseg/nifti"
 	"github.com/liverseg/liverseg/volume"
 )
@@ -20,11 +21,12 @@ import (
 // runtime, so the command's plumbing is tested end to end.
 const tinyModels = "../inference/testdata"
 
-// TestSegmentDICOM segments the real CHAOS DICOM series and checks that
-// the mask lies on the series' own grid, equals what the library computes,
-// and that nothing was written into the input folder.
+// TestSegmentDICOM segments a DICOM series (the real CHAOS one, or the
+// synthetic phantom where ../shared/data is absent) and checks that the
+// mask lies on the series' own grid, equals what the library computes, and
+// that nothing was written into the input folder.
 func TestSegmentDICOM(t *testing.T) {
-	in := shareddata.Path(t, "cases", "chaos_ct01", "dicom")
+	in := testct.Abdomen(t).DICOM
 	before := dirListing(t, in)
 	out := filepath.Join(t.TempDir(), "mask.nii.gz")
 	code, stdout, stderr := runCLI("segment", "--models", tinyModels, "--model", "tiny", "--threads", "2", "--out", out, in)
@@ -96,7 +98,7 @@ func tinyResult(t *testing.T, v *volume.Volume) *inference.Result {
 // extension) and reads it back onto the CT grid: the same voxels as the
 // library's mask, in the CT's study and frame of reference.
 func TestSegmentDICOMSEG(t *testing.T) {
-	in := shareddata.Path(t, "cases", "chaos_ct01", "dicom")
+	in := testct.Abdomen(t).DICOM
 	out := filepath.Join(t.TempDir(), "liver-seg.dcm")
 	code, stdout, stderr := runCLI("segment", "--models", tinyModels, "--model", "tiny", "--threads", "2", "--out", out, in)
 	if code != 0 {

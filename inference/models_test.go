@@ -10,8 +10,10 @@ import (
 	"time"
 
 	"github.com/liverseg/liverseg/internal/shareddata"
+	"github.com/liverseg/liverseg/internal/testct"
 	"github.com/liverseg/liverseg/metrics"
 	"github.com/liverseg/liverseg/nifti"
+	"github.com/liverseg/liverseg/phantom"
 	"github.com/liverseg/liverseg/volume"
 )
 
@@ -99,10 +101,16 @@ func TestShippedModelsMatchCardEvaluation(t *testing.T) {
 }
 
 // BenchmarkShippedModels times a whole segmentation (preprocessing,
-// network, postprocessing) of the 512×512×78 CHAOS case per model.
+// network, postprocessing) of the 512×512×78 CHAOS case per model, or of
+// the 512×512×84 synthetic phantom where ../shared/data is absent.
 func BenchmarkShippedModels(b *testing.B) {
 	r := shippedModels(b)
-	ct, _ := chaosCase(b)
+	var ct *volume.Volume
+	if shareddata.Root() != "" {
+		ct, _ = chaosCase(b)
+	} else {
+		ct = phantom.Generate(testct.PhantomSeed).CT
+	}
 	for _, c := range r.Cards() {
 		b.Run(c.Name, func(b *testing.B) {
 			if err := r.Load(c.Name); err != nil {

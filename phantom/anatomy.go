@@ -62,12 +62,15 @@ func (t Tissue) String() string {
 }
 
 // baseHU is each tissue's mean attenuation in a portal-venous-phase
-// abdominal CT (about 70 s after contrast), from typical published values.
+// abdominal CT (about 70 s after contrast), from typical published values
+// checked against the real cases in ../shared/data (chaos_ct01, ircad_p01):
+// muscle 68 HU, fat −84 to −92 HU (mostly subcutaneous; visceral fat is a
+// little lower), kidneys 200–213 HU, liver 113–145 HU (set per seed below).
 var baseHU = [NumTissues]float64{
-	Air: -1000, Skin: 20, SubcutaneousFat: -105, Muscle: 52, VisceralFat: -95,
+	Air: -1000, Skin: 20, SubcutaneousFat: -95, Muscle: 62, VisceralFat: -102,
 	Lung: -855, CorticalBone: 1000, CancellousBone: 230, Disc: 85,
 	SpinalCanal: 22, Cartilage: 140, Liver: 106, LiverVessel: 172,
-	Spleen: 115, KidneyCortex: 160, KidneyMedulla: 125, RenalSinus: -55,
+	Spleen: 115, KidneyCortex: 195, KidneyMedulla: 170, RenalSinus: -55,
 	Pancreas: 96, StomachWall: 85, StomachContent: 18, BowelWall: 95,
 	BowelContent: 22, Gas: -990, Stool: -30, Gallbladder: 8, Aorta: 168,
 	IVC: 148, PortalVein: 172, HeartBlood: 175, Myocardium: 105,
@@ -129,6 +132,9 @@ type anatomy struct {
 	riedel      ellipsoid
 	hasRiedel   bool
 	rlTaper     float64
+	rlLat       float64 // < 1: stretch of the right lobe's lateral half
+	rlAnt       float64 // and of its anterior half
+	rlPost      float64 // and of its posterolateral quarter
 	llTaper     float64
 	fissure     seg
 	livBB       box // in world (scaled) space, generous
@@ -200,7 +206,7 @@ func newAnatomy(seed uint64) *anatomy {
 	a := &anatomy{seed: seed, hu: baseHU}
 
 	// Enhancement varies between patients and scanners.
-	a.hu[Liver] = 110 + g.sym(5)
+	a.hu[Liver] = 120 + g.sym(8)
 	a.hu[Spleen] = a.hu[Liver] + 8 + g.sym(4)
 	a.hu[LiverVessel] = a.hu[Liver] + 62 + g.sym(8)
 	a.hu[PortalVein] = a.hu[LiverVessel]
@@ -215,7 +221,7 @@ func newAnatomy(seed uint64) *anatomy {
 	a.yBack = 118
 	a.wPost = g.uni(0.45, 0.65)
 	a.wAnt = g.uni(0.05, 0.2)
-	a.fat0 = 8 + 12*u + g.sym(3)
+	a.fat0 = 5 + 7*u + g.sym(2)
 	a.warpAmp = g.uni(3.5, 6)
 
 	// Spine.
@@ -236,17 +242,17 @@ func newAnatomy(seed uint64) *anatomy {
 	// front through costal cartilage.
 	uEnds := []float64{-0.85, -0.8, -0.78, -0.7, -0.55, -0.35, -0.1, 0.2, 0.45}
 	for side := -1.0; side <= 1; side += 2 {
-		z0 := 175 + g.sym(8) // rib 4; rib 10 leaves the spine near the dome's height
+		z0 := 160 + g.sym(8) // rib 4; rib 10 leaves the spine near the dome's height
 		for n, ue := range uEnds {
 			a.ribs = append(a.ribs, rib{
 				side: side, z0: z0 - float64(n)*(25+g.sym(1.5)),
-				drop: 150 + 6*float64(n) + g.sym(12), uEnd: ue + g.sym(0.05), cartU: -0.45,
+				drop: 170 + 10*float64(n) + g.sym(12), uEnd: ue + g.sym(0.05), cartU: -0.45,
 			})
 		}
 	}
 
 	// Diaphragm domes: the right one higher (the liver pushes it up).
-	a.domeR = vec3{-62 + g.sym(6), 12 + g.sym(5), g.sym(6)}
+	a.domeR = vec3{-62 + g.sym(6), -4 + g.sym(5), -3 + g.sym(5)}
 	a.domeL = vec3{66 + g.sym(6), 16 + g.sym(5), -14 + g.sym(6)}
 
 	// Mediastinum: heart on the central tendon, apex left-anterior.
@@ -283,8 +289,8 @@ func newAnatomy(seed uint64) *anatomy {
 	sd := g.uni(0.85, 1.15)
 	a.stomach = []ellipsoid{
 		ell(vec3{52, 20, -30}, vec3{36, 32, 28}.scale(sd)),
-		ell(vec3{46, -14, -52}, vec3{42, 38, 38}.scale(sd)),
-		ell(vec3{6, -50, -80}, vec3{32, 20, 22}.scale(sd)),
+		ell(vec3{50, -2, -54}, vec3{40, 36, 38}.scale(sd)),
+		ell(vec3{8, -40, -84}, vec3{32, 20, 22}.scale(sd)),
 		ell(vec3{-24, -40, -90}, vec3{15, 13, 13}),
 	}
 	a.stomachBB = a.stomach[0].bounds()
@@ -338,8 +344,8 @@ func newAnatomy(seed uint64) *anatomy {
 	// (thin, anterior, tapering to the left), caudate lobe by the IVC, and
 	// in some seeds a Riedel's lobe (a tongue of the right lobe).
 	a.livAnchor = vec3{-60, 0, 0}
-	a.rl = ell(vec3{-74 + g.sym(5), 2 + g.sym(5), -58 + g.sym(6)}, vec3{70 * g.uni(0.93, 1.07), 90 * g.uni(0.93, 1.07), 84 * g.uni(0.9, 1.1)})
-	a.rlTaper = g.uni(0.15, 0.45)
+	a.rl = ell(vec3{-74 + g.sym(8), 2 + g.sym(6), -58 + g.sym(6)}, vec3{70 * g.uni(0.9, 1.1), 90 * g.uni(0.93, 1.07), 84 * g.uni(0.85, 1.15)})
+	a.rlTaper = g.uni(0.1, 0.55)
 	ls := g.uni(0.75, 1.25)
 	a.ll = ell(vec3{8 + 10*(ls-1) + g.sym(4), -42 + g.sym(4), -50 + g.sym(5)}, vec3{68 * ls, 38 * g.uni(0.85, 1.15), 34 * g.uni(0.85, 1.15)})
 	a.llTaper = g.uni(0.6, 1.2)
@@ -347,6 +353,10 @@ func newAnatomy(seed uint64) *anatomy {
 	a.hasRiedel = g.chance(0.35)
 	a.riedel = ell(vec3{-98 + g.sym(5), 8 + g.sym(8), -116 + g.sym(6)}, vec3{30, 44, 36})
 	xf := 2 + g.sym(6)
+	// How far the right lobe's lateral, anterior and posterolateral halves
+	// reach towards the walls (see liverShape): another per-patient shape
+	// difference.
+	a.rlLat, a.rlAnt, a.rlPost = g.uni(0.62, 0.8), g.uni(0.72, 0.9), g.uni(0.78, 0.95)
 	a.fissure = newSeg(vec3{xf, -80, -78}, vec3{xf - 4, -28, -62}, 3, 2.5)
 	a.heartBB = a.heart.bounds().grow(6)
 	a.spleenBB = a.spleen.bounds()
@@ -357,8 +367,8 @@ func newAnatomy(seed uint64) *anatomy {
 	a.ivcKeep, a.aortaKeep, a.colonKeep = a.ivc.bb.grow(3), a.aorta.bb.grow(8), a.colon.bb.grow(5)
 	a.duoKeep, a.esoKeep, a.pvKeep = a.duodenum.bb.grow(4), a.esophagus.bb.grow(4), a.pvTrunk.bb.grow(3)
 	a.buildOrganRefs()
-	// Consecutive seeds' targets differ by at least 0.38·380 = 145 mL.
-	a.livTarget = 1300 + 380*u
+	// Consecutive seeds' targets differ by at least 0.38·330 = 125 mL.
+	a.livTarget = 1250 + 330*u
 	a.livScale = 1
 	a.calibrateLiver()
 	a.buildVessels(newRNG(seed, 3))
@@ -397,7 +407,7 @@ func (a *anatomy) domes(q vec3) float64 {
 			dy /= 115
 		}
 		r2 := dx*dx + dy*dy
-		return d[2] - 18*r2 - 10*r2*r2
+		return d[2] - 36*r2 - 8*r2*r2
 	}
 	return smax(dome(a.domeR), dome(a.domeL), 30)
 }
@@ -432,8 +442,21 @@ func (a *anatomy) liverShape(q vec3) float64 {
 	d := u.sub(a.rl.c)
 	t := clamp(-d[2]/a.rl.r[2], 0, 1)
 	s := 1 + a.rlTaper*t*t
-	d[0] = (d[0]+24*t)*s + 18*t*t*math.Max(0, d[0]+24*t) // medial side recedes faster
-	d[1] = (d[1] - 6*t) * s
+	// The lateral surface stays against the body wall down to the tip (the
+	// wall clips it there): the section's centre moves out as it narrows.
+	lat := 0.75 * a.rl.r[0] * (1 - math.Sqrt(1-t*t)/s)
+	d[0] = (d[0]+lat)*s + 8*t*t*math.Max(0, d[0]+lat) // medial side recedes faster
+	d[1] = (d[1] + 14*t) * s
+	if d[0] < 0 {
+		// The lateral half reaches further: the body wall, not the lobe's
+		// own curvature, bounds the diaphragmatic surface.
+		d[0] *= a.rlLat
+	}
+	if d[1] < 0 {
+		d[1] *= a.rlAnt // likewise the anterior wall bounds the anterior surface
+	} else if d[0] < 0 {
+		d[1] *= a.rlPost // and the posterolateral wall the bare area
+	}
 	sd := sdLocal(d, a.rl.r)
 	// Left lobe: thinner towards the patient's left.
 	d = u.sub(a.ll.c)
@@ -470,16 +493,16 @@ func (a *anatomy) liverSD(p, q vec3, l layout) float64 {
 // few millimetres of fat. It does not depend on the liver's own shape.
 func (a *anatomy) liverRoom(q vec3, l layout) float64 {
 	inner := l.depth - l.fat - l.mus
-	sd := 1.5 + 2.5*math.Max(0, -l.uy) - inner // a thin preperitoneal fat line, wider in front
+	sd := 0.5 + 1.5*math.Max(0, -l.uy) - inner // a thin preperitoneal fat line, wider in front
 	sd = math.Max(sd, q[2]-(a.diaphragm(q, inner, l.uy)-1.6))
 	keep := func(o float64, margin float64) {
 		sd = math.Max(sd, margin-o)
 	}
 	if k := &a.kidney[0]; a.kidneyKeepBB.has(q) {
-		keep(k.sd(q), 5)
+		keep(k.sd(q), 2)
 	}
 	if a.stomachBB.has(q) {
-		keep(a.stomachSD(q), 4)
+		keep(a.stomachSD(q), 2)
 	}
 	if a.hasGallbladder && a.gbKeepBB.has(q) {
 		keep(a.gallbladder.sd(q), 1)
@@ -491,10 +514,10 @@ func (a *anatomy) liverRoom(q vec3, l layout) float64 {
 		keep(a.aorta.sd(q), 6)
 	}
 	if a.colonKeep.has(q) {
-		keep(a.colon.sd(q), 4)
+		keep(a.colon.sd(q), 2)
 	}
 	if a.duoKeep.has(q) {
-		keep(a.duodenum.sd(q), 3)
+		keep(a.duodenum.sd(q), 1.5)
 	}
 	if a.esoKeep.has(q) {
 		keep(a.esophagus.sd(q), 3)
@@ -564,7 +587,7 @@ func (a *anatomy) wallAt(ux, uy, fatVar float64) (fat, mus float64) {
 	ant := math.Max(0, -uy)
 	post := math.Max(0, uy)
 	fat = a.fat0 * (0.8 + 0.35*ant + 0.6*post*ux*ux) * (1 + fatVar)
-	mus = 9 + 5*ux*ux + 6*post
+	mus = 7 + 3*ux*ux + 6*post
 	return fat, mus
 }
 
@@ -653,7 +676,10 @@ func (a *anatomy) updateLiverBB() {
 	}
 	rlb := a.rl.bounds()
 	rlb.hi[0] += 20
-	rlb.hi[1] += 30
+	rlb.hi[1] += 30 + 0.3*a.rl.r[1]
+	// The lateral and anterior halves are stretched (see liverShape).
+	rlb.lo[0] -= (1/a.rlLat-1)*a.rl.r[0] + 0.75*a.rl.r[0]
+	rlb.lo[1] -= (1/a.rlAnt-1)*a.rl.r[1] + 14
 	b := toWorld(rlb).union(toWorld(a.ll.bounds())).union(toWorld(a.cl.bounds()))
 	if a.hasRiedel {
 		b = b.union(toWorld(a.riedel.bounds()))

@@ -33,7 +33,7 @@ import (
 
 // Version identifies the generator's output. Bump it whenever a change
 // alters any voxel or header byte: cached studies are keyed by it.
-const Version = 1
+const Version = 2
 
 // Default grid: 512×512 at 0.78125 mm (a 400 mm field of view) and 84
 // slices of 2.5 mm, from above the liver dome to below the kidneys.
@@ -74,7 +74,8 @@ type Options struct {
 	// patient sampled differently. Direction must be the identity.
 	Grid volume.Geometry
 	// NoiseSD is the standard deviation of the image noise in HU after the
-	// blur; 0 means the default 12 HU and a negative value no noise.
+	// blur; 0 means the default 16 HU (the liver parenchyma of the real
+	// portal-venous cases measures 16–19 HU) and a negative value no noise.
 	NoiseSD float64
 	// BlurSigma is the partial-volume blur in voxels in-plane (0 → 0.85;
 	// negative → none). Along z it is 0.5 voxels whenever it is on.
@@ -117,7 +118,7 @@ func GenerateWith(o Options) (*Phantom, error) {
 	}
 	noise := o.NoiseSD
 	if noise == 0 {
-		noise = 12
+		noise = 16
 	}
 	blur := o.BlurSigma
 	if blur == 0 {

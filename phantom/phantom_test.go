@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -135,7 +136,7 @@ func TestSameSeedSameFiles(t *testing.T) {
 // followed by the liver mask. It pins the output across machines and Go
 // versions: if a deliberate change alters it, bump Version (cached studies
 // are keyed by it) and update this value.
-const goldenSeed1 = "92703219acbc35c47487ef8b551d91f27ecfdc9f5b0d21532ef65490c9ef6c95"
+const goldenSeed1 = "d7a6a11a17ee9add39946f79194fb35281485ef5926faca60d7291319178f989"
 
 func TestGoldenOutput(t *testing.T) {
 	p, _ := standard(t)
@@ -324,21 +325,23 @@ func TestTissueHU(t *testing.T) {
 		}
 	}
 	lm /= float64(ln)
-	if lm < 80 || lm > 120 {
-		t.Errorf("mean HU in the liver mask %.1f, want 100 ± 20", lm)
+	// The real portal-venous cases in ../shared/data measure 113–145 HU
+	// (median of the liver mask).
+	if lm < 100 || lm > 140 {
+		t.Errorf("mean HU in the liver mask %.1f, want 100…140", lm)
 	}
 	tests := []struct {
 		t      Tissue
 		lo, hi float64
 	}{
-		{Liver, 95, 120},
+		{Liver, 100, 135},
 		{LiverVessel, 120, 200},
 		{Spleen, 95, 135},
-		{KidneyCortex, 120, 200},
+		{KidneyCortex, 150, 230},
 		{Aorta, 130, 200},
-		{Muscle, 25, 75},
-		{SubcutaneousFat, -125, -70},
-		{VisceralFat, -125, -60},
+		{Muscle, 45, 80},
+		{SubcutaneousFat, -120, -75},
+		{VisceralFat, -125, -75},
 		{Lung, -900, -650},
 		{CancellousBone, 150, 400},
 		{CorticalBone, 300, 1100},
@@ -381,8 +384,8 @@ func TestTissueHU(t *testing.T) {
 	}
 	// Voxels 3 apart are nearly uncorrelated after a 0.85-voxel blur.
 	sd := math.Sqrt(d2 / float64(nd) / 2)
-	if sd < 8 || sd > 20 {
-		t.Errorf("noise SD in liver parenchyma %.1f HU, want about 12", sd)
+	if sd < 12 || sd > 21 {
+		t.Errorf("noise SD in liver parenchyma %.1f HU, want about 16", sd)
 	}
 }
 
@@ -531,7 +534,7 @@ func TestCacheDir(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := filepath.Join(cache, "liverseg", "phantom-7-v1"); dir != want {
+	if want := filepath.Join(cache, "liverseg", "phantom-7-v"+strconv.Itoa(Version)); dir != want {
 		t.Fatalf("CacheDir(7) = %s, want %s", dir, want)
 	}
 }
