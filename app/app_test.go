@@ -18,7 +18,8 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/liverseg/liverseg/dicomio"
-	"github.com/liverseg/liverseg/internal/shareddata"
+	"github.com/liverseg/liverseg/internal/testct"
+	"github.com/liverseg/liverseg/phantom"
 	"github.com/liverseg/liverseg/viewer"
 	"github.com/liverseg/liverseg/viewer/sliceview"
 	"github.com/liverseg/liverseg/volume"
@@ -206,8 +207,11 @@ func openAndWait(t *testing.T, u *UI, paths ...string) error {
 
 var errPicker = context.DeadlineExceeded // a sentinel: the picker is showing
 
+// TestOpenRealDICOM opens the DICOM series of an abdominal CT (chaos_ct01,
+// or the phantom where ../shared/data is absent) in the window.
 func TestOpenRealDICOM(t *testing.T) {
-	dir := shareddata.Path(t, "cases", "chaos_ct01", "dicom")
+	study := testct.Abdomen(t)
+	dir := study.DICOM
 	u := newUI(t)
 	if err := openAndWait(t, u, dir); err != nil {
 		t.Fatalf("open %s: %v", dir, err)
@@ -215,21 +219,30 @@ func TestOpenRealDICOM(t *testing.T) {
 	if u.scene == nil {
 		t.Fatal("no volume shown")
 	}
-	if got := u.scene.Slicer().Size(); got != [3]int{512, 512, 78} {
-		t.Errorf("size %v, want 512×512×78", got)
+	n := study.Size
+	if files, err := os.ReadDir(dir); err != nil || len(files) != n[2] {
+		t.Fatalf("%s: %d files (%v), the study has %d slices", dir, len(files), err, n[2])
 	}
-	if b := u.views[0].Image().Bounds(); b.Dx() != 512 || b.Dy() != 512 {
-		t.Errorf("axial image %v", b)
+	if got := u.scene.Slicer().Size(); got != n {
+		t.Errorf("size %v, want %v", got, n)
 	}
-	// Coronal aspect is physical: 512×0.727 mm wide, 78×2 mm tall.
+	if b := u.views[0].Image().Bounds(); b.Dx() != n[0] || b.Dy() != n[1] {
+		t.Errorf("axial image %v, want %d×%d", b, n[0], n[1])
+	}
+	// Coronal aspect is physical: columns × column spacing wide, slices ×
+	// slice spacing tall.
 	cor := u.views[1]
-	sz := cor.ScreenPosition([3]int{511, 0, 0}).Subtract(cor.ScreenPosition([3]int{0, 0, 77}))
+	sz := cor.ScreenPosition([3]int{n[0] - 1, 0, 0}).Subtract(cor.ScreenPosition([3]int{0, 0, n[2] - 1}))
 	sp := u.vol.Spacing
-	if want := float32(511*sp[0]) / float32(77*sp[2]); abs32(sz.X/sz.Y-want) > 0.02*want {
+	if want := float32(float64(n[0]-1)*sp[0]) / float32(float64(n[2]-1)*sp[2]); abs32(sz.X/sz.Y-want) > 0.02*want {
 		t.Errorf("coronal aspect %v, want %v", sz.X/sz.Y, want)
 	}
-	if !strings.Contains(u.win.Title(), "CHAOS") {
-		t.Errorf("title %q lacks the patient name", u.win.Title())
+	patient := "CHAOS"
+	if !study.Real {
+		patient = phantom.PatientName
+	}
+	if !strings.Contains(u.win.Title(), patient) {
+		t.Errorf("title %q lacks the patient name %q", u.win.Title(), patient)
 	}
 	// Air outside the body is dark and the liver window changes the pixels.
 	before := viewPixels(u, u.views[0])
@@ -237,7 +250,7 @@ func TestOpenRealDICOM(t *testing.T) {
 	if bytes.Equal(before, viewPixels(u, u.views[0])) {
 		t.Error("liver preset did not change the pixels")
 	}
-	if r := u.scene.ReadAt([3]float64{3, 3, 40}); !r.Inside || r.HU > -500 {
+	if r := u.scene.ReadAt([3]float64{3, 3, float64(n[2] / 2)}); !r.Inside || r.HU > -500 {
 		t.Errorf("corner voxel %+v: want air (< −500 HU)", r)
 	}
 }
@@ -352,7 +365,7 @@ func TestOpenErrorsNameTheFile(t *testing.T) {
 }
 
 func TestCancelLoad(t *testing.T) {
-	dir := shareddata.Path(t, "cases", "chaos_ct01", "dicom")
+	dir := testct.Abdomen(t).DICOM
 	u := newUI(t)
 	done := make(chan error, 1)
 	u.load.onDone = func(err error) { done <- err }
@@ -389,15 +402,20 @@ func TestMainRejectsBadArgs(t *testing.T) {
 	}
 }
 
-// TestDropNIfTIMatchesDICOM drops the NIfTI conversion of chaos_ct01 on the
-// window and checks that all three views show exactly what the DICOM series
-// shows: the same anatomy in the same place, whatever each file's voxel order.
+// TestDropNIfTIMatchesDICOM drops a NIfTI conversion of the abdominal CT on
+// the window (dcm2niix's of chaos_ct01, or the phantom's series written in
+// canonical voxel order) and checks that all three views show exactly what
+// the DICOM series shows: the same anatomy in the same place, whatever each
+// file's voxel order.
 func TestDropNIfTIMatchesDICOM(t *testing.T) {
-	dir := shareddata.Path(t, "cases", "chaos_ct01", "dicom")
-	nii := shareddata.Path(t, "cases", "chaos_ct01", "ct.nii.gz")
+	study := testct.Abdomen(t)
 	u := newUI(t)
-	if err := openAndWait(t, u, dir); err != nil {
+	if err := openAndWait(t, u, study.DICOM); err != nil {
 		t.Fatal(err)
+	}
+	nii := abdomenNIfTI(t, study, u.vol)
+	if !study.Real && u.vol.NearestOrientation().IsCanonical() {
+		t.Fatalf("the phantom's series is stored in canonical order (%s): its NIfTI would not test another voxel order", u.vol.NearestOrientation().Code())
 	}
 	cursor := [3]int{300, 200, 30}
 	u.scene.SetCursor(cursor)

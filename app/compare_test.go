@@ -22,7 +22,7 @@ import (
 	"fyne.io/fyne/v2/driver/desktop"
 
 	"github.com/liverseg/liverseg/comparison"
-	"github.com/liverseg/liverseg/internal/shareddata"
+	"github.com/liverseg/liverseg/internal/testct"
 	"github.com/liverseg/liverseg/viewer"
 	"github.com/liverseg/liverseg/viewer/sliceview"
 )
@@ -57,11 +57,12 @@ func wait[T any](t *testing.T, ch <-chan T, what string) T {
 	return zero
 }
 
-// openCompare opens chaos_ct01 with the shipped models, waits for the
-// student's mask, and runs the comparison to the end (table included).
-func openCompare(t *testing.T) (*UI, *cmpHooks) {
+// openCompare opens the abdominal CT (testct.Abdomen) with the shipped
+// models, waits for the student's mask, and runs the comparison to the end
+// (table included).
+func openCompare(t *testing.T) (*UI, *cmpHooks, testct.Study) {
 	t.Helper()
-	u, _, postDone, real := openChaos(t)
+	u, _, postDone, real, study := openAbdomen(t)
 	if !real {
 		t.Skip("the shipped models are not in models/: the comparison needs teacher, assistant and students")
 	}
@@ -72,7 +73,7 @@ func openCompare(t *testing.T) (*UI, *cmpHooks) {
 		t.Fatal(err)
 	}
 	wait(t, h.table, "metrics table")
-	return u, h
+	return u, h, study
 }
 
 // colourPixels counts the pixels of a premultiplied image with alpha at
@@ -115,11 +116,11 @@ func viewImage(u *UI, v *sliceview.SliceView) *image.RGBA {
 
 func modelColour(name string) color.NRGBA { return nrgba(comparison.Color(name)) }
 
-// TestCompareModes runs the four shipped models on chaos_ct01 and checks
+// TestCompareModes runs the four shipped models on the abdominal CT and checks
 // what each mode shows, the cache, linked navigation, the disagreement
 // jump, the export and that a new study clears the cache.
 func TestCompareModes(t *testing.T) {
-	u, h := openCompare(t)
+	u, h, study := openCompare(t)
 	c := &u.cmp
 	names := u.compareNames()
 	if len(names) < 4 || names[0] != "teacher" {
@@ -467,7 +468,7 @@ func TestCompareModes(t *testing.T) {
 	})
 
 	t.Run("new study clears the cache", func(t *testing.T) {
-		if err := openAndWait(t, u, shareddata.Path(t, "cases", "chaos_ct01", "dicom")); err != nil {
+		if err := openAndWait(t, u, study.DICOM); err != nil {
 			t.Fatal(err)
 		}
 		if c.set != nil || u.CompareShown() || len(c.models) != 0 {
@@ -490,7 +491,7 @@ func rowNames(rows []comparison.Row) []string {
 // TestCompareCancel cancels the comparison while the teacher's network
 // runs: nothing more runs or appears, and a later Compare finishes the job.
 func TestCompareCancel(t *testing.T) {
-	u, _, postDone, real := openChaos(t)
+	u, _, postDone, real, _ := openAbdomen(t)
 	if !real {
 		t.Skip("the shipped models are not in models/")
 	}
@@ -531,17 +532,17 @@ func TestCompareCancel(t *testing.T) {
 	}
 }
 
-// TestCompareWithReference loads the CHAOS manual mask after a first
+// TestCompareWithReference loads the study's reference mask after a first
 // comparison: Compare again measures the cached models against it too
 // (without running them) and shows it as its own panel and pair choice.
 func TestCompareWithReference(t *testing.T) {
-	u, h := openCompare(t)
+	u, h, study := openCompare(t)
 	c := &u.cmp
 	runs := c.runs
 	u.showCompareArea(false)
 	refDone := make(chan error, 2)
 	u.seg.onRefDone = func(err error) { refDone <- err }
-	u.LoadReference(shareddata.Path(t, "cases", "chaos_ct01", "liver.nii.gz"))
+	u.LoadReference(study.Liver)
 	if err := wait(t, refDone, "reference"); err != nil {
 		t.Fatal(err)
 	}

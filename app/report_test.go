@@ -16,7 +16,6 @@ import (
 	"fyne.io/fyne/v2/test"
 	"golang.org/x/net/html"
 
-	"github.com/liverseg/liverseg/internal/shareddata"
 	"github.com/liverseg/liverseg/metrics"
 )
 
@@ -90,14 +89,14 @@ func rowOf(rows [][]string, key string) []string {
 	return nil
 }
 
-// TestSaveReport runs two models on CHAOS CT 1 with its reference, saves
+// TestSaveReport runs two models on the abdominal CT with its reference, saves
 // the report through the dialog and reads the HTML back with an HTML
 // parser: identifiers (escaped), volumes, the agreement table, the picture.
 func TestSaveReport(t *testing.T) {
-	u, runDone, postDone, real := openChaos(t)
+	u, runDone, postDone, real, study := openAbdomen(t)
 	refDone := make(chan error, 1)
 	u.seg.onRefDone = func(err error) { refDone <- err }
-	u.LoadReference(shareddata.Path(t, "cases", "chaos_ct01", "liver.nii.gz"))
+	u.LoadReference(study.Liver)
 	if err := <-refDone; err != nil {
 		t.Fatal(err)
 	}

@@ -21,7 +21,7 @@ import (
 
 	"github.com/liverseg/liverseg/dicomio"
 	"github.com/liverseg/liverseg/inference"
-	"github.com/liverseg/liverseg/internal/shareddata"
+	"github.com/liverseg/liverseg/internal/testct"
 	"github.com/liverseg/liverseg/nifti"
 	"github.com/liverseg/liverseg/viewer/sliceview"
 	"github.com/liverseg/liverseg/volume"
@@ -81,20 +81,56 @@ func waitPost(t testing.TB, ch <-chan struct{}) {
 	}
 }
 
-// openChaos opens the real CHAOS DICOM series and waits for the automatic
-// segmentation.
-func openChaos(t *testing.T) (*UI, chan error, chan struct{}, bool) {
+// openAbdomen opens the DICOM series of testct.Abdomen (chaos_ct01, or the
+// synthetic phantom where ../shared/data is absent) and waits for the
+// automatic segmentation. real says whether the models hold a student.
+func openAbdomen(t *testing.T) (u *UI, runDone chan error, postDone chan struct{}, real bool, s testct.Study) {
 	t.Helper()
-	dicom := shareddata.Path(t, "cases", "chaos_ct01", "dicom")
+	s = testct.Abdomen(t)
 	dir, real := testModels(t)
-	u, runDone, postDone := segUI(t, dir)
-	if err := openAndWait(t, u, dicom); err != nil {
+	u, runDone, postDone = segUI(t, dir)
+	if err := openAndWait(t, u, s.DICOM); err != nil {
 		t.Fatal(err)
 	}
 	if err := waitRun(t, runDone); err != nil {
-		t.Fatalf("automatic segmentation: %v", err)
+		t.Fatalf("automatic segmentation of %s: %v", s.Name, err)
 	}
-	return u, runDone, postDone, real
+	return u, runDone, postDone, real, s
+}
+
+// abdomenVolume loads the study's CT: the NIfTI file of the real case, the
+// DICOM series of the phantom.
+func abdomenVolume(t testing.TB, s testct.Study) *volume.Volume {
+	t.Helper()
+	if strings.HasSuffix(s.CT, ".nii.gz") {
+		v, err := nifti.Read(s.CT)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	v, _, err := dicomio.LoadPath(context.Background(), s.CT, nil)
+	if err != nil {
+		t.Fatalf("%s: %v", s.Name, err)
+	}
+	return v
+}
+
+// abdomenNIfTI is a NIfTI file of the study's CT: the real case's ct.nii.gz
+// (dcm2niix's conversion of its DICOM series); for the phantom, which has
+// none, v (its series as loaded) written by nifti.WriteVolume into a
+// temporary folder in canonical voxel order, so that the file's order
+// differs from the DICOM series' as dcm2niix's does.
+func abdomenNIfTI(t testing.TB, s testct.Study, v *volume.Volume) string {
+	t.Helper()
+	if s.Real {
+		return s.CT
+	}
+	path := filepath.Join(t.TempDir(), "ct.nii.gz")
+	if err := nifti.WriteVolume(path, v.Canonical()); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 // canvasPixel is the colour the window shows at the centre of voxel idx in
@@ -156,11 +192,11 @@ func insideVoxel(t testing.TB, m *volume.Mask) [3]int {
 	return at
 }
 
-// TestOpenSegmentsWithStudent opens the real CHAOS series: the student runs
+// TestOpenSegmentsWithStudent opens the abdominal CT: the student runs
 // by itself and its overlay shows on all three views in the liver, with the
 // volume and the time in the panel.
 func TestOpenSegmentsWithStudent(t *testing.T) {
-	u, _, postDone, real := openChaos(t)
+	u, _, postDone, real, study := openAbdomen(t)
 	if u.seg.runs != 1 || u.seg.res == nil {
 		t.Fatalf("runs %d, result %v after opening", u.seg.runs, u.seg.res != nil)
 	}
@@ -171,7 +207,7 @@ func TestOpenSegmentsWithStudent(t *testing.T) {
 	waitPost(t, postDone)
 	var liver [3]int
 	if real {
-		ref, err := nifti.ReadMask(shareddata.Path(t, "cases", "chaos_ct01", "liver.nii.gz"))
+		ref, err := nifti.ReadMask(study.Liver)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -224,7 +260,7 @@ func TestOpenSegmentsWithStudent(t *testing.T) {
 // TestThresholdSliderDoesNotRerun moves the slider: the overlay and the
 // volume change, the network is not run again, and the mask follows.
 func TestThresholdSliderDoesNotRerun(t *testing.T) {
-	u, _, postDone, _ := openChaos(t)
+	u, _, postDone, _, _ := openAbdomen(t)
 	waitPost(t, postDone)
 	res := u.seg.res
 	u.scene.SetCursor(insideVoxel(t, res.Mask))
@@ -277,7 +313,7 @@ func TestThresholdSliderDoesNotRerun(t *testing.T) {
 // TestOverlayControls: fill, outline, opacity, colour and show change the
 // rendered overlay pixels, never the CT.
 func TestOverlayControls(t *testing.T) {
-	u, _, postDone, _ := openChaos(t)
+	u, _, postDone, _, _ := openAbdomen(t)
 	waitPost(t, postDone)
 	u.scene.SetCursor(insideVoxel(t, u.seg.res.Mask))
 	ax := u.views[0]
@@ -420,10 +456,7 @@ func TestNoModelsFolder(t *testing.T) {
 func TestCancelRun(t *testing.T) {
 	dir, _ := testModels(t)
 	u, runDone, _ := segUI(t, dir)
-	v, err := nifti.Read(shareddata.Path(t, "cases", "chaos_ct01", "ct.nii.gz"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	v := abdomenVolume(t, testct.Abdomen(t))
 	if err := u.ShowVolume(v); err != nil { // starts the automatic run
 		t.Fatal(err)
 	}
@@ -448,7 +481,7 @@ func TestCancelRun(t *testing.T) {
 // TestBoxRestrictsSegmentation draws a box on the axial view, then narrows
 // it on the coronal view: each re-runs the model inside the box only.
 func TestBoxRestrictsSegmentation(t *testing.T) {
-	u, runDone, _, _ := openChaos(t)
+	u, runDone, _, _, _ := openAbdomen(t)
 	runs := u.seg.runs
 	u.seg.boxMode.SetChecked(true)
 	if !u.views[0].BoxMode {
@@ -506,16 +539,17 @@ func TestFitBox(t *testing.T) {
 	}
 }
 
-// TestReferenceMask loads the CHAOS manual liver label as a second overlay:
+// TestReferenceMask loads the study's reference liver mask (the CHAOS manual
+// label, or the phantom's true liver) as a second overlay:
 // on the DICOM series' grid (stored in another voxel order), with its
 // volume and Dice; a mask elsewhere in space is refused, a coarser one
 // resampled.
 func TestReferenceMask(t *testing.T) {
-	u, _, postDone, real := openChaos(t)
+	u, _, postDone, real, study := openAbdomen(t)
 	waitPost(t, postDone)
 	refDone := make(chan error, 4)
 	u.seg.onRefDone = func(err error) { refDone <- err }
-	path := shareddata.Path(t, "cases", "chaos_ct01", "liver.nii.gz")
+	path := study.Liver
 	u.LoadReference(path)
 	if err := <-refDone; err != nil {
 		t.Fatal(err)
@@ -605,11 +639,11 @@ func TestMaskFromSeriesRefusesImages(t *testing.T) {
 }
 
 // BenchmarkThresholdSlider is one threshold-slider step in the window on
-// the real CHAOS case: clean-up of the map, the three overlay layers at
+// the abdominal CT (testct.Abdomen): clean-up of the map, the three overlay layers at
 // their on-screen size, and the panel text (the volume and the mask follow
 // in the background).
 func BenchmarkThresholdSlider(b *testing.B) {
-	dicom := shareddata.Path(b, "cases", "chaos_ct01", "dicom")
+	dicom := testct.Abdomen(b).DICOM
 	dir, _ := testModels(b)
 	a := test.NewTempApp(b)
 	u := New(a)
@@ -649,12 +683,13 @@ func sha256hex(b []byte) string {
 	return hex.EncodeToString(h[:])
 }
 
-// TestReferenceDICOMSeries loads the CHAOS liver label written as a DICOM
-// series of masks: accepted in the CT's frame of reference, refused in
-// another one.
+// TestReferenceDICOMSeries loads the study's reference liver mask written as
+// a DICOM series of masks: accepted in the CT's frame of reference, refused
+// in another one.
 func TestReferenceDICOMSeries(t *testing.T) {
-	dicom := shareddata.Path(t, "cases", "chaos_ct01", "dicom")
-	ref, err := nifti.ReadMask(shareddata.Path(t, "cases", "chaos_ct01", "liver.nii.gz"))
+	study := testct.Abdomen(t)
+	dicom := study.DICOM
+	ref, err := nifti.ReadMask(study.Liver)
 	if err != nil {
 		t.Fatal(err)
 	}
