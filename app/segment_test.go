@@ -119,18 +119,49 @@ func abdomenVolume(t testing.TB, s testct.Study) *volume.Volume {
 // abdomenNIfTI is a NIfTI file of the study's CT: the real case's ct.nii.gz
 // (dcm2niix's conversion of its DICOM series); for the phantom, which has
 // none, v (its series as loaded) written by nifti.WriteVolume into a
-// temporary folder in canonical voxel order, so that the file's order
-// differs from the DICOM series' as dcm2niix's does.
+// temporary folder with its rows and slices stored in reverse, so that the
+// file's voxel order differs from the DICOM series' as dcm2niix's does.
 func abdomenNIfTI(t testing.TB, s testct.Study, v *volume.Volume) string {
 	t.Helper()
 	if s.Real {
 		return s.CT
 	}
 	path := filepath.Join(t.TempDir(), "ct.nii.gz")
-	if err := nifti.WriteVolume(path, v.Canonical()); err != nil {
+	if err := nifti.WriteVolume(path, reversed(v, [3]bool{false, true, true})); err != nil {
 		t.Fatal(err)
 	}
 	return path
+}
+
+// reversed is v stored with the voxel order of the flagged index axes
+// reversed: the same image in the same place in space, other bytes.
+func reversed(v *volume.Volume, flip [3]bool) *volume.Volume {
+	g := v.Geometry
+	var corner [3]float64
+	for a := range 3 {
+		if flip[a] {
+			corner[a] = float64(g.Size[a] - 1)
+			for r := range 3 {
+				g.Direction[r][a] = -g.Direction[r][a]
+			}
+		}
+	}
+	g.Origin = v.IndexToPatient(corner)
+	out := &volume.Volume{Geometry: g, Voxels: make([]int16, len(v.Voxels)), Info: v.Info}
+	at := func(a, x int) int {
+		if flip[a] {
+			return g.Size[a] - 1 - x
+		}
+		return x
+	}
+	for k := 0; k < g.Size[2]; k++ {
+		for j := 0; j < g.Size[1]; j++ {
+			for i := 0; i < g.Size[0]; i++ {
+				out.Voxels[out.Offset(i, j, k)] = v.Voxels[v.Offset(at(0, i), at(1, j), at(2, k))]
+			}
+		}
+	}
+	return out
 }
 
 // canvasPixel is the colour the window shows at the centre of voxel idx in
