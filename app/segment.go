@@ -56,6 +56,12 @@ func colorByName(name string) color.NRGBA {
 type segState struct {
 	reg    *inference.Registry
 	regErr error
+	// checked is closed when the start-up check of the registry's
+	// automatic model (load, then a warm-up run) has finished, including
+	// the error it reports through fyne.Do. Tests wait on it: the Fyne
+	// test driver runs fyne.Do at once on the calling goroutine, so the
+	// check's report would otherwise race with the test's own UI calls.
+	checked chan struct{}
 
 	// Controls.
 	model      *widget.Select
@@ -258,7 +264,10 @@ func (u *UI) UseModels(dir string) error {
 	s.errText.Hide()
 	// Verify and load the automatic model now: a broken file is reported
 	// at start-up, and the first segmentation is faster.
+	checked := make(chan struct{})
+	s.checked = checked
 	go func() {
+		defer close(checked)
 		if err := reg.Load(auto); err != nil {
 			fyne.Do(func() {
 				if s.reg == reg && s.running == "" && s.res == nil {

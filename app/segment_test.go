@@ -69,7 +69,19 @@ func segUI(t *testing.T, dir string) (*UI, chan error, chan struct{}) {
 	if err := u.UseModels(dir); err != nil {
 		t.Fatal(err)
 	}
+	waitChecked(t, u)
 	return u, runDone, postDone
+}
+
+// waitChecked waits for the start-up model check that UseModels starts
+// (see segState.checked).
+func waitChecked(t testing.TB, u *UI) {
+	t.Helper()
+	select {
+	case <-u.seg.checked:
+	case <-time.After(2 * time.Minute):
+		t.Fatal("the start-up model check did not finish")
+	}
 }
 
 func waitPost(t testing.TB, ch <-chan struct{}) {
