@@ -470,3 +470,14 @@ func nonEmpty(ss ...string) []string {
 	}
 	return out
 }
+
+// do runs fn on the UI (main) goroutine, later: every widget update from a
+// background goroutine goes through it. It is fyne.Do, which queues fn for
+// the main thread; see uiDo.
+func (u *UI) do(fn func()) { uiDo(u, fn) }
+
+// uiDo is what UI.do calls. The tests replace it with a queue that the
+// test goroutine, playing the main thread, runs while it waits: Fyne's test
+// driver runs fyne.Do at once on the calling goroutine instead, which would
+// let background goroutines update widgets concurrently with the test.
+var uiDo = func(_ *UI, fn func()) { fyne.Do(fn) }

@@ -45,6 +45,7 @@ func newUI(t *testing.T) *UI {
 	t.Helper()
 	a := test.NewTempApp(t)
 	u := New(a)
+	t.Cleanup(func() { endUI(u) })
 	t.Cleanup(u.win.Close)
 	u.win.Resize(fyne.NewSize(1200, 800))
 	return u
@@ -197,13 +198,7 @@ func openAndWait(t *testing.T, u *UI, paths ...string) error {
 	u.load.onDone = func(err error) { done <- err }
 	u.load.onPicker = func() { done <- errPicker }
 	u.Open(paths...)
-	select {
-	case err := <-done:
-		return err
-	case <-time.After(2 * time.Minute):
-		t.Fatal("load did not finish in 2 minutes")
-	}
-	return nil
+	return waitFor(t, done, 2*time.Minute, "load of "+strings.Join(paths, ", "))
 }
 
 var errPicker = context.DeadlineExceeded // a sentinel: the picker is showing
@@ -319,13 +314,8 @@ func TestSeriesPicker(t *testing.T) {
 	done := make(chan error, 1)
 	u.load.onDone = func(err error) { done <- err }
 	test.Tap(open)
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(time.Minute):
-		t.Fatal("series load did not finish")
+	if err := waitFor(t, done, time.Minute, "series load"); err != nil {
+		t.Fatal(err)
 	}
 	if u.scene == nil {
 		t.Fatal("no volume after picking")
@@ -375,11 +365,11 @@ func TestCancelLoad(t *testing.T) {
 		t.Fatal("no progress dialog while loading")
 	}
 	u.CancelLoad()
-	if err := <-done; err != context.Canceled {
+	if err := waitFor(t, done, time.Minute, "cancelled load"); err != context.Canceled {
 		t.Fatalf("cancel: %v", err)
 	}
 	// Let the abandoned goroutine finish; its late result must be dropped.
-	time.Sleep(500 * time.Millisecond)
+	sleepPumping(500 * time.Millisecond)
 	if u.scene != nil || u.load.dlg != nil || !strings.Contains(u.status.Text, "cancelled") {
 		t.Errorf("after cancel: scene %v, dialog %v, status %q", u.scene != nil, u.load.dlg != nil, u.status.Text)
 	}
@@ -425,7 +415,7 @@ func TestDropNIfTIMatchesDICOM(t *testing.T) {
 	done := make(chan error, 1)
 	u.load.onDone = func(err error) { done <- err }
 	u.dropped(fyne.Position{}, []fyne.URI{storage.NewFileURI(nii)})
-	if err := <-done; err != nil {
+	if err := waitFor(t, done, 2*time.Minute, "load of the dropped "+nii); err != nil {
 		t.Fatalf("drop %s: %v", nii, err)
 	}
 	if !strings.HasSuffix(u.vol.Info.Source, "ct.nii.gz") {
@@ -460,7 +450,7 @@ func TestProgressBar(t *testing.T) {
 	u.progress(10, 100) // a slower worker reporting late
 	deadline := time.Now().Add(3 * time.Second)
 	for u.load.bar.Value < 0.29 && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
+		sleepPumping(20 * time.Millisecond)
 	}
 	if v := u.load.bar.Value; v < 0.29 || v > 0.31 || !u.load.bar.Visible() {
 		t.Errorf("bar value %v visible %v, want 0.3 and visible", v, u.load.bar.Visible())

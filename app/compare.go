@@ -266,7 +266,7 @@ func (u *UI) startCompareRun(names []string) {
 					m = prepareModel(e, slicer)
 				}
 			}
-			fyne.Do(func() {
+			u.do(func() {
 				if gen != c.gen {
 					return
 				}
@@ -290,7 +290,7 @@ func (u *UI) startCompareRun(names []string) {
 		}
 		err := set.Run(ctx, reg, names, nil, progress)
 		elapsed := time.Since(t0)
-		fyne.Do(func() {
+		u.do(func() {
 			if gen != c.gen {
 				return // cancelled (reported then) or another study
 			}

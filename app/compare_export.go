@@ -138,7 +138,7 @@ func (u *UI) ExportComparison(dir string, overwrite bool) {
 			}
 			return comparison.WritePNG(paths[3], views)
 		}()
-		fyne.Do(func() { done(paths, err) })
+		u.do(func() { done(paths, err) })
 	}()
 }
 

@@ -200,7 +200,7 @@ func (u *UI) refreshTable() {
 		if err == nil {
 			chart, cerr = comparison.Chart(rows, chartW, chartH)
 		}
-		fyne.Do(func() {
+		u.do(func() {
 			if gen != c.tableGen || set != c.set {
 				return
 			}

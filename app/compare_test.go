@@ -47,14 +47,7 @@ func hookCompare(u *UI) *cmpHooks {
 
 func wait[T any](t *testing.T, ch <-chan T, what string) T {
 	t.Helper()
-	select {
-	case v := <-ch:
-		return v
-	case <-time.After(3 * time.Minute):
-		t.Fatalf("%s did not happen", what)
-	}
-	var zero T
-	return zero
+	return waitFor(t, ch, 3*time.Minute, what)
 }
 
 // openCompare opens the abdominal CT (testct.Abdomen) with the shipped
@@ -510,7 +503,7 @@ func TestCompareCancel(t *testing.T) {
 	if c.running || c.cancelBtn.Visible() || c.bar.Visible() {
 		t.Error("progress still shown after Cancel")
 	}
-	time.Sleep(1500 * time.Millisecond) // a late result would arrive by now
+	sleepPumping(1500 * time.Millisecond) // a late result would arrive by now
 	if _, ok := c.set.Entry("teacher"); ok {
 		t.Error("the cancelled teacher's result was kept")
 	}

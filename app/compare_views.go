@@ -399,7 +399,7 @@ func (u *UI) updateDisagreement() {
 	gen := c.disGen
 	go func() {
 		r, err := disagreement(ma.canon, mb.canon)
-		fyne.Do(func() {
+		u.do(func() {
 			if gen != c.disGen {
 				return
 			}

@@ -3,8 +3,6 @@ package app
 import (
 	"path/filepath"
 
-	"fyne.io/fyne/v2"
-
 	"github.com/liverseg/liverseg/phantom"
 )
 
@@ -31,7 +29,7 @@ func (u *UI) OpenDemo() {
 			u.finish(gen, "demo study", nil, err)
 			return
 		}
-		fyne.Do(func() {
+		u.do(func() {
 			if gen != u.load.gen {
 				return // the user opened something else meanwhile
 			}

@@ -4,8 +4,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"fyne.io/fyne/v2"
 )
 
 // The demo study (no PATH on the command line) is the synthetic phantom,
@@ -20,13 +18,8 @@ func TestOpenDemoShowsPhantomWithTrueLiver(t *testing.T) {
 	done := make(chan error, 1)
 	u.load.onDone = func(err error) { done <- err }
 	u.OpenDemo()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("demo study: %v", err)
-		}
-	case <-time.After(3 * time.Minute):
-		t.Fatal("demo study did not open in 3 minutes")
+	if err := waitFor(t, done, 3*time.Minute, "demo study"); err != nil {
+		t.Fatalf("demo study: %v", err)
 	}
 	if u.vol == nil || !strings.HasPrefix(u.vol.Info.PatientID, "LIVERSEG-PHANTOM-") {
 		t.Fatal("demo volume is not the phantom")
@@ -38,11 +31,9 @@ func TestOpenDemoShowsPhantomWithTrueLiver(t *testing.T) {
 	deadline := time.Now().Add(time.Minute)
 	for {
 		var n int
-		fyne.DoAndWait(func() {
-			if u.seg.ref != nil {
-				n = u.seg.ref.Count()
-			}
-		})
+		if u.seg.ref != nil { // the test goroutine is the main thread
+			n = u.seg.ref.Count()
+		}
 		if n > 0 {
 			ml := float64(n) * u.seg.ref.VoxelVolume() / 1000
 			if ml < 1000 || ml > 2000 {
@@ -53,6 +44,6 @@ func TestOpenDemoShowsPhantomWithTrueLiver(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatal("the demo's true liver was not shown as the reference overlay")
 		}
-		time.Sleep(50 * time.Millisecond)
+		sleepPumping(50 * time.Millisecond)
 	}
 }

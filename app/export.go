@@ -474,7 +474,7 @@ func (u *UI) writeExport(src maskSource, format, path string, overwrite bool) {
 				return nifti.WriteMask(path, m, nifti.WriteOptions{NoOverwrite: !overwrite})
 			}
 		}()
-		fyne.Do(func() {
+		u.do(func() {
 			done()
 			switch {
 			case errors.Is(err, context.Canceled):
@@ -529,7 +529,7 @@ func (u *UI) startProgress(title, text string, cancel func()) (done func()) {
 	var d dialog.Dialog
 	var bar *widget.ProgressBarInfinite
 	time.AfterFunc(300*time.Millisecond, func() {
-		fyne.Do(func() {
+		u.do(func() {
 			if finished {
 				return
 			}

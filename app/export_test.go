@@ -67,19 +67,14 @@ func exportVia(t *testing.T, u *UI, what, format, folder, name string) (string, 
 	if e.confirm != nil {
 		return want, errConfirmShown
 	}
-	select {
-	case err := <-done:
-		if got != want {
-			t.Errorf("exported to %s, want %s", got, want)
-		}
-		if err == nil {
-			t.Log(u.status.Text)
-		}
-		return got, err
-	case <-time.After(2 * time.Minute):
-		t.Fatal("export did not finish")
+	err := waitFor(t, done, 2*time.Minute, "export to "+want)
+	if got != want {
+		t.Errorf("exported to %s, want %s", got, want)
 	}
-	return "", nil
+	if err == nil {
+		t.Log(u.status.Text)
+	}
+	return got, err
 }
 
 var errConfirmShown = errors.New("the overwrite question is showing")
@@ -186,7 +181,7 @@ func TestExportFromGUI(t *testing.T) {
 		refDone := make(chan error, 1)
 		u.seg.onRefDone = func(err error) { refDone <- err }
 		u.LoadReference(path)
-		if err := <-refDone; err != nil {
+		if err := waitFor(t, refDone, time.Minute, "reference"); err != nil {
 			t.Fatal(err)
 		}
 		d, err := metrics.Dice(want.Canonical(), u.seg.ref)
@@ -274,7 +269,7 @@ func TestExportFromGUI(t *testing.T) {
 			t.Fatal("the file changed before the user answered")
 		}
 		test.Tap(u.exp.keepBtn)
-		if err := <-done; err != errDeclined {
+		if err := waitFor(t, done, 2*time.Minute, "export"); err != errDeclined {
 			t.Errorf("declined: %v", err)
 		}
 		if b, _ := os.ReadFile(path); string(b) != "old" {
@@ -285,7 +280,7 @@ func TestExportFromGUI(t *testing.T) {
 		}
 		u.exp.onDone = func(_ string, err error) { done <- err }
 		test.Tap(u.exp.replaceBtn)
-		if err := <-done; err != nil {
+		if err := waitFor(t, done, 2*time.Minute, "export"); err != nil {
 			t.Fatal(err)
 		}
 		if !dicomio.IsSEG(path) {
@@ -450,7 +445,7 @@ func TestReopenDcmqiSEG(t *testing.T) {
 	u.seg.onRefDone = func(err error) { refDone <- err }
 	// Dropped on the window, as a user would.
 	u.dropped(fyne.NewPos(10, 10), []fyne.URI{storage.NewFileURI(filepath.Join(dir, "liver.dcm"))})
-	if err := <-refDone; err != nil {
+	if err := waitFor(t, refDone, time.Minute, "reference"); err != nil {
 		t.Fatal(err)
 	}
 	if u.scene.Slicer() == nil || u.seg.refOvl == nil {
@@ -486,7 +481,7 @@ func TestReopenDcmqiSEG(t *testing.T) {
 		t.Fatal(err)
 	}
 	u.LoadReference(otherSeries)
-	if err := <-refDone; err != nil {
+	if err := waitFor(t, refDone, time.Minute, "reference"); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(u.seg.refLabel.Text, "Warning") || !strings.Contains(u.seg.refLabel.Text, "2.25.123456789") {
@@ -500,7 +495,7 @@ func TestReopenDcmqiSEG(t *testing.T) {
 	}
 	other.seg.onRefDone = func(err error) { refDone <- err }
 	other.LoadReference(filepath.Join(dir, "liver.dcm"))
-	if err := <-refDone; err == nil {
+	if err := waitFor(t, refDone, time.Minute, "reference"); err == nil {
 		t.Error("a SEG of another study was accepted")
 	}
 	// The error shown names the file and the reason.

@@ -115,7 +115,7 @@ func (u *UI) Open(paths ...string) {
 		case 1:
 			u.loadSeries(ctx, gen, series[0])
 		default:
-			fyne.Do(func() {
+			u.do(func() {
 				if gen != u.load.gen {
 					return
 				}
@@ -219,7 +219,7 @@ func (u *UI) showProgress(title string) {
 				if total <= 0 {
 					continue
 				}
-				fyne.Do(func() {
+				u.do(func() {
 					select {
 					case <-stop:
 						return
@@ -255,7 +255,7 @@ func (u *UI) setPhase(gen int, text string, resetCount bool) {
 		u.load.done.Store(0)
 		u.load.total.Store(0)
 	}
-	fyne.Do(func() {
+	u.do(func() {
 		if gen != u.load.gen || u.load.phase == nil {
 			return
 		}
@@ -292,7 +292,7 @@ func (u *UI) CancelLoad() {
 }
 
 func (u *UI) finish(gen int, where string, v *volume.Volume, err error) {
-	fyne.Do(func() { u.finishUI(gen, where, v, err) })
+	u.do(func() { u.finishUI(gen, where, v, err) })
 }
 
 func (u *UI) finishUI(gen int, where string, v *volume.Volume, err error) {

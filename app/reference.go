@@ -66,7 +66,7 @@ func (u *UI) LoadReference(path string) {
 	u.setStatus("Reading reference " + path + "…")
 	go func() {
 		m, note, err := readReference(path, vol, disp)
-		fyne.Do(func() { u.referenceDone(vol, path, m, note, err) })
+		u.do(func() { u.referenceDone(vol, path, m, note, err) })
 	}()
 }
 

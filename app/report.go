@@ -268,7 +268,7 @@ func (u *UI) writeReport(in reportInput, htmlPath, pngPath string, overwrite boo
 			}
 			return writeFilesAtomic(map[string][]byte{pngPath: pngBuf.Bytes(), htmlPath: htmlBuf.Bytes()}, overwrite)
 		}()
-		fyne.Do(func() {
+		u.do(func() {
 			done()
 			switch {
 			case errors.Is(err, context.Canceled):

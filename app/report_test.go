@@ -97,7 +97,7 @@ func TestSaveReport(t *testing.T) {
 	refDone := make(chan error, 1)
 	u.seg.onRefDone = func(err error) { refDone <- err }
 	u.LoadReference(study.Liver)
-	if err := <-refDone; err != nil {
+	if err := waitFor(t, refDone, time.Minute, "reference"); err != nil {
 		t.Fatal(err)
 	}
 	waitPost(t, postDone)
@@ -127,7 +127,7 @@ func TestSaveReport(t *testing.T) {
 	u.rep.name.SetText("report")
 	t0 := time.Now()
 	test.Tap(u.rep.saveBtn)
-	if err := <-done; err != nil {
+	if err := waitFor(t, done, 2*time.Minute, "report"); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("report saved in %.0f ms", msSince(t0))
@@ -234,7 +234,7 @@ func TestSaveReport(t *testing.T) {
 		t.Fatal("no question before replacing the report")
 	}
 	test.Tap(u.exp.keepBtn)
-	if err := <-done; err != errDeclined {
+	if err := waitFor(t, done, 2*time.Minute, "report"); err != errDeclined {
 		t.Errorf("declined: %v", err)
 	}
 	if again, _ := os.ReadFile(filepath.Join(out, "report.html")); !bytes.Equal(again, raw) {

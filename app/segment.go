@@ -57,10 +57,10 @@ type segState struct {
 	reg    *inference.Registry
 	regErr error
 	// checked is closed when the start-up check of the registry's
-	// automatic model (load, then a warm-up run) has finished, including
-	// the error it reports through fyne.Do. Tests wait on it: the Fyne
-	// test driver runs fyne.Do at once on the calling goroutine, so the
-	// check's report would otherwise race with the test's own UI calls.
+	// automatic model (load, then a warm-up run) has finished; the error
+	// it reports is posted through u.do before. Tests wait on it (and run
+	// what was posted) so that a late report cannot land in the middle of
+	// what they check.
 	checked chan struct{}
 
 	// Controls.
@@ -269,7 +269,7 @@ func (u *UI) UseModels(dir string) error {
 	go func() {
 		defer close(checked)
 		if err := reg.Load(auto); err != nil {
-			fyne.Do(func() {
+			u.do(func() {
 				if s.reg == reg && s.running == "" && s.res == nil {
 					u.showSegError(fmt.Errorf("model %s cannot be used: %w", auto, err), false)
 				}
@@ -371,7 +371,7 @@ func (u *UI) runModel(name string, auto bool) {
 	// the window every frame, which costs the run CPU time on machines
 	// without a GPU.
 	time.AfterFunc(barDelay, func() {
-		fyne.Do(func() {
+		u.do(func() {
 			if gen == s.gen && s.running != "" {
 				s.bar.Show()
 				s.bar.Start()
@@ -388,7 +388,7 @@ func (u *UI) runModel(name string, auto bool) {
 		opts.ROI = &b
 	}
 	opts.Progress = func(st inference.Stage) {
-		fyne.Do(func() {
+		u.do(func() {
 			if gen == s.gen && st != inference.StageDone {
 				s.stage.SetText(fmt.Sprintf("%s: %s…", name, st))
 			}
@@ -411,7 +411,7 @@ func (u *UI) runModel(name string, auto bool) {
 		}()
 		ret := time.Now()
 		trace("run %s: returned %.0f ms after the request (err %v)", name, msSince(queued), err)
-		fyne.Do(func() {
+		u.do(func() {
 			trace("run %s: result reached the UI goroutine %.0f ms after returning", name, msSince(ret))
 			u.runDone(gen, vol, name, res, err)
 			trace("run %s: overlay installed %.0f ms after returning", name, msSince(ret))
@@ -599,8 +599,12 @@ func (u *UI) postWorker(jobs <-chan postJob, stop <-chan struct{}, stopped chan<
 		if closed() {
 			return // the window is gone
 		}
-		fyne.Do(func() {
-			if s.res == job.res && job.gen == s.postGen.Load() {
+		// The closures below run later, on the UI goroutine, while this
+		// loop may already have read the next job into job: they use cur,
+		// this iteration's copy.
+		cur := job
+		u.do(func() {
+			if s.res == cur.res && cur.gen == s.postGen.Load() {
 				u.showResultText(ml, true)
 			}
 		})
@@ -630,15 +634,15 @@ func (u *UI) postWorker(jobs <-chan postJob, stop <-chan struct{}, stopped chan<
 		if closed() {
 			return
 		}
-		fyne.Do(func() {
-			if s.res != job.res || job.gen != s.postGen.Load() {
+		u.do(func() {
+			if s.res != cur.res || cur.gen != s.postGen.Load() {
 				return
 			}
 			if err != nil {
 				u.showSegError(err, false)
 				return
 			}
-			job.res.Mask, job.res.Post = m, job.post
+			cur.res.Mask, cur.res.Post = m, cur.post
 			u.showResultText(m.VolumeML(), false)
 			u.showDice(dice)
 			if s.onPostDone != nil {

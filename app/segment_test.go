@@ -47,13 +47,7 @@ func testModels(t testing.TB) (dir string, real bool) {
 // waitRun waits for the segmentation run in flight to finish.
 func waitRun(t testing.TB, done <-chan error) error {
 	t.Helper()
-	select {
-	case err := <-done:
-		return err
-	case <-time.After(2 * time.Minute):
-		t.Fatal("segmentation did not finish")
-	}
-	return nil
+	return waitFor(t, done, 2*time.Minute, "segmentation run")
 }
 
 // segUI is a window with the test models, a run-done channel and a
@@ -77,20 +71,13 @@ func segUI(t *testing.T, dir string) (*UI, chan error, chan struct{}) {
 // (see segState.checked).
 func waitChecked(t testing.TB, u *UI) {
 	t.Helper()
-	select {
-	case <-u.seg.checked:
-	case <-time.After(2 * time.Minute):
-		t.Fatal("the start-up model check did not finish")
-	}
+	waitFor(t, u.seg.checked, 2*time.Minute, "start-up model check")
+	pump() // its error report, posted before checked closed
 }
 
 func waitPost(t testing.TB, ch <-chan struct{}) {
 	t.Helper()
-	select {
-	case <-ch:
-	case <-time.After(2 * time.Minute):
-		t.Fatal("background mask did not finish")
-	}
+	waitFor(t, ch, 2*time.Minute, "background mask")
 }
 
 // openAbdomen opens the DICOM series of testct.Abdomen (chaos_ct01, or the
@@ -510,7 +497,7 @@ func TestCancelRun(t *testing.T) {
 	if err := waitRun(t, runDone); !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancel: %v", err)
 	}
-	time.Sleep(1500 * time.Millisecond) // the abandoned run finishes
+	sleepPumping(1500 * time.Millisecond) // the abandoned run finishes; its late result must be dropped
 	if u.seg.res != nil || len(u.scene.Overlays()) != 0 || u.seg.bar.Visible() || !strings.Contains(u.status.Text, "cancelled") {
 		t.Errorf("after cancel: result %v, overlays %d, bar %v, status %q", u.seg.res != nil, len(u.scene.Overlays()), u.seg.bar.Visible(), u.status.Text)
 	}
@@ -594,7 +581,7 @@ func TestReferenceMask(t *testing.T) {
 	u.seg.onRefDone = func(err error) { refDone <- err }
 	path := study.Liver
 	u.LoadReference(path)
-	if err := <-refDone; err != nil {
+	if err := waitFor(t, refDone, time.Minute, "reference"); err != nil {
 		t.Fatal(err)
 	}
 	if u.seg.refOvl == nil || len(u.scene.Overlays()) != 2 {
@@ -636,7 +623,7 @@ func TestReferenceMask(t *testing.T) {
 		t.Fatal(err)
 	}
 	u.LoadReference(farPath)
-	if err := <-refDone; err == nil || !strings.Contains(err.Error(), "does not overlap") {
+	if err := waitFor(t, refDone, time.Minute, "reference"); err == nil || !strings.Contains(err.Error(), "does not overlap") {
 		t.Errorf("far mask: %v", err)
 	}
 	// Every second voxel in-plane: same space, coarser grid, resampled.
@@ -657,7 +644,7 @@ func TestReferenceMask(t *testing.T) {
 		t.Fatal(err)
 	}
 	u.LoadReference(halfPath)
-	if err := <-refDone; err != nil {
+	if err := waitFor(t, refDone, time.Minute, "reference"); err != nil {
 		t.Fatalf("coarser mask in the same space: %v", err)
 	}
 	if !strings.Contains(u.seg.refLabel.Text, "Resampled") {
@@ -690,7 +677,7 @@ func BenchmarkThresholdSlider(b *testing.B) {
 	dir, _ := testModels(b)
 	a := test.NewTempApp(b)
 	u := New(a)
-	b.Cleanup(func() { waitWorker(u); u.win.Close() })
+	b.Cleanup(func() { waitWorker(u); u.win.Close(); endUI(u) })
 	u.win.Resize(fyne.NewSize(1400, 900))
 	runDone := make(chan error, 2)
 	u.seg.onRunDone = func(err error) { runDone <- err }
@@ -700,7 +687,7 @@ func BenchmarkThresholdSlider(b *testing.B) {
 	loadDone := make(chan error, 1)
 	u.load.onDone = func(err error) { loadDone <- err }
 	u.Open(dicom)
-	if err := <-loadDone; err != nil {
+	if err := waitFor(b, loadDone, 2*time.Minute, "load"); err != nil {
 		b.Fatal(err)
 	}
 	if err := waitRun(b, runDone); err != nil {
@@ -758,7 +745,7 @@ func TestReferenceDICOMSeries(t *testing.T) {
 			t.Fatal(err)
 		}
 		u.LoadReference(dir)
-		err := <-refDone
+		err := waitFor(t, refDone, time.Minute, "reference "+tc.name)
 		if tc.ok {
 			if err != nil {
 				t.Fatalf("%s: %v", tc.name, err)
