@@ -235,8 +235,7 @@ func (u *UI) mainMenu() *fyne.MainMenu {
 }
 
 // dropped opens files and folders dropped on the window (several DICOM
-// files dropped together are scanned as one set). One DICOM SEG file
-// dropped while a study is open is shown as its reference instead.
+// files dropped together are scanned as one set); see openOrOverlay.
 func (u *UI) dropped(_ fyne.Position, uris []fyne.URI) {
 	paths := make([]string, 0, len(uris))
 	for _, uri := range uris {
@@ -244,18 +243,27 @@ func (u *UI) dropped(_ fyne.Position, uris []fyne.URI) {
 			paths = append(paths, uri.Path())
 		}
 	}
+	u.openOrOverlay(paths)
+}
+
+// openOrOverlay opens paths as a study, except one DICOM Segmentation file,
+// which is not an image: it is shown over the open study as its reference
+// (or, with no study open, the user is told to open its CT first). Both the
+// drop target and File → Open file… go through here.
+func (u *UI) openOrOverlay(paths []string) {
+	if len(paths) == 0 {
+		return
+	}
 	if len(paths) == 1 && !nifti.IsNIfTI(paths[0]) && dicomio.IsSEG(paths[0]) {
 		if u.vol == nil {
-			u.showError(paths[0], errors.New("this is a DICOM Segmentation (SEG), not an image: open its CT first, then drop the SEG on the window to show it over the CT"))
+			u.showError(paths[0], errors.New("this is a DICOM Segmentation (SEG), not an image: open its CT first, then open or drop the SEG to show it over the CT"))
 			return
 		}
 		u.LoadReference(paths[0])
 		return
 	}
-	if len(paths) > 0 {
-		u.rememberOpenDir(paths[0])
-		u.Open(paths...)
-	}
+	u.rememberOpenDir(paths[0])
+	u.Open(paths...)
 }
 
 const helpText = `Segmentation: the student runs when a study opens; pick another model and Run, or Cancel. Compare models runs all four and shows them as outlines, side by side or as a disagreement map, with a metrics table and a chart. The threshold slider re-contours the kept probability map without re-running. Box: drag a rectangle on a view to segment only that region (the third axis comes from a box drawn on another view, else the whole extent).

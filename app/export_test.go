@@ -438,11 +438,30 @@ func TestExportSEGNotOfferedForNIfTI(t *testing.T) {
 func TestReopenDcmqiSEG(t *testing.T) {
 	dir := shareddata.Path(t, "cases", "dcmqi_ct3slice")
 	u := newUI(t)
+	// A SEG with no study open is not an image: a dialog says to open its
+	// CT first, and nothing starts loading.
+	gen := u.load.gen
+	u.openOrOverlay([]string{filepath.Join(dir, "liver.dcm")})
+	pump()
+	if u.load.gen != gen || u.load.lastErr == nil || !strings.Contains(u.load.lastErr.Error(), "open its CT first") || u.win.Canvas().Overlays().Top() == nil {
+		t.Fatalf("a SEG opened without a study: load started %v, error %v", u.load.gen != gen, u.load.lastErr)
+	}
+	u.win.Canvas().Overlays().Top().Hide()
 	if err := openAndWait(t, u, filepath.Join(dir, "dicom")); err != nil {
 		t.Fatal(err)
 	}
 	refDone := make(chan error, 2)
 	u.seg.onRefDone = func(err error) { refDone <- err }
+	// File → Open file… on the SEG takes the same route as a drop: the
+	// SEG becomes the reference and the study stays open.
+	study := u.vol
+	u.openOrOverlay([]string{filepath.Join(dir, "liver.dcm")})
+	if err := waitFor(t, refDone, time.Minute, "reference from Open file"); err != nil {
+		t.Fatal(err)
+	}
+	if u.vol != study || u.seg.ref == nil || u.seg.ref.Count() == 0 {
+		t.Fatal("opening the SEG as a file did not show it over the open study")
+	}
 	// Dropped on the window, as a user would.
 	u.dropped(fyne.NewPos(10, 10), []fyne.URI{storage.NewFileURI(filepath.Join(dir, "liver.dcm"))})
 	if err := waitFor(t, refDone, time.Minute, "reference"); err != nil {

@@ -68,8 +68,7 @@ func (u *UI) chooseFile() {
 		if r != nil {
 			p := r.URI().Path()
 			r.Close()
-			u.rememberOpenDir(p)
-			u.Open(p)
+			u.openOrOverlay([]string{p})
 		}
 	}, u.win)
 	startAt(d, u.prefs().String(prefOpenDir))
