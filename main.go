@@ -4,10 +4,12 @@
 package main
 
 import (
+	"fmt"
 	"os"
 
 	"github.com/liverseg/liverseg/app"
 	"github.com/liverseg/liverseg/cli"
+	"github.com/liverseg/liverseg/internal/buildinfo"
 	// Must initialise before Fyne reads the locale; see its doc.
 	_ "github.com/liverseg/liverseg/internal/localefix"
 )
@@ -16,6 +18,10 @@ func main() {
 	if len(os.Args) > 1 {
 		if _, ok := cli.Lookup(os.Args[1]); ok {
 			os.Exit(cli.Run(os.Args[1:], os.Stdout, os.Stderr))
+		}
+		if os.Args[1] == "--version" || os.Args[1] == "version" {
+			fmt.Println(buildinfo.Software())
+			return
 		}
 		if os.Args[1] == "-h" || os.Args[1] == "--help" || os.Args[1] == "help" {
 			cli.Usage(os.Stdout)

@@ -12,7 +12,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"runtime/debug"
 	"strconv"
 
 	"fyne.io/fyne/v2"
@@ -22,39 +21,16 @@ import (
 	"fyne.io/fyne/v2/storage"
 	"fyne.io/fyne/v2/widget"
 
+	"github.com/liverseg/liverseg/internal/buildinfo"
 	"github.com/liverseg/liverseg/viewer"
 )
 
-// Version is LiverSeg's version; it is FyneApp.toml's [Details] Version
-// (a test keeps the two equal).
-const Version = "0.1.0"
+// Version is LiverSeg's release version (internal/buildinfo).
+const Version = buildinfo.Version
 
 // SoftwareVersion is Version with the source revision the binary was built
 // from, when Go recorded one ("0.1.0 (abc1234, modified)").
-func SoftwareVersion() string {
-	v := Version
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		rev, dirty := "", false
-		for _, s := range bi.Settings {
-			switch s.Key {
-			case "vcs.revision":
-				rev = s.Value
-			case "vcs.modified":
-				dirty = s.Value == "true"
-			}
-		}
-		if len(rev) > 7 {
-			rev = rev[:7]
-		}
-		if rev != "" {
-			if dirty {
-				rev += ", modified"
-			}
-			v += " (" + rev + ")"
-		}
-	}
-	return v
-}
+func SoftwareVersion() string { return buildinfo.Full() }
 
 // Preference keys.
 const (

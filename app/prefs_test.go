@@ -4,7 +4,6 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"regexp"
 	"testing"
 
 	"fyne.io/fyne/v2"
@@ -111,20 +110,5 @@ func TestExportFolderNeverTheInputByDefault(t *testing.T) {
 	u.prefs().SetString(prefExportDir, filepath.Join(dir))
 	if got := u.defaultExportFolder(); within(got, dir) {
 		t.Errorf("default export folder %s is the study's input folder", got)
-	}
-}
-
-// TestVersionIsFyneAppVersion keeps Version equal to FyneApp.toml's.
-func TestVersionIsFyneAppVersion(t *testing.T) {
-	b, err := os.ReadFile(filepath.Join("..", "FyneApp.toml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := regexp.MustCompile(`(?m)^\s*Version\s*=\s*"([^"]+)"`).FindSubmatch(b)
-	if m == nil {
-		t.Fatal("no Version in FyneApp.toml")
-	}
-	if string(m[1]) != Version {
-		t.Errorf("app.Version %q, FyneApp.toml says %q", Version, m[1])
 	}
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/liverseg/liverseg/dicomio"
 	"github.com/liverseg/liverseg/inference"
+	"github.com/liverseg/liverseg/internal/buildinfo"
 	"github.com/liverseg/liverseg/nifti"
 )
 
@@ -150,7 +151,7 @@ func runSegment(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if *format == "seg" {
 		err = dicomio.WriteSEG(*out, v, res.Mask, dicomio.SEGOptions{
 			AlgorithmName:    fmt.Sprintf("LiverSeg %s %.8s", card.Name, card.SHA256),
-			SoftwareVersions: "LiverSeg",
+			SoftwareVersions: buildinfo.Software(),
 			Overwrite:        *force,
 		})
 	} else {

@@ -8,11 +8,11 @@ import (
 	"image/png"
 	"io"
 	"math"
-	"runtime/debug"
 	"strconv"
 	"time"
 
 	"github.com/liverseg/liverseg/internal/atomicfile"
+	"github.com/liverseg/liverseg/internal/buildinfo"
 	"github.com/liverseg/liverseg/metrics"
 	"github.com/liverseg/liverseg/volume"
 )
@@ -94,24 +94,9 @@ func NewMeta(v *volume.Volume) Meta {
 	return m
 }
 
-// SoftwareVersion is "LiverSeg" with the module version and VCS revision
-// the binary was built from, when Go recorded them.
-func SoftwareVersion() string {
-	s := "LiverSeg"
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return s
-	}
-	if v := bi.Main.Version; v != "" && v != "(devel)" {
-		s += " " + v
-	}
-	for _, kv := range bi.Settings {
-		if kv.Key == "vcs.revision" && len(kv.Value) >= 12 {
-			s += " (" + kv.Value[:12] + ")"
-		}
-	}
-	return s
-}
+// SoftwareVersion is how exports name the software ("LiverSeg 0.1.0
+// (abc1234)"; internal/buildinfo).
+func SoftwareVersion() string { return buildinfo.Software() }
 
 // JSONReport is a metrics.Report as WriteJSON writes it, with the undefined distances as null.
 type JSONReport struct {
