@@ -23,6 +23,7 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/layout"
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/liverseg/liverseg/dicomio"
@@ -331,7 +332,6 @@ func (u *UI) ShowExport() {
 	e.source.SetSelectedIndex(sel)
 
 	e.exportBtn = widget.NewButton("Export", nil)
-	e.exportBtn.Importance = widget.HighImportance
 	e.cancelBtn = widget.NewButton("Cancel", nil)
 	form := widget.NewForm(
 		widget.NewFormItem("Mask", e.source),
@@ -339,12 +339,9 @@ func (u *UI) ShowExport() {
 		widget.NewFormItem("Folder", container.NewBorder(nil, nil, nil, choose, e.folder)),
 		widget.NewFormItem("File name", e.name),
 	)
-	content := container.NewVBox(form, e.segNote,
-		container.NewHBox(layoutSpacer(), e.cancelBtn, e.exportBtn))
-	d := dialog.NewCustomWithoutButtons("Export segmentation", content, u.win)
-	d.Resize(fyne.NewSize(720, 250))
+	d := u.formDialog("Export segmentation", form, e.segNote, e.cancelBtn, e.exportBtn,
+		fyne.NewSize(720, 250), func() { e.dlg = nil })
 	e.dlg = d
-	e.cancelBtn.OnTapped = func() { d.Hide(); e.dlg = nil }
 	e.exportBtn.OnTapped = func() {
 		folder, name := strings.TrimSpace(e.folder.Text), strings.TrimSpace(e.name.Text)
 		if err := checkTarget(folder, name); err != nil {
@@ -425,7 +422,7 @@ func (u *UI) confirmReplace(path string, answer func(bool)) {
 	e.replaceBtn.Importance = widget.DangerImportance
 	e.keepBtn = widget.NewButton("Keep the old file", nil)
 	d := dialog.NewCustomWithoutButtons("Replace the file?", container.NewVBox(msg,
-		container.NewHBox(layoutSpacer(), e.keepBtn, e.replaceBtn)), u.win)
+		container.NewHBox(layout.NewSpacer(), e.keepBtn, e.replaceBtn)), u.win)
 	d.Resize(fyne.NewSize(560, 180))
 	done := func(ok bool) {
 		d.Hide()

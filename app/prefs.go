@@ -15,9 +15,7 @@ import (
 	"strconv"
 
 	"fyne.io/fyne/v2"
-	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/dialog"
-	"fyne.io/fyne/v2/layout"
 	"fyne.io/fyne/v2/storage"
 	"fyne.io/fyne/v2/widget"
 
@@ -161,8 +159,6 @@ func startAt(d *dialog.FileDialog, dir string) {
 	}
 }
 
-func layoutSpacer() fyne.CanvasObject { return layout.NewSpacer() }
-
 // settingsState holds the settings dialog's controls (nil while closed).
 type settingsState struct {
 	dlg      dialog.Dialog
@@ -204,18 +200,14 @@ func (u *UI) ShowSettings() {
 	note := widget.NewLabel("Fewer threads leave cores to other programs; a change applies to the next model run.")
 	note.Wrapping = fyne.TextWrapWord
 	st.apply = widget.NewButton("Apply", nil)
-	st.apply.Importance = widget.HighImportance
 	cancel := widget.NewButton("Cancel", nil)
 	form := widget.NewForm(
 		widget.NewFormItem("Inference threads", st.threads),
 		widget.NewFormItem("Segmentation colour", st.color),
 		widget.NewFormItem("Reference colour", st.refColor),
 	)
-	d := dialog.NewCustomWithoutButtons("Settings", container.NewVBox(form, note,
-		container.NewHBox(layoutSpacer(), cancel, st.apply)), u.win)
-	d.Resize(fyne.NewSize(520, 260))
+	d := u.formDialog("Settings", form, note, cancel, st.apply, fyne.NewSize(520, 260), func() { st.dlg = nil })
 	st.dlg = d
-	cancel.OnTapped = func() { d.Hide(); st.dlg = nil }
 	st.apply.OnTapped = func() {
 		d.Hide()
 		st.dlg = nil

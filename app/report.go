@@ -165,17 +165,13 @@ func (u *UI) ShowReport() {
 	note := widget.NewLabel("Writes NAME.html (a self-contained summary with the picture embedded) and NAME.png (the three views as shown now).")
 	note.Wrapping = fyne.TextWrapWord
 	r.saveBtn = widget.NewButton("Save", nil)
-	r.saveBtn.Importance = widget.HighImportance
 	cancel := widget.NewButton("Cancel", nil)
 	form := widget.NewForm(
 		widget.NewFormItem("Folder", container.NewBorder(nil, nil, nil, choose, r.folder)),
 		widget.NewFormItem("Name", r.name),
 	)
-	d := dialog.NewCustomWithoutButtons("Save report", container.NewVBox(form, note,
-		container.NewHBox(layoutSpacer(), cancel, r.saveBtn)), u.win)
-	d.Resize(fyne.NewSize(720, 230))
+	d := u.formDialog("Save report", form, note, cancel, r.saveBtn, fyne.NewSize(720, 230), func() { r.dlg = nil })
 	r.dlg = d
-	cancel.OnTapped = func() { d.Hide(); r.dlg = nil }
 	r.saveBtn.OnTapped = func() {
 		folder := strings.TrimSpace(r.folder.Text)
 		name := strings.TrimSpace(r.name.Text)
