@@ -487,12 +487,30 @@ def run_cv(args):
         if h not in known:
             sys.exit(f"train.py cv: fold {h!r} is not one of the cases {known}")
     val_every = 2 if args.tiny else 200
+    import fcntl
     for h in cfg["folds"]:
         p = os.path.join(results_dir, f"fold_{h}.json")
         if os.path.exists(p) and json.load(open(p)).get("config") == cfg:
             log(f"fold {h}: done ({p})")
             continue
-        cv_fold(cfg, root, results_dir, h, all_cases, cache_dir, val_every)
+        # One process per fold: a second `train.py cv` with the same arguments
+        # (e.g. on the other core, each with --threads 1) skips folds another
+        # process is training and takes the next one, so folds run in parallel
+        # without ever sharing checkpoints.
+        lock = open(os.path.join(root, f"{h}.lock"), "w")
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            log(f"fold {h}: another process is training it; skipping")
+            lock.close()
+            continue
+        try:
+            if os.path.exists(p) and json.load(open(p)).get("config") == cfg:
+                log(f"fold {h}: done ({p})")
+                continue
+            cv_fold(cfg, root, results_dir, h, all_cases, cache_dir, val_every)
+        finally:
+            lock.close()
         s = cv_summary(cfg, results_dir)
         log(f"cv summary: folds done {s['folds_done']}")
     s = cv_summary(cfg, results_dir)
