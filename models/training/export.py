@@ -142,16 +142,27 @@ def card(out_dir, name, role, net, onnx_name, training, evaluation, extra=None):
     return c
 
 
-def export_all(run_dir, tiny=False):
+def export_all(run_dir, tiny=False, ship=None, command="train.py release"):
+    """Exports teacher, GTAN assistant and each student size's variant named
+    in ship ({"student": "gtan"|"nokd"|"kd", ...}; default gtan)."""
     import train as T
+    ship = dict(ship or {})
     summary = json.load(open(os.path.join(run_dir, "summary.json")))
     tst = torch.load(os.path.join(run_dir, "teacher.pt"), map_location="cpu")
     gst = torch.load(os.path.join(run_dir, "gtan.pt"), map_location="cpu")
-    nets = {}
+    nets, vst = {}, {}
     t = N.build(tst["cfg"]); t.load_state_dict(tst["model"]); nets["teacher"] = ("teacher", t)
     a = N.build(gst["acfg"]); a.load_state_dict(gst["asst"]); nets["assistant"] = ("assistant", a)
     for k, sd in gst["students"].items():
+        v = ship.setdefault(k, "gtan")
+        if v != "gtan":
+            st = torch.load(os.path.join(run_dir, f"{k}_{v}.pt"), map_location="cpu")
+            if not st.get("done"):
+                raise SystemExit(f"export: {k}_{v} has not finished its budget ({st['step']}/{st['budget']})")
+            sd, vst[k] = st["model"], st
         s = N.build(N.ARCH[k]); s.load_state_dict(sd); nets[k] = ("student", s)
+    bank_file = summary.get("bank") or os.path.join(HERE, "cache", "bank_" + summary["tag"] + ".npz")
+    recipe = summary.get("recipe", 1)
     out_dir = MODELS_DIR if not tiny else os.path.join(run_dir, "export")
     os.makedirs(out_dir, exist_ok=True)
     os.makedirs(CKPT_DIR, exist_ok=True)
@@ -174,14 +185,21 @@ def export_all(run_dir, tiny=False):
         if name == "teacher":
             steps, dur = tst["step"], tst["elapsed_s"]
             how = "supervised: soft-target CE + soft Dice, AdamW lr 2e-3 cosine, batch 2 crops 32x64x64"
+        elif name in vst:
+            steps, dur = vst[name]["step"], vst[name]["elapsed_s"]
+            how = ("no distillation: soft-target CE + soft Dice" if ship[name] == "nokd" else
+                   f"Hinton KD from the cached teacher logits: (1-l)(CE+Dice) + l*T^2*KL, l={T.KD_LAMBDA}, T={T.KD_T}")
+            how += ("; AdamW lr 2e-3 cosine, batch 2 crops 32x64x64 (variant chosen by the leave-one-case-out CV, "
+                    "models/README.md; the GTAN-distilled student of the same run is not shipped)")
         else:
             steps, dur = gst["step"], gst["elapsed_s"]
             how = (f"GTAN stage (all GTAN nets trained jointly, duration is the shared stage time): "
                    f"{'assistant distilled from cached teacher logits' if name == 'assistant' else 'distilled online from the current (growing) assistant'}, "
                    f"loss (1-l)(CE+Dice) + l*T^2*KL, l={T.KD_LAMBDA}, T={T.KD_T}; AdamW lr 2e-3 cosine, batch 2 crops 32x64x64")
-        training = {"data": f"cases {trained_on} from ../shared/data/cases (fixed bank of {len(np.load(os.path.join(HERE, 'cache', 'bank_' + summary['tag'] + '.npz'))['w'])} "
-                            f"augmented 5 mm crops, seed {T.SEED}; totalseg_example weight 0.5)",
-                    "command": "/usr/bin/python3 models/training/train.py release",
+        training = {"data": f"cases {trained_on} from ../shared/data/cases (fixed bank of {len(np.load(bank_file)['w'])} "
+                            f"augmented 5 mm crops, recipe {recipe}, seed {T.SEED}; totalseg_example weight 0.5)",
+                    "command": "/usr/bin/python3 models/training/" + command,
+                    **({"variant": ship[name]} if role == "student" else {}),
                     "seed": T.SEED, "steps": steps, "duration_s": round(dur), "machine": machine,
                     "method": how}
         if name == "assistant":

@@ -354,7 +354,12 @@ ASSISTANT_FINAL = [18, 30, 36, 54]
 
 PROFILES = {
     # name: bank size, teacher steps/cap, gtan steps/cap, growth steps, batch
+    # recipe 1: the first release (wall-clock caps, absolute growth steps).
     "release": dict(bank=480, t_steps=4000, t_cap=2700, g_steps=3000, g_cap=2700, grow=[150, 350, 550], bs=2),
+    # recipe ≥ 2: the CV's protocol with twice its budgets and a bank a third
+    # larger for four cases instead of three; fixed step budgets (no caps, so
+    # the result does not depend on machine load), growth at GROW_FRAC.
+    "release_r2": dict(bank=1280, t_steps=3000, t_cap=None, g_steps=3000, g_cap=None, grow=None, bs=2),
     "tiny": dict(bank=12, t_steps=6, t_cap=None, g_steps=8, g_cap=None, grow=[2, 4, 6], bs=1),
 }
 
@@ -531,13 +536,16 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--device", default="auto", help="cpu, cuda, or auto (cuda when torch sees a GPU)")
     ap.add_argument("--recipe", type=int, default=2, choices=[1, 2, 3],
-                    help="cv mode: data/loss recipe (1 = the release models'; 2 = near-liver crops, hard-negative "
+                    help="cv and release: data/loss recipe (1 = the first release models'; 2 = near-liver crops, hard-negative "
                          "loss weight, contrast-phase augmentation; 3 = 2 without the phase augmentation)")
     ap.add_argument("--teacher-steps", type=int, default=1500, help="cv mode: teacher step budget per fold")
     ap.add_argument("--steps", type=int, default=1800,
                     help="cv mode: step budget of EVERY assistant/student variant per fold")
     ap.add_argument("--bank", type=int, default=960, help="cv mode: augmented crops per fold")
     ap.add_argument("--folds", default=",".join(D.RELEASE_CASES), help="cv mode: held-out cases, in order")
+    ap.add_argument("--ship", default="student=gtan,student100k=gtan",
+                    help="release mode (recipe >= 2): which variant of each student is exported "
+                         "(gtan, nokd or kd), chosen from the CV table")
     ap.add_argument("--hardneg-w", type=float, default=0.0,
                     help="extra CE weight of background 10-40 mm from the liver (recipe >= 2 banks; 0 = off)")
     args = ap.parse_args()
@@ -550,12 +558,17 @@ def main():
     if args.mode == "cv":
         run_cv(args)
         return
-    prof = dict(PROFILES["tiny" if args.tiny else "release"])
+    r2 = args.mode == "release" and args.recipe >= 2
+    prof = dict(PROFILES["tiny" if args.tiny else ("release_r2" if r2 else "release")])
+    if prof["grow"] is None:
+        prof["grow"] = sorted({max(1, int(round(f * prof["g_steps"]))) for f in GROW_FRAC})
+    recipe = args.recipe if args.mode == "release" else 1
     if args.teacher_cap is not None:
         prof["t_cap"] = args.teacher_cap
     if args.gtan_cap is not None:
         prof["g_cap"] = args.gtan_cap
-    tag = ("tiny_" if args.tiny else "") + (args.mode if args.mode == "release" else f"fold_{args.holdout}")
+    tag = ("tiny_" if args.tiny else "") + (("release" + (f"_r{recipe}" if recipe >= 2 else ""))
+                                            if args.mode == "release" else f"fold_{args.holdout}")
     run_dir = os.path.join(HERE, "runs", tag)
     cache_dir = os.path.join(HERE, "cache")
     os.makedirs(run_dir, exist_ok=True)
@@ -564,11 +577,11 @@ def main():
     val_cases = [c for c in all_cases if c[0] == args.holdout] or train_cases
     log(f"run {tag}: train {[c[0] for c in train_cases]} val {[c[0] for c in val_cases]}")
     t_start = time.time()
-    bk = B.build_bank(train_cases, prof["bank"], SEED, cache_dir, tag)
-    log(f"bank {bk['x'].shape} ready")
+    bk = B.build_bank(train_cases, prof["bank"], SEED, cache_dir, tag, recipe=recipe)
+    log(f"bank {bk['x'].shape} ready (recipe {recipe})")
     preps = {c[0]: B.prep_case(c[0], c[1], c[2], cache_dir) for c in val_cases}
     validator = Validator(preps)
-    val_every = 2 if args.tiny else 100
+    val_every = 2 if args.tiny else (300 if r2 else 100)
     teacher, tst = train_single(run_dir, "teacher", N.ARCH["teacher"], bk, validator, prof["t_steps"], prof["bs"],
                                 2e-3, prof["t_cap"], SEED, val_every=val_every)
     d = teacher_logits(run_dir, tag, teacher, tst["step"], bk)
@@ -577,7 +590,18 @@ def main():
     asst, snets, gst = train_gtan(run_dir, "gtan", ASSISTANT_START, ASSISTANT_FINAL, students, bk, d, validator,
                                   prof["g_steps"], prof["grow"], prof["bs"], 2e-3, prof["g_cap"], SEED,
                                   val_every=val_every)
-    summary = {"tag": tag, "train_cases": [c[0] for c in train_cases], "val_cases": [c[0] for c in val_cases],
+    variants = {}
+    if r2:
+        # The no-KD and teacher-KD students of the same budget, so the release
+        # can ship the variant the CV ranks best (--ship) without retraining.
+        for k in STUDENTS:
+            for v, dd in (("nokd", None), ("kd", d)):
+                _, vst = train_single(run_dir, f"{k}_{v}", N.ARCH[k], bk, validator, prof["g_steps"], prof["bs"],
+                                      2e-3, None, SEED, teacher_d=dd, val_every=val_every)
+                variants[f"{k}_{v}"] = {kk: vst[kk] for kk in ("step", "budget", "elapsed_s", "done")}
+    summary = {"tag": tag, "recipe": recipe, "bank": B.bank_path(cache_dir, tag, recipe),
+               "train_cases": [c[0] for c in train_cases], "val_cases": [c[0] for c in val_cases],
+               "variants": variants,
                "teacher": {k: tst[k] for k in ("step", "budget", "elapsed_s", "done")},
                "gtan": {k: gst[k] for k in ("step", "budget", "elapsed_s", "done", "growth_log", "acfg")},
                "wall_s": time.time() - t_start}
@@ -586,7 +610,8 @@ def main():
     log(f"training stages finished: {json.dumps(summary)}")
     if args.mode == "release" and not args.no_export:
         import export
-        export.export_all(run_dir, tiny=args.tiny)
+        ship = dict(kv.split("=") for kv in args.ship.split(",") if kv)
+        export.export_all(run_dir, tiny=args.tiny, ship=ship, command=" ".join(["train.py"] + sys.argv[1:]))
         if not args.tiny:
             import parity
             sys.argv = [sys.argv[0]]
