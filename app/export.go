@@ -111,7 +111,8 @@ type maskSource struct {
 	Model string // the model's name; "" for the reference
 	res   *inference.Result
 	post  inference.PostOptions
-	mask  *volume.Mask // res.Mask when it was made with post, else nil
+	mask  *volume.Mask      // res.Mask when it was made with post, else nil
+	times inference.Timings // res.Timings when listed (res may change later on the UI goroutine)
 	card  *inference.Card
 	ref   *volume.Mask // canonical, for the reference
 	name  string       // the reference's file name
@@ -129,7 +130,7 @@ func (u *UI) exportSources() []maskSource {
 		if r == s.res && s.ovl != nil {
 			post.Threshold = s.ovl.Threshold()
 		}
-		src := maskSource{Model: r.Model, res: r, post: post}
+		src := maskSource{Model: r.Model, res: r, post: post, times: r.Timings}
 		if r.Mask != nil && r.Post == post {
 			src.mask = r.Mask
 		}

@@ -332,11 +332,19 @@ func buildReport(ctx context.Context, in reportInput, pngData []byte, pngName st
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
+		t0 := time.Now()
 		m, err := src.build(v)
 		if err != nil {
 			return nil, fmt.Errorf("mask of %s: %w", src.Model, err)
 		}
-		t := src.res.Timings
+		t := src.times
+		if src.mask == nil {
+			// No mask at this threshold yet: the report's own build is this
+			// model's postprocessing.
+			post := time.Since(t0)
+			t.Total += post - t.Postprocess
+			t.Postprocess = post
+		}
 		row := reportModel{
 			Name: src.Model, Threshold: src.post.Threshold, VolumeML: m.VolumeML(),
 			Preprocess: msOf(t.Preprocess), Infer: msOf(t.Infer), Post: msOf(t.Postprocess), Total: msOf(t.Total),
@@ -425,9 +433,9 @@ code { font-size: 0.9em; }
 <h2>Segmentations</h2>
 {{if .Models}}<table id="models">
 <tr><th>Model</th><th>Role</th><th>Parameters</th><th>SHA-256 (model file)</th><th>Threshold</th><th>Region</th><th>Liver volume (mL)</th><th>Preprocess (ms)</th><th>Network (ms)</th><th>Postprocess (ms)</th><th>Total (ms)</th></tr>
-{{range .Models}}<tr><td>{{.Name}}</td><td>{{dash .Role}}</td><td class="n">{{group .Params}}</td><td><code title="{{.SHA256}}">{{short .SHA256}}</code></td><td class="n">{{f2 .Threshold}}</td><td>{{.Region}}</td><td class="n">{{f1 .VolumeML}}</td><td class="n">{{f1 .Preprocess}}</td><td class="n">{{f1 .Infer}}</td><td class="n">{{if gt .Post 0.0}}{{f1 .Post}}{{else}}–{{end}}</td><td class="n">{{f1 .Total}}</td></tr>
+{{range .Models}}<tr><td>{{.Name}}</td><td>{{dash .Role}}</td><td class="n">{{group .Params}}</td><td><code title="{{.SHA256}}">{{short .SHA256}}</code></td><td class="n">{{f2 .Threshold}}</td><td>{{.Region}}</td><td class="n">{{f1 .VolumeML}}</td><td class="n">{{f1 .Preprocess}}</td><td class="n">{{f1 .Infer}}</td><td class="n">{{f1 .Post}}</td><td class="n">{{f1 .Total}}</td></tr>
 {{end}}</table>
-<p>Timings are those of each model's run in this session (the window draws the overlay from the network's probability map, so the full-resolution mask is built afterwards, outside the run: its postprocessing shows as –); the volume is that of the full-resolution mask at the threshold shown.</p>
+<p>Timings are those of each model's run in this session (the window draws the overlay from the network's probability map at once; postprocessing is the building of the full-resolution mask at the threshold shown, which follows in the background and is included in the total); the volume is that of the full-resolution mask at the threshold shown.</p>
 {{else}}<p>No model was run on this study.</p>
 {{end}}
 {{if .HasRef}}<h2>Agreement with the reference</h2>

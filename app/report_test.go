@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -179,6 +180,9 @@ func TestSaveReport(t *testing.T) {
 		}
 		if want := fmt.Sprintf("%.1f", m.VolumeML()); row[6] != want {
 			t.Errorf("%s volume %s mL, want %s", name, row[6], want)
+		}
+		if v, err := strconv.ParseFloat(row[9], 64); err != nil || v <= 0 {
+			t.Errorf("%s postprocess %q, want a time in ms", name, row[9])
 		}
 		if want := fmt.Sprintf("%.2f", thr); row[4] != want {
 			t.Errorf("%s threshold %s, want %s", name, row[4], want)

@@ -624,7 +624,9 @@ func (u *UI) postWorker(jobs <-chan postJob, stop <-chan struct{}, stopped chan<
 		if job.gen != s.postGen.Load() {
 			continue
 		}
+		t0 := time.Now()
 		m, err := job.res.Apply(job.post)
+		took := time.Since(t0)
 		dice := math.NaN()
 		if err == nil && job.ref != nil {
 			if d, derr := metrics.Dice(m.Canonical(), job.ref); derr == nil {
@@ -643,6 +645,11 @@ func (u *UI) postWorker(jobs <-chan postJob, stop <-chan struct{}, stopped chan<
 				return
 			}
 			cur.res.Mask, cur.res.Post = m, cur.post
+			// The run kept probabilities only: this mask is its
+			// postprocessing, so the run's timings include it.
+			tm := &cur.res.Timings
+			tm.Total += took - tm.Postprocess
+			tm.Postprocess = took
 			u.showResultText(m.VolumeML(), false)
 			u.showDice(dice)
 			if s.onPostDone != nil {
