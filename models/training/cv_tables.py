@@ -51,6 +51,31 @@ def render(cv):
             params = params or (m and m["params"])
         out.append(f"| {s} | {params:,} | " + " | ".join(cells) + " |" if params else f"| {s} | — | " + " | ".join(cells) + " |")
     out.append("")
+    out.append("**Distillation gain, paired by fold** (Dice of the variant minus Dice of the no-KD student of the "
+               "same size on the same held-out case; mean ± SD (min–max); folds where it helped):")
+    out.append("")
+    out.append("| student | " + " | ".join(lbl for v, lbl in VARIANTS if v != "nokd") + " |")
+    out.append("|---|" + "---|" * (len(VARIANTS) - 1))
+    for s in STUDENTS:
+        base = models.get(f"{s}_nokd")
+        cells = []
+        for v, _ in VARIANTS:
+            if v == "nokd":
+                continue
+            m = models.get(f"{s}_{v}")
+            common = [h for h in folds if base and m and h in base["per_case"] and h in m["per_case"]]
+            if not common:
+                cells.append("—")
+                continue
+            d = [m["per_case"][h]["dice"] - base["per_case"][h]["dice"] for h in common]
+            mean = sum(d) / len(d)
+            cell = f"{mean:+.3f}"
+            if len(d) > 1:
+                sd = (sum((x - mean) ** 2 for x in d) / (len(d) - 1)) ** 0.5
+                cell += f" ± {sd:.3f} ({min(d):+.3f}–{max(d):+.3f})"
+            cells.append(cell + f"; {sum(x > 0 for x in d)}/{len(d)}")
+        out.append(f"| {s} | " + " | ".join(cells) + " |")
+    out.append("")
     out.append("**Per model** (mean ± SD over folds (min–max)):")
     out.append("")
     out.append("| model | params | steps | Dice | HD95 (mm) | volume error (%) |")
