@@ -4,29 +4,18 @@ import (
 	"context"
 	"testing"
 
+	"github.com/liverseg/liverseg/internal/masktest"
 	"github.com/liverseg/liverseg/metrics"
 	"github.com/liverseg/liverseg/volume"
 )
-
-func box(g volume.Geometry, lo, hi [3]int) *volume.Mask {
-	m := volume.NewMask(g)
-	for k := lo[2]; k < hi[2]; k++ {
-		for j := lo[1]; j < hi[1]; j++ {
-			for i := lo[0]; i < hi[0]; i++ {
-				m.Voxels[g.Offset(i, j, k)] = 1
-			}
-		}
-	}
-	return m
-}
 
 func TestDisagree(t *testing.T) {
 	g := volume.Identity([3]int{16, 14, 13}, [3]float64{0.8, 0.8, 2.5})
 	// A is the cube [4,12)³. B is A with one more slice on top (k = 12:
 	// 8×8 = 64 voxels only in B) and one x line taken out (j = 5, k = 7:
 	// 8 voxels only in A).
-	a := box(g, [3]int{4, 4, 4}, [3]int{12, 12, 12})
-	b := box(g, [3]int{4, 4, 4}, [3]int{12, 12, 13})
+	a := masktest.Box(g, [3]int{4, 4, 4}, [3]int{12, 12, 12})
+	b := masktest.Box(g, [3]int{4, 4, 4}, [3]int{12, 12, 13})
 	for i := 4; i < 12; i++ {
 		b.Voxels[g.Offset(i, 5, 7)] = 0
 	}
@@ -76,7 +65,7 @@ func TestDisagree(t *testing.T) {
 		}
 	}
 	// Labels other than 1 count as liver.
-	c := box(g, [3]int{4, 4, 4}, [3]int{12, 12, 12})
+	c := masktest.Box(g, [3]int{4, 4, 4}, [3]int{12, 12, 12})
 	for i := range c.Voxels {
 		c.Voxels[i] *= 7
 	}
@@ -134,8 +123,8 @@ func TestDisagreeRealModels(t *testing.T) {
 
 func BenchmarkDisagree512x512x150(b *testing.B) {
 	g := volume.Identity([3]int{512, 512, 150}, [3]float64{0.75, 0.75, 1.5})
-	x := box(g, [3]int{100, 120, 20}, [3]int{380, 400, 130})
-	y := box(g, [3]int{104, 118, 24}, [3]int{384, 396, 128})
+	x := masktest.Box(g, [3]int{100, 120, 20}, [3]int{380, 400, 130})
+	y := masktest.Box(g, [3]int{104, 118, 24}, [3]int{384, 396, 128})
 	for b.Loop() {
 		if _, err := Disagree(x, y); err != nil {
 			b.Fatal(err)

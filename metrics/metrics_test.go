@@ -6,20 +6,9 @@ import (
 	"math/rand"
 	"testing"
 
+	"github.com/liverseg/liverseg/internal/masktest"
 	"github.com/liverseg/liverseg/volume"
 )
-
-func cube(g volume.Geometry, lo, hi [3]int) *volume.Mask {
-	m := volume.NewMask(g)
-	for k := lo[2]; k < hi[2]; k++ {
-		for j := lo[1]; j < hi[1]; j++ {
-			for i := lo[0]; i < hi[0]; i++ {
-				m.Voxels[g.Offset(i, j, k)] = 1
-			}
-		}
-	}
-	return m
-}
 
 func TestDiceIoUOffsetCubes(t *testing.T) {
 	g := volume.Identity([3]int{20, 20, 20}, [3]float64{0.8, 0.8, 2.5})
@@ -29,13 +18,13 @@ func TestDiceIoUOffsetCubes(t *testing.T) {
 		dice, iou float64
 	}{
 		// 10³ cubes shifted by 2 along x: overlap 8·10·10.
-		{"shift x", cube(g, [3]int{2, 2, 2}, [3]int{12, 12, 12}), cube(g, [3]int{4, 2, 2}, [3]int{14, 12, 12}), 2 * 800.0 / 2000, 800.0 / 1200},
+		{"shift x", masktest.Box(g, [3]int{2, 2, 2}, [3]int{12, 12, 12}), masktest.Box(g, [3]int{4, 2, 2}, [3]int{14, 12, 12}), 2 * 800.0 / 2000, 800.0 / 1200},
 		// Shifted by 3 along x and 5 along z: overlap 7·10·5.
-		{"shift xz", cube(g, [3]int{2, 2, 2}, [3]int{12, 12, 12}), cube(g, [3]int{5, 2, 7}, [3]int{15, 12, 17}), 2 * 350.0 / 2000, 350.0 / 1650},
-		{"identical", cube(g, [3]int{1, 1, 1}, [3]int{5, 6, 7}), cube(g, [3]int{1, 1, 1}, [3]int{5, 6, 7}), 1, 1},
-		{"disjoint", cube(g, [3]int{0, 0, 0}, [3]int{3, 3, 3}), cube(g, [3]int{5, 5, 5}, [3]int{8, 8, 8}), 0, 0},
+		{"shift xz", masktest.Box(g, [3]int{2, 2, 2}, [3]int{12, 12, 12}), masktest.Box(g, [3]int{5, 2, 7}, [3]int{15, 12, 17}), 2 * 350.0 / 2000, 350.0 / 1650},
+		{"identical", masktest.Box(g, [3]int{1, 1, 1}, [3]int{5, 6, 7}), masktest.Box(g, [3]int{1, 1, 1}, [3]int{5, 6, 7}), 1, 1},
+		{"disjoint", masktest.Box(g, [3]int{0, 0, 0}, [3]int{3, 3, 3}), masktest.Box(g, [3]int{5, 5, 5}, [3]int{8, 8, 8}), 0, 0},
 		{"both empty", volume.NewMask(g), volume.NewMask(g), 1, 1},
-		{"one empty", cube(g, [3]int{0, 0, 0}, [3]int{3, 3, 3}), volume.NewMask(g), 0, 0},
+		{"one empty", masktest.Box(g, [3]int{0, 0, 0}, [3]int{3, 3, 3}), volume.NewMask(g), 0, 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -73,8 +62,8 @@ func TestShiftedCubeDistances(t *testing.T) {
 	// surface voxel of the top and bottom faces is 7.5 mm from the other
 	// surface; the side faces overlap partly.
 	g := volume.Identity([3]int{16, 16, 24}, [3]float64{0.7, 0.7, 2.5})
-	a := cube(g, [3]int{3, 3, 3}, [3]int{13, 13, 13})
-	b := cube(g, [3]int{3, 3, 6}, [3]int{13, 13, 16})
+	a := masktest.Box(g, [3]int{3, 3, 3}, [3]int{13, 13, 13})
+	b := masktest.Box(g, [3]int{3, 3, 6}, [3]int{13, 13, 16})
 	s, err := SurfaceDistances(a, b)
 	if err != nil {
 		t.Fatal(err)
