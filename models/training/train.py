@@ -546,6 +546,9 @@ def main():
     ap.add_argument("--ship", default="student=gtan,student100k=gtan",
                     help="release mode (recipe >= 2): which variant of each student is exported "
                          "(gtan, nokd or kd), chosen from the CV table")
+    ap.add_argument("--variants", default="",
+                    help="release mode (recipe >= 2): extra student variants to train besides GTAN (nokd,kd); "
+                         "those named in --ship are always trained")
     ap.add_argument("--hardneg-w", type=float, default=0.0,
                     help="extra CE weight of background 10-40 mm from the liver (recipe >= 2 banks; 0 = off)")
     args = ap.parse_args()
@@ -591,11 +594,20 @@ def main():
                                   prof["g_steps"], prof["grow"], prof["bs"], 2e-3, prof["g_cap"], SEED,
                                   val_every=val_every)
     variants = {}
+    ship = dict(kv.split("=") for kv in args.ship.split(",") if kv)
     if r2:
-        # The no-KD and teacher-KD students of the same budget, so the release
-        # can ship the variant the CV ranks best (--ship) without retraining.
+        # Other student variants of the same budget (--variants), so the
+        # release can ship the one the CV ranks best (--ship).
+        want = [v for v in args.variants.split(",") if v]
+        for v in set(want) - {"nokd", "kd"}:
+            sys.exit(f"train.py: --variants {v!r}: release trains nokd and kd students (gtan comes with the GTAN stage)")
+        for v in list(ship.values()):
+            if v != "gtan" and v not in want:
+                want.append(v)
         for k in STUDENTS:
             for v, dd in (("nokd", None), ("kd", d)):
+                if v not in want:
+                    continue
                 _, vst = train_single(run_dir, f"{k}_{v}", N.ARCH[k], bk, validator, prof["g_steps"], prof["bs"],
                                       2e-3, None, SEED, teacher_d=dd, val_every=val_every)
                 variants[f"{k}_{v}"] = {kk: vst[kk] for kk in ("step", "budget", "elapsed_s", "done")}
@@ -610,7 +622,6 @@ def main():
     log(f"training stages finished: {json.dumps(summary)}")
     if args.mode == "release" and not args.no_export:
         import export
-        ship = dict(kv.split("=") for kv in args.ship.split(",") if kv)
         export.export_all(run_dir, tiny=args.tiny, ship=ship, command=" ".join(["train.py"] + sys.argv[1:]))
         if not args.tiny:
             import parity
