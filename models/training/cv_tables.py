@@ -25,7 +25,8 @@ def pm(stat, fmt):
     """'mean ± sd (min–max)'; a single fold has no spread."""
     if stat["n"] == 1:
         return fmt.format(stat["mean"])
-    return (fmt + " ± " + fmt + " (" + fmt + "–" + fmt + ")").format(stat["mean"], stat["sd"], stat["min"], stat["max"])
+    sd = fmt.replace("+", "")  # a spread has no sign
+    return (fmt + " ± " + sd + " (" + fmt + " to " + fmt + ")").format(stat["mean"], stat["sd"], stat["min"], stat["max"])
 
 
 def render(cv):
@@ -38,7 +39,7 @@ def render(cv):
                f"{status} (held out so far: {', '.join(folds) or 'none'}).")
     out.append("")
     models = cv["models"]
-    out.append("**Ablation** (Dice on the held-out case's original grid, mean ± SD over folds (min–max)):")
+    out.append("**Ablation** (Dice on the held-out case's original grid, mean ± SD over folds (min to max)):")
     out.append("")
     out.append("| student | params | " + " | ".join(lbl for _, lbl in VARIANTS) + " |")
     out.append("|---|---|" + "---|" * len(VARIANTS))
@@ -52,7 +53,7 @@ def render(cv):
         out.append(f"| {s} | {params:,} | " + " | ".join(cells) + " |" if params else f"| {s} | — | " + " | ".join(cells) + " |")
     out.append("")
     out.append("**Distillation gain, paired by fold** (Dice of the variant minus Dice of the no-KD student of the "
-               "same size on the same held-out case; mean ± SD (min–max); folds where it helped):")
+               "same size on the same held-out case; mean ± SD (min to max); folds where it helped):")
     out.append("")
     out.append("| student | " + " | ".join(lbl for v, lbl in VARIANTS if v != "nokd") + " |")
     out.append("|---|" + "---|" * (len(VARIANTS) - 1))
@@ -72,11 +73,11 @@ def render(cv):
             cell = f"{mean:+.3f}"
             if len(d) > 1:
                 sd = (sum((x - mean) ** 2 for x in d) / (len(d) - 1)) ** 0.5
-                cell += f" ± {sd:.3f} ({min(d):+.3f}–{max(d):+.3f})"
+                cell += f" ± {sd:.3f} ({min(d):+.3f} to {max(d):+.3f})"
             cells.append(cell + f"; {sum(x > 0 for x in d)}/{len(d)}")
         out.append(f"| {s} | " + " | ".join(cells) + " |")
     out.append("")
-    out.append("**Per model** (mean ± SD over folds (min–max)):")
+    out.append("**Per model** (mean ± SD over folds (min to max)):")
     out.append("")
     out.append("| model | params | steps | Dice | HD95 (mm) | volume error (%) |")
     out.append("|---|---|---|---|---|---|")
