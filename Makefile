@@ -28,7 +28,7 @@ test: setup
 # cases in ../shared/data/cases and exports them into models/ (resumes from
 # models/training/runs/ after an interruption). See models/README.md.
 models: setup
-	nice -n 10 /usr/bin/python3 models/training/train.py release
+	nice -n 10 /usr/bin/python3 models/training/train.py release --threads 1
 
 # The Linux bundle: the fyne CLI (pinned, installed from the Go module proxy
 # into bin/tools, not the user's GOPATH) builds the release binary with

@@ -36,7 +36,7 @@ def render(cv):
     status = "complete" if cv["complete"] else f"PARTIAL: {len(folds)} of {len(cfg['folds'])} folds"
     out.append(f"CV recipe {cfg['recipe']}, teacher {cfg['teacher_steps']} steps, every assistant/student variant "
                f"{cfg['steps']} steps, batch {cfg['bs']}, bank {cfg['bank']} crops, seed {cfg['seed']} — "
-               f"{status} (held out so far: {', '.join(folds) or 'none'}).")
+               f"{status} (held out{'' if cv['complete'] else ' so far'}: {', '.join(folds) or 'none'}).")
     out.append("")
     models = cv["models"]
     out.append("**Ablation** (Dice on the held-out case's original grid, mean ± SD over folds (min to max)):")

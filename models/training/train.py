@@ -545,9 +545,9 @@ def main():
                     help="cv mode: step budget of EVERY assistant/student variant per fold")
     ap.add_argument("--bank", type=int, default=960, help="cv mode: augmented crops per fold")
     ap.add_argument("--folds", default=",".join(D.RELEASE_CASES), help="cv mode: held-out cases, in order")
-    ap.add_argument("--ship", default="student=gtan,student100k=gtan",
+    ap.add_argument("--ship", default="student=kd,student100k=kd",
                     help="release mode (recipe >= 2): which variant of each student is exported "
-                         "(gtan, nokd or kd), chosen from the CV table")
+                         "(gtan, nokd or kd); the default is the CV's pick (models/README.md)")
     ap.add_argument("--variants", default="",
                     help="release mode (recipe >= 2): extra student variants to train besides GTAN (nokd,kd); "
                          "those named in --ship are always trained")
