@@ -554,6 +554,15 @@ def main():
     ap.add_argument("--hardneg-w", type=float, default=0.0,
                     help="extra CE weight of background 10-40 mm from the liver (recipe >= 2 banks; 0 = off)")
     args = ap.parse_args()
+    # Checked before any training: a typo must not surface hours later.
+    ship = {}
+    for kv in [x for x in args.ship.split(",") if x]:
+        k, _, v = kv.partition("=")
+        if k not in STUDENTS or v not in ("gtan", "nokd", "kd"):
+            sys.exit(f"train.py: --ship {kv!r}: want student=V or student100k=V with V one of gtan, nokd, kd")
+        ship[k] = v
+    for v in {v for v in args.variants.split(",") if v} - {"nokd", "kd"}:
+        sys.exit(f"train.py: --variants {v!r}: release trains nokd and kd students (gtan comes with the GTAN stage)")
     torch.set_num_threads(args.threads)
     global DEV, HARDNEG_W
     HARDNEG_W = args.hardneg_w
@@ -596,13 +605,10 @@ def main():
                                   prof["g_steps"], prof["grow"], prof["bs"], 2e-3, prof["g_cap"], SEED,
                                   val_every=val_every)
     variants = {}
-    ship = dict(kv.split("=") for kv in args.ship.split(",") if kv)
     if r2:
         # Other student variants of the same budget (--variants), so the
         # release can ship the one the CV ranks best (--ship).
         want = [v for v in args.variants.split(",") if v]
-        for v in set(want) - {"nokd", "kd"}:
-            sys.exit(f"train.py: --variants {v!r}: release trains nokd and kd students (gtan comes with the GTAN stage)")
         for v in list(ship.values()):
             if v != "gtan" and v not in want:
                 want.append(v)
