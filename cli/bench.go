@@ -47,6 +47,9 @@ type benchReport struct {
 	Ratios    *benchRatios  `json:"ratios,omitempty"`
 	Memory    benchMemory   `json:"memory"`
 	Overlay   *benchOverlay `json:"overlay,omitempty"`
+	// GeometryAssumed: what the liver volumes rest on that the input does
+	// not validly state (volume.Info.Assumed).
+	GeometryAssumed []string `json:"geometry_assumed,omitempty"`
 }
 
 type benchModel struct {
@@ -135,6 +138,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	rep.LoadMS = median(loads)
 	rep.Grid, rep.SpacingMM = v.Size, v.Spacing
+	rep.GeometryAssumed = v.Info.Assumed
 	fmt.Fprintf(stderr, "liverseg bench: %s: %d × %d × %d, load %.0f ms\n", pos[0], v.Size[0], v.Size[1], v.Size[2], rep.LoadMS)
 	slicer, err := viewer.NewSlicer(v)
 	if err != nil {
@@ -227,9 +231,19 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		return enc.Encode(rep)
+		if err := enc.Encode(rep); err != nil {
+			return err
+		}
+	} else {
+		printBench(stdout, &rep)
 	}
-	printBench(stdout, &rep)
+	// A model that could not be timed is a bench not done (exit 2), even
+	// though the others are reported.
+	for _, m := range rep.Models {
+		if m.Error != "" {
+			return fmt.Errorf("model %s could not be run: %s", m.Name, m.Error)
+		}
+	}
 	return nil
 }
 
@@ -336,6 +350,9 @@ func printBench(w io.Writer, r *benchReport) {
 	fmt.Fprintf(w, "input %s: %d × %d × %d voxels, %.3g × %.3g × %.3g mm; %d CPUs, %d ORT threads; median of %d runs\n",
 		r.Input, r.Grid[0], r.Grid[1], r.Grid[2], r.SpacingMM[0], r.SpacingMM[1], r.SpacingMM[2], r.CPUs, r.Threads, r.Runs)
 	fmt.Fprintf(w, "load study            %8.1f ms\n", r.LoadMS)
+	if len(r.GeometryAssumed) > 0 {
+		fmt.Fprintf(w, "liver volumes are ON ASSUMED GEOMETRY: %s\n", strings.Join(r.GeometryAssumed, "; "))
+	}
 	fmt.Fprintf(w, "%-12s %9s %9s %10s %9s %10s %9s %9s %10s\n", "model", "params", "session", "preprocess", "network", "postproc", "total", "overlay", "liver mL")
 	for _, m := range r.Models {
 		if m.Error != "" {

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"sort"
 )
 
@@ -47,8 +46,9 @@ type UsageError struct{ Msg string }
 func (e *UsageError) Error() string { return e.Msg }
 
 // Run executes the subcommand named by args[0] and returns the process exit
-// status: 0 on success, 2 on bad input or failure, with a one-line reason on
-// stderr. Ctrl-C cancels the context.
+// status (ExitOK, ExitFailed, or 128+N after signal N: see signals.go), with
+// a one-line reason on stderr. Ctrl-C, SIGTERM and SIGHUP cancel the
+// context; a second one exits at once.
 func Run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		Usage(stderr)
@@ -60,9 +60,14 @@ func Run(args []string, stdout, stderr io.Writer) int {
 		Usage(stderr)
 		return 2
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	if err := c.Run(ctx, args[1:], stdout, stderr); err != nil {
+	ctx, sw := watchSignals(context.Background(), stderr, os.Exit)
+	defer sw.stop()
+	err := c.Run(ctx, args[1:], stdout, stderr)
+	if s := sw.caught(); s != nil && err != nil {
+		fmt.Fprintf(stderr, "liverseg %s: interrupted by %s: stopped, nothing written\n", c.Name, signalName(s))
+		return exitStatus(s)
+	}
+	if err != nil {
 		var ue *UsageError
 		if errors.As(err, &ue) {
 			fmt.Fprintf(stderr, "liverseg %s: %v\nusage: liverseg %s %s\n", c.Name, err, c.Name, c.Usage)

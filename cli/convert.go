@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
-	"path/filepath"
 
 	"github.com/liverseg/liverseg/nifti"
 )
@@ -16,7 +14,7 @@ import (
 func init() {
 	Register(Command{
 		Name:  "convert",
-		Usage: "[--force] PATH OUT.nii.gz   write the CT in PATH (DICOM file/folder: its largest image series; or NIfTI) as NIfTI int16 HU",
+		Usage: "[--force] [--series UID] PATH OUT.nii.gz   write the CT in PATH (DICOM file/folder: its largest image series, or the one --series names; or NIfTI) as NIfTI int16 HU",
 		Run:   runConvert,
 	})
 }
@@ -25,6 +23,7 @@ func runConvert(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fset := flag.NewFlagSet("convert", flag.ContinueOnError)
 	fset.SetOutput(io.Discard)
 	force := fset.Bool("force", false, "replace OUT if it exists")
+	series := addSeriesFlag(fset)
 	pos, err := parseInterspersed(fset, args)
 	if err != nil {
 		return &UsageError{Msg: err.Error()}
@@ -38,24 +37,14 @@ func runConvert(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	// Refuse before spending time on loading; the write re-checks
 	// atomically in case OUT appears meanwhile.
-	if st, err := os.Stat(out); err == nil {
-		if st.IsDir() {
-			return fmt.Errorf("%s is a folder; give a file name ending in .nii.gz", out)
-		}
-		if !*force {
-			return fmt.Errorf("%s already exists; use --force to replace it", out)
-		}
+	if err := checkOutputFile(out, in, *force); err != nil {
+		return err
 	}
-	if d := filepath.Dir(out); d != "" {
-		if st, err := os.Stat(d); err != nil || !st.IsDir() {
-			return fmt.Errorf("cannot write %s: folder %s does not exist", out, d)
-		}
-	}
-	v, _, err := openImage(ctx, in, nil)
+	v, err := openInput(ctx, in, *series, "convert", stderr)
 	if err != nil {
 		return err
 	}
-	if err := nifti.WriteVolume(out, v, nifti.WriteOptions{NoOverwrite: !*force}); err != nil {
+	if err := nifti.WriteVolume(out, v, nifti.WriteOptions{NoOverwrite: !*force, Context: ctx}); err != nil {
 		if errors.Is(err, fs.ErrExist) {
 			return fmt.Errorf("%s already exists; use --force to replace it", out)
 		}
@@ -65,6 +54,9 @@ func runConvert(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fmt.Fprintf(stdout, "wrote %s: %d × %d × %d int16 HU, spacing %.4g × %.4g × %.4g mm, orientation %s, HU %d … %d\n",
 		out, v.Size[0], v.Size[1], v.Size[2], v.Spacing[0], v.Spacing[1], v.Spacing[2],
 		v.NearestOrientation().Code(), lo, hi)
+	if note := v.Info.AssumedNote(); note != "" {
+		fmt.Fprintf(stdout, "%s\n", note)
+	}
 	for _, w := range v.Info.Warnings {
 		fmt.Fprintf(stderr, "liverseg convert: warning: %s\n", w)
 	}

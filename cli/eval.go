@@ -17,7 +17,7 @@ import (
 func init() {
 	Register(Command{
 		Name:  "eval",
-		Usage: "--ref REF.nii.gz [--model NAME]... [--json] [--models DIR] [--threads N] PATH   segment a CT with each model (default: all) and compare with a reference liver mask: Dice, HD95, volumes, time",
+		Usage: "--ref REF.nii.gz [--model NAME]... [--json] [--models DIR] [--threads N] [--series UID] PATH   segment a CT with each model (default: all) and compare with a reference liver mask: Dice, HD95, volumes, time",
 		Run:   runEval,
 	})
 }
@@ -43,6 +43,9 @@ type evalReport struct {
 	Input  string      `json:"input"`
 	Ref    string      `json:"ref"`
 	Models []evalModel `json:"models"`
+	// GeometryAssumed lists what the input's geometry rests on that its
+	// files do not validly state: volumes and distances depend on it.
+	GeometryAssumed []string `json:"geometry_assumed,omitempty"`
 }
 
 // stringList is a repeatable flag.
@@ -58,6 +61,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	var models stringList
 	fset.Var(&models, "model", "model to evaluate (repeatable; default: every model in the folder)")
 	asJSON := fset.Bool("json", false, "print JSON instead of a table")
+	series := addSeriesFlag(fset)
 	mf := addModelFlags(fset)
 	pos, err := parseInterspersed(fset, args)
 	if err != nil {
@@ -87,7 +91,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return err
 		}
 	}
-	v, _, err := openImage(ctx, pos[0], nil)
+	v, err := openInput(ctx, pos[0], *series, "eval", stderr)
 	if err != nil {
 		return err
 	}
@@ -104,7 +108,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			pos[0], v.Size, v.Spacing, v.Origin, v.NearestOrientation().Code())
 	}
 
-	rep := evalReport{Input: pos[0], Ref: *ref}
+	rep := evalReport{Input: pos[0], Ref: *ref, GeometryAssumed: v.Info.Assumed}
 	for _, name := range models {
 		card, _ := reg.Lookup(name)
 		opts := card.DefaultOptions()
@@ -135,6 +139,9 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return enc.Encode(rep)
 	}
 	fmt.Fprintf(stdout, "%s vs %s (reference %.1f mL)\n", pos[0], *ref, rep.Models[0].RefVolumeML)
+	if note := v.Info.AssumedNote(); note != "" {
+		fmt.Fprintf(stdout, "volumes and distances are %s\n", note)
+	}
 	fmt.Fprintf(stdout, "%-12s %7s %9s %9s %11s %10s %10s %10s\n", "model", "Dice", "HD95 mm", "ASSD mm", "volume mL", "params", "infer ms", "total ms")
 	for _, r := range rep.Models {
 		fmt.Fprintf(stdout, "%-12s %7.4f %9s %9s %11.1f %10d %10.0f %10.0f\n",

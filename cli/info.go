@@ -50,7 +50,10 @@ type infoSeries struct {
 	HUMin          *int        `json:"hu_min,omitempty"`
 	HUMax          *int        `json:"hu_max,omitempty"`
 	LoadError      string      `json:"load_error,omitempty"`
-	Warnings       []string    `json:"warnings"`
+	// Assumed: what the geometry rests on that the files do not validly
+	// state (distances and volumes depend on it).
+	Assumed  []string `json:"geometry_assumed,omitempty"`
+	Warnings []string `json:"warnings"`
 }
 
 type infoSkipped struct {
@@ -96,6 +99,18 @@ func runInfo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if len(rep.Series) == 0 {
 		return fmt.Errorf("%s: no image series found (%d file(s) skipped)", path, len(rep.Skipped))
 	}
+	// info was asked to describe what PATH holds; a series it lists but
+	// cannot load is not described, so the command did not do what was
+	// asked (exit 2) although the rest is printed.
+	var failed []string
+	for i, s := range rep.Series {
+		if s.LoadError != "" {
+			failed = append(failed, fmt.Sprintf("series %d (%s): %s", i+1, s.Key, s.LoadError))
+		}
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("%d of %d series in %s cannot be loaded: %s", len(failed), len(rep.Series), path, strings.Join(failed, "; "))
+	}
 	return nil
 }
 
@@ -132,6 +147,7 @@ func buildInfo(ctx context.Context, path string, headersOnly bool) (*infoReport,
 			SliceThickness: ds.SliceThickness, Localizer: ds.IsLocalizer,
 			TransferSyntax: dicomio.TransferSyntaxName(ds.TransferSyntax),
 			Warnings:       append([]string{}, ds.Warnings...),
+			Assumed:        ds.Assumed,
 		}
 		// dicomio.LoadPath (and so convert and segment) takes the first
 		// non-localizer series: catalogue order is largest first.
@@ -174,6 +190,7 @@ func describeVolume(s *infoSeries, v *volume.Volume) {
 	l, h := int(lo), int(hi)
 	s.HUMin, s.HUMax = &l, &h
 	s.Warnings = append([]string{}, v.Info.Warnings...)
+	s.Assumed = v.Info.Assumed
 }
 
 func printInfo(w io.Writer, rep *infoReport) {
@@ -215,6 +232,9 @@ func printInfo(w io.Writer, rep *infoReport) {
 		}
 		if s.LoadError != "" {
 			line("cannot load", "%s", s.LoadError)
+		}
+		for _, a := range s.Assumed {
+			line("ASSUMED", "%s", a)
 		}
 		for _, wn := range s.Warnings {
 			line("WARNING", "%s", wn)

@@ -62,6 +62,21 @@ func runPhantom(ctx context.Context, args []string, stdout, stderr io.Writer) er
 func phantomTargetFree(dir string) error {
 	st, err := os.Stat(dir)
 	if errors.Is(err, fs.ErrNotExist) {
+		// Checked now rather than after seconds of generation: the
+		// nearest folder that exists must take new entries.
+		parent := filepath.Dir(dir)
+		for {
+			if _, err := os.Stat(parent); err == nil || filepath.Dir(parent) == parent {
+				break
+			}
+			parent = filepath.Dir(parent)
+		}
+		probe, err := os.CreateTemp(parent, ".liverseg-write-test-*")
+		if err != nil {
+			return fmt.Errorf("cannot create %s: folder %s does not accept new files: %w", dir, parent, unwrapPathError(err))
+		}
+		probe.Close()
+		os.Remove(probe.Name())
 		return nil
 	}
 	if err != nil {

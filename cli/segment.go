@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -21,7 +20,7 @@ import (
 func init() {
 	Register(Command{
 		Name:  "segment",
-		Usage: "--model NAME --out MASK.nii.gz|SEG.dcm [--format nifti|seg] [--threshold T] [--models DIR] [--threads N] [--force] PATH   segment the liver in a CT (DICOM file/folder or NIfTI) and write the mask on the CT's own grid: NIfTI (uint8, 1 = liver) or DICOM SEG (DICOM input only)",
+		Usage: "--model NAME --out MASK.nii.gz|SEG.dcm [--format nifti|seg] [--threshold T] [--models DIR] [--threads N] [--force] [--series UID] PATH   segment the liver in a CT (DICOM file/folder or NIfTI) and write the mask on the CT's own grid: NIfTI (uint8, 1 = liver) or DICOM SEG (DICOM input only)",
 		Run:   runSegment,
 	})
 }
@@ -75,6 +74,7 @@ func runSegment(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	format := fset.String("format", "", "nifti or seg (default: from the --out extension)")
 	threshold := fset.Float64("threshold", 0, "liver probability threshold in (0,1) (default: the model card's, 0.5)")
 	force := fset.Bool("force", false, "replace OUT if it exists")
+	series := addSeriesFlag(fset)
 	mf := addModelFlags(fset)
 	pos, err := parseInterspersed(fset, args)
 	if err != nil {
@@ -107,18 +107,8 @@ func runSegment(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	// Refuse before spending time on loading and inference; the write
 	// re-checks atomically.
-	if st, err := os.Stat(*out); err == nil {
-		if st.IsDir() {
-			return fmt.Errorf("%s is a folder; give a file name ending in .nii.gz", *out)
-		}
-		if !*force {
-			return fmt.Errorf("%s already exists; use --force to replace it", *out)
-		}
-	}
-	if d := filepath.Dir(*out); d != "" {
-		if st, err := os.Stat(d); err != nil || !st.IsDir() {
-			return fmt.Errorf("cannot write %s: folder %s does not exist", *out, d)
-		}
+	if err := checkOutputFile(*out, pos[0], *force); err != nil {
+		return err
 	}
 	reg, err := mf.openRegistry()
 	if err != nil {
@@ -129,7 +119,7 @@ func runSegment(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	v, _, err := openImage(ctx, pos[0], nil)
+	v, err := openInput(ctx, pos[0], *series, "segment", stderr)
 	if err != nil {
 		return err
 	}
@@ -153,9 +143,10 @@ func runSegment(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			AlgorithmName:    fmt.Sprintf("LiverSeg %s %.8s", card.Name, card.SHA256),
 			SoftwareVersions: buildinfo.Software(),
 			Overwrite:        *force,
+			Context:          ctx,
 		})
 	} else {
-		err = nifti.WriteMask(*out, res.Mask, nifti.WriteOptions{NoOverwrite: !*force})
+		err = nifti.WriteMask(*out, res.Mask, nifti.WriteOptions{NoOverwrite: !*force, Context: ctx})
 	}
 	if err != nil {
 		if errors.Is(err, fs.ErrExist) {
@@ -164,8 +155,15 @@ func runSegment(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	t := res.Timings
-	fmt.Fprintf(stdout, "wrote %s: liver %.1f mL (%d voxels) on the %d × %d × %d input grid; model %s (%d parameters), threshold %.2f\n",
-		*out, res.Mask.VolumeML(), res.Mask.Count(), v.Size[0], v.Size[1], v.Size[2], card.Name, card.Params, res.Post.Threshold)
+	assumed := ""
+	if len(v.Info.Assumed) > 0 {
+		assumed = " [ON ASSUMED GEOMETRY, see below]"
+	}
+	fmt.Fprintf(stdout, "wrote %s: liver %.1f mL%s (%d voxels) on the %d × %d × %d input grid; model %s (%d parameters), threshold %.2f\n",
+		*out, res.Mask.VolumeML(), assumed, res.Mask.Count(), v.Size[0], v.Size[1], v.Size[2], card.Name, card.Params, res.Post.Threshold)
+	if note := v.Info.AssumedNote(); note != "" {
+		fmt.Fprintf(stdout, "the liver volume is %s\n", note)
+	}
 	fmt.Fprintf(stdout, "time: load %.0f ms, preprocess %.0f ms, network %.0f ms, postprocess %.0f ms, total %.0f ms\n",
 		ms(t.Load), ms(t.Preprocess), ms(t.Infer), ms(t.Postprocess), ms(t.Total))
 	return nil

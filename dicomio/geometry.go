@@ -16,6 +16,11 @@ type stackGeometry struct {
 	tiltDeg  float64 // angle between the stack direction and the slice normal
 	plan     *resamplePlan
 	warnings []string
+	// assumed: what the geometry rests on that the files do not state
+	// validly (also in warnings); refuse: why the stack cannot be loaded
+	// (a present but invalid value with nothing valid in its place).
+	assumed []string
+	refuse  string
 }
 
 // resamplePlan maps the slices as read (Cols×Rows×n) onto the regular
@@ -78,11 +83,12 @@ func analyseStack(fs []*fileInfo) stackGeometry {
 		g.Direction[r][0], g.Direction[r][1], g.Direction[r][2] = row[r], col[r], nrm[r]
 	}
 	var sg stackGeometry
-	if !f0.hasPixSp {
-		sg.warnings = append(sg.warnings, "PixelSpacing is missing: 1 mm pixels are assumed, distances are not real")
-	}
-	step := f0.Thickness
+	stackNotes(&sg, fs)
 	n := len(fs)
+	step := 0.0
+	if n == 1 {
+		step = singleSliceStep(&sg, f0)
+	}
 	if n > 1 {
 		pos := make([]float64, n)
 		di := make([]float64, n)
@@ -152,11 +158,9 @@ func analyseStack(fs []*fileInfo) stackGeometry {
 	}
 	if !(step > 0) || math.IsInf(step, 0) {
 		step = 1
-		if n == 1 {
-			sg.warnings = append(sg.warnings, "single slice without SliceThickness: 1 mm slice spacing is assumed")
-		}
 	}
 	g.Spacing[2] = step
+	sg.warnings = append(sg.warnings, sg.assumed...)
 	sg.geom = g
 	return sg
 }

@@ -41,6 +41,15 @@ type fileInfo struct {
 	hasPixSp  bool
 	Thickness float64
 	Tilt      float64 // GantryDetectorTilt in degrees (informative only)
+	// spacingBetween is SpacingBetweenSlices (0 when absent or invalid).
+	spacingBetween float64
+	// geoBad says, per geometry attribute, why a value present in the
+	// file is invalid ("" when valid or absent); spacingNote, when set,
+	// says that ImagerPixelSpacing stands in for PixelSpacing and why.
+	// geoRejected is why Scan refused the file for invalid geometry.
+	geoBad      [nGeoFields]string
+	spacingNote string
+	geoRejected string
 
 	Rows, Cols          int
 	Frames              int
@@ -171,21 +180,9 @@ func readHeaderAt(f io.ReaderAt, size, modTime int64, path string) (fi *fileInfo
 	fi.InstanceNumber = h.int(tag.InstanceNumber, 0)
 	fi.AcquisitionNumber = h.int(tag.AcquisitionNumber, 0)
 	fi.ImageType = h.strs(tag.ImageType)
-	if v := h.floats(tag.ImagePositionPatient); len(v) >= 3 {
-		copy(fi.IPP[:], v)
-		fi.hasIPP = finite(v[:3]...)
-	}
-	if v := h.floats(tag.ImageOrientationPatient); len(v) >= 6 {
-		copy(fi.IOP[:], v)
-		fi.hasIOP = finite(v[:6]...)
-	}
-	if v := h.floats(tag.PixelSpacing); len(v) >= 2 && v[0] > 0 && v[1] > 0 {
-		fi.Spacing = [2]float64{v[0], v[1]}
-		fi.hasPixSp = finite(v[:2]...)
-	}
-	if v := h.floats(tag.SliceThickness); len(v) > 0 {
-		fi.Thickness = v[0]
-	}
+	// Present but invalid values are kept apart from missing ones: see
+	// geomcheck.go.
+	fi.readGeometry(h, allGeoFields...)
 	if v := h.floats(tag.GantryDetectorTilt); len(v) > 0 {
 		fi.Tilt = v[0]
 	}
@@ -266,25 +263,13 @@ func (fi *fileInfo) expandFrames() ([]*fileInfo, string) {
 			return header{}, false
 		}
 		if m, ok := find(tag.PlanePositionSequence); ok {
-			if v := m.floats(tag.ImagePositionPatient); len(v) >= 3 {
-				copy(f.IPP[:], v)
-				f.hasIPP = finite(v[:3]...)
-			}
+			f.readGeometry(m, geoIPP)
 		}
 		if m, ok := find(tag.PlaneOrientationSequence); ok {
-			if v := m.floats(tag.ImageOrientationPatient); len(v) >= 6 {
-				copy(f.IOP[:], v)
-				f.hasIOP = finite(v[:6]...)
-			}
+			f.readGeometry(m, geoIOP)
 		}
 		if m, ok := find(tag.PixelMeasuresSequence); ok {
-			if v := m.floats(tag.PixelSpacing); len(v) >= 2 && v[0] > 0 && v[1] > 0 && finite(v[:2]...) {
-				f.Spacing = [2]float64{v[0], v[1]}
-				f.hasPixSp = true
-			}
-			if v := m.floats(tag.SliceThickness); len(v) > 0 {
-				f.Thickness = v[0]
-			}
+			f.readGeometry(m, geoPixelSpacing, geoThickness, geoSpacingBetween)
 		}
 		if m, ok := find(tag.PixelValueTransformationSequence); ok {
 			readRescale(m, &f)
@@ -526,6 +511,9 @@ func (fi *fileInfo) notPixels() string {
 
 // notPlaced checks that a file (or frame) has a position in space.
 func (fi *fileInfo) notPlaced() string {
+	if why := fi.invalidGeometry(); why != "" {
+		return why
+	}
 	switch {
 	case !fi.hasIPP || !fi.hasIOP:
 		return "no ImagePositionPatient/ImageOrientationPatient: not a cross-sectional image (" + describeSOP(fi) + ")"

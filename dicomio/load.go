@@ -103,6 +103,7 @@ func Load(ctx context.Context, s *Series, progress func(done, total int)) (*volu
 		SOPClassUID:       f0.SOPClassUID,
 		SOPInstanceUIDs:   make([]string, len(s.files)),
 		Warnings:          append([]string(nil), s.Warnings...),
+		Assumed:           append([]string(nil), s.geo.assumed...),
 	}
 	for k, f := range s.files {
 		v.Info.SOPInstanceUIDs[k] = f.SOPInstanceUID

@@ -55,6 +55,11 @@ type Series struct {
 	// single images whose orientation differs from the rest of their
 	// series or study). They are never loaded as volumes by LoadPath.
 	IsLocalizer bool
+	// Assumed lists what the geometry rests on that the files do not
+	// state validly (1 mm pixels for a missing PixelSpacing,
+	// ImagerPixelSpacing in its place...): distances and volumes computed
+	// on this series must say so. Load repeats it in volume.Info.Assumed.
+	Assumed []string
 	// Warnings describes geometry problems found from the headers: uneven
 	// spacing, missing slices, gantry tilt, dropped duplicates,
 	// unsupported compression. Load repeats them in volume.Info.Warnings.
@@ -120,6 +125,9 @@ func (s *Series) Summary() string {
 // LoadError tells in advance whether Load will refuse this series (a
 // compressed transfer syntax that cannot be decoded yet); nil when loadable.
 func (s *Series) LoadError() error {
+	if s.geo.refuse != "" {
+		return fmt.Errorf("dicomio: series %s: %s", s.Key, s.geo.refuse)
+	}
 	for _, f := range s.files {
 		if !tsSupported(f.lay.ts) {
 			return unsupportedTS(f.Path, f.lay.ts)
@@ -205,6 +213,7 @@ func Scan(ctx context.Context, paths []string, progress func(done, total int)) (
 	}
 	infos := make([][]*fileInfo, len(files))
 	reasons := make([]string, len(files))
+	rejected := make([]*fileInfo, len(files)) // refused for invalid geometry
 	var done atomic.Int64
 	err := parallel(ctx, len(files), func(i int) {
 		fi, err := readHeaderBounded(files[i], perFileTimeout)
@@ -216,6 +225,9 @@ func Scan(ctx context.Context, paths []string, progress func(done, total int)) (
 		default:
 			if err := safely(files[i], func() error {
 				reasons[i], infos[i] = imageFrames(fi)
+				if infos[i] == nil && fi.geoRejected != "" {
+					rejected[i] = fi
+				}
 				return nil
 			}); err != nil {
 				reasons[i], infos[i] = oneLine(err.Error()), nil
@@ -237,6 +249,7 @@ func Scan(ctx context.Context, paths []string, progress func(done, total int)) (
 		}
 	}
 	series, dups := group(images)
+	attachRejected(series, rejected)
 	cat.Series = series
 	cat.Skipped = append(cat.Skipped, dups...)
 	return cat, nil
@@ -379,6 +392,7 @@ func group(images []*fileInfo) ([]*Series, []Skipped) {
 		}
 		s.geo = analyseStack(kept)
 		s.Warnings = append(s.Warnings, s.geo.warnings...)
+		s.Assumed = s.geo.assumed
 		if err := s.LoadError(); err != nil {
 			s.Warnings = append(s.Warnings, "this series cannot be loaded: "+err.Error())
 		}
@@ -485,6 +499,9 @@ func imageFrames(fi *fileInfo) (string, []*fileInfo) {
 		if why := f.notPlaced(); why != "" {
 			if len(frames) > 1 {
 				why = fmt.Sprintf("frame %d of %d: %s", f.frame+1, len(frames), why)
+			}
+			if f.invalidGeometry() != "" {
+				fi.geoRejected = why
 			}
 			return why, nil
 		}

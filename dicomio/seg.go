@@ -8,6 +8,7 @@ package dicomio
 // source CT image by a Derivation Image item.
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -32,6 +33,8 @@ const SegmentationStorage = "1.2.840.10008.5.1.4.1.1.66.4"
 
 // SEGOptions controls WriteSEG. Every field is optional.
 type SEGOptions struct {
+	// Context, when not nil, cancels the write; nothing is left behind.
+	Context context.Context
 	// AlgorithmName names the model that made the mask, with its version,
 	// e.g. "LiverSeg student-30k 1.0"; default "LiverSeg". It goes to
 	// SegmentAlgorithmName.
@@ -101,7 +104,7 @@ func WriteSEG(path string, ct *volume.Volume, m *volume.Mask, opts SEGOptions) e
 	// Overwrite was asked for (or the file is absent): a plain atomic
 	// replace; without Overwrite the hard-link placement refuses a file
 	// that appeared since the check above.
-	err = atomicfile.Write(path, atomicfile.Options{NoOverwrite: !opts.Overwrite}, func(w io.Writer) error {
+	err = atomicfile.Write(path, atomicfile.Options{NoOverwrite: !opts.Overwrite, Context: opts.Context}, func(w io.Writer) error {
 		if err := dicom.Write(w, ds); err != nil {
 			return fmt.Errorf("encode: %w", err)
 		}

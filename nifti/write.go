@@ -1,6 +1,7 @@
 package nifti
 
 import (
+	"context"
 	"compress/gzip"
 	"encoding/binary"
 	"errors"
@@ -21,6 +22,10 @@ type WriteOptions struct {
 	// instead of replacing it. The check and the final rename are one
 	// atomic step where the file system supports hard links.
 	NoOverwrite bool
+	// Context, when not nil, cancels the write (Ctrl-C, an export's
+	// Cancel): the write stops, leaves nothing behind and returns its
+	// error.
+	Context context.Context
 }
 
 // WriteVolume saves v as a NIfTI-1 int16 image (scl_slope 1, scl_inter 0),
@@ -153,7 +158,7 @@ func write(path string, g volume.Geometry, dt int16, o WriteOptions, body func(i
 	if !IsNIfTI(path) {
 		return fmt.Errorf("nifti: writing %s: the name must end in .nii or .nii.gz", path)
 	}
-	err = atomicfile.Write(path, atomicfile.Options{NoOverwrite: o.NoOverwrite}, func(w io.Writer) error {
+	err = atomicfile.Write(path, atomicfile.Options{NoOverwrite: o.NoOverwrite, Context: o.Context}, func(w io.Writer) error {
 		var gz *gzip.Writer
 		if strings.HasSuffix(strings.ToLower(path), ".gz") {
 			// BestSpeed: CT compresses almost as well at level 1 as at 6 (for

@@ -12,6 +12,7 @@ package volume
 import (
 	"fmt"
 	"math"
+	"strings"
 )
 
 // Geometry places a voxel grid in patient space.
@@ -244,6 +245,20 @@ type Info struct {
 	// (uneven spacing, missing slices, gantry tilt, skipped files), one
 	// human-readable sentence each. They must be shown to the user.
 	Warnings []string
+	// Assumed lists what the geometry rests on that the source does not
+	// state validly (e.g. 1 mm pixels for a missing PixelSpacing). When it
+	// is not empty, every distance and volume computed on this grid must
+	// be shown with it (see AssumedNote); each entry is also in Warnings.
+	Assumed []string
+}
+
+// AssumedNote is a short qualifier to print next to a volume or distance
+// measured on this grid: "" when the geometry is stated validly.
+func (i Info) AssumedNote() string {
+	if len(i.Assumed) == 0 {
+		return ""
+	}
+	return "ON ASSUMED GEOMETRY: " + strings.Join(i.Assumed, "; ")
 }
 
 // Mask is a label image on the same kind of grid as a Volume: 0 is

@@ -3,16 +3,26 @@
 // same folder, which is synced and then renamed (or hard-linked) over the
 // target. A failed or cancelled write leaves nothing behind. Every writer of
 // user-visible files (NIfTI, DICOM SEG, comparison exports) goes through it.
+//
+// A process killed while writing (SIGKILL, a power cut) cannot remove its
+// temporary file: the temporary file of every write is locked (flock) by
+// its writer for as long as it exists under that name, and the next write
+// of the same target removes the temporaries whose lock is free, that is
+// whose writer is gone. Live writers' files are never touched. A process
+// that handles its own signals and must exit at once calls RemovePending.
 package atomicfile
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 )
 
 // Options controls Write.
@@ -22,6 +32,67 @@ type Options struct {
 	// (a hard link cannot replace a file, unlike a rename), so a file that
 	// appeared meanwhile is never replaced either.
 	NoOverwrite bool
+	// Context, when not nil, cancels the write: fill's writes fail with
+	// its error once it is done, the temporary file is removed and the
+	// target is left as it was.
+	Context context.Context
+}
+
+// tempPrefix is how the temporary files of target base start.
+func tempPrefix(base string) string { return "." + base + ".tmp-" }
+
+// pending holds the temporary files of writes in progress, for
+// RemovePending.
+var pending = struct {
+	sync.Mutex
+	m map[string]struct{}
+}{m: map[string]struct{}{}}
+
+// RemovePending removes the temporary files of every write in progress in
+// this process. It is for a process about to exit without letting those
+// writes unwind (a second Ctrl-C); the writes themselves then fail.
+func RemovePending() {
+	pending.Lock()
+	defer pending.Unlock()
+	for p := range pending.m {
+		os.Remove(p)
+		delete(pending.m, p)
+	}
+}
+
+// RemoveStale removes the temporary files left in path's folder by earlier
+// writes of path whose writer is gone (killed), and returns their names.
+// Write calls it first; callers may call it to tidy up without writing.
+func RemoveStale(path string) []string {
+	dir, prefix := filepath.Dir(path), tempPrefix(filepath.Base(path))
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil
+	}
+	var removed []string
+	for _, e := range ents {
+		if !e.Type().IsRegular() || !strings.HasPrefix(e.Name(), prefix) {
+			continue
+		}
+		p := filepath.Join(dir, e.Name())
+		if abandoned(p) && os.Remove(p) == nil {
+			removed = append(removed, p)
+		}
+	}
+	return removed
+}
+
+// ctxWriter fails every write once ctx is done.
+type ctxWriter struct {
+	ctx context.Context
+	w   io.Writer
+}
+
+func (c ctxWriter) Write(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.w.Write(p)
 }
 
 // Write creates or replaces path with what fill writes. fill's writer is
@@ -36,19 +107,36 @@ func Write(path string, o Options, fill func(io.Writer) error) (err error) {
 			return exists()
 		}
 	}
+	ctx := o.Context
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	RemoveStale(path)
+	f, err := os.CreateTemp(dir, tempPrefix(filepath.Base(path))+"*")
 	if err != nil {
 		return err
 	}
 	tmp := f.Name()
+	pending.Lock()
+	pending.m[tmp] = struct{}{}
+	pending.Unlock()
+	// The lock marks the file as in use until it is closed, which is
+	// after it has been moved into place (or removed).
+	lock(f)
 	defer func() {
+		pending.Lock()
+		delete(pending.m, tmp)
+		pending.Unlock()
 		if err != nil {
-			f.Close()
 			os.Remove(tmp)
 		}
+		f.Close()
 	}()
-	bw := bufio.NewWriterSize(f, 1<<20)
+	bw := bufio.NewWriterSize(ctxWriter{ctx, f}, 1<<20)
 	if err = fill(bw); err != nil {
 		return err
 	}
@@ -61,7 +149,7 @@ func Write(path string, o Options, fill func(io.Writer) error) (err error) {
 	if err = f.Sync(); err != nil {
 		return err
 	}
-	if err = f.Close(); err != nil {
+	if err = ctx.Err(); err != nil {
 		return err
 	}
 	if o.NoOverwrite {
