@@ -5,6 +5,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"unicode"
 
 	"github.com/suyashkumar/dicom/pkg/tag"
 )
@@ -60,6 +61,21 @@ func (h header) rawValue(t tag.Tag) string {
 	return strings.Trim(h.str(t), " ")
 }
 
+// shown quotes a value as written in the file (backslashes kept, as DICOM
+// users read them), printable and at most 80 characters.
+func shown(raw string) string {
+	r := []rune(raw)
+	if len(r) > 80 {
+		r = append(r[:80], '…')
+	}
+	for i, c := range r {
+		if !unicode.IsPrint(c) {
+			r[i] = '?'
+		}
+	}
+	return `"` + string(r) + `"`
+}
+
 // checkedFloats parses a geometry attribute. present is false when it is
 // absent or empty; bad, when not empty, says why a present value is not
 // usable, quoting it: it needs n finite numbers, positive when positive is
@@ -70,10 +86,7 @@ func (h header) checkedFloats(t tag.Tag, name string, n int, positive bool) (val
 		return nil, false, ""
 	}
 	quote := func(why string) string {
-		if len(raw) > 80 {
-			raw = raw[:80] + "…"
-		}
-		return fmt.Sprintf("%s %q %s", name, raw, why)
+		return fmt.Sprintf("%s %s %s", name, shown(raw), why)
 	}
 	parts := strings.Split(raw, `\`)
 	if len(parts) < n {
@@ -85,9 +98,9 @@ func (h header) checkedFloats(t tag.Tag, name string, n int, positive bool) (val
 		x, err := strconv.ParseFloat(p, 64)
 		switch {
 		case err != nil && !math.IsInf(x, 0):
-			return nil, true, quote(fmt.Sprintf("is not numeric (%q)", p))
+			return nil, true, quote(fmt.Sprintf("is not numeric (%s)", shown(p)))
 		case math.IsNaN(x) || math.IsInf(x, 0):
-			return nil, true, quote(fmt.Sprintf("is not finite (%q)", p))
+			return nil, true, quote(fmt.Sprintf("is not finite (%s)", shown(p)))
 		case positive && x <= 0:
 			return nil, true, quote("is not positive")
 		}
@@ -118,7 +131,7 @@ func (fi *fileInfo) readGeometry(h header, fields ...geoField) {
 				if bad == "" {
 					copy(fi.IOP[:], v)
 					if !validIOP(fi.IOP) {
-						bad = fmt.Sprintf("ImageOrientationPatient %q is not two orthogonal unit vectors", h.rawValue(tag.ImageOrientationPatient))
+						bad = fmt.Sprintf("ImageOrientationPatient %s is not two orthogonal unit vectors", shown(h.rawValue(tag.ImageOrientationPatient)))
 					}
 				}
 				fi.geoBad[f] = bad
