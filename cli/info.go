@@ -97,7 +97,19 @@ func runInfo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		printInfo(stdout, rep)
 	}
 	if len(rep.Series) == 0 {
-		return fmt.Errorf("%s: no image series found (%d file(s) skipped)", path, len(rep.Skipped))
+		if len(rep.Skipped) == 0 {
+			return fmt.Errorf("%s: no image series found", path)
+		}
+		// One example: a file refused for its geometry says more than,
+		// say, a DICOMDIR that happens to come first.
+		ex := rep.Skipped[0]
+		for _, sk := range rep.Skipped {
+			if strings.Contains(sk.Reason, "invalid geometry") {
+				ex = sk
+				break
+			}
+		}
+		return fmt.Errorf("%s: no image series found (%d file(s) skipped, e.g. %s: %s)", path, len(rep.Skipped), ex.Path, ex.Reason)
 	}
 	// info was asked to describe what PATH holds; a series it lists but
 	// cannot load is not described, so the command did not do what was
