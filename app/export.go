@@ -460,16 +460,18 @@ func (u *UI) writeExport(src maskSource, format, path string, overwrite bool) {
 			if testHookBeforeWrite != nil {
 				testHookBeforeWrite(cancel)
 			}
-			// Cancel works until the file is being written; the write
-			// itself is short and all-or-nothing.
+			// Cancel works during the write too: the temporary file
+			// is removed and nothing is placed.
 			if err := ctx.Err(); err != nil {
 				return err
 			}
 			switch format {
 			case FormatSEG:
-				return dicomio.WriteSEG(path, vol, m, src.segOptions(overwrite))
+				o := src.segOptions(overwrite)
+				o.Context = ctx
+				return dicomio.WriteSEG(path, vol, m, o)
 			default:
-				return nifti.WriteMask(path, m, nifti.WriteOptions{NoOverwrite: !overwrite})
+				return nifti.WriteMask(path, m, nifti.WriteOptions{NoOverwrite: !overwrite, Context: ctx})
 			}
 		}()
 		u.do(func() {

@@ -118,6 +118,7 @@ type reportData struct {
 	StudyUID, SeriesDesc, SeriesUID, Modality   string
 	FrameOfRef, Source, Grid                    string
 	Warnings                                    []string
+	Assumed                                     []string     // volume.Info.Assumed: the volumes rest on it
 	Image                                       template.URL // data: URI of the PNG
 	PNGName                                     string
 	ViewW, ViewH                                int
@@ -310,6 +311,7 @@ func buildReport(ctx context.Context, in reportInput, pngData []byte, pngName st
 		Grid: fmt.Sprintf("%d × %d × %d voxels, %.3g × %.3g × %.3g mm", v.Size[0], v.Size[1], v.Size[2],
 			v.Spacing[0], v.Spacing[1], v.Spacing[2]),
 		Warnings:  info.Warnings,
+		Assumed:   info.Assumed,
 		Image:     template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(pngData)),
 		PNGName:   pngName,
 		ViewW:     b.Dx(),
@@ -431,7 +433,8 @@ code { font-size: 0.9em; }
 <p>Axial, coronal and sagittal views as shown when the report was made (also saved as <a href="{{.PNGName}}">{{.PNGName}}</a>).</p>
 
 <h2>Segmentations</h2>
-{{if .Models}}<table id="models">
+{{range .Assumed}}<p class="note" id="assumed">Volumes below are on ASSUMED GEOMETRY: {{.}}.</p>
+{{end}}{{if .Models}}<table id="models">
 <tr><th>Model</th><th>Role</th><th>Parameters</th><th>SHA-256 (model file)</th><th>Threshold</th><th>Region</th><th>Liver volume (mL)</th><th>Preprocess (ms)</th><th>Network (ms)</th><th>Postprocess (ms)</th><th>Total (ms)</th></tr>
 {{range .Models}}<tr><td>{{.Name}}</td><td>{{dash .Role}}</td><td class="n">{{group .Params}}</td><td><code title="{{.SHA256}}">{{short .SHA256}}</code></td><td class="n">{{f2 .Threshold}}</td><td>{{.Region}}</td><td class="n">{{f1 .VolumeML}}</td><td class="n">{{f1 .Preprocess}}</td><td class="n">{{f1 .Infer}}</td><td class="n">{{f1 .Post}}</td><td class="n">{{f1 .Total}}</td></tr>
 {{end}}</table>

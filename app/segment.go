@@ -674,6 +674,12 @@ func (u *UI) showResultText(ml float64, approx bool) {
 		if approx {
 			vol = "≈ " + vol
 		}
+		if u.vol != nil && len(u.vol.Info.Assumed) > 0 {
+			// The grid's spacing is not what the files state validly
+			// (see the warnings): the number must not pass for a
+			// measurement.
+			vol += " ON ASSUMED GEOMETRY (see the warnings)"
+		}
 	}
 	where := "whole volume"
 	if u.vol != nil && r.ROI != (inference.Box{Max: u.vol.CanonicalGeometry().Size}) {

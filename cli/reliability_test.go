@@ -21,6 +21,10 @@ import (
 	"github.com/liverseg/liverseg/volume"
 )
 
+// exitFailed is the status of a command that could not do what was asked
+// (the literal, so that these tests also run against older code).
+const exitFailed = 2
+
 // editedSeries copies n slices of the abdominal CT (chaos_ct01, or the
 // phantom) into a temporary folder, edits them with dcmodify and returns
 // the folder and its files.
@@ -65,8 +69,8 @@ func TestInvalidPixelSpacingInCommands(t *testing.T) {
 		{"info", bad},
 	} {
 		code, _, stderr := runCLI(args...)
-		if code != ExitFailed {
-			t.Errorf("%s: exit %d, want %d", args[0], code, ExitFailed)
+		if code != exitFailed {
+			t.Errorf("%s: exit %d, want %d", args[0], code, exitFailed)
 		}
 		for _, w := range []string{`PixelSpacing "NaN\NaN" is not finite`, filepath.Base(badFiles[0])} {
 			if !strings.Contains(stderr, w) {
@@ -88,7 +92,9 @@ func TestInvalidPixelSpacingInCommands(t *testing.T) {
 		}
 	}
 	code, stdout, stderr = runCLI("eval", "--json", "--model", "student", "--ref", mask, fb)
-	var rep evalReport
+	var rep struct {
+		GeometryAssumed []string `json:"geometry_assumed"`
+	}
 	if code != 0 || json.Unmarshal([]byte(stdout), &rep) != nil {
 		t.Fatalf("eval: exit %d: %s\n%s", code, stderr, stdout)
 	}
@@ -96,7 +102,11 @@ func TestInvalidPixelSpacingInCommands(t *testing.T) {
 		t.Errorf("eval JSON geometry_assumed = %q", rep.GeometryAssumed)
 	}
 	code, stdout, _ = runCLI("info", "--json", fb)
-	var info infoReport
+	var info struct {
+		Series []struct {
+			Assumed []string `json:"geometry_assumed"`
+		} `json:"series"`
+	}
 	if code != 0 || json.Unmarshal([]byte(stdout), &info) != nil || len(info.Series) != 1 || len(info.Series[0].Assumed) == 0 {
 		t.Errorf("info --json: exit %d, %s", code, stdout)
 	}
@@ -117,25 +127,25 @@ func TestExitCodes(t *testing.T) {
 	}{
 		{[]string{"info", good}, 0},
 		{[]string{"info", "--json", good}, 0},
-		{[]string{"info", huge}, ExitFailed},
-		{[]string{"info", "--json", huge}, ExitFailed},
+		{[]string{"info", huge}, exitFailed},
+		{[]string{"info", "--json", huge}, exitFailed},
 		{[]string{"info", "--headers-only", huge}, 0}, // headers were asked for, and read
-		{[]string{"info", filepath.Join(out, "missing")}, ExitFailed},
-		{[]string{"info", "--bogus", good}, ExitFailed},
+		{[]string{"info", filepath.Join(out, "missing")}, exitFailed},
+		{[]string{"info", "--bogus", good}, exitFailed},
 		{[]string{"convert", good, filepath.Join(out, "ok.nii.gz")}, 0},
-		{[]string{"convert", huge, filepath.Join(out, "huge.nii.gz")}, ExitFailed},
-		{[]string{"convert", good, existing}, ExitFailed},
-		{[]string{"convert", good}, ExitFailed},
+		{[]string{"convert", huge, filepath.Join(out, "huge.nii.gz")}, exitFailed},
+		{[]string{"convert", good, existing}, exitFailed},
+		{[]string{"convert", good}, exitFailed},
 		{[]string{"segment", "--models", tinyModels, "--model", "tiny", "--out", filepath.Join(out, "m.nii.gz"), good}, 0},
-		{[]string{"segment", "--models", tinyModels, "--model", "tiny", "--out", filepath.Join(out, "h.nii.gz"), huge}, ExitFailed},
-		{[]string{"segment", "--models", tinyModels, "--model", "nosuch", "--out", filepath.Join(out, "n.nii.gz"), good}, ExitFailed},
-		{[]string{"eval", "--models", tinyModels, "--model", "tiny", "--ref", existing, good}, ExitFailed},
-		{[]string{"eval", "--models", tinyModels, "--model", "tiny", "--ref", filepath.Join(out, "m.nii.gz"), huge}, ExitFailed},
-		{[]string{"bench", "--models", filepath.Join(out, "nomodels"), good}, ExitFailed},
-		{[]string{"bench", "--models", tinyModels, "--runs", "1", huge}, ExitFailed},
-		{[]string{"phantom", "--out", out}, ExitFailed},
-		{[]string{"phantom"}, ExitFailed},
-		{[]string{"nosuchcommand"}, ExitFailed},
+		{[]string{"segment", "--models", tinyModels, "--model", "tiny", "--out", filepath.Join(out, "h.nii.gz"), huge}, exitFailed},
+		{[]string{"segment", "--models", tinyModels, "--model", "nosuch", "--out", filepath.Join(out, "n.nii.gz"), good}, exitFailed},
+		{[]string{"eval", "--models", tinyModels, "--model", "tiny", "--ref", existing, good}, exitFailed},
+		{[]string{"eval", "--models", tinyModels, "--model", "tiny", "--ref", filepath.Join(out, "m.nii.gz"), huge}, exitFailed},
+		{[]string{"bench", "--models", filepath.Join(out, "nomodels"), good}, exitFailed},
+		{[]string{"bench", "--models", tinyModels, "--runs", "1", huge}, exitFailed},
+		{[]string{"phantom", "--out", out}, exitFailed},
+		{[]string{"phantom"}, exitFailed},
+		{[]string{"nosuchcommand"}, exitFailed},
 	}
 	for _, tc := range tests {
 		code, _, stderr := runCLI(tc.args...)
@@ -189,8 +199,8 @@ func TestSeriesChoice(t *testing.T) {
 				t.Errorf("stderr lacks %q:\n%s", tc.stderr, stderr)
 			}
 			if tc.slices == 0 {
-				if code != ExitFailed || !strings.Contains(stderr, uid) || !strings.Contains(stderr, first) {
-					t.Errorf("exit %d; want %d and both series listed:\n%s", code, ExitFailed, stderr)
+				if code != exitFailed || !strings.Contains(stderr, uid) || !strings.Contains(stderr, first) {
+					t.Errorf("exit %d; want %d and both series listed:\n%s", code, exitFailed, stderr)
 				}
 				return
 			}
@@ -253,8 +263,8 @@ func TestOutputCheckedFirst(t *testing.T) {
 					args = append(args, "--force")
 				}
 				code, _, stderr := runCLI(args...)
-				if code != ExitFailed || !strings.Contains(stderr, tc.want) {
-					t.Errorf("%s: exit %d, stderr %q; want %d and %q", args[0], code, stderr, ExitFailed, tc.want)
+				if code != exitFailed || !strings.Contains(stderr, tc.want) {
+					t.Errorf("%s: exit %d, stderr %q; want %d and %q", args[0], code, stderr, exitFailed, tc.want)
 				}
 			}
 			if after := dirListing(t, watched); after != before {

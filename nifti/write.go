@@ -1,8 +1,8 @@
 package nifti
 
 import (
-	"context"
 	"compress/gzip"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
