@@ -91,6 +91,22 @@ func TestInvalidPixelSpacingInCommands(t *testing.T) {
 			t.Errorf("segment output lacks %q:\n%s", w, stdout)
 		}
 	}
+	// The DICOM SEG carries the note (ImageComments), and stays valid.
+	seg := filepath.Join(out, "seg.dcm")
+	if code, _, stderr := runCLI("segment", "--model", "student", "--out", seg, fb); code != 0 {
+		t.Fatalf("segment to SEG: exit %d: %s", code, stderr)
+	}
+	if b, _ := os.ReadFile(seg); !bytes.Contains(b, []byte("ON ASSUMED GEOMETRY: PixelSpacing")) {
+		t.Error("the SEG does not say its geometry is assumed")
+	}
+	if bin, err := exec.LookPath("dciodvfy"); err == nil {
+		b, _ := exec.Command(bin, "-new", seg).CombinedOutput()
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(l, "Error") {
+				t.Errorf("dciodvfy: %s", l)
+			}
+		}
+	}
 	code, stdout, stderr = runCLI("eval", "--json", "--model", "student", "--ref", mask, fb)
 	var rep struct {
 		GeometryAssumed []string `json:"geometry_assumed"`

@@ -396,6 +396,25 @@ func segDataset(ct *volume.Volume, m *volume.Mask, o SEGOptions) (dicom.Dataset,
 	})
 	e.str(tag.ContentLabel, label)
 	e.str(tag.ContentDescription, firstNonEmpty(o.ContentDescription, "Liver segmentation"))
+	if note := ct.Info.AssumedNote(); note != "" {
+		// A reader computing the segment's volume from this file gets
+		// the CT's assumed spacing: say so in the file (General Image
+		// module, LT up to 10240 characters).
+		// The default repertoire is ASCII.
+		note = strings.Map(func(r rune) rune {
+			switch {
+			case r == '×':
+				return 'x'
+			case r > 0x7e || r < 0x20:
+				return '?'
+			}
+			return r
+		}, note)
+		if len(note) > 10240 {
+			note = note[:10240]
+		}
+		e.str(tag.ImageComments, note)
+	}
 	e.str(tag.ContentCreatorName, o.ContentCreatorName)
 
 	e.seq(tag.SharedFunctionalGroupsSequence, func(it *elems) {
