@@ -1,14 +1,17 @@
 package cli
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -386,6 +389,62 @@ func TestInterruptedWrites(t *testing.T) {
 			noFiles(t, outDir)
 		})
 	}
+	t.Run("SIGINT while loading", func(t *testing.T) {
+		outDir := t.TempDir()
+		var stderr bytes.Buffer
+		cmd := exec.Command(bin, "convert", in, filepath.Join(outDir, "big.nii.gz"))
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		// Loading: the process holds a file of the series open.
+		fds := filepath.Join("/proc", strconv.Itoa(cmd.Process.Pid), "fd")
+		deadline := time.Now().Add(time.Minute)
+	wait:
+		for time.Now().Before(deadline) {
+			ents, _ := os.ReadDir(fds)
+			for _, e := range ents {
+				if l, err := os.Readlink(filepath.Join(fds, e.Name())); err == nil && strings.HasPrefix(l, in+"/") {
+					break wait
+				}
+			}
+			time.Sleep(time.Millisecond)
+		}
+		cmd.Process.Signal(syscall.SIGINT)
+		err := cmd.Wait()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 130 {
+			t.Errorf("exit %v, want status 130; stderr:\n%s", err, stderr.String())
+		}
+		noFiles(t, outDir)
+	})
+	t.Run("SIGINT while the network runs", func(t *testing.T) {
+		outDir := t.TempDir()
+		cmd := exec.Command(bin, "segment", "--model", "teacher", "--out", filepath.Join(outDir, "mask.nii.gz"), in)
+		pipe, err := cmd.StderrPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		var lines []string
+		sc := bufio.NewScanner(pipe)
+		for sc.Scan() {
+			lines = append(lines, sc.Text())
+			if strings.Contains(sc.Text(), "running network") {
+				cmd.Process.Signal(syscall.SIGINT)
+				break
+			}
+		}
+		rest, _ := io.ReadAll(pipe)
+		err = cmd.Wait()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 130 {
+			t.Errorf("exit %v, want status 130; stderr:\n%s\n%s", err, strings.Join(lines, "\n"), rest)
+		}
+		noFiles(t, outDir)
+	})
 	t.Run("SIGKILL, then the next run tidies up", func(t *testing.T) {
 		outDir := t.TempDir()
 		out := filepath.Join(outDir, "big.nii.gz")

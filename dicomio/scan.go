@@ -123,7 +123,8 @@ func (s *Series) Summary() string {
 }
 
 // LoadError tells in advance whether Load will refuse this series (a
-// compressed transfer syntax that cannot be decoded yet); nil when loadable.
+// compressed transfer syntax that cannot be decoded yet, invalid geometry:
+// see geomcheck.go); nil when loadable.
 func (s *Series) LoadError() error {
 	if s.geo.refuse != "" {
 		return fmt.Errorf("dicomio: series %s: %s", s.Key, s.geo.refuse)
