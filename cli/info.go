@@ -116,7 +116,8 @@ func runInfo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	// asked (exit 2) although the rest is printed.
 	var failed []string
 	for i, s := range rep.Series {
-		if s.LoadError != "" {
+		// Localizers are listed, never loaded as volumes: not counted.
+		if s.LoadError != "" && !s.Localizer {
 			failed = append(failed, fmt.Sprintf("series %d (%s): %s", i+1, s.Key, s.LoadError))
 		}
 	}
