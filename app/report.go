@@ -33,6 +33,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/liverseg/liverseg/inference"
+	"github.com/liverseg/liverseg/internal/atomicfile"
 	"github.com/liverseg/liverseg/metrics"
 	"github.com/liverseg/liverseg/viewer/sliceview"
 	"github.com/liverseg/liverseg/volume"
@@ -472,6 +473,9 @@ func writeFilesAtomic(files map[string][]byte, overwrite bool) (err error) {
 		}
 	}()
 	for path, data := range files {
+		// Leftovers of a report write that was killed (same names as
+		// atomicfile's temporaries, whose rule removes them).
+		atomicfile.RemoveStale(path)
 		f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-")
 		if err != nil {
 			return err
