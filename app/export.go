@@ -525,7 +525,7 @@ func (u *UI) exportFailed(path string, err error) {
 func (u *UI) startProgress(title, text string, cancel func()) (done func()) {
 	finished := false
 	var d dialog.Dialog
-	var bar *widget.ProgressBarInfinite
+	var bar *busyBar
 	time.AfterFunc(300*time.Millisecond, func() {
 		u.do(func() {
 			if finished {
@@ -533,7 +533,8 @@ func (u *UI) startProgress(title, text string, cancel func()) (done func()) {
 			}
 			l := widget.NewLabel(text)
 			l.Wrapping = fyne.TextWrapWord
-			bar = widget.NewProgressBarInfinite()
+			bar = newBusyBar()
+			bar.Run()
 			stop := widget.NewButton("Cancel", cancel)
 			d = dialog.NewCustomWithoutButtons(title, container.NewVBox(l, bar, container.NewCenter(stop)), u.win)
 			d.Resize(fyne.NewSize(520, 150))
@@ -544,7 +545,7 @@ func (u *UI) startProgress(title, text string, cancel func()) (done func()) {
 	return func() {
 		finished = true
 		if bar != nil {
-			bar.Stop()
+			bar.Halt()
 		}
 		if d != nil {
 			d.Hide()
