@@ -139,6 +139,7 @@ func outsideProb(t *testing.T, r *Result, b Box) {
 	t.Helper()
 	in := r.Input()
 	k := in.Size[2] / 2
+	cs := in.CanonicalGeometry().Spacing
 	seen := 0
 	for j := 0; j < in.Size[1]; j += 2 {
 		for i := 0; i < in.Size[0]; i += 2 {
@@ -150,6 +151,20 @@ func outsideProb(t *testing.T, r *Result, b Box) {
 			p := r.ProbAt(i, j, k)
 			if !inside && p != 0 {
 				t.Fatalf("probability %.3f at voxel (%d,%d,%d), canonical %v, outside the box %v..%v", p, i, j, k, c, b.Min, b.Max)
+			}
+			// The map a viewer draws (Prob) is 0 from one network voxel
+			// outside the box on.
+			var m [3]float64
+			far := false
+			for a := 0; a < 3; a++ {
+				f := cs[a] / r.Prob.Spacing[a]
+				m[a] = float64(c[a]-r.Net.Min[a]) * f
+				far = far || float64(b.Min[a]-c[a])*f > 1 || float64(c[a]-b.Max[a]+1)*f > 1
+			}
+			if far {
+				if d := r.Prob.At(m[0], m[1], m[2]); d != 0 {
+					t.Fatalf("the displayed map is %.3f at voxel (%d,%d,%d), canonical %v, outside the box %v..%v", d, i, j, k, c, b.Min, b.Max)
+				}
 			}
 			if inside && p > 0.5 {
 				seen++

@@ -424,6 +424,7 @@ func (r *Registry) Run(ctx context.Context, v *volume.Volume, name string, o Opt
 		Net:   net,
 		input: v.Geometry,
 	}
+	res.cutToROI()
 	if !o.ProbabilityOnly {
 		mask, err := res.Apply(res.Post)
 		if err != nil {

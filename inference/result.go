@@ -13,8 +13,9 @@ import (
 // the probability itself (ProbAt, ProbSlice).
 type Result struct {
 	Model string
-	// Prob is the liver probability on the network grid, covering ROI of
-	// the canonical input.
+	// Prob is the liver probability on the network grid, covering Net of
+	// the canonical input; 0 at the grid points outside ROI, so that a
+	// viewer drawing the map draws nothing outside the box.
 	Prob *ProbMap
 	// Mask is the segmentation (0/1) on the input volume's own grid.
 	Mask *volume.Mask
@@ -31,6 +32,46 @@ type Result struct {
 	Timings Timings
 
 	input volume.Geometry // the input's own grid
+	// netProb is Prob before it was cut to ROI (nil: Prob), what the mask
+	// and ProbAt sample: the mask's faces then lie exactly on the box's,
+	// not on the network grid's.
+	netProb *ProbMap
+}
+
+// fullProb is the map the network produced, not cut to ROI.
+func (r *Result) fullProb() *ProbMap {
+	if r.netProb != nil {
+		return r.netProb
+	}
+	return r.Prob
+}
+
+// cutToROI sets r.Prob to a copy of the map with its grid points outside
+// ROI set to 0, keeping the map itself for the mask.
+func (r *Result) cutToROI() {
+	net := r.netBox()
+	if net == r.ROI {
+		return
+	}
+	cg := r.input.CanonicalGeometry()
+	p := r.Prob
+	var lo, hi [3]int // grid points whose canonical position lies in ROI (±½ voxel)
+	for a := 0; a < 3; a++ {
+		f := p.Spacing[a] / cg.Spacing[a] // input voxels per grid step
+		lo[a] = int(math.Ceil((float64(r.ROI.Min[a]-net.Min[a]) - 0.5) / f))
+		hi[a] = int(math.Floor((float64(r.ROI.Max[a]-net.Min[a]) - 0.5) / f))
+		lo[a], hi[a] = max(lo[a], 0), min(hi[a], p.Size[a]-1)
+	}
+	cut := &ProbMap{Geometry: p.Geometry, Data: make([]float32, len(p.Data))}
+	for k := lo[2]; k <= hi[2]; k++ {
+		for j := lo[1]; j <= hi[1]; j++ {
+			o := (k*p.Size[1]+j)*p.Size[0] + lo[0]
+			if hi[0] >= lo[0] {
+				copy(cut.Data[o:o+hi[0]-lo[0]+1], p.Data[o:])
+			}
+		}
+	}
+	r.netProb, r.Prob = p, cut
 }
 
 // Input is the geometry of the volume that was segmented.
@@ -57,7 +98,7 @@ func (r *Result) Apply(o PostOptions) (*volume.Mask, error) {
 	// network saw, as in a whole-volume run, and only then is the mask cut
 	// to the ROI: liver inside the box that joins the main liver just
 	// outside it is kept.
-	vox, err := MaskFromProb(r.Prob, sub, cg.Spacing, o)
+	vox, err := MaskFromProb(r.fullProb(), sub, cg.Spacing, o)
 	if err != nil {
 		return nil, err
 	}
@@ -129,7 +170,7 @@ type sampler struct {
 }
 
 func (r *Result) sampler() sampler {
-	s := sampler{p: r.Prob}
+	s := sampler{p: r.fullProb()}
 	s.a, s.b = r.toProb()
 	cg := r.input.CanonicalGeometry()
 	net := r.netBox()
