@@ -159,7 +159,7 @@ func New(a fyne.App) *UI {
 	zoomOut := widget.NewButtonWithIcon("", theme.ZoomOutIcon(), func() { u.active.TypedRune('-') })
 	reset := widget.NewButtonWithIcon("Reset view", theme.ViewRestoreIcon(), u.ResetView)
 	toolbar := container.NewHBox(openDir, openFile, widget.NewSeparator(),
-		widget.NewLabel("Window"), container.NewGridWrap(fyne.NewSize(220, u.presets.MinSize().Height), u.presets), u.wlLabel, u.wlDrag, widget.NewSeparator(),
+		widget.NewLabel("Window"), container.NewGridWrap(fyne.NewSize(220, u.presets.MinSize().Height), u.presets), widestText(u.wlLabel, "W 65536 L -32768"), u.wlDrag, widget.NewSeparator(),
 		zoomIn, zoomOut, reset)
 
 	u.bannerText = widget.NewLabel("")

@@ -401,7 +401,7 @@ func (u *UI) Export(src maskSource, format, path string) {
 		}
 		u.confirmReplace(path, func(ok bool) {
 			if !ok {
-				u.setStatus("Export cancelled: " + path + " was kept as it was.")
+				u.setStatus("Export cancelled: " + shortPath(path, statusPathChars) + " was kept as it was.")
 				if e.onDone != nil {
 					e.onDone(path, errDeclined)
 				}
@@ -484,7 +484,7 @@ func (u *UI) writeExport(src maskSource, format, path string, overwrite bool) {
 				u.exportFailed(path, err)
 			default:
 				u.prefs().SetString(prefExportDir, filepath.Dir(path))
-				u.setStatus(fmt.Sprintf("Exported %s as %s to %s (%.0f ms).", what, formatLabels[format], path, msSince(t0)))
+				u.setStatus(fmt.Sprintf("Exported %s as %s to %s (%.0f ms).", what, formatLabels[format], shortPath(path, statusPathChars), msSince(t0)))
 			}
 			if e.onDone != nil {
 				e.onDone(path, err)

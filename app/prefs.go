@@ -148,6 +148,10 @@ func (u *UI) rememberOpenDir(path string) {
 
 // startAt makes a file dialog open in dir when that folder exists.
 func startAt(d *dialog.FileDialog, dir string) {
+	// The list view by default (a user's own choice of view is kept): Fyne's
+	// grid view drops the last extension from every name, so ct.nii.gz
+	// showed as "ct.nii".
+	d.SetView(dialog.ListView)
 	if dir == "" {
 		return
 	}

@@ -109,8 +109,13 @@ win=$(xwininfo -root -tree | sed -n 's/^ *\(0x[0-9a-f]*\) "LiverSeg[^"]*".*/\1/p
 read -r wx wy ww wh < <(xwininfo -id "$win" | awk '/Absolute upper-left X/ {x=$NF} /Absolute upper-left Y/ {y=$NF} /Width:/ {w=$NF} /Height:/ {h=$NF} END {print x, y, w, h}')
 [ "$ww" = 1400 ] && [ "$wh" = 900 ] || fail "the window is ${ww}×${wh}, the checks' regions assume 1400×900"
 shot() { import -window root -crop "${ww}x${wh}+${wx}+${wy}" +repage "$tmp/$1.png"; }
-# changed NAME A B REGION: pixels that differ by more than 3 % in REGION.
-changed() { compare -metric AE -fuzz 3% <(convert "$tmp/$1.png" -crop "$3" +repage png:-) <(convert "$tmp/$2.png" -crop "$3" +repage png:-) null: 2>&1 | cut -d' ' -f1 || true; }
+# changed A B REGION: how many pixels of REGION differ by more than 3 %
+# between the screenshots A and B.
+changed() {
+  convert "$tmp/$1.png" -crop "$3" +repage "$tmp/crop-a.png"
+  convert "$tmp/$2.png" -crop "$3" +repage "$tmp/crop-b.png"
+  { compare -metric AE -fuzz 3% "$tmp/crop-a.png" "$tmp/crop-b.png" null: 2>&1 || true; } | cut -d' ' -f1 # exit status 1: they differ
+}
 axial=660x350+20+90       # inside the axial view (top left)
 toolbar=330x34+0+32       # the Open buttons
 slices=480x28+910+866     # the status line's "Axi 40/78  Cor …  Sag …"
