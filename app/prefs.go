@@ -43,7 +43,26 @@ const (
 	prefThreads   = "inferenceThreads" // 0: all cores
 )
 
-func (u *UI) prefs() fyne.Preferences { return u.app.Preferences() }
+// settings is the store the preferences above live in: a prefstore file
+// (written whole, atomically) in the real app, the test app's in-memory
+// fyne.Preferences in tests.
+type settings interface {
+	String(key string) string
+	SetString(key, value string)
+	BoolWithFallback(key string, fallback bool) bool
+	SetBool(key string, value bool)
+	FloatWithFallback(key string, fallback float64) float64
+	SetFloat(key string, value float64)
+	Int(key string) int
+	SetInt(key string, value int)
+}
+
+func (u *UI) prefs() settings {
+	if u.settings.store != nil {
+		return u.settings.store
+	}
+	return u.app.Preferences()
+}
 
 // loadPrefs sets the controls from the stored preferences (before any
 // callback is bound, so nothing is written back).
@@ -165,6 +184,7 @@ func startAt(d *dialog.FileDialog, dir string) {
 
 // settingsState holds the settings dialog's controls (nil while closed).
 type settingsState struct {
+	store    settings // nil: the Fyne app's preferences
 	dlg      dialog.Dialog
 	threads  *widget.Select
 	color    *widget.Select
