@@ -85,19 +85,20 @@ ok "student's overlay on ${study:-the demo study} $((loaded - start)) s after st
 # 1. Idle. CPU ticks of the whole process (every thread) from /proc.
 ticks() { awk '{print $14 + $15}' "/proc/$app_pid/stat"; }
 hz=$(getconf CLK_TCK)
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN {print b - a}'; }
 cpu_pct() { awk -v t="$1" -v s="$2" -v hz="$hz" 'BEGIN {printf "%.1f", 100 * t / hz / s}'; }
 sleep 10
 alive "while idle"
 t0=$(ticks); s0=$(date +%s.%N)
 sleep "$cpu_window"
 t1=$(ticks); s1=$(date +%s.%N)
-first=$(cpu_pct $((t1 - t0)) "$(echo "$s1 - $s0" | bc)")
+first=$(cpu_pct $((t1 - t0)) "$(elapsed "$s0" "$s1")")
 rest=$(( loaded + idle_s - $(date +%s) ))
 [ "$rest" -gt 0 ] && sleep "$rest"
 alive "while idle"
 t2=$(ticks); s2=$(date +%s.%N)
-second=$(cpu_pct $((t2 - t1)) "$(echo "$s2 - $s1" | bc)")
-echo "soak: idle CPU: $first % of a core over ${cpu_window} s from 10 s after the overlay, $second % over the next $(printf '%.0f' "$(echo "$s2 - $s1" | bc)") s"
+second=$(cpu_pct $((t2 - t1)) "$(elapsed "$s1" "$s2")")
+echo "soak: idle CPU: $first % of a core over ${cpu_window} s from 10 s after the overlay, $second % over the next $(printf '%.0f' "$(elapsed "$s1" "$s2")") s"
 awk -v a="$first" -v b="$second" -v m="$max_cpu" 'BEGIN {exit !(a < m && b < m)}' \
   || fail "idle CPU $first % / $second % of a core, limit $max_cpu %"
 ok "idle $(( $(date +%s) - loaded )) s after loading; CPU under $max_cpu % of a core"
