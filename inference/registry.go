@@ -252,11 +252,12 @@ func (b Box) within(size [3]int) error {
 // The networks were trained on whole abdomens and normalise their features
 // over the whole input (InstanceNorm): cut exactly at the box, they lose the
 // liver's surroundings at every face and see other feature statistics, and
-// under-segment. On chaos_ct01 a box around the right lobe scored Dice 0.569
-// inside the box against 0.938 for the whole-volume run; with 80 mm of
-// context 0.938, and boxes around the left lobe and the upper half match the
-// whole run too, where 45–60 mm still lost 0.013 Dice on the left lobe
-// (TestBoxRunMatchesWholeRun). The mask stays inside the box.
+// under-segment. On chaos_ct01 a box around the student's right lobe scored
+// Dice 0.569 inside the box against 0.938 for the whole-volume run; with 80 mm
+// of context 0.938, and boxes around the left lobe and the upper half match
+// the whole run too, for every shipped model, where 45–60 mm still lost
+// 0.013 Dice on the student's left lobe (TestBoxRunMatchesWholeRun). The
+// mask stays inside the box.
 var BoxContextMM = 80.0
 
 // contextBox widens roi by at least mm on every side, clamped to the grid
