@@ -1,11 +1,13 @@
 package app
 
-// Preferences that persist between runs, through Fyne's per-application
-// store (keyed by the app ID, so app.NewWithID in Run is what makes them
-// persist): the folders last opened and exported to, the window/level
-// preset, the overlay style and colours, and the inference thread count.
-// They are read when the window is built and written as soon as the user
-// changes one, so a crash loses nothing.
+// Preferences that persist between runs, in LiverSeg's own settings file in
+// Fyne's per-application folder (keyed by the app ID, so app.NewWithID in Run
+// is what makes them persist; settingsfile.go): the folders last opened and
+// exported to, the window/level preset, the overlay style and colours, and
+// the inference thread count. They are read when the window is built and
+// saved (the whole file replaced atomically) within prefstore.SaveDelay
+// (0.2 s) of a change
+// and at exit, so a crash loses at most that last fraction of a second.
 
 import (
 	"fmt"
@@ -182,7 +184,8 @@ func startAt(d *dialog.FileDialog, dir string) {
 	}
 }
 
-// settingsState holds the settings dialog's controls (nil while closed).
+// settingsState holds the preferences store and the settings dialog's
+// controls (nil while closed).
 type settingsState struct {
 	store    settings // nil: the Fyne app's preferences
 	dlg      dialog.Dialog
