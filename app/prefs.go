@@ -6,8 +6,8 @@ package app
 // exported to, the window/level preset, the overlay style and colours, and
 // the inference thread count. They are read when the window is built and
 // saved (the whole file replaced atomically) within prefstore.SaveDelay
-// (0.2 s) of a change
-// and at exit, so a crash loses at most that last fraction of a second.
+// (0.2 s) of a change and at exit, so a crash loses at most that last
+// fraction of a second.
 
 import (
 	"fmt"
