@@ -75,8 +75,11 @@ func Main(args []string) int {
 // Run opens the main window, starts loading path when it is not empty, and
 // blocks until the window is closed.
 func Run(path string) {
+	quietFyneLog()
 	a := fyneapp.NewWithID(AppID)
-	u := New(a)
+	st := openSettings(a)
+	defer st.Flush()
+	u := newWithSettings(a, st)
 	if dir, err := inference.FindModelsDir(); err != nil {
 		u.seg.regErr = err
 		u.showSegError(fmt.Errorf("segmentation is unavailable: %w; the viewer works without it", err), false)
@@ -126,8 +129,12 @@ type UI struct {
 const customPreset = "Custom"
 
 // New builds the main window of a (possibly test) Fyne app, empty.
-func New(a fyne.App) *UI {
+func New(a fyne.App) *UI { return newWithSettings(a, nil) }
+
+// newWithSettings is New with the preferences kept in st (nil: the app's).
+func newWithSettings(a fyne.App, st settings) *UI {
 	u := &UI{app: a, win: a.NewWindow("LiverSeg")}
+	u.settings.store = st
 	u.win.Resize(fyne.NewSize(1400, 900))
 
 	for n, p := range viewer.Planes {
@@ -159,7 +166,7 @@ func New(a fyne.App) *UI {
 	zoomOut := widget.NewButtonWithIcon("", theme.ZoomOutIcon(), func() { u.active.TypedRune('-') })
 	reset := widget.NewButtonWithIcon("Reset view", theme.ViewRestoreIcon(), u.ResetView)
 	toolbar := container.NewHBox(openDir, openFile, widget.NewSeparator(),
-		widget.NewLabel("Window"), container.NewGridWrap(fyne.NewSize(220, u.presets.MinSize().Height), u.presets), u.wlLabel, u.wlDrag, widget.NewSeparator(),
+		widget.NewLabel("Window"), container.NewGridWrap(fyne.NewSize(220, u.presets.MinSize().Height), u.presets), widestText(u.wlLabel, "W 65536 L -32768"), u.wlDrag, widget.NewSeparator(),
 		zoomIn, zoomOut, reset)
 
 	u.bannerText = widget.NewLabel("")

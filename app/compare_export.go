@@ -89,7 +89,7 @@ func (u *UI) ExportComparison(dir string, overwrite bool) {
 		if err != nil {
 			u.showRefError(fmt.Errorf("export of the comparison: %w", err))
 		} else {
-			u.setStatus(fmt.Sprintf("Comparison exported to %s: %s.", dir, strings.Join(baseNames(paths), ", ")))
+			u.setStatus(fmt.Sprintf("Comparison exported to %s: %s.", shortPath(dir, statusPathChars), strings.Join(baseNames(paths), ", ")))
 		}
 		if c.onExport != nil {
 			c.onExport(paths, err)

@@ -401,7 +401,7 @@ func (u *UI) Export(src maskSource, format, path string) {
 		}
 		u.confirmReplace(path, func(ok bool) {
 			if !ok {
-				u.setStatus("Export cancelled: " + path + " was kept as it was.")
+				u.setStatus("Export cancelled: " + shortPath(path, statusPathChars) + " was kept as it was.")
 				if e.onDone != nil {
 					e.onDone(path, errDeclined)
 				}
@@ -486,7 +486,7 @@ func (u *UI) writeExport(src maskSource, format, path string, overwrite bool) {
 				u.exportFailed(path, err)
 			default:
 				u.prefs().SetString(prefExportDir, filepath.Dir(path))
-				u.setStatus(fmt.Sprintf("Exported %s as %s to %s (%.0f ms).", what, formatLabels[format], path, msSince(t0)))
+				u.setStatus(fmt.Sprintf("Exported %s as %s to %s (%.0f ms).", what, formatLabels[format], shortPath(path, statusPathChars), msSince(t0)))
 			}
 			if e.onDone != nil {
 				e.onDone(path, err)
@@ -527,7 +527,7 @@ func (u *UI) exportFailed(path string, err error) {
 func (u *UI) startProgress(title, text string, cancel func()) (done func()) {
 	finished := false
 	var d dialog.Dialog
-	var bar *widget.ProgressBarInfinite
+	var bar *busyBar
 	time.AfterFunc(300*time.Millisecond, func() {
 		u.do(func() {
 			if finished {
@@ -535,7 +535,8 @@ func (u *UI) startProgress(title, text string, cancel func()) (done func()) {
 			}
 			l := widget.NewLabel(text)
 			l.Wrapping = fyne.TextWrapWord
-			bar = widget.NewProgressBarInfinite()
+			bar = newBusyBar()
+			bar.Run()
 			stop := widget.NewButton("Cancel", cancel)
 			d = dialog.NewCustomWithoutButtons(title, container.NewVBox(l, bar, container.NewCenter(stop)), u.win)
 			d.Resize(fyne.NewSize(520, 150))
@@ -546,7 +547,7 @@ func (u *UI) startProgress(title, text string, cancel func()) (done func()) {
 	return func() {
 		finished = true
 		if bar != nil {
-			bar.Stop()
+			bar.Halt()
 		}
 		if d != nil {
 			d.Hide()

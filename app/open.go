@@ -25,7 +25,7 @@ type loadState struct {
 	cancel  context.CancelFunc
 	dlg     dialog.Dialog
 	bar     *widget.ProgressBar
-	barInf  *widget.ProgressBarInfinite
+	barInf  *busyBar
 	phase   *widget.Label
 	done    atomic.Int64
 	total   atomic.Int64
@@ -192,7 +192,8 @@ func (u *UI) showProgress(title string) {
 	u.load.phase = widget.NewLabel(title)
 	u.load.phase.Truncation = fyne.TextTruncateEllipsis
 	u.load.bar = widget.NewProgressBar()
-	u.load.barInf = widget.NewProgressBarInfinite()
+	u.load.barInf = newBusyBar()
+	u.load.barInf.Run()
 	u.load.bar.Hide()
 	cancel := widget.NewButton("Cancel", u.CancelLoad)
 	content := container.NewVBox(u.load.phase, container.NewStack(u.load.bar, u.load.barInf), container.NewCenter(cancel))
@@ -224,8 +225,7 @@ func (u *UI) showProgress(title string) {
 						return
 					default:
 					}
-					barInf.Hide()
-					barInf.Stop()
+					barInf.Halt()
 					bar.Show()
 					bar.SetValue(float64(done) / float64(total))
 				})
@@ -268,7 +268,7 @@ func (u *UI) endProgress() {
 		u.load.stopTkr = nil
 	}
 	if u.load.barInf != nil {
-		u.load.barInf.Stop()
+		u.load.barInf.Halt()
 	}
 	if u.load.dlg != nil {
 		u.load.dlg.Hide()

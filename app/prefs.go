@@ -1,11 +1,13 @@
 package app
 
-// Preferences that persist between runs, through Fyne's per-application
-// store (keyed by the app ID, so app.NewWithID in Run is what makes them
-// persist): the folders last opened and exported to, the window/level
-// preset, the overlay style and colours, and the inference thread count.
-// They are read when the window is built and written as soon as the user
-// changes one, so a crash loses nothing.
+// Preferences that persist between runs, in LiverSeg's own settings file in
+// Fyne's per-application folder (keyed by the app ID, so app.NewWithID in Run
+// is what makes them persist; settingsfile.go): the folders last opened and
+// exported to, the window/level preset, the overlay style and colours, and
+// the inference thread count. They are read when the window is built and
+// saved (the whole file replaced atomically) within prefstore.SaveDelay
+// (0.2 s) of a change and at exit, so a crash loses at most that last
+// fraction of a second.
 
 import (
 	"fmt"
@@ -43,7 +45,26 @@ const (
 	prefThreads   = "inferenceThreads" // 0: all cores
 )
 
-func (u *UI) prefs() fyne.Preferences { return u.app.Preferences() }
+// settings is the store the preferences above live in: a prefstore file
+// (written whole, atomically) in the real app, the test app's in-memory
+// fyne.Preferences in tests.
+type settings interface {
+	String(key string) string
+	SetString(key, value string)
+	BoolWithFallback(key string, fallback bool) bool
+	SetBool(key string, value bool)
+	FloatWithFallback(key string, fallback float64) float64
+	SetFloat(key string, value float64)
+	Int(key string) int
+	SetInt(key string, value int)
+}
+
+func (u *UI) prefs() settings {
+	if u.settings.store != nil {
+		return u.settings.store
+	}
+	return u.app.Preferences()
+}
 
 // loadPrefs sets the controls from the stored preferences (before any
 // callback is bound, so nothing is written back).
@@ -148,6 +169,10 @@ func (u *UI) rememberOpenDir(path string) {
 
 // startAt makes a file dialog open in dir when that folder exists.
 func startAt(d *dialog.FileDialog, dir string) {
+	// The list view by default (a user's own choice of view is kept): Fyne's
+	// grid view drops the last extension from every name, so ct.nii.gz
+	// showed as "ct.nii".
+	d.SetView(dialog.ListView)
 	if dir == "" {
 		return
 	}
@@ -159,8 +184,10 @@ func startAt(d *dialog.FileDialog, dir string) {
 	}
 }
 
-// settingsState holds the settings dialog's controls (nil while closed).
+// settingsState holds the preferences store and the settings dialog's
+// controls (nil while closed).
 type settingsState struct {
+	store    settings // nil: the Fyne app's preferences
 	dlg      dialog.Dialog
 	threads  *widget.Select
 	color    *widget.Select

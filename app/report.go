@@ -275,7 +275,7 @@ func (u *UI) writeReport(in reportInput, htmlPath, pngPath string, overwrite boo
 				u.reportFailed(htmlPath, err)
 			default:
 				u.prefs().SetString(prefExportDir, filepath.Dir(htmlPath))
-				u.setStatus("Report saved: " + htmlPath + " and " + filepath.Base(pngPath) + ".")
+				u.setStatus("Report saved: " + shortPath(htmlPath, statusPathChars) + " and " + filepath.Base(pngPath) + ".")
 			}
 			if u.rep.onDone != nil {
 				u.rep.onDone(htmlPath, err)

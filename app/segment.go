@@ -68,7 +68,7 @@ type segState struct {
 	cardInfo   *widget.Label
 	runBtn     *widget.Button
 	cancelBtn  *widget.Button
-	bar        *widget.ProgressBarInfinite
+	bar        *busyBar
 	stage      *widget.Label
 	result     *widget.Label
 	errText    *widget.Label
@@ -150,9 +150,7 @@ func (u *UI) segPanel() fyne.CanvasObject {
 	s.runBtn.Importance = widget.HighImportance
 	s.cancelBtn = widget.NewButton("Cancel", u.CancelSegmentation)
 	s.cancelBtn.Disable()
-	s.bar = widget.NewProgressBarInfinite()
-	s.bar.Stop()
-	s.bar.Hide()
+	s.bar = newBusyBar()
 	s.stage = widget.NewLabel("")
 	s.stage.Hide()
 	s.result = widget.NewLabel("No segmentation yet.")
@@ -373,8 +371,7 @@ func (u *UI) runModel(name string, auto bool) {
 	time.AfterFunc(barDelay, func() {
 		u.do(func() {
 			if gen == s.gen && s.running != "" {
-				s.bar.Show()
-				s.bar.Start()
+				s.bar.Run()
 			}
 		})
 	})
@@ -441,8 +438,7 @@ func (u *UI) CancelSegmentation() {
 func (u *UI) endRun() {
 	s := &u.seg
 	s.running = ""
-	s.bar.Stop()
-	s.bar.Hide()
+	s.bar.Halt()
 	s.stage.Hide()
 	s.cancelBtn.Disable()
 }

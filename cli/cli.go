@@ -70,7 +70,7 @@ func Run(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		var ue *UsageError
 		if errors.As(err, &ue) {
-			fmt.Fprintf(stderr, "liverseg %s: %v\nusage: liverseg %s %s\n", c.Name, err, c.Name, c.Usage)
+			fmt.Fprintf(stderr, "liverseg %s: %v\n%s", c.Name, err, usageLines("usage: ", c.Name, c.Usage))
 			return 2
 		}
 		fmt.Fprintf(stderr, "liverseg %s: %v\n", c.Name, err)
@@ -81,13 +81,13 @@ func Run(args []string, stdout, stderr io.Writer) int {
 
 // Usage prints the list of subcommands.
 func Usage(w io.Writer) {
-	fmt.Fprintln(w, "usage: liverseg [PATH]            open the viewer (a DICOM folder or file, or a NIfTI file)")
+	fmt.Fprint(w, usageLines("usage: ", "", "[PATH]   open the viewer (a DICOM folder or file, or a NIfTI file)"))
 	names := make([]string, 0, len(commands))
 	for n := range commands {
 		names = append(names, n)
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		fmt.Fprintf(w, "       liverseg %s %s\n", n, commands[n].Usage)
+		fmt.Fprint(w, usageLines("       ", n, commands[n].Usage))
 	}
 }

@@ -200,16 +200,16 @@ func TestConvertOverwriteAndErrors(t *testing.T) {
 	bad := []struct {
 		name  string
 		args  []string
-		lines int // lines on stderr: 1 for an error, 2 with the usage line
+		lines int // lines on stderr: 1 for an error, 4 with the usage (wrapped at 80 columns)
 		want  string
 	}{
 		{"missing input", []string{"convert", filepath.Join(dir, "nope"), filepath.Join(dir, "a.nii.gz")}, 1, "nope"},
 		{"no DICOM in folder", []string{"convert", empty, filepath.Join(dir, "b.nii.gz")}, 1, empty},
-		{"bad output extension", []string{"convert", in, filepath.Join(dir, "c.dcm")}, 2, "must end in .nii.gz"},
+		{"bad output extension", []string{"convert", in, filepath.Join(dir, "c.dcm")}, 4, "must end in .nii.gz"},
 		{"output folder missing", []string{"convert", in, filepath.Join(dir, "no", "d.nii.gz")}, 1, "does not exist"},
 		{"output is a folder", []string{"convert", "--force", in, dir + "/sub.nii"}, 1, ""},
-		{"one argument", []string{"convert", in}, 2, "expected PATH and OUT"},
-		{"unknown flag", []string{"convert", "--fast", in, out}, 2, "flag provided but not defined"},
+		{"one argument", []string{"convert", in}, 4, "expected PATH and OUT"},
+		{"unknown flag", []string{"convert", "--fast", in, out}, 4, "flag provided but not defined"},
 	}
 	os.Mkdir(dir+"/sub.nii", 0o755)
 	for _, b := range bad {

@@ -213,7 +213,7 @@ func printInfo(w io.Writer, rep *infoReport) {
 		if s.Chosen {
 			mark = "  [opened by default]"
 		}
-		fmt.Fprintf(w, "\nSeries %d of %d (%s): %s%s\n", i+1, len(rep.Series), s.Format, s.Key, mark)
+		fmt.Fprintf(w, "\nSeries %d of %d (%s): %s%s\n", i+1, len(rep.Series), s.Format, seriesHeading(s), mark)
 		line := func(label, format string, a ...any) {
 			fmt.Fprintf(w, "  %-13s %s\n", label+":", fmt.Sprintf(format, a...))
 		}
@@ -294,4 +294,27 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 		pos = append(pos, rest[0])
 		args = rest[1:]
 	}
+}
+
+// seriesHeading names a series for people: its number and description and
+// its Series Instance UID, or why it has none. The catalogue key of a
+// series without UIDs ("nouid:|1.3.12…|0|20221208|…", kept in --json) is
+// only a grouping of files.
+func seriesHeading(s infoSeries) string {
+	if s.Format != "dicom" {
+		return s.Key
+	}
+	desc := strings.TrimSpace(s.SeriesDescription)
+	switch {
+	case s.SeriesNumber != 0 && desc != "":
+		desc = fmt.Sprintf("#%d %s", s.SeriesNumber, desc)
+	case s.SeriesNumber != 0:
+		desc = fmt.Sprintf("series #%d", s.SeriesNumber)
+	case desc == "":
+		desc = "unnamed series"
+	}
+	if uid, _, _ := strings.Cut(s.Key, "\x00"); uid != "" && !strings.HasPrefix(s.Key, "nouid:") {
+		return desc + " (UID " + uid + ")"
+	}
+	return desc + " (no Series Instance UID: files grouped by study, series number, date and geometry)"
 }

@@ -150,8 +150,8 @@ func TestInfoExitCodes(t *testing.T) {
 		want  string
 	}{
 		{"missing path", []string{"info", filepath.Join(empty, "nope")}, 1, "no such file"},
-		{"no arguments", []string{"info"}, 2, "expected one PATH"},
-		{"two paths", []string{"info", empty, empty}, 2, "expected one PATH"},
+		{"no arguments", []string{"info"}, 4, "expected one PATH"}, // the reason, then the usage wrapped at 80 columns
+		{"two paths", []string{"info", empty, empty}, 4, "expected one PATH"},
 		{"corrupt NIfTI", []string{"info", infoWriteFile(t, empty, "x.nii.gz", "garbage")}, 1, "x.nii.gz"},
 		{"no images", []string{"info", empty}, 1, "no image series"},
 	}
@@ -178,4 +178,21 @@ func infoWriteFile(t *testing.T, dir, name, content string) string {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// TestInfoSeriesHeadingIsReadable: a series without UIDs (the JPEG 2000
+// example) is named by its description, not by its grouping key
+// ("nouid:|1.3.12…"); a series with a UID shows it.
+func TestInfoSeriesHeadingIsReadable(t *testing.T) {
+	for _, c := range []struct {
+		dir, want string
+	}{
+		{"totalseg_example_dicom", "Series 1 of 1 (dicom): CT Body 3.0 (no Series Instance UID: files grouped by study, series number, date and geometry)"},
+		{"chaos_ct01/dicom", "Series 1 of 1 (dicom): series #4 (UID 1.2.840.113704.1.1762661655.11024.1129934350.12)"},
+	} {
+		code, stdout, stderr := runCLI("info", "--headers-only", shareddata.Path(t, "cases", c.dir))
+		if code != 0 || !strings.Contains(stdout, c.want) || strings.Contains(stdout, "nouid:") {
+			t.Errorf("%s: exit %d, stderr %q, output:\n%s\nwant a line %q", c.dir, code, stderr, stdout, c.want)
+		}
+	}
 }

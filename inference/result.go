@@ -13,19 +13,65 @@ import (
 // the probability itself (ProbAt, ProbSlice).
 type Result struct {
 	Model string
-	// Prob is the liver probability on the network grid, covering ROI of
-	// the canonical input.
+	// Prob is the liver probability on the network grid, covering Net of
+	// the canonical input; 0 at the grid points outside ROI, so that a
+	// viewer drawing the map draws nothing outside the box.
 	Prob *ProbMap
 	// Mask is the segmentation (0/1) on the input volume's own grid.
 	Mask *volume.Mask
 	// Post is how Mask was made from Prob.
 	Post PostOptions
-	// ROI is the canonical box the network saw (the whole volume when no
-	// region of interest was given).
-	ROI     Box
+	// ROI is the canonical box the mask is restricted to (the whole volume
+	// when no region of interest was given).
+	ROI Box
+	// Net is the canonical box the network saw and Prob covers: ROI widened
+	// by BoxContextMM on every side (clamped to the volume), so that the
+	// network sees the anatomy around the box as it does in a whole-volume
+	// run. The zero Box means ROI.
+	Net     Box
 	Timings Timings
 
 	input volume.Geometry // the input's own grid
+	// netProb is Prob before it was cut to ROI (nil: Prob), what the mask
+	// and ProbAt sample: the mask's faces then lie exactly on the box's,
+	// not on the network grid's.
+	netProb *ProbMap
+}
+
+// fullProb is the map the network produced, not cut to ROI.
+func (r *Result) fullProb() *ProbMap {
+	if r.netProb != nil {
+		return r.netProb
+	}
+	return r.Prob
+}
+
+// cutToROI sets r.Prob to a copy of the map with its grid points outside
+// ROI set to 0, keeping the map itself for the mask.
+func (r *Result) cutToROI() {
+	net := r.netBox()
+	if net == r.ROI {
+		return
+	}
+	cg := r.input.CanonicalGeometry()
+	p := r.Prob
+	var lo, hi [3]int // grid points whose canonical position lies in ROI (±½ voxel)
+	for a := 0; a < 3; a++ {
+		f := p.Spacing[a] / cg.Spacing[a] // input voxels per grid step
+		lo[a] = int(math.Ceil((float64(r.ROI.Min[a]-net.Min[a]) - 0.5) / f))
+		hi[a] = int(math.Floor((float64(r.ROI.Max[a]-net.Min[a]) - 0.5) / f))
+		lo[a], hi[a] = max(lo[a], 0), min(hi[a], p.Size[a]-1)
+	}
+	cut := &ProbMap{Geometry: p.Geometry, Data: make([]float32, len(p.Data))}
+	for k := lo[2]; k <= hi[2]; k++ {
+		for j := lo[1]; j <= hi[1]; j++ {
+			o := (k*p.Size[1]+j)*p.Size[0] + lo[0]
+			if hi[0] >= lo[0] {
+				copy(cut.Data[o:o+hi[0]-lo[0]+1], p.Data[o:])
+			}
+		}
+	}
+	r.netProb, r.Prob = p, cut
 }
 
 // Input is the geometry of the volume that was segmented.
@@ -46,23 +92,37 @@ func (r *Result) Apply(o PostOptions) (*volume.Mask, error) {
 		return nil, fmt.Errorf("threshold %v is not in (0,1)", o.Threshold)
 	}
 	cg := r.input.CanonicalGeometry()
-	sub := [3]int{r.ROI.Max[0] - r.ROI.Min[0], r.ROI.Max[1] - r.ROI.Min[1], r.ROI.Max[2] - r.ROI.Min[2]}
-	vox, err := MaskFromProb(r.Prob, sub, cg.Spacing, o)
+	net := r.netBox()
+	sub := [3]int{net.Max[0] - net.Min[0], net.Max[1] - net.Min[1], net.Max[2] - net.Min[2]}
+	// The clean-up (largest component, holes) runs on everything the
+	// network saw, as in a whole-volume run, and only then is the mask cut
+	// to the ROI: liver inside the box that joins the main liver just
+	// outside it is kept.
+	vox, err := MaskFromProb(r.fullProb(), sub, cg.Spacing, o)
 	if err != nil {
 		return nil, err
 	}
 	canon := &volume.Mask{Geometry: cg, Voxels: vox}
-	if sub != cg.Size {
+	if sub != cg.Size || r.ROI != net {
 		canon = volume.NewMask(cg)
-		n := 0
+		w := r.ROI.Max[0] - r.ROI.Min[0]
 		for k := r.ROI.Min[2]; k < r.ROI.Max[2]; k++ {
 			for j := r.ROI.Min[1]; j < r.ROI.Max[1]; j++ {
 				off := cg.Offset(r.ROI.Min[0], j, k)
-				n += copy(canon.Voxels[off:off+sub[0]], vox[n:n+sub[0]])
+				src := ((k-net.Min[2])*sub[1]+(j-net.Min[1]))*sub[0] + r.ROI.Min[0] - net.Min[0]
+				copy(canon.Voxels[off:off+w], vox[src:src+w])
 			}
 		}
 	}
 	return volume.MaskFromCanonical(canon, r.input)
+}
+
+// netBox is the canonical box Prob covers.
+func (r *Result) netBox() Box {
+	if r.Net.Empty() {
+		return r.ROI
+	}
+	return r.Net
 }
 
 // Update replaces Mask and Post by the mask for o (for a threshold slider:
@@ -83,8 +143,9 @@ func (r *Result) toProb() (a [3][3]float64, b [3]float64) {
 	cg := r.input.CanonicalGeometry()
 	f := func(idx [3]float64) [3]float64 {
 		c := cg.PatientToIndex(r.input.IndexToPatient(idx))
+		net := r.netBox()
 		for ax := 0; ax < 3; ax++ {
-			c[ax] = (c[ax] - float64(r.ROI.Min[ax])) * cg.Spacing[ax] / r.Prob.Spacing[ax]
+			c[ax] = (c[ax] - float64(net.Min[ax])) * cg.Spacing[ax] / r.Prob.Spacing[ax]
 		}
 		return c
 	}
@@ -102,18 +163,21 @@ func (r *Result) toProb() (a [3][3]float64, b [3]float64) {
 
 // sampler maps input voxel indices to probability-map samples.
 type sampler struct {
-	a  [3][3]float64
-	b  [3]float64
-	hi [3]float64 // last ROI position on the map, per axis
-	p  *ProbMap
+	a      [3][3]float64
+	b      [3]float64
+	lo, hi [3]float64 // first and last ROI position on the map, per axis
+	p      *ProbMap
 }
 
 func (r *Result) sampler() sampler {
-	s := sampler{p: r.Prob}
+	s := sampler{p: r.fullProb()}
 	s.a, s.b = r.toProb()
 	cg := r.input.CanonicalGeometry()
+	net := r.netBox()
 	for ax := 0; ax < 3; ax++ {
-		s.hi[ax] = float64(r.ROI.Max[ax]-r.ROI.Min[ax]-1) * cg.Spacing[ax] / r.Prob.Spacing[ax]
+		f := cg.Spacing[ax] / r.Prob.Spacing[ax]
+		s.lo[ax] = float64(r.ROI.Min[ax]-net.Min[ax]) * f
+		s.hi[ax] = float64(r.ROI.Max[ax]-1-net.Min[ax]) * f
 	}
 	return s
 }
@@ -123,7 +187,7 @@ func (r *Result) sampler() sampler {
 func (s *sampler) at(x [3]float64) float32 {
 	c := apply(s.a, s.b, x)
 	for ax := 0; ax < 3; ax++ {
-		if c[ax] < -1e-6 || c[ax] > s.hi[ax]+1e-6 {
+		if c[ax] < s.lo[ax]-1e-6 || c[ax] > s.hi[ax]+1e-6 {
 			return 0
 		}
 	}

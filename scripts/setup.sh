@@ -1,23 +1,53 @@
 #!/usr/bin/env bash
-# Installs everything LiverSeg needs on Debian 12, idempotently:
-#   - system packages through apt (only those missing),
-#   - Go modules,
-#   - the ONNX Runtime shared library from the npm package
-#     onnxruntime-node@1.24.1, checksum-verified, into third_party/ort/.
-# Nothing is downloaded from anywhere but apt, the Go module proxy and npm.
+# Installs what LiverSeg needs on Debian 12, idempotently:
+#
+#   scripts/setup.sh [viewer] [test] [training]     (default: viewer)
+#
+#   viewer    what building and running the viewer and the command line
+#             need (make run, make build, make package): the C toolchain,
+#             the OpenGL/X11 headers Fyne links, the DICOM codec libraries;
+#             Go modules; the ONNX Runtime shared library from the npm
+#             package onnxruntime-node@1.24.1, checksum-verified, into
+#             third_party/ort/.
+#   test      what the test suite compares with or drives (make test, CI):
+#             Xvfb, ImageMagick, xwininfo and xdotool for the window checks
+#             (scripts/check-package.sh, scripts/soak.sh); dcm2niix, DCMTK,
+#             GDCM's and dicom3tools' programs for the DICOM reference
+#             checks; Python with numpy, scipy, nibabel, pydicom and torch
+#             for the NIfTI, metrics and model parity checks.
+#   training  the Python training stack (make models: torch, onnx, ...).
+#
+# System packages come through apt (only those missing). Nothing is
+# downloaded from anywhere but apt, the Go module proxy and npm.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Build and GUI libraries (Fyne/go-gl cgo), the Xvfb screenshot tools, the
-# Python training stack, and the DICOM reference tools the tests compare with.
-APT_PACKAGES=(
+VIEWER_PACKAGES=(
   gcc pkg-config libgl1-mesa-dev libx11-dev libxcursor-dev libxrandr-dev
   libxinerama-dev libxi-dev libxxf86vm-dev
-  xvfb imagemagick x11-utils
-  python3-torch python3-onnx python3-numpy python3-scipy python3-nibabel python3-pydicom
-  dcm2niix dcmtk libgdcm-tools dicom3tools
   libgdcm-dev libcharls-dev libopenjp2-7-dev
 )
+TEST_PACKAGES=(
+  xvfb imagemagick x11-utils xdotool
+  dcm2niix dcmtk libgdcm-tools dicom3tools
+  python3-numpy python3-scipy python3-nibabel python3-pydicom python3-torch
+)
+TRAINING_PACKAGES=(
+  python3-torch python3-onnx python3-numpy python3-scipy python3-nibabel python3-pydicom
+)
+
+groups=("$@")
+[ ${#groups[@]} -gt 0 ] || groups=(viewer)
+APT_PACKAGES=()
+viewer=false
+for g in "${groups[@]}"; do
+  case $g in
+    viewer) APT_PACKAGES+=("${VIEWER_PACKAGES[@]}"); viewer=true ;;
+    test) APT_PACKAGES+=("${TEST_PACKAGES[@]}") ;;
+    training) APT_PACKAGES+=("${TRAINING_PACKAGES[@]}") ;;
+    *) echo "setup: unknown group '$g' (viewer, test, training)" >&2; exit 2 ;;
+  esac
+done
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -28,6 +58,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
+
+$viewer || { echo "setup: ok (${groups[*]})"; exit 0; }
 
 go mod download
 
@@ -50,4 +82,4 @@ if [ ! -f "$ORT_LIB" ] || ! echo "$ORT_LIB_SHA256  $ORT_LIB" | sha256sum -c --st
   echo "$ORT_LIB_SHA256  $ORT_LIB.tmp" | sha256sum -c --quiet
   mv "$ORT_LIB.tmp" "$ORT_LIB"
 fi
-echo "setup: ok (ONNX Runtime at $ORT_LIB)"
+echo "setup: ok (${groups[*]}; ONNX Runtime at $ORT_LIB)"
