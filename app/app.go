@@ -121,6 +121,7 @@ type UI struct {
 	rep      reportState
 	settings settingsState
 	cmp      cmpState
+	wl       wlState
 }
 
 const customPreset = "Custom"
@@ -142,11 +143,7 @@ func New(a fyne.App) *UI {
 	// Toolbar.
 	openDir := widget.NewButtonWithIcon("Open folder…", theme.FolderOpenIcon(), u.chooseFolder)
 	openFile := widget.NewButtonWithIcon("Open file…", theme.FileIcon(), u.chooseFile)
-	names := make([]string, 0, len(viewer.Presets)+1)
-	for _, p := range viewer.Presets {
-		names = append(names, fmt.Sprintf("%s (%s)", p.Name, p.WL))
-	}
-	u.presets = widget.NewSelect(names, u.presetChosen)
+	u.presets = widget.NewSelect(u.windowLabels(), u.presetChosen)
 	u.presets.PlaceHolder = "Window preset"
 	u.wlLabel = widget.NewLabel("")
 	u.wlLabel.TextStyle.Monospace = true
@@ -355,30 +352,16 @@ func (u *UI) ResetView() {
 	}
 }
 
-func (u *UI) presetChosen(name string) {
-	if u.settingPreset || u.scene == nil {
-		return
-	}
-	for n, p := range viewer.Presets {
-		if u.presets.Options[n] == name {
-			u.scene.SetWindow(p.WL)
-			return
-		}
-	}
-}
+func (u *UI) presetChosen(name string) { u.chooseWindow(name) }
 
 // showWindow updates the W/L label and the preset shown.
 func (u *UI) showWindow() {
 	wl := u.scene.Window()
+	u.windowChanged(wl)
 	u.wlLabel.SetText(wl.String())
-	sel := customPreset
-	for n, p := range viewer.Presets {
-		if p.WL == wl {
-			sel = u.presets.Options[n]
-		}
-	}
+	sel := u.selectedWindow(wl)
 	u.settingPreset = true
-	if sel == customPreset {
+	if sel == "" {
 		u.presets.ClearSelected()
 		u.presets.PlaceHolder = "Custom"
 		u.presets.Refresh()

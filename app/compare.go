@@ -41,8 +41,11 @@ var compareModes = []string{ModeOverlay, ModeSideBySide, ModeDisagreement}
 const refName = comparison.ReferenceName
 
 // refColor is the reference's colour in the views: the palette's black
-// (comparison.Colors) is invisible on CT, so the views draw it white.
-var refColor = color.NRGBA{R: 245, G: 245, B: 245, A: 255}
+// (comparison.Colors) is invisible on CT and white vanished on an enhanced
+// liver, so the views draw the reference as a dashed Okabe–Ito yellow
+// outline with a dark edge (referenceStyle), which no model uses and
+// which stays visible on bright and dark anatomy.
+var refColor = nrgba(comparison.OkabeYellow)
 
 // cmpModel is one model's result prepared for display: its mask in
 // canonical order (for the disagreement map) and its probability map with

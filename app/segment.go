@@ -127,6 +127,7 @@ type postJob struct {
 	post inference.PostOptions
 	keep []uint8
 	ref  *volume.Mask
+	vol  *volume.Volume // the study the result was computed on
 	// delay: wait for the threshold to rest before the full mask (a
 	// slider step); a new result's mask starts at once.
 	delay bool
@@ -553,7 +554,7 @@ func (u *UI) queuePost(keep []uint8, delay bool) {
 	}
 	post := s.res.Post
 	post.Threshold = s.ovl.Threshold()
-	job := postJob{gen: s.postGen.Add(1), res: s.res, ovl: s.ovl, post: post, keep: keep, ref: s.ref, delay: delay}
+	job := postJob{gen: s.postGen.Add(1), res: s.res, ovl: s.ovl, post: post, keep: keep, ref: s.ref, vol: u.vol, delay: delay}
 	select {
 	case <-s.post: // superseded before it started
 	default:
@@ -633,6 +634,13 @@ func (u *UI) postWorker(jobs <-chan postJob, stop <-chan struct{}, stopped chan<
 				dice = d
 			}
 		}
+		// The liver's CT values, for the liver window (a few ms).
+		var liver *viewer.LiverStats
+		if err == nil {
+			if st, lerr := viewer.LiverHU(job.vol, m); lerr == nil {
+				liver = &st
+			}
+		}
 		if closed() {
 			return
 		}
@@ -651,6 +659,9 @@ func (u *UI) postWorker(jobs <-chan postJob, stop <-chan struct{}, stopped chan<
 			tm.Total += took - tm.Postprocess
 			tm.Postprocess = took
 			u.showResultText(m.VolumeML(), false)
+			if liver != nil && cur.vol == u.vol {
+				u.setLiverStats(*liver, cur.res.Model)
+			}
 			u.showDice(dice)
 			if s.onPostDone != nil {
 				s.onPostDone()
@@ -715,35 +726,34 @@ func (u *UI) applyStyle() {
 		s.ovl.Style = u.predStyle()
 	}
 	if s.refOvl != nil {
-		st := styleFrom(s.fill.Checked, s.outline.Checked, s.opacity.Value, colorByName(s.refColor.Selected))
-		if !s.outline.Checked && !s.fill.Checked {
-			st.Outline = 1
-		}
-		s.refOvl.Style = st
+		s.refOvl.Style = referenceStyle(colorByName(s.refColor.Selected))
 	}
 	if u.scene != nil {
 		u.scene.OverlaysChanged()
 	}
+	u.updateLegend()
 }
 
-// updateOverlays puts the visible overlays in the scene: the reference
-// under the prediction, the box on top.
+// updateOverlays puts the visible overlays in the scene: the prediction,
+// the reference's dashed outline over it (so that neither hides the
+// other where they overlap), the box on top.
 func (u *UI) updateOverlays() {
 	s := &u.seg
 	if u.scene == nil {
 		return
 	}
 	var list []viewer.Overlay
-	if s.refOvl != nil && s.refShow.Checked {
-		list = append(list, s.refOvl)
-	}
 	if s.ovl != nil && s.show.Checked {
 		list = append(list, s.ovl)
+	}
+	if s.refOvl != nil && s.refShow.Checked {
+		list = append(list, s.refOvl)
 	}
 	if s.boxOvl != nil {
 		list = append(list, s.boxOvl)
 	}
 	u.scene.SetOverlays(list...)
+	u.updateLegend()
 }
 
 // showSegError reports a segmentation failure in the panel and the status
@@ -774,6 +784,7 @@ func (u *UI) resetSegmentation() {
 	}
 	s.postGen.Add(1) // drop pending background work
 	u.resetCompare()
+	u.forgetLiverStats()
 	s.res, s.ovl, s.box, s.boxOvl, s.ref, s.refOvl, s.refName = nil, nil, nil, nil, nil, nil, ""
 	s.result.SetText("No segmentation yet.")
 	s.boxLabel.Hide()
@@ -892,6 +903,9 @@ func (u *UI) showDice(d float64) {
 	txt := fmt.Sprintf("Reference %s: %.1f mL", s.refName, s.ref.VolumeML())
 	if !math.IsNaN(d) && s.res != nil {
 		txt += fmt.Sprintf(" · Dice with %s %.3f", s.res.Model, d)
+		// Also in the status line, which is never scrolled away.
+		u.setStatus(fmt.Sprintf("Dice %s vs reference %s: %.3f  (%s %.1f mL at threshold %.2f, reference %.1f mL)",
+			s.res.Model, s.refName, d, s.res.Model, s.res.Mask.VolumeML(), s.res.Post.Threshold, s.ref.VolumeML()))
 	}
 	s.refLabel.SetText(txt)
 	s.refLabel.Show()
