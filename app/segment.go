@@ -64,6 +64,7 @@ type segState struct {
 	checked chan struct{}
 
 	// Controls.
+	panel      *fyne.Container // all of them
 	model      *widget.Select
 	cardInfo   *widget.Label
 	runBtn     *widget.Button
@@ -191,7 +192,7 @@ func (u *UI) segPanel() fyne.CanvasObject {
 	s.color = widget.NewSelect(names, func(string) { u.applyStyle() })
 	s.color.Selected = "Red"
 
-	s.boxMode = widget.NewCheck("Box: drag on a view to segment a region", func(on bool) {
+	s.boxMode = widget.NewCheck("Box: drag on a view", func(on bool) {
 		for _, v := range u.views {
 			v.BoxMode = on
 		}
@@ -214,19 +215,26 @@ func (u *UI) segPanel() fyne.CanvasObject {
 	bold := func(t string) *widget.Label {
 		return widget.NewLabelWithStyle(t, fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 	}
-	return container.NewVBox(
-		bold("Liver segmentation"),
-		container.NewBorder(nil, nil, nil, container.NewHBox(s.runBtn, s.cancelBtn), s.model),
+	// Two controls share a row wherever they fit, so that everything the
+	// panel says after a run (result, box, reference and its Dice) is on
+	// screen without scrolling in a 1400×900 window.
+	colorSel := func(sel *widget.Select) fyne.CanvasObject {
+		return container.NewGridWrap(fyne.NewSize(110, sel.MinSize().Height), sel)
+	}
+	s.panel = container.NewVBox(
+		container.NewBorder(nil, nil, bold("Liver segmentation"), container.NewHBox(s.runBtn, s.cancelBtn), s.model),
 		s.cardInfo,
 		container.NewBorder(nil, nil, nil, nil, container.NewStack(s.bar)), s.stage,
-		s.result, s.errText, u.compareButton(),
-		container.NewBorder(nil, nil, widget.NewLabel("Threshold"), s.thrLabel, s.thr),
-		container.NewHBox(s.show, s.fill, s.outline, container.NewGridWrap(fyne.NewSize(110, s.color.MinSize().Height), s.color)),
-		container.NewBorder(nil, nil, widget.NewLabel("Opacity"), nil, s.opacity),
-		container.NewBorder(nil, nil, nil, s.clearBox, s.boxMode), s.boxLabel,
-		container.NewHBox(s.refBtn, s.refShow, container.NewGridWrap(fyne.NewSize(110, s.refColor.MinSize().Height), s.refColor)),
+		s.result, s.errText,
+		container.NewBorder(nil, nil, u.compareButton(), s.clearBox, s.boxMode), s.boxLabel,
+		container.NewGridWithColumns(2,
+			container.NewBorder(nil, nil, widget.NewLabel("Threshold"), s.thrLabel, s.thr),
+			container.NewBorder(nil, nil, widget.NewLabel("Opacity"), nil, s.opacity)),
+		container.NewHBox(widget.NewLabel("Model"), s.show, s.fill, s.outline, colorSel(s.color)),
+		container.NewHBox(widget.NewLabel("Reference"), s.refBtn, s.refShow, colorSel(s.refColor)),
 		s.refLabel,
 	)
+	return s.panel
 }
 
 // UseModels opens the models folder dir (the model cards and their
