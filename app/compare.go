@@ -118,6 +118,8 @@ type cmpState struct {
 	disText    *widget.Label
 	jumpBtn    *widget.Button
 	table      *widget.Table
+	tableBox   *fyne.Container // the table and its note, as wide as the columns
+	colsWidth  float32         // the columns' total width
 	tableNote  *widget.Label
 	chart      *canvas.Image
 	rows       []comparison.Row
@@ -519,10 +521,12 @@ func boldLabel(t string) *widget.Label {
 	return widget.NewLabelWithStyle(t, fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 }
 
+// hint is an explanation beside the comparison's controls, in the normal
+// text colour: the theme's low-importance grey was too faint to read on
+// the dark background.
 func hint(t string) *widget.Label {
 	l := widget.NewLabel(t)
 	l.Wrapping = fyne.TextWrapWord
-	l.Importance = widget.LowImportance
 	return l
 }
 

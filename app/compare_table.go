@@ -106,11 +106,38 @@ func (u *UI) setColumns(cols []tableCol) {
 	c.cols = cols
 	mono := fyne.MeasureText("0", theme.TextSize(), fyne.TextStyle{Monospace: true}).Width
 	pad := 2 * theme.InnerPadding()
+	c.colsWidth = 0
 	for i, col := range cols {
 		h := fyne.MeasureText(col.title, theme.TextSize(), fyne.TextStyle{Bold: true}).Width
-		c.table.SetColumnWidth(i, max(h, mono*float32(col.chars))+pad)
+		w := max(h, mono*float32(col.chars)) + pad
+		c.table.SetColumnWidth(i, w)
+		c.colsWidth += w + theme.SeparatorThicknessSize()
 	}
 	c.table.Refresh()
+	if c.tableBox != nil {
+		c.tableBox.Refresh() // its width follows the columns
+	}
+}
+
+// tableWidth lays the table (and its note) out at the width of all its
+// columns, so that none is cut off while the window is wide enough; the
+// chart beside it takes the rest.
+type tableWidth struct{ c *cmpState }
+
+func (w tableWidth) Layout(objs []fyne.CanvasObject, size fyne.Size) {
+	for _, o := range objs {
+		o.Move(fyne.Position{})
+		o.Resize(size)
+	}
+}
+
+func (w tableWidth) MinSize(objs []fyne.CanvasObject) fyne.Size {
+	h := float32(0)
+	for _, o := range objs {
+		h = max(h, o.MinSize().Height)
+	}
+	// The columns, the table's scroll bar and a little air.
+	return fyne.NewSize(w.c.colsWidth+theme.ScrollBarSize()+2*theme.Padding(), h)
 }
 
 // buildTable makes the metrics table and the chart beside it.
@@ -158,17 +185,16 @@ func (u *UI) buildTable() fyne.CanvasObject {
 	}
 	c.table = t
 	u.setColumns(columnsFor(false))
+	// The note in the normal text colour: the theme's low-importance grey
+	// on the dark background was too faint to read.
 	c.tableNote = widget.NewLabel("")
 	c.tableNote.Wrapping = fyne.TextWrapWord
-	c.tableNote.Importance = widget.LowImportance
 	c.chart = canvas.NewImageFromImage(nil)
 	c.chart.FillMode = canvas.ImageFillContain
 	c.chart.ScaleMode = canvas.ImageScaleSmooth
-	c.chart.SetMinSize(fyne.NewSize(360, 170))
-	left := container.NewBorder(nil, c.tableNote, nil, nil, t)
-	split := container.NewHSplit(left, c.chart)
-	split.Offset = 0.66
-	return split
+	c.chart.SetMinSize(fyne.NewSize(300, 170))
+	c.tableBox = container.New(tableWidth{c}, container.NewBorder(nil, c.tableNote, nil, nil, t))
+	return container.NewBorder(nil, nil, c.tableBox, nil, c.chart)
 }
 
 // tableStale says whether the table misses a model or the reference.
