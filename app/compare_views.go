@@ -165,9 +165,9 @@ func (u *UI) triOverlayOf(m *cmpModel) viewer.Overlay {
 // styleSwatch is a legend sample of an overlay style, drawn as the views
 // draw it.
 func styleSwatch(st viewer.Style) fyne.CanvasObject {
-	img := canvas.NewImageFromImage(viewer.Swatch(st, 40, 28))
-	img.ScaleMode = canvas.ImageScaleSmooth
-	return container.NewCenter(container.NewGridWrap(fyne.NewSize(20, 14), img))
+	img := canvas.NewImageFromImage(viewer.Swatch(st, sliceview.SwatchWidth, sliceview.SwatchHeight))
+	img.ScaleMode = canvas.ImageScalePixels
+	return container.NewCenter(container.NewGridWrap(fyne.NewSize(sliceview.SwatchWidth, sliceview.SwatchHeight), img))
 }
 
 // rebuildLegend lists the models with a colour and a tick box each.

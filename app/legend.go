@@ -23,7 +23,7 @@ func referenceStyle(c color.NRGBA) viewer.Style {
 
 // legendSwatch is a legend sample of style st.
 func legendSwatch(st viewer.Style) sliceview.LegendEntry {
-	return sliceview.LegendEntry{Swatch: viewer.Swatch(st, 40, 28)}
+	return sliceview.LegendEntry{Swatch: viewer.Swatch(st, sliceview.SwatchWidth, sliceview.SwatchHeight)}
 }
 
 // legendEntry is a legend line for st labelled label.

@@ -17,8 +17,12 @@ type LegendEntry struct {
 	Swatch image.Image // e.g. viewer.Swatch of the overlay's style
 }
 
-// Legend sample size in widget units.
-const swatchW, swatchH = 20, 14
+// SwatchWidth and SwatchHeight are the size of a legend sample in widget
+// units: draw samples at this size (one pixel per unit) so that their
+// lines have the overlays' widths.
+const SwatchWidth, SwatchHeight = 20, 14
+
+const swatchW, swatchH = SwatchWidth, SwatchHeight
 
 // SetLegend shows entries in the view's top right corner (none: no
 // legend), on a dark box so that they stay legible over any anatomy. The
@@ -105,7 +109,7 @@ func (l *legendObjects) set(entries []LegendEntry) {
 	for _, e := range entries {
 		img := canvas.NewImageFromImage(e.Swatch)
 		img.FillMode = canvas.ImageFillStretch
-		img.ScaleMode = canvas.ImageScaleSmooth
+		img.ScaleMode = canvas.ImageScalePixels
 		t := canvas.NewText(e.Label, LabelColor)
 		t.TextSize = theme.TextSize() * 0.9
 		l.rows = append(l.rows, legendRow{swatch: img, text: t})
