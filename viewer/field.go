@@ -232,7 +232,9 @@ func rasterize(dst *image.RGBA, vp Viewport, fld *field, t float64, s Style) {
 						blend(out[4*x:4*x+4:4*x+4], HaloColor, uint32(oa*hc*haloOpacity*255+0.5))
 					}
 				}
-				if half > 0 && (dash <= 0 || dashOn(x, y, dash)) {
+				// A contour nearer along y than along x runs mostly
+				// horizontally: its dashes count along x, else along y.
+				if half > 0 && (dash <= 0 || dashOn(x, y, dash, dy < dx)) {
 					if oc := clamp01(half + 0.5 - math.Abs(dist)); oc > 0 {
 						ol := oa * oc
 						alpha = ol + alpha*(1-ol)
@@ -246,10 +248,16 @@ func rasterize(dst *image.RGBA, vp Viewport, fld *field, t float64, s Style) {
 	}
 }
 
-// dashOn says whether overlay pixel (x, y) lies on a dash of length n:
-// a checkerboard of n×n squares, so that an outline running in any
-// direction alternates between dashes and gaps about every n pixels.
-func dashOn(x, y, n int) bool { return (x/n+y/n)%2 == 0 }
+// dashOn says whether overlay pixel (x, y) of an outline lies on a dash
+// of length n: dashes count along x where the outline runs mostly
+// horizontally (alongX), else along y, so that the whole width of the line
+// is on or off together and any direction alternates every n pixels.
+func dashOn(x, y, n int, alongX bool) bool {
+	if alongX {
+		return (x/n)%2 == 0
+	}
+	return (y/n)%2 == 0
+}
 
 // classify marks the cells that cross t and, within rx×ry cells of them,
 // a bound on the interpolant's slope; the result is kept until the

@@ -909,6 +909,11 @@ func (r *renderer) Layout(size fyne.Size) {
 	}
 	r.label.Resize(r.label.MinSize())
 	r.label.Move(fyne.NewPos(pad+2, size.Height-r.label.MinSize().Height-pad/2))
+	// Likewise a slice label too long for the room left of the bottom
+	// letter (a narrow view) goes above the letter's row.
+	if r.label.Position().X+r.label.Size().Width+3 > r.letterBg[3].Position().X-2 {
+		r.label.Move(fyne.NewPos(pad+2, r.letterBg[3].Position().Y-r.label.Size().Height-4))
+	}
 	for _, p := range [][2]fyne.CanvasObject{{r.title, r.titleBg}, {r.label, r.labelBg}} {
 		p[1].Move(p[0].Position().SubtractXY(3, 1))
 		p[1].Resize(p[0].Size().AddWidthHeight(6, 2))
