@@ -156,7 +156,7 @@ func New(a fyne.App) *UI {
 	zoomOut := widget.NewButtonWithIcon("", theme.ZoomOutIcon(), func() { u.active.TypedRune('-') })
 	reset := widget.NewButtonWithIcon("Reset view", theme.ViewRestoreIcon(), u.ResetView)
 	toolbar := container.NewHBox(openDir, openFile, widget.NewSeparator(),
-		widget.NewLabel("Window"), container.NewGridWrap(fyne.NewSize(220, u.presets.MinSize().Height), u.presets), u.wlLabel, u.wlDrag, widget.NewSeparator(),
+		widget.NewLabel("Window"), container.NewGridWrap(fyne.NewSize(265, u.presets.MinSize().Height), u.presets), u.wlLabel, u.wlDrag, widget.NewSeparator(),
 		zoomIn, zoomOut, reset)
 
 	u.bannerText = widget.NewLabel("")

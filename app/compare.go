@@ -119,6 +119,7 @@ type cmpState struct {
 	jumpBtn    *widget.Button
 	table      *widget.Table
 	tableBox   *fyne.Container // the table and its note, as wide as the columns
+	bottom     *fyne.Container // tableBox and the chart
 	colsWidth  float32         // the columns' total width
 	tableNote  *widget.Label
 	chart      *canvas.Image

@@ -114,8 +114,8 @@ func (u *UI) setColumns(cols []tableCol) {
 		c.colsWidth += w + theme.SeparatorThicknessSize()
 	}
 	c.table.Refresh()
-	if c.tableBox != nil {
-		c.tableBox.Refresh() // its width follows the columns
+	if c.bottom != nil {
+		c.bottom.Refresh() // lays the table out again at its columns' new width
 	}
 }
 
@@ -194,7 +194,8 @@ func (u *UI) buildTable() fyne.CanvasObject {
 	c.chart.ScaleMode = canvas.ImageScaleSmooth
 	c.chart.SetMinSize(fyne.NewSize(300, 170))
 	c.tableBox = container.New(tableWidth{c}, container.NewBorder(nil, c.tableNote, nil, nil, t))
-	return container.NewBorder(nil, nil, c.tableBox, nil, c.chart)
+	c.bottom = container.NewBorder(nil, nil, c.tableBox, nil, c.chart)
+	return c.bottom
 }
 
 // tableStale says whether the table misses a model or the reference.

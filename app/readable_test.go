@@ -241,6 +241,9 @@ func labelsUnder(o fyne.CanvasObject) []*widget.Label {
 func TestCompareReadable(t *testing.T) {
 	u, h, study := openCompare(t)
 	c := &u.cmp
+	// The window's size from now on: the reference's columns must widen
+	// the table without the help of a resize.
+	resizeContent(u, screens[0])
 	refDone := make(chan error, 1)
 	u.seg.onRefDone = func(err error) { refDone <- err }
 	u.LoadReference(study.Liver)

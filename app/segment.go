@@ -912,8 +912,8 @@ func (u *UI) showDice(d float64) {
 	if !math.IsNaN(d) && s.res != nil {
 		txt += fmt.Sprintf(" · Dice with %s %.3f", s.res.Model, d)
 		// Also in the status line, which is never scrolled away.
-		u.setStatus(fmt.Sprintf("Dice %s vs reference %s: %.3f  (%s %.1f mL at threshold %.2f, reference %.1f mL)",
-			s.res.Model, s.refName, d, s.res.Model, s.res.Mask.VolumeML(), s.res.Post.Threshold, s.ref.VolumeML()))
+		u.setStatus(fmt.Sprintf("Dice %s vs reference %s: %.3f · %.1f vs %.1f mL",
+			s.res.Model, s.refName, d, s.res.Mask.VolumeML(), s.ref.VolumeML()))
 	}
 	s.refLabel.SetText(txt)
 	s.refLabel.Show()

@@ -132,8 +132,8 @@ func (u *UI) applyStudyLiver() {
 	u.wl.applied = &wl
 	u.scene.SetWindow(wl)
 	u.showWindow() // the label changes even when the window did not
-	u.setStatus(fmt.Sprintf("Liver window %s: level = median CT value inside %s's liver mask (%.0f HU; 5–95 %%: %.0f to %.0f HU), width %d (narrow liver window, Radiopaedia).",
-		wl, u.wl.from, st.Median, st.P05, st.P95, viewer.LiverWidth))
+	u.setStatus(fmt.Sprintf("Liver window %s: level = median HU in %s's liver mask, width %d (Radiopaedia).",
+		wl, u.wl.from, viewer.LiverWidth))
 }
 
 // setLiverStats records the liver's CT values measured on a model's mask
