@@ -111,7 +111,7 @@ func (u *UI) setColumns(cols []tableCol) {
 		h := fyne.MeasureText(col.title, theme.TextSize(), fyne.TextStyle{Bold: true}).Width
 		w := max(h, mono*float32(col.chars)) + pad
 		c.table.SetColumnWidth(i, w)
-		c.colsWidth += w + theme.SeparatorThicknessSize()
+		c.colsWidth += w + theme.Padding() // the table puts a padding between columns
 	}
 	c.table.Refresh()
 	if c.bottom != nil {
