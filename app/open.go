@@ -224,8 +224,8 @@ func (u *UI) showProgress(title string) {
 						return
 					default:
 					}
+					barInf.Stop() // before Hide: Hide clears the running flag, and Stop then does nothing
 					barInf.Hide()
-					barInf.Stop()
 					bar.Show()
 					bar.SetValue(float64(done) / float64(total))
 				})
