@@ -135,6 +135,17 @@ func TestViewLegend(t *testing.T) {
 	}
 	test.Tap(s.refShow) // on again
 
+	// The reference can be filled on request; the legend follows.
+	sample := ax.Legend()[1].Swatch
+	test.Tap(s.refFill)
+	if st := s.refOvl.Style; st.Fill <= 0 || st.Dash <= 0 {
+		t.Errorf("reference style after Fill %+v: want a fill and the dashed line", st)
+	}
+	if got := ax.Legend()[1].Swatch; got == sample {
+		t.Error("the legend's reference sample did not follow the fill")
+	}
+	test.Tap(s.refFill) // off again
+
 	// The report's picture carries the legends.
 	shot, err := u.CaptureViews()
 	if err != nil {

@@ -85,6 +85,7 @@ type segState struct {
 	boxLabel   *widget.Label
 	refBtn     *widget.Button
 	refShow    *widget.Check
+	refFill    *widget.Check // off by default: an outline keeps the model's fill readable
 	refColor   *widget.Select
 	refLabel   *widget.Label
 	settingThr bool
@@ -206,6 +207,7 @@ func (u *UI) segPanel() fyne.CanvasObject {
 	s.refBtn = widget.NewButton("Reference mask…", u.chooseReference)
 	s.refShow = widget.NewCheck("Show", func(bool) { u.updateOverlays() })
 	s.refShow.Checked = true
+	s.refFill = widget.NewCheck("Fill", func(bool) { u.applyStyle() })
 	s.refColor = widget.NewSelect(names, func(string) { u.applyStyle() })
 	s.refColor.Selected = "Green"
 	s.refLabel = widget.NewLabel("")
@@ -231,7 +233,7 @@ func (u *UI) segPanel() fyne.CanvasObject {
 			container.NewBorder(nil, nil, widget.NewLabel("Threshold"), s.thrLabel, s.thr),
 			container.NewBorder(nil, nil, widget.NewLabel("Opacity"), nil, s.opacity)),
 		container.NewHBox(widget.NewLabel("Model"), s.show, s.fill, s.outline, colorSel(s.color)),
-		container.NewHBox(widget.NewLabel("Reference"), s.refBtn, s.refShow, colorSel(s.refColor)),
+		container.NewHBox(widget.NewLabel("Reference"), s.refBtn, s.refShow, s.refFill, colorSel(s.refColor)),
 		s.refLabel,
 	)
 	return s.panel
@@ -734,7 +736,11 @@ func (u *UI) applyStyle() {
 		s.ovl.Style = u.predStyle()
 	}
 	if s.refOvl != nil {
-		s.refOvl.Style = referenceStyle(colorByName(s.refColor.Selected))
+		st := referenceStyle(colorByName(s.refColor.Selected))
+		if s.refFill.Checked {
+			st.Fill = s.opacity.Value
+		}
+		s.refOvl.Style = st
 	}
 	if u.scene != nil {
 		u.scene.OverlaysChanged()
