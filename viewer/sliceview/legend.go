@@ -22,8 +22,6 @@ type LegendEntry struct {
 // lines have the overlays' widths.
 const SwatchWidth, SwatchHeight = 20, 14
 
-const swatchW, swatchH = SwatchWidth, SwatchHeight
-
 // SetLegend shows entries in the view's top right corner (none: no
 // legend), on a dark box so that they stay legible over any anatomy. The
 // legend is part of the view, so a picture of the view (a report) carries
@@ -151,8 +149,8 @@ func (r *renderer) layoutLegend(size fyne.Size) {
 	for i, row := range l.rows {
 		ts := row.text.MinSize()
 		row.text.Resize(ts)
-		rowH[i] = max(ts.Height, swatchH)
-		w = max(w, swatchW+gap+ts.Width)
+		rowH[i] = max(ts.Height, SwatchHeight)
+		w = max(w, SwatchWidth+gap+ts.Width)
 		h += rowH[i]
 	}
 	bw, bh := w+2*inner, h+2*inner
@@ -171,9 +169,9 @@ func (r *renderer) layoutLegend(size fyne.Size) {
 	l.bg.Resize(fyne.NewSize(bw, bh))
 	cy := y + inner
 	for i, row := range l.rows {
-		row.swatch.Move(fyne.NewPos(x+inner, cy+(rowH[i]-swatchH)/2))
-		row.swatch.Resize(fyne.NewSize(swatchW, swatchH))
-		row.text.Move(fyne.NewPos(x+inner+swatchW+gap, cy+(rowH[i]-row.text.Size().Height)/2))
+		row.swatch.Move(fyne.NewPos(x+inner, cy+(rowH[i]-SwatchHeight)/2))
+		row.swatch.Resize(fyne.NewSize(SwatchWidth, SwatchHeight))
+		row.text.Move(fyne.NewPos(x+inner+SwatchWidth+gap, cy+(rowH[i]-row.text.Size().Height)/2))
 		cy += rowH[i]
 	}
 }
