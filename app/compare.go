@@ -594,22 +594,26 @@ func (u *UI) SetCompareMode(m string) {
 // CompareMode is the mode shown.
 func (u *UI) CompareMode() string { return u.cmp.mode }
 
-// fixedWidth lays its objects out over the whole container and asks for
-// that width (and their height): a side panel whose wrapped labels would
-// otherwise shrink it to nothing.
-type fixedWidth float32
+// widthLayout lays its objects out over the whole container and asks for
+// the width it returns (and their height): a side panel whose wrapped
+// labels would otherwise shrink it to nothing, a table as wide as its
+// columns.
+type widthLayout func() float32
 
-func (w fixedWidth) Layout(objs []fyne.CanvasObject, size fyne.Size) {
+// fixedWidth is a widthLayout of w units.
+func fixedWidth(w float32) widthLayout { return func() float32 { return w } }
+
+func (w widthLayout) Layout(objs []fyne.CanvasObject, size fyne.Size) {
 	for _, o := range objs {
 		o.Move(fyne.Position{})
 		o.Resize(size)
 	}
 }
 
-func (w fixedWidth) MinSize(objs []fyne.CanvasObject) fyne.Size {
+func (w widthLayout) MinSize(objs []fyne.CanvasObject) fyne.Size {
 	h := float32(0)
 	for _, o := range objs {
 		h = max(h, o.MinSize().Height)
 	}
-	return fyne.NewSize(float32(w), h)
+	return fyne.NewSize(w(), h)
 }

@@ -119,25 +119,12 @@ func (u *UI) setColumns(cols []tableCol) {
 	}
 }
 
-// tableWidth lays the table (and its note) out at the width of all its
-// columns, so that none is cut off while the window is wide enough; the
-// chart beside it takes the rest.
-type tableWidth struct{ c *cmpState }
-
-func (w tableWidth) Layout(objs []fyne.CanvasObject, size fyne.Size) {
-	for _, o := range objs {
-		o.Move(fyne.Position{})
-		o.Resize(size)
-	}
-}
-
-func (w tableWidth) MinSize(objs []fyne.CanvasObject) fyne.Size {
-	h := float32(0)
-	for _, o := range objs {
-		h = max(h, o.MinSize().Height)
-	}
-	// The columns, the table's scroll bar and a little air.
-	return fyne.NewSize(w.c.colsWidth+theme.ScrollBarSize()+2*theme.Padding(), h)
+// tableWidth is the width that shows all the table's columns: theirs, the
+// table's scroll bar and a little air. The table is laid out at it, so
+// that none is cut off while the window is wide enough; the chart beside
+// it takes the rest.
+func (c *cmpState) tableWidth() float32 {
+	return c.colsWidth + theme.ScrollBarSize() + 2*theme.Padding()
 }
 
 // buildTable makes the metrics table and the chart beside it.
@@ -193,7 +180,7 @@ func (u *UI) buildTable() fyne.CanvasObject {
 	c.chart.FillMode = canvas.ImageFillContain
 	c.chart.ScaleMode = canvas.ImageScaleSmooth
 	c.chart.SetMinSize(fyne.NewSize(300, 170))
-	c.tableBox = container.New(tableWidth{c}, container.NewBorder(nil, c.tableNote, nil, nil, t))
+	c.tableBox = container.New(widthLayout(c.tableWidth), container.NewBorder(nil, c.tableNote, nil, nil, t))
 	c.bottom = container.NewBorder(nil, nil, c.tableBox, nil, c.chart)
 	return c.bottom
 }
