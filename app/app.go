@@ -192,7 +192,7 @@ func New(a fyne.App) *UI {
 	u.status.Truncation = fyne.TextTruncateEllipsis
 	u.cursorInfo = widget.NewLabel("")
 	u.cursorInfo.TextStyle.Monospace = true
-	statusBar := container.NewBorder(nil, nil, nil, u.cursorInfo, u.status)
+	statusBar := container.NewBorder(nil, nil, nil, container.NewHBox(u.seg.diceStatus, u.cursorInfo), u.status)
 
 	u.win.SetContent(container.NewBorder(
 		container.NewVBox(toolbar, u.banner), statusBar, nil, nil,

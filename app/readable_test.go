@@ -146,6 +146,19 @@ func TestSegPanelFitsWindow(t *testing.T) {
 	if st := u.status.Text; !strings.Contains(st, "Dice "+s.res.Model+" vs reference") {
 		t.Errorf("status line %q: want the Dice against the reference", st)
 	}
+	// It stays in the status bar when the status line says something else
+	// (the pointer over a view).
+	u.setStatus("Axial 40/78  |  HU 120")
+	if !s.diceStatus.Visible() || !strings.Contains(s.diceStatus.Text, "Dice "+s.res.Model+"/ref 0.") {
+		t.Errorf("status bar Dice %q (shown %v): want the Dice with the reference", s.diceStatus.Text, s.diceStatus.Visible())
+	}
+	for _, sz := range screens {
+		resizeContent(u, sz)
+		p := fyne.CurrentApp().Driver().AbsolutePositionForObject(s.diceStatus)
+		if p.X < 0 || p.X+s.diceStatus.Size().Width > sz.Width || p.Y+s.diceStatus.Size().Height > sz.Height-menuBarHeight {
+			t.Errorf("%v window: the status bar's Dice lies at %v %v, off the window", sz, p, s.diceStatus.Size())
+		}
+	}
 	scroll := scrollOf(u.win.Content(), s.panel)
 	if scroll == nil {
 		t.Fatal("the segmentation panel is not in a scroll container")

@@ -88,6 +88,9 @@ type segState struct {
 	refFill    *widget.Check // off by default: an outline keeps the model's fill readable
 	refColor   *widget.Select
 	refLabel   *widget.Label
+	// diceStatus is the Dice with the reference in the status bar, where
+	// it stays in view whatever the panel or the status line show.
+	diceStatus *widget.Label
 	settingThr bool
 
 	// The run in progress.
@@ -213,6 +216,9 @@ func (u *UI) segPanel() fyne.CanvasObject {
 	s.refLabel = widget.NewLabel("")
 	s.refLabel.Wrapping = fyne.TextWrapWord
 	s.refLabel.Hide()
+	s.diceStatus = widget.NewLabel("")
+	s.diceStatus.TextStyle = fyne.TextStyle{Monospace: true, Bold: true}
+	s.diceStatus.Hide()
 
 	bold := func(t string) *widget.Label {
 		return widget.NewLabelWithStyle(t, fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
@@ -804,6 +810,7 @@ func (u *UI) resetSegmentation() {
 	s.boxLabel.Hide()
 	s.clearBox.Disable()
 	s.refLabel.Hide()
+	s.diceStatus.Hide()
 }
 
 // onBox turns a rectangle drawn on one view into the region of interest:
@@ -915,8 +922,11 @@ func (u *UI) showDice(d float64) {
 		return
 	}
 	txt := fmt.Sprintf("Reference %s: %.1f mL", s.refName, s.ref.VolumeML())
+	s.diceStatus.Hide()
 	if !math.IsNaN(d) && s.res != nil {
 		txt += fmt.Sprintf(" · Dice with %s %.3f", s.res.Model, d)
+		s.diceStatus.SetText(fmt.Sprintf("Dice %s/ref %.3f", s.res.Model, d))
+		s.diceStatus.Show()
 		// Also in the status line, which is never scrolled away.
 		u.setStatus(fmt.Sprintf("Dice %s vs reference %s: %.3f · %.1f vs %.1f mL",
 			s.res.Model, s.refName, d, s.res.Mask.VolumeML(), s.ref.VolumeML()))
