@@ -217,7 +217,7 @@ func (u *UI) segPanel() fyne.CanvasObject {
 	s.refLabel.Wrapping = fyne.TextWrapWord
 	s.refLabel.Hide()
 	s.diceStatus = widget.NewLabel("")
-	s.diceStatus.TextStyle = fyne.TextStyle{Monospace: true, Bold: true}
+	s.diceStatus.TextStyle = fyne.TextStyle{Monospace: true} // not bold too: not every theme has a bold monospace face
 	s.diceStatus.Hide()
 
 	bold := func(t string) *widget.Label {
