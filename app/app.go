@@ -124,6 +124,7 @@ type UI struct {
 	rep      reportState
 	settings settingsState
 	cmp      cmpState
+	wl       wlState
 }
 
 const customPreset = "Custom"
@@ -149,11 +150,7 @@ func newWithSettings(a fyne.App, st settings) *UI {
 	// Toolbar.
 	openDir := widget.NewButtonWithIcon("Open folder…", theme.FolderOpenIcon(), u.chooseFolder)
 	openFile := widget.NewButtonWithIcon("Open file…", theme.FileIcon(), u.chooseFile)
-	names := make([]string, 0, len(viewer.Presets)+1)
-	for _, p := range viewer.Presets {
-		names = append(names, fmt.Sprintf("%s (%s)", p.Name, p.WL))
-	}
-	u.presets = widget.NewSelect(names, u.presetChosen)
+	u.presets = widget.NewSelect(u.windowLabels(), u.presetChosen)
 	u.presets.PlaceHolder = "Window preset"
 	u.wlLabel = widget.NewLabel("")
 	u.wlLabel.TextStyle.Monospace = true
@@ -166,7 +163,7 @@ func newWithSettings(a fyne.App, st settings) *UI {
 	zoomOut := widget.NewButtonWithIcon("", theme.ZoomOutIcon(), func() { u.active.TypedRune('-') })
 	reset := widget.NewButtonWithIcon("Reset view", theme.ViewRestoreIcon(), u.ResetView)
 	toolbar := container.NewHBox(openDir, openFile, widget.NewSeparator(),
-		widget.NewLabel("Window"), container.NewGridWrap(fyne.NewSize(220, u.presets.MinSize().Height), u.presets), widestText(u.wlLabel, "W 65536 L -32768"), u.wlDrag, widget.NewSeparator(),
+		widget.NewLabel("Window"), container.NewGridWrap(fyne.NewSize(265, u.presets.MinSize().Height), u.presets), widestText(u.wlLabel, "W 65536 L -32768"), u.wlDrag, widget.NewSeparator(),
 		zoomIn, zoomOut, reset)
 
 	u.bannerText = widget.NewLabel("")
@@ -202,7 +199,7 @@ func newWithSettings(a fyne.App, st settings) *UI {
 	u.status.Truncation = fyne.TextTruncateEllipsis
 	u.cursorInfo = widget.NewLabel("")
 	u.cursorInfo.TextStyle.Monospace = true
-	statusBar := container.NewBorder(nil, nil, nil, u.cursorInfo, u.status)
+	statusBar := container.NewBorder(nil, nil, nil, container.NewHBox(u.seg.diceStatus, u.cursorInfo), u.status)
 
 	u.win.SetContent(container.NewBorder(
 		container.NewVBox(toolbar, u.banner), statusBar, nil, nil,
@@ -362,30 +359,16 @@ func (u *UI) ResetView() {
 	}
 }
 
-func (u *UI) presetChosen(name string) {
-	if u.settingPreset || u.scene == nil {
-		return
-	}
-	for n, p := range viewer.Presets {
-		if u.presets.Options[n] == name {
-			u.scene.SetWindow(p.WL)
-			return
-		}
-	}
-}
+func (u *UI) presetChosen(name string) { u.chooseWindow(name) }
 
 // showWindow updates the W/L label and the preset shown.
 func (u *UI) showWindow() {
 	wl := u.scene.Window()
+	u.windowChanged(wl)
 	u.wlLabel.SetText(wl.String())
-	sel := customPreset
-	for n, p := range viewer.Presets {
-		if p.WL == wl {
-			sel = u.presets.Options[n]
-		}
-	}
+	sel := u.selectedWindow(wl)
 	u.settingPreset = true
-	if sel == customPreset {
+	if sel == "" {
 		u.presets.ClearSelected()
 		u.presets.PlaceHolder = "Custom"
 		u.presets.Refresh()

@@ -121,7 +121,7 @@ func TestSyntheticStudy(t *testing.T) {
 
 	// A preset changes the rendered pixels and the W/L label.
 	before, wl := viewPixels(u, ax), u.wlLabel.Text
-	u.presets.SetSelected(u.presets.Options[3]) // lung
+	u.presets.SetSelected(windowOption(t, u, "Lung"))
 	if got := u.scene.Window(); got != (viewer.WindowLevel{Width: 1500, Level: -600}) {
 		t.Errorf("window after lung preset = %v", got)
 	}
@@ -242,7 +242,7 @@ func TestOpenRealDICOM(t *testing.T) {
 	}
 	// Air outside the body is dark and the liver window changes the pixels.
 	before := viewPixels(u, u.views[0])
-	u.presets.SetSelected(u.presets.Options[1])
+	u.presets.SetSelected(windowOption(t, u, "Liver, unenhanced"))
 	if bytes.Equal(before, viewPixels(u, u.views[0])) {
 		t.Error("liver preset did not change the pixels")
 	}

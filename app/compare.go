@@ -41,8 +41,11 @@ var compareModes = []string{ModeOverlay, ModeSideBySide, ModeDisagreement}
 const refName = comparison.ReferenceName
 
 // refColor is the reference's colour in the views: the palette's black
-// (comparison.Colors) is invisible on CT, so the views draw it white.
-var refColor = color.NRGBA{R: 245, G: 245, B: 245, A: 255}
+// (comparison.Colors) is invisible on CT and white vanished on an enhanced
+// liver, so the views draw the reference as a dashed Okabe–Ito yellow
+// outline with a dark edge (referenceStyle), which no model uses and
+// which stays visible on bright and dark anatomy.
+var refColor = nrgba(comparison.OkabeYellow)
 
 // cmpModel is one model's result prepared for display: its mask in
 // canonical order (for the disagreement map) and its probability map with
@@ -115,6 +118,9 @@ type cmpState struct {
 	disText    *widget.Label
 	jumpBtn    *widget.Button
 	table      *widget.Table
+	tableBox   *fyne.Container // the table and its note, as wide as the columns
+	bottom     *fyne.Container // tableBox and the chart
+	colsWidth  float32         // the columns' total width
 	tableNote  *widget.Label
 	chart      *canvas.Image
 	rows       []comparison.Row
@@ -516,10 +522,12 @@ func boldLabel(t string) *widget.Label {
 	return widget.NewLabelWithStyle(t, fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 }
 
+// hint is an explanation beside the comparison's controls, in the normal
+// text colour: the theme's low-importance grey was too faint to read on
+// the dark background.
 func hint(t string) *widget.Label {
 	l := widget.NewLabel(t)
 	l.Wrapping = fyne.TextWrapWord
-	l.Importance = widget.LowImportance
 	return l
 }
 
@@ -586,22 +594,26 @@ func (u *UI) SetCompareMode(m string) {
 // CompareMode is the mode shown.
 func (u *UI) CompareMode() string { return u.cmp.mode }
 
-// fixedWidth lays its objects out over the whole container and asks for
-// that width (and their height): a side panel whose wrapped labels would
-// otherwise shrink it to nothing.
-type fixedWidth float32
+// widthLayout lays its objects out over the whole container and asks for
+// the width it returns (and their height): a side panel whose wrapped
+// labels would otherwise shrink it to nothing, a table as wide as its
+// columns.
+type widthLayout func() float32
 
-func (w fixedWidth) Layout(objs []fyne.CanvasObject, size fyne.Size) {
+// fixedWidth is a widthLayout of w units.
+func fixedWidth(w float32) widthLayout { return func() float32 { return w } }
+
+func (w widthLayout) Layout(objs []fyne.CanvasObject, size fyne.Size) {
 	for _, o := range objs {
 		o.Move(fyne.Position{})
 		o.Resize(size)
 	}
 }
 
-func (w fixedWidth) MinSize(objs []fyne.CanvasObject) fyne.Size {
+func (w widthLayout) MinSize(objs []fyne.CanvasObject) fyne.Size {
 	h := float32(0)
 	for _, o := range objs {
 		h = max(h, o.MinSize().Height)
 	}
-	return fyne.NewSize(float32(w), h)
+	return fyne.NewSize(w(), h)
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"fyne.io/fyne/v2"
@@ -18,6 +19,7 @@ import (
 	"fyne.io/fyne/v2/driver/software"
 
 	"github.com/liverseg/liverseg/comparison"
+	"github.com/liverseg/liverseg/inference"
 	"github.com/liverseg/liverseg/viewer/sliceview"
 )
 
@@ -201,5 +203,41 @@ func (u *UI) captureCompareViews() image.Image {
 	shot := cv.Capture()
 	out := image.NewRGBA(shot.Bounds())
 	draw.Draw(out, out.Rect, shot, shot.Bounds().Min, draw.Src)
+	return out
+}
+
+// compareSources are the comparison's results on the open study as export
+// (and report) sources, leaving out those that listed already holds: the
+// same result, or the same model on the same region at the same
+// threshold, which gives the same mask.
+func (u *UI) compareSources(listed []maskSource) []maskSource {
+	c := &u.cmp
+	if c.set == nil || c.set.Study() != u.vol || u.vol == nil {
+		return nil
+	}
+	whole := inference.Box{Max: u.vol.CanonicalGeometry().Size}
+	var out []maskSource
+	for _, name := range u.compareNames() {
+		e, ok := c.set.Entry(name)
+		if !ok || e.Result == nil {
+			continue
+		}
+		r := e.Result
+		if slices.ContainsFunc(listed, func(s maskSource) bool {
+			return s.res == r || (s.res != nil && s.Model == r.Model && s.res.ROI == r.ROI && s.post == r.Post)
+		}) {
+			continue
+		}
+		src := maskSource{Model: r.Model, res: r, post: r.Post, mask: r.Mask, times: r.Timings}
+		if u.seg.reg != nil {
+			src.card, _ = u.seg.reg.Card(r.Model)
+		}
+		what := "whole volume"
+		if r.ROI != whole {
+			what = "in a box"
+		}
+		src.Label = fmt.Sprintf("%s (threshold %.2f, %s, from Compare)", r.Model, r.Post.Threshold, what)
+		out = append(out, src)
+	}
 	return out
 }

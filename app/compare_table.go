@@ -106,11 +106,25 @@ func (u *UI) setColumns(cols []tableCol) {
 	c.cols = cols
 	mono := fyne.MeasureText("0", theme.TextSize(), fyne.TextStyle{Monospace: true}).Width
 	pad := 2 * theme.InnerPadding()
+	c.colsWidth = 0
 	for i, col := range cols {
 		h := fyne.MeasureText(col.title, theme.TextSize(), fyne.TextStyle{Bold: true}).Width
-		c.table.SetColumnWidth(i, max(h, mono*float32(col.chars))+pad)
+		w := max(h, mono*float32(col.chars)) + pad
+		c.table.SetColumnWidth(i, w)
+		c.colsWidth += w + theme.Padding() // the table puts a padding between columns
 	}
 	c.table.Refresh()
+	if c.bottom != nil {
+		c.bottom.Refresh() // lays the table out again at its columns' new width
+	}
+}
+
+// tableWidth is the width that shows all the table's columns: theirs, the
+// table's scroll bar and a little air. The table is laid out at it, so
+// that none is cut off while the window is wide enough; the chart beside
+// it takes the rest.
+func (c *cmpState) tableWidth() float32 {
+	return c.colsWidth + theme.ScrollBarSize() + 2*theme.Padding()
 }
 
 // buildTable makes the metrics table and the chart beside it.
@@ -158,17 +172,17 @@ func (u *UI) buildTable() fyne.CanvasObject {
 	}
 	c.table = t
 	u.setColumns(columnsFor(false))
+	// The note in the normal text colour: the theme's low-importance grey
+	// on the dark background was too faint to read.
 	c.tableNote = widget.NewLabel("")
 	c.tableNote.Wrapping = fyne.TextWrapWord
-	c.tableNote.Importance = widget.LowImportance
 	c.chart = canvas.NewImageFromImage(nil)
 	c.chart.FillMode = canvas.ImageFillContain
 	c.chart.ScaleMode = canvas.ImageScaleSmooth
-	c.chart.SetMinSize(fyne.NewSize(360, 170))
-	left := container.NewBorder(nil, c.tableNote, nil, nil, t)
-	split := container.NewHSplit(left, c.chart)
-	split.Offset = 0.66
-	return split
+	c.chart.SetMinSize(fyne.NewSize(300, 170))
+	c.tableBox = container.New(widthLayout(c.tableWidth), container.NewBorder(nil, c.tableNote, nil, nil, t))
+	c.bottom = container.NewBorder(nil, nil, c.tableBox, nil, c.chart)
+	return c.bottom
 }
 
 // tableStale says whether the table misses a model or the reference.

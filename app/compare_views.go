@@ -26,7 +26,7 @@ const bothLiver uint8 = 3
 var (
 	outlineStyle = func(c color.NRGBA) viewer.Style { return viewer.Style{Color: c, Outline: 1, Width: 2} }
 	panelStyle   = func(c color.NRGBA) viewer.Style { return viewer.Style{Color: c, Fill: 0.3, Outline: 1} }
-	bothStyle    = viewer.Style{Color: color.NRGBA{R: 255, G: 255, B: 255, A: 255}, Outline: 0.85, Width: 1}
+	bothStyle    = viewer.Style{Color: color.NRGBA{R: 255, G: 255, B: 255, A: 255}, Outline: 0.85, Width: 1, Halo: 1}
 	onlyStyle    = func(c color.NRGBA) viewer.Style { return viewer.Style{Color: c, Fill: 0.6, Outline: 1, Width: 1.5} }
 )
 
@@ -121,6 +121,31 @@ func (u *UI) applyTriOverlays() {
 	for _, v := range c.tri {
 		v.SetOverlays(list...)
 	}
+	u.setTriLegend()
+}
+
+// triStyle is how the overlay mode draws a model: a solid outline, the
+// reference dashed.
+func (u *UI) triStyle(m *cmpModel) viewer.Style {
+	if m == u.cmp.refDisp {
+		return referenceStyle(m.color)
+	}
+	return outlineStyle(m.color)
+}
+
+// setTriLegend puts the shown models' legend on the three views of the
+// overlay mode (and so on its exported picture).
+func (u *UI) setTriLegend() {
+	c := &u.cmp
+	var es []sliceview.LegendEntry
+	for _, m := range u.displayModels() {
+		if c.shown[m.name] {
+			es = append(es, legendEntry(m.name, u.triStyle(m)))
+		}
+	}
+	for _, v := range c.tri {
+		v.SetLegend(es...)
+	}
 }
 
 func (u *UI) triOverlayOf(m *cmpModel) viewer.Overlay {
@@ -128,7 +153,7 @@ func (u *UI) triOverlayOf(m *cmpModel) viewer.Overlay {
 	if o, ok := c.triOverlay[m.name]; ok {
 		return o
 	}
-	o, err := m.overlay(u.scene.Slicer(), outlineStyle(m.color))
+	o, err := m.overlay(u.scene.Slicer(), u.triStyle(m))
 	if err != nil {
 		u.showSegError(fmt.Errorf("comparison: %s: %w", m.name, err), false)
 		return nil
@@ -137,21 +162,12 @@ func (u *UI) triOverlayOf(m *cmpModel) viewer.Overlay {
 	return o
 }
 
-// swatch is a small square of colour c for legends.
-func swatch(c color.Color) fyne.CanvasObject {
-	r := canvas.NewRectangle(c)
-	r.StrokeColor = color.NRGBA{R: 20, G: 20, B: 20, A: 255}
-	r.StrokeWidth = 1
-	return container.NewCenter(container.NewGridWrap(fyne.NewSize(16, 16), r))
-}
-
-// outlineSwatch is a hollow square of colour c, for a legend entry drawn
-// as an outline only.
-func outlineSwatch(c color.Color) fyne.CanvasObject {
-	r := canvas.NewRectangle(color.Transparent)
-	r.StrokeColor = c
-	r.StrokeWidth = 2
-	return container.NewCenter(container.NewGridWrap(fyne.NewSize(16, 16), r))
+// styleSwatch is a legend sample of an overlay style, drawn as the views
+// draw it.
+func styleSwatch(st viewer.Style) fyne.CanvasObject {
+	img := canvas.NewImageFromImage(viewer.Swatch(st, sliceview.SwatchWidth, sliceview.SwatchHeight))
+	img.ScaleMode = canvas.ImageScalePixels
+	return container.NewCenter(container.NewGridWrap(fyne.NewSize(sliceview.SwatchWidth, sliceview.SwatchHeight), img))
 }
 
 // rebuildLegend lists the models with a colour and a tick box each.
@@ -168,7 +184,7 @@ func (u *UI) rebuildLegend() {
 			c.shown[name] = true
 		}
 		ck.Checked = c.shown[name]
-		c.ovlChecks.Add(container.NewBorder(nil, nil, swatch(m.color), nil, ck))
+		c.ovlChecks.Add(container.NewBorder(nil, nil, styleSwatch(u.triStyle(m)), nil, ck))
 	}
 	c.ovlChecks.Refresh()
 }
@@ -268,7 +284,7 @@ func (u *UI) sbsOverlayOf(m *cmpModel) viewer.Overlay {
 	}
 	st := panelStyle(m.color)
 	if m == c.refDisp {
-		st.Fill = 0 // a white fill washes the liver out
+		st = referenceStyle(m.color)
 	}
 	o, err := m.overlay(u.scene.Slicer(), st)
 	if err != nil {
@@ -382,12 +398,14 @@ func (u *UI) updateDisagreement() {
 	if ca == cb {
 		cb = nrgba(comparison.DisagreeColors[2])
 	}
-	c.disLegend.Add(container.NewBorder(nil, nil, swatch(ca), nil, widget.NewLabel("liver in "+a+" only")))
-	c.disLegend.Add(container.NewBorder(nil, nil, swatch(cb), nil, widget.NewLabel("liver in "+b+" only")))
-	c.disLegend.Add(container.NewBorder(nil, nil, outlineSwatch(bothStyle.Color), nil, widget.NewLabel("outline of liver in both")))
+	c.disLegend.Add(container.NewBorder(nil, nil, styleSwatch(onlyStyle(ca)), nil, widget.NewLabel("liver in "+a+" only")))
+	c.disLegend.Add(container.NewBorder(nil, nil, styleSwatch(onlyStyle(cb)), nil, widget.NewLabel("liver in "+b+" only")))
+	c.disLegend.Add(container.NewBorder(nil, nil, styleSwatch(bothStyle), nil, widget.NewLabel("outline of liver in both")))
 	c.disLegend.Refresh()
+	// The plane alone in the title: the pair is in the legend, and a
+	// longer title ran into the top orientation letter.
 	for _, v := range c.tri {
-		v.SetTitle(fmt.Sprintf("%s · %s vs %s", v.Plane(), a, b), nil)
+		v.SetTitle(v.Plane().String(), nil)
 	}
 	if c.dis != nil && c.disPair == [2]string{a, b} {
 		u.installDisagreement(ma, mb)
@@ -478,6 +496,7 @@ func (u *UI) clearDisagreement() {
 	c.jumpBtn.Disable()
 	for _, v := range c.tri {
 		v.SetOverlays()
+		v.SetLegend()
 	}
 }
 
@@ -499,6 +518,7 @@ func (u *UI) installDisagreement(ma, mb *cmpModel) {
 	}
 	for _, v := range c.tri {
 		v.SetOverlays(both, oa, ob)
+		v.SetLegend(legendEntry(ma.name+" only", onlyStyle(ca)), legendEntry(mb.name+" only", onlyStyle(cb)), legendEntry("both", bothStyle))
 	}
 	vox := r.d.Labels.VoxelVolume() / 1000
 	dice := 1.0

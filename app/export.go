@@ -120,8 +120,9 @@ type maskSource struct {
 
 // exportSources lists what can be exported now: each model's latest result
 // (the one shown at the slider's threshold, the others at the threshold
-// they were last shown at), then the reference. Must run on the Fyne
-// goroutine.
+// they were last shown at), then every model the comparison ran on the
+// study that is not already listed, then the reference. Must run on the
+// Fyne goroutine.
 func (u *UI) exportSources() []maskSource {
 	s := &u.seg
 	var out []maskSource
@@ -148,6 +149,7 @@ func (u *UI) exportSources() []maskSource {
 		src.Label = fmt.Sprintf("%s (threshold %.2f, %s%s)", r.Model, post.Threshold, what, shown)
 		out = append(out, src)
 	}
+	out = append(out, u.compareSources(out)...)
 	if s.ref != nil {
 		out = append(out, maskSource{Label: "Reference " + s.refName, ref: s.ref, name: s.refName})
 	}

@@ -36,7 +36,7 @@ func SoftwareVersion() string { return buildinfo.Full() }
 const (
 	prefOpenDir   = "lastOpenFolder"
 	prefExportDir = "lastExportFolder"
-	prefPreset    = "windowPreset" // a viewer.Presets name
+	prefPreset    = "windowPreset" // a viewer.Presets name or StudyLiverPreset
 	prefColor     = "overlayColor"
 	prefRefColor  = "referenceColor"
 	prefFill      = "overlayFill"
@@ -110,10 +110,8 @@ func (u *UI) bindPrefs() {
 		if u.settingPreset || u.scene == nil {
 			return // the preset shown follows the W/L; only the user's choice is kept
 		}
-		for n, pr := range viewer.Presets {
-			if u.presets.Options[n] == name {
-				p.SetString(prefPreset, pr.Name)
-			}
+		if n := u.windowChoiceName(name); n != "" {
+			p.SetString(prefPreset, n)
 		}
 	})
 }
@@ -130,13 +128,7 @@ func validColor(name string) bool {
 // initialWindow is the window/level for the first study of a run: the
 // preset chosen last time, else the default.
 func (u *UI) initialWindow() viewer.WindowLevel {
-	name := u.prefs().String(prefPreset)
-	for _, p := range viewer.Presets {
-		if p.Name == name {
-			return p.WL
-		}
-	}
-	return viewer.DefaultWindow
+	return u.initialWindowFor(u.prefs().String(prefPreset))
 }
 
 // threads is the inference thread count to use (0: all cores).

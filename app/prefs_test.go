@@ -50,7 +50,7 @@ func TestPreferencesRoundTrip(t *testing.T) {
 	s.refColor.SetSelected("Magenta")
 	test.Tap(s.fill) // off
 	s.opacity.SetValue(0.6)
-	u1.presets.SetSelected(u1.presets.Options[bone])
+	u1.presets.SetSelected(windowOption(t, u1, viewer.Presets[bone].Name))
 	if u1.scene.Window() != viewer.Presets[bone].WL {
 		t.Fatalf("the preset was not applied in the first window")
 	}
@@ -79,7 +79,7 @@ func TestPreferencesRoundTrip(t *testing.T) {
 	if got := u2.scene.Window(); got != viewer.Presets[bone].WL {
 		t.Errorf("first study opens at %v, want the remembered preset %s %v", got, viewer.Presets[bone].Name, viewer.Presets[bone].WL)
 	}
-	if u2.presets.Selected != u2.presets.Options[bone] {
+	if u2.presets.Selected != windowOption(t, u2, viewer.Presets[bone].Name) {
 		t.Errorf("preset shown %q", u2.presets.Selected)
 	}
 	if got := u2.prefs().String(prefOpenDir); got != openDir {

@@ -64,6 +64,7 @@ type segState struct {
 	checked chan struct{}
 
 	// Controls.
+	panel      *fyne.Container // all of them
 	model      *widget.Select
 	cardInfo   *widget.Label
 	runBtn     *widget.Button
@@ -84,8 +85,12 @@ type segState struct {
 	boxLabel   *widget.Label
 	refBtn     *widget.Button
 	refShow    *widget.Check
+	refFill    *widget.Check // off by default: an outline keeps the model's fill readable
 	refColor   *widget.Select
 	refLabel   *widget.Label
+	// diceStatus is the Dice with the reference in the status bar, where
+	// it stays in view whatever the panel or the status line show.
+	diceStatus *widget.Label
 	settingThr bool
 
 	// The run in progress.
@@ -127,6 +132,7 @@ type postJob struct {
 	post inference.PostOptions
 	keep []uint8
 	ref  *volume.Mask
+	vol  *volume.Volume // the study the result was computed on
 	// delay: wait for the threshold to rest before the full mask (a
 	// slider step); a new result's mask starts at once.
 	delay bool
@@ -188,7 +194,7 @@ func (u *UI) segPanel() fyne.CanvasObject {
 	s.color = widget.NewSelect(names, func(string) { u.applyStyle() })
 	s.color.Selected = "Red"
 
-	s.boxMode = widget.NewCheck("Box: drag on a view to segment a region", func(on bool) {
+	s.boxMode = widget.NewCheck("Box: drag on a view", func(on bool) {
 		for _, v := range u.views {
 			v.BoxMode = on
 		}
@@ -202,28 +208,39 @@ func (u *UI) segPanel() fyne.CanvasObject {
 	s.refBtn = widget.NewButton("Reference mask…", u.chooseReference)
 	s.refShow = widget.NewCheck("Show", func(bool) { u.updateOverlays() })
 	s.refShow.Checked = true
+	s.refFill = widget.NewCheck("Fill", func(bool) { u.applyStyle() })
 	s.refColor = widget.NewSelect(names, func(string) { u.applyStyle() })
 	s.refColor.Selected = "Green"
 	s.refLabel = widget.NewLabel("")
 	s.refLabel.Wrapping = fyne.TextWrapWord
 	s.refLabel.Hide()
+	s.diceStatus = widget.NewLabel("")
+	s.diceStatus.TextStyle = fyne.TextStyle{Monospace: true} // not bold too: not every theme has a bold monospace face
+	s.diceStatus.Hide()
 
 	bold := func(t string) *widget.Label {
 		return widget.NewLabelWithStyle(t, fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 	}
-	return container.NewVBox(
-		bold("Liver segmentation"),
-		container.NewBorder(nil, nil, nil, container.NewHBox(s.runBtn, s.cancelBtn), s.model),
+	// Two controls share a row wherever they fit, so that everything the
+	// panel says after a run (result, box, reference and its Dice) is on
+	// screen without scrolling in a 1400×900 window.
+	colorSel := func(sel *widget.Select) fyne.CanvasObject {
+		return container.NewGridWrap(fyne.NewSize(110, sel.MinSize().Height), sel)
+	}
+	s.panel = container.NewVBox(
+		container.NewBorder(nil, nil, bold("Liver segmentation"), container.NewHBox(s.runBtn, s.cancelBtn), s.model),
 		s.cardInfo,
 		container.NewBorder(nil, nil, nil, nil, container.NewStack(s.bar)), s.stage,
-		s.result, s.errText, u.compareButton(),
-		container.NewBorder(nil, nil, widget.NewLabel("Threshold"), s.thrLabel, s.thr),
-		container.NewHBox(s.show, s.fill, s.outline, container.NewGridWrap(fyne.NewSize(110, s.color.MinSize().Height), s.color)),
-		container.NewBorder(nil, nil, widget.NewLabel("Opacity"), nil, s.opacity),
-		container.NewBorder(nil, nil, nil, s.clearBox, s.boxMode), s.boxLabel,
-		container.NewHBox(s.refBtn, s.refShow, container.NewGridWrap(fyne.NewSize(110, s.refColor.MinSize().Height), s.refColor)),
+		s.result, s.errText,
+		container.NewBorder(nil, nil, u.compareButton(), s.clearBox, s.boxMode), s.boxLabel,
+		container.NewGridWithColumns(2,
+			container.NewBorder(nil, nil, widget.NewLabel("Threshold"), s.thrLabel, s.thr),
+			container.NewBorder(nil, nil, widget.NewLabel("Opacity"), nil, s.opacity)),
+		container.NewHBox(widget.NewLabel("Model"), s.show, s.fill, s.outline, colorSel(s.color)),
+		container.NewHBox(widget.NewLabel("Reference"), s.refBtn, s.refShow, s.refFill, colorSel(s.refColor)),
 		s.refLabel,
 	)
+	return s.panel
 }
 
 // UseModels opens the models folder dir (the model cards and their
@@ -549,7 +566,7 @@ func (u *UI) queuePost(keep []uint8, delay bool) {
 	}
 	post := s.res.Post
 	post.Threshold = s.ovl.Threshold()
-	job := postJob{gen: s.postGen.Add(1), res: s.res, ovl: s.ovl, post: post, keep: keep, ref: s.ref, delay: delay}
+	job := postJob{gen: s.postGen.Add(1), res: s.res, ovl: s.ovl, post: post, keep: keep, ref: s.ref, vol: u.vol, delay: delay}
 	select {
 	case <-s.post: // superseded before it started
 	default:
@@ -629,6 +646,13 @@ func (u *UI) postWorker(jobs <-chan postJob, stop <-chan struct{}, stopped chan<
 				dice = d
 			}
 		}
+		// The liver's CT values, for the liver window (a few ms).
+		var liver *viewer.LiverStats
+		if err == nil {
+			if st, lerr := viewer.LiverHU(job.vol, m); lerr == nil {
+				liver = &st
+			}
+		}
 		if closed() {
 			return
 		}
@@ -647,6 +671,9 @@ func (u *UI) postWorker(jobs <-chan postJob, stop <-chan struct{}, stopped chan<
 			tm.Total += took - tm.Postprocess
 			tm.Postprocess = took
 			u.showResultText(m.VolumeML(), false)
+			if liver != nil && cur.vol == u.vol {
+				u.setLiverStats(*liver, cur.res.Model)
+			}
 			u.showDice(dice)
 			if s.onPostDone != nil {
 				s.onPostDone()
@@ -717,35 +744,38 @@ func (u *UI) applyStyle() {
 		s.ovl.Style = u.predStyle()
 	}
 	if s.refOvl != nil {
-		st := styleFrom(s.fill.Checked, s.outline.Checked, s.opacity.Value, colorByName(s.refColor.Selected))
-		if !s.outline.Checked && !s.fill.Checked {
-			st.Outline = 1
+		st := referenceStyle(colorByName(s.refColor.Selected))
+		if s.refFill.Checked {
+			st.Fill = s.opacity.Value
 		}
 		s.refOvl.Style = st
 	}
 	if u.scene != nil {
 		u.scene.OverlaysChanged()
 	}
+	u.updateLegend()
 }
 
-// updateOverlays puts the visible overlays in the scene: the reference
-// under the prediction, the box on top.
+// updateOverlays puts the visible overlays in the scene: the prediction,
+// the reference's dashed outline over it (so that neither hides the
+// other where they overlap), the box on top.
 func (u *UI) updateOverlays() {
 	s := &u.seg
 	if u.scene == nil {
 		return
 	}
 	var list []viewer.Overlay
-	if s.refOvl != nil && s.refShow.Checked {
-		list = append(list, s.refOvl)
-	}
 	if s.ovl != nil && s.show.Checked {
 		list = append(list, s.ovl)
+	}
+	if s.refOvl != nil && s.refShow.Checked {
+		list = append(list, s.refOvl)
 	}
 	if s.boxOvl != nil {
 		list = append(list, s.boxOvl)
 	}
 	u.scene.SetOverlays(list...)
+	u.updateLegend()
 }
 
 // showSegError reports a segmentation failure in the panel and the status
@@ -776,11 +806,13 @@ func (u *UI) resetSegmentation() {
 	}
 	s.postGen.Add(1) // drop pending background work
 	u.resetCompare()
+	u.forgetLiverStats()
 	s.res, s.ovl, s.box, s.boxOvl, s.ref, s.refOvl, s.refName = nil, nil, nil, nil, nil, nil, ""
 	s.result.SetText("No segmentation yet.")
 	s.boxLabel.Hide()
 	s.clearBox.Disable()
 	s.refLabel.Hide()
+	s.diceStatus.Hide()
 }
 
 // onBox turns a rectangle drawn on one view into the region of interest:
@@ -892,8 +924,14 @@ func (u *UI) showDice(d float64) {
 		return
 	}
 	txt := fmt.Sprintf("Reference %s: %.1f mL", s.refName, s.ref.VolumeML())
+	s.diceStatus.Hide()
 	if !math.IsNaN(d) && s.res != nil {
 		txt += fmt.Sprintf(" · Dice with %s %.3f", s.res.Model, d)
+		s.diceStatus.SetText(fmt.Sprintf("Dice %s/ref %.3f", s.res.Model, d))
+		s.diceStatus.Show()
+		// Also in the status line, which is never scrolled away.
+		u.setStatus(fmt.Sprintf("Dice %s vs reference %s: %.3f · %.1f vs %.1f mL",
+			s.res.Model, s.refName, d, s.res.Mask.VolumeML(), s.ref.VolumeML()))
 	}
 	s.refLabel.SetText(txt)
 	s.refLabel.Show()

@@ -142,22 +142,35 @@ func BenchmarkMaskOverlayThreeViews(b *testing.B) {
 		}
 	}
 	_ = po
-	o, err := NewMaskOverlay(s, m, Style{Color: color.NRGBA{G: 255, A: 255}, Fill: 0.35, Outline: 1})
-	if err != nil {
-		b.Fatal(err)
+	// The reference as the app draws it (dashed, with a dark edge, no
+	// fill) against the plain style, in the same run.
+	green := color.NRGBA{G: 255, A: 255}
+	for _, bc := range []struct {
+		name string
+		st   Style
+	}{
+		{"fill+outline", Style{Color: green, Fill: 0.35, Outline: 1}},
+		{"dashed+edge", Style{Color: green, Outline: 1, Width: 2, Dash: 7, Halo: 1}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			o, err := NewMaskOverlay(s, m, bc.st)
+			if err != nil {
+				b.Fatal(err)
+			}
+			sc := NewScene(s)
+			sc.SetOverlays(o)
+			sc.SetCursor([3]int{180, 250, 39})
+			size := [3][2]int{{406, 406}, {694, 292}, {694, 292}}
+			var dst [3]*image.RGBA
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				for n, p := range Planes {
+					w, h, _ := s.Dims(p)
+					vp := Viewport{DX: float64(w) / float64(size[n][0]), DY: float64(h) / float64(size[n][1])}
+					dst[n] = sc.RenderOverlaysAt(dst[n], p, vp, size[n][0], size[n][1])
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/refresh")
+		})
 	}
-	sc := NewScene(s)
-	sc.SetOverlays(o)
-	sc.SetCursor([3]int{180, 250, 39})
-	size := [3][2]int{{406, 406}, {694, 292}, {694, 292}}
-	var dst [3]*image.RGBA
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		for n, p := range Planes {
-			w, h, _ := s.Dims(p)
-			vp := Viewport{DX: float64(w) / float64(size[n][0]), DY: float64(h) / float64(size[n][1])}
-			dst[n] = sc.RenderOverlaysAt(dst[n], p, vp, size[n][0], size[n][1])
-		}
-	}
-	b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/refresh")
 }

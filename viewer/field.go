@@ -31,7 +31,23 @@ type Style struct {
 	// Width is the outline width in overlay pixels (device pixels on
 	// screen); 0 means DefaultOutlineWidth.
 	Width float64
+	// Dash, when > 0, breaks the outline into dashes about Dash overlay
+	// pixels long, so that a mask drawn in this style (a reference) reads
+	// as a different kind of line from a solid model outline even where
+	// the colours are alike.
+	Dash float64
+	// Halo, when > 0, lines the outline with a dark edge Halo overlay
+	// pixels wide on both sides (and under the gaps of a dashed line), so
+	// that a light colour stays visible on bright anatomy such as an
+	// enhanced liver, and a dark one on the black background.
+	Halo float64
 }
+
+// HaloColor is the colour of an outline's dark edge (Style.Halo).
+var HaloColor = color.NRGBA{R: 0, G: 0, B: 0, A: 255}
+
+// haloOpacity is the dark edge's opacity relative to the outline's.
+const haloOpacity = 0.85
 
 // DefaultOutlineWidth is the outline width in device pixels: wide enough to
 // see at a glance on a 1:1 display, narrow enough not to hide the edge it
@@ -93,9 +109,11 @@ func rasterize(dst *image.RGBA, vp Viewport, fld *field, t float64, s Style) {
 	if half <= 0 {
 		half = DefaultOutlineWidth / 2
 	}
+	halo := max(s.Halo, 0)
 	if oa == 0 {
-		half = 0
+		half, halo = 0, 0
 	}
+	dash := int(math.Round(s.Dash))
 	// Column and row → (cell, fraction) tables, clamped to the field.
 	ci, cu := axisTable(W, vp.X0, vp.DX, fld.ax, fld.bx, fld.w)
 	runs := cellRuns(ci)
@@ -103,7 +121,7 @@ func rasterize(dst *image.RGBA, vp Viewport, fld *field, t float64, s Style) {
 	// Field units per overlay pixel.
 	kx := fld.ax * vp.DX
 	ky := fld.ay * vp.DY
-	probe := half + 1 // overlay pixels: outline half-width plus the anti-aliasing ramp
+	probe := half + halo + 1 // overlay pixels: outline half-width, its dark edge, the anti-aliasing ramp
 
 	rx := int(math.Ceil(probe * math.Abs(kx)))
 	ry := int(math.Ceil(probe * math.Abs(ky)))
@@ -207,7 +225,16 @@ func rasterize(dst *image.RGBA, vp Viewport, fld *field, t float64, s Style) {
 					dist = -dist
 				}
 				alpha := fa * clamp01(dist+0.5)
-				if half > 0 {
+				if halo > 0 {
+					// The dark edge goes under the colour: where a dash
+					// leaves a gap it shows alone.
+					if hc := clamp01(half + halo + 0.5 - math.Abs(dist)); hc > 0 {
+						blend(out[4*x:4*x+4:4*x+4], HaloColor, uint32(oa*hc*haloOpacity*255+0.5))
+					}
+				}
+				// A contour nearer along y than along x runs mostly
+				// horizontally: its dashes count along x, else along y.
+				if half > 0 && (dash <= 0 || dashOn(x, y, dash, dy < dx)) {
 					if oc := clamp01(half + 0.5 - math.Abs(dist)); oc > 0 {
 						ol := oa * oc
 						alpha = ol + alpha*(1-ol)
@@ -219,6 +246,17 @@ func rasterize(dst *image.RGBA, vp Viewport, fld *field, t float64, s Style) {
 			}
 		}
 	}
+}
+
+// dashOn says whether overlay pixel (x, y) of an outline lies on a dash
+// of length n: dashes count along x where the outline runs mostly
+// horizontally (alongX), else along y, so that the whole width of the line
+// is on or off together and any direction alternates every n pixels.
+func dashOn(x, y, n int, alongX bool) bool {
+	if alongX {
+		return (x/n)%2 == 0
+	}
+	return (y/n)%2 == 0
 }
 
 // classify marks the cells that cross t and, within rx×ry cells of them,
@@ -340,4 +378,26 @@ func abs32(x float32) float32 {
 		return -x
 	}
 	return x
+}
+
+// Swatch draws style st as a legend sample: a w×h image (premultiplied,
+// transparent outside) holding a rounded square drawn exactly as an
+// overlay in that style draws a mask, fill, outline, dashes and dark edge
+// included, so that a legend shows what the views show.
+func Swatch(st Style, w, h int) *image.RGBA {
+	dst := image.NewRGBA(image.Rect(0, 0, w, h))
+	if w < 4 || h < 4 {
+		return dst
+	}
+	// A 4×4 field whose middle 2×2 samples are inside: its 0.5 contour is
+	// a square with cut corners from field unit 0.5 to 2.5, mapped to
+	// pixels m … w−m (and m … h−m).
+	m := float64(max(st.Width, DefaultOutlineWidth)/2 + max(st.Halo, 0) + 1)
+	fld := field{data: []float32{0, 0, 0, 0, 0, 1, 1, 0, 0, 1, 1, 0, 0, 0, 0, 0}, w: 4, h: 4}
+	fld.ax = 2 / (float64(w) - 2*m)
+	fld.bx = 0.5 - fld.ax*m
+	fld.ay = 2 / (float64(h) - 2*m)
+	fld.by = 0.5 - fld.ay*m
+	rasterize(dst, VoxelViewport, &fld, 0.5, st)
+	return dst
 }

@@ -366,3 +366,82 @@ func TestLabelOverlayDrawsOneLabel(t *testing.T) {
 		t.Error("label 0 accepted")
 	}
 }
+
+// TestDashAndHalo: a dashed outline alternates between its colour and
+// gaps along an edge, a dark edge (halo) lines it on both sides and fills
+// the gaps, and a swatch draws a style as the overlays do.
+func TestDashAndHalo(t *testing.T) {
+	s, m := blockMask(t)
+	const zoom = 20
+	vp := Viewport{DX: 1.0 / zoom, DY: 1.0 / zoom}
+	render := func(st Style) *image.RGBA {
+		o, err := NewMaskOverlay(s, m, st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc := NewScene(s)
+		sc.SetOverlays(o)
+		sc.SetSlice(Axial, 1)
+		return sc.RenderOverlaysAt(nil, Axial, vp, 6*zoom, 6*zoom)
+	}
+	isRed := func(c color.RGBA) bool { return c.A > 200 && c.R > 200 && c.G < 60 }
+	isDark := func(c color.RGBA) bool { return c.A > 150 && c.R < 40 && c.G < 40 && c.B < 40 }
+	// Along the top edge of the block (plane y = 1, overlay row 20),
+	// between its corners.
+	edge := func(img *image.RGBA) (red, dark int) {
+		for x := 2 * zoom; x < 4*zoom; x++ {
+			c := img.RGBAAt(x, zoom)
+			switch {
+			case isRed(c):
+				red++
+			case isDark(c):
+				dark++
+			}
+		}
+		return
+	}
+	solid := render(Style{Color: red, Outline: 1, Width: 2})
+	if r, d := edge(solid); r < 2*zoom-2 || d != 0 {
+		t.Errorf("solid outline: %d red, %d dark pixels along the edge, want all red", r, d)
+	}
+	dashed := render(Style{Color: red, Outline: 1, Width: 2, Dash: 5})
+	r, _ := edge(dashed)
+	if r < zoom/2 || r > 3*zoom/2 {
+		t.Errorf("dashed outline: %d of %d edge pixels red, want about half", r, 2*zoom)
+	}
+	haloed := render(Style{Color: red, Outline: 1, Width: 2, Dash: 5, Halo: 1})
+	r, d := edge(haloed)
+	if r < zoom/2 || d < zoom/2 {
+		t.Errorf("dashed outline with a dark edge: %d red, %d dark along the edge, want dashes and dark gaps", r, d)
+	}
+	// The dark edge lies beside the 2-pixel line (rows zoom−1 and zoom,
+	// on either side of the contour), one pixel out and in.
+	for _, y := range []int{zoom - 2, zoom + 1} {
+		if c := haloed.RGBAAt(3*zoom, y); !isDark(c) {
+			t.Errorf("row %d beside the edge: %v, want the dark edge", y, c)
+		}
+	}
+	if c := solid.RGBAAt(3*zoom, zoom-3); c.A != 0 {
+		t.Errorf("without a halo, outside the line: %v, want clear", c)
+	}
+
+	sw := Swatch(Style{Color: red, Fill: 0.5, Outline: 1}, 20, 14)
+	if b := sw.Bounds(); b.Dx() != 20 || b.Dy() != 14 {
+		t.Fatalf("swatch %v", b)
+	}
+	if c := sw.RGBAAt(10, 7); c.A < 120 || c.A > 135 {
+		t.Errorf("swatch centre %v: want the fill at half opacity", c)
+	}
+	if c := sw.RGBAAt(0, 0); c.A != 0 {
+		t.Errorf("swatch corner %v: want clear", c)
+	}
+	outline := 0
+	for x := 0; x < 20; x++ {
+		if isRed(sw.RGBAAt(x, 7)) {
+			outline++
+		}
+	}
+	if outline < 2 || outline > 6 {
+		t.Errorf("swatch middle row: %d outline pixels, want the two sides' lines", outline)
+	}
+}

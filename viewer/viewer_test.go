@@ -46,7 +46,7 @@ func TestLUT(t *testing.T) {
 }
 
 func TestPresetsFromFieldNotes(t *testing.T) {
-	want := map[string]WindowLevel{"Abdomen": {400, 40}, "Liver": {150, 30}, "Bone": {1800, 400}, "Lung": {1500, -600}}
+	want := map[string]WindowLevel{"Abdomen": {400, 40}, "Liver, unenhanced": {150, 30}, "Bone": {1800, 400}, "Lung": {1500, -600}}
 	for _, p := range Presets {
 		if w, ok := want[p.Name]; !ok || w != p.WL || p.Source == "" {
 			t.Errorf("preset %s = %v (source %q), want %v with a source", p.Name, p.WL, p.Source, w)

@@ -33,7 +33,9 @@ type Preset struct {
 // Presets are the standard CT windows offered in the viewer, in menu order.
 var Presets = []Preset{
 	{"Abdomen", WindowLevel{400, 40}, "soft-tissue/abdomen window W400/L40, radiology teaching references"},
-	{"Liver", WindowLevel{150, 30}, "liver window W150/L30 as listed in Radiopaedia's \"Windowing (CT)\" article; narrow liver windows are reviewed in Dang & Mandarano, The Radiographer 53(3), 2006"},
+	// The app offers a liver window centred on the study's own liver
+	// (StudyLiverWindow) beside this one, which suits unenhanced CT only.
+	{"Liver, unenhanced", UnenhancedLiver, "liver window W150/L30 as listed in Radiopaedia's \"Windowing (CT)\" article (an unenhanced liver reads about 55–65 HU); narrow liver windows are reviewed in Dang & Mandarano, The Radiographer 53(3), 2006"},
 	{"Bone", WindowLevel{1800, 400}, "bone window W1800/L400 (W 1500–2000, L 300–500 in radiology references)"},
 	{"Lung", WindowLevel{1500, -600}, "lung window W1500/L−600 (radiology references)"},
 }

@@ -101,6 +101,7 @@ type SliceView struct {
 	title         string
 	titleColor    color.Color
 	hideLabel     bool
+	legend        []LegendEntry
 
 	button   desktop.MouseButton
 	modifier fyne.KeyModifier
@@ -308,11 +309,14 @@ func (v *SliceView) ResetView() {
 	v.viewChanged()
 }
 
-// MatchView gives v the zoom and pan of o, so that a second view of the
-// same scene and size (an off-screen copy for a picture) frames the same
-// part of the slice.
+// MatchView gives v the zoom, pan, title and legend of o, so that a second
+// view of the same scene and size (an off-screen copy for a picture)
+// frames the same part of the slice and says the same about it.
 func (v *SliceView) MatchView(o *SliceView) {
 	v.zoom, v.pan = o.zoom, o.pan
+	v.SetTitle(o.title, o.titleColor)
+	v.hideLabel = o.hideLabel
+	v.SetLegend(o.legend...)
 	v.Refresh()
 }
 
@@ -755,6 +759,7 @@ func (v *SliceView) CreateRenderer() fyne.WidgetRenderer {
 	r.title.TextStyle.Bold = true
 	r.label = canvas.NewText("", LabelColor)
 	r.label.TextStyle.Monospace = true
+	r.legend.set(v.legend)
 	v.r = r
 	if v.img != nil {
 		r.image.Image = v.img
@@ -776,12 +781,15 @@ type renderer struct {
 	titleBg        *canvas.Rectangle
 	labelBg        *canvas.Rectangle
 	title, label   *canvas.Text
+	legend         legendObjects
 }
 
 func (r *renderer) Objects() []fyne.CanvasObject {
-	return []fyne.CanvasObject{r.bg, r.image, r.overlay, r.hLine, r.vLine, r.box,
+	objs := []fyne.CanvasObject{r.bg, r.image, r.overlay, r.hLine, r.vLine, r.box,
 		r.letterBg[0], r.letterBg[1], r.letterBg[2], r.letterBg[3], r.titleBg, r.labelBg,
-		r.letters[0], r.letters[1], r.letters[2], r.letters[3], r.title, r.label, r.border}
+		r.letters[0], r.letters[1], r.letters[2], r.letters[3], r.title, r.label}
+	objs = append(objs, r.legend.objects()...)
+	return append(objs, r.border)
 }
 
 func (r *renderer) Destroy() {}
@@ -893,12 +901,24 @@ func (r *renderer) Layout(size fyne.Size) {
 	}
 	r.title.Resize(r.title.MinSize())
 	r.title.Move(fyne.NewPos(pad+2, pad/2))
+	// A title too long for the room left of the top orientation letter
+	// goes below the letter's row rather than over the letter.
+	topBottom := r.letterBg[2].Position().Y + r.letterBg[2].Size().Height
+	if r.title.Position().X+r.title.Size().Width+3 > r.letterBg[2].Position().X-2 {
+		r.title.Move(fyne.NewPos(pad+2, topBottom+3))
+	}
 	r.label.Resize(r.label.MinSize())
 	r.label.Move(fyne.NewPos(pad+2, size.Height-r.label.MinSize().Height-pad/2))
+	// Likewise a slice label too long for the room left of the bottom
+	// letter (a narrow view) goes above the letter's row.
+	if r.label.Position().X+r.label.Size().Width+3 > r.letterBg[3].Position().X-2 {
+		r.label.Move(fyne.NewPos(pad+2, r.letterBg[3].Position().Y-r.label.Size().Height-4))
+	}
 	for _, p := range [][2]fyne.CanvasObject{{r.title, r.titleBg}, {r.label, r.labelBg}} {
 		p[1].Move(p[0].Position().SubtractXY(3, 1))
 		p[1].Resize(p[0].Size().AddWidthHeight(6, 2))
 	}
+	r.layoutLegend(size)
 }
 
 // layoutCrosshair places the two crosshair lines through the cursor voxel's
