@@ -334,6 +334,9 @@ func (u *UI) RunModel(name string) { u.runModel(name, false) }
 // runModel starts a run; auto marks the automatic run after opening,
 // whose failure is reported without a dialog.
 func (u *UI) runModel(name string, auto bool) {
+	if !auto && u.stillLoading() {
+		return
+	}
 	s := &u.seg
 	s.firstRun = auto
 	if u.vol == nil || u.scene == nil {
@@ -786,6 +789,9 @@ func (u *UI) resetSegmentation() {
 // before on another view, or the whole extent. The selected model then runs
 // inside it.
 func (u *UI) onBox(v *sliceview.SliceView, a, b [3]int) {
+	if u.stillLoading() {
+		return
+	}
 	s := &u.seg
 	if u.scene == nil {
 		return
