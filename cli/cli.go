@@ -12,6 +12,8 @@ import (
 	"os"
 	"os/signal"
 	"sort"
+
+	"github.com/liverseg/liverseg/internal/gctune"
 )
 
 // Command is one subcommand of the liverseg binary.
@@ -60,6 +62,7 @@ func Run(args []string, stdout, stderr io.Writer) int {
 		Usage(stderr)
 		return 2
 	}
+	gctune.ForLargeVolumes()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	if err := c.Run(ctx, args[1:], stdout, stderr); err != nil {

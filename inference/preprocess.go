@@ -139,7 +139,13 @@ func PreprocessROI(v *volume.Volume, roi Box, p Preprocessing) (*NetInput, error
 	// on a thin-slice study (0.6 mm slices resampled to 5 mm) that is one
 	// in four or fewer, so the others are never touched.
 	needed := neededSlices(tab[2], nz)
-	low := make([]float32, ox*oy*nz)
+	// at[k] is where input slice k's low-res plane lies in low (only the
+	// needed ones have one).
+	at := make([]int, nz)
+	for n, k := range needed {
+		at[k] = n * oy * ox
+	}
+	low := make([]float32, ox*oy*len(needed))
 	parallel(len(needed), func(n0, n1 int) {
 		rows := make([]float32, ox*ny)
 		for _, k := range needed[n0:n1] {
@@ -152,7 +158,7 @@ func PreprocessROI(v *volume.Volume, roi Box, p Preprocessing) (*NetInput, error
 					dst[i] = lerp(a, b, tab[0].w[i])
 				}
 			}
-			plane := low[k*oy*ox : (k+1)*oy*ox]
+			plane := low[at[k]:][:oy*ox]
 			for j := 0; j < oy; j++ {
 				r0 := rows[int(tab[1].lo[j])*ox:][:ox]
 				r1 := rows[int(tab[1].hi[j])*ox:][:ox]
@@ -175,8 +181,8 @@ func PreprocessROI(v *volume.Volume, roi Box, p Preprocessing) (*NetInput, error
 	}
 	parallel(oz, func(k0, k1 int) {
 		for k := k0; k < k1; k++ {
-			s0 := low[int(tab[2].lo[k])*oy*ox:][:oy*ox]
-			s1 := low[int(tab[2].hi[k])*oy*ox:][:oy*ox]
+			s0 := low[at[tab[2].lo[k]]:][:oy*ox]
+			s1 := low[at[tab[2].hi[k]]:][:oy*ox]
 			w := tab[2].w[k]
 			for j := 0; j < oy; j++ {
 				dst := res[(k*py+j)*px:][:ox]
