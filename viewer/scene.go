@@ -168,6 +168,9 @@ type Readout struct {
 // ReadAt samples the voxel nearest to a continuous canonical index.
 func (sc *Scene) ReadAt(f [3]float64) Readout {
 	idx, ok := sc.slicer.RoundIndex(f)
+	if ok {
+		_, ok = sc.slicer.Value(idx) // false too for a slice not read yet
+	}
 	r := Readout{Index: idx, Inside: ok}
 	if ok {
 		r.HU, _ = sc.slicer.Value(idx)
