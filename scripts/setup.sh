@@ -15,7 +15,7 @@ APT_PACKAGES=(
   libxinerama-dev libxi-dev libxxf86vm-dev
   xvfb imagemagick x11-utils
   python3-torch python3-onnx python3-numpy python3-scipy python3-nibabel python3-pydicom
-  dcm2niix dcmtk libgdcm-tools dicom3tools
+  dcm2niix dcmtk libgdcm-tools dicom3tools hyperfine
   libgdcm-dev libcharls-dev libopenjp2-7-dev
 )
 missing=()
