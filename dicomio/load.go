@@ -40,6 +40,21 @@ func Load(ctx context.Context, s *Series, progress func(done, total int)) (*volu
 // tests; progress is called for the scan, then for the load (total
 // changes), from worker goroutines.
 func LoadPath(ctx context.Context, path string, progress func(done, total int)) (*volume.Volume, *Catalog, error) {
+	l, cat, err := StartLoadPath(ctx, path, progress)
+	if err != nil {
+		return nil, cat, err
+	}
+	v, err := l.Wait()
+	if err != nil {
+		return nil, cat, err
+	}
+	return v, cat, nil
+}
+
+// StartLoadPath is LoadPath that returns as soon as the reading has
+// started (see StartLoad), so that a caller can use the first slices
+// while the others are being read.
+func StartLoadPath(ctx context.Context, path string, progress func(done, total int)) (*Loading, *Catalog, error) {
 	cat, err := Scan(ctx, []string{path}, progress)
 	if err != nil {
 		return nil, nil, err
@@ -60,12 +75,12 @@ func LoadPath(ctx context.Context, path string, progress func(done, total int)) 
 		}
 		return nil, cat, fmt.Errorf("dicomio: %s: no loadable image series: %s", path, why)
 	}
-	v, err := Load(ctx, pick, progress)
+	l, err := StartLoad(ctx, pick, LoadOptions{Progress: progress})
 	if err != nil {
 		return nil, cat, err
 	}
-	v.Info.Source = path
-	return v, cat, nil
+	l.Volume().Info.Source = path
+	return l, cat, nil
 }
 
 // perSliceTimeout bounds decoding one slice; a frame that makes a codec

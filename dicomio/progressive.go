@@ -41,6 +41,8 @@ type Loading struct {
 	direct bool
 	ready  []atomic.Bool
 	count  atomic.Int64
+	mu     sync.Mutex
+	cond   *sync.Cond // broadcast when a slice is stored and when the load ends
 	done   chan struct{}
 	cancel context.CancelFunc
 	err    error // set before done is closed
@@ -77,6 +79,7 @@ func StartLoad(ctx context.Context, s *Series, o LoadOptions) (*Loading, error) 
 	v := &volume.Volume{Geometry: g, Voxels: make([]int16, g.NumVoxels()), Info: seriesInfo(s)}
 	lctx, cancel := context.WithCancel(ctx)
 	l := &Loading{s: s, direct: plan == nil, ready: make([]atomic.Bool, len(s.files)), done: make(chan struct{}), cancel: cancel}
+	l.cond = sync.NewCond(&l.mu)
 	l.vol.Store(v)
 	go l.run(lctx, ctx, o)
 	return l, nil
@@ -133,7 +136,12 @@ func readOrder(n int, first []int) []int {
 }
 
 func (l *Loading) run(lctx, ctx context.Context, o LoadOptions) {
-	defer close(l.done)
+	defer func() {
+		l.mu.Lock()
+		close(l.done)
+		l.cond.Broadcast()
+		l.mu.Unlock()
+	}()
 	defer l.cancel()
 	s := l.s
 	vol := l.vol.Load()
@@ -162,7 +170,12 @@ func (l *Loading) run(lctx, ctx context.Context, o LoadOptions) {
 			errOnce.Do(func() { firstErr = err; l.cancel() })
 			return
 		}
-		l.ready[k].Store(l.direct)
+		if l.direct {
+			l.mu.Lock()
+			l.ready[k].Store(true)
+			l.cond.Broadcast()
+			l.mu.Unlock()
+		}
 		n := int(l.count.Add(1))
 		if o.OnSlice != nil {
 			o.OnSlice(k)
@@ -203,6 +216,34 @@ func (l *Loading) Direct() bool { return l.direct }
 // Ready reports whether slice k (Series.Files order, which is the volume's
 // k) holds its final voxels.
 func (l *Loading) Ready(k int) bool { return k >= 0 && k < len(l.ready) && l.ready[k].Load() }
+
+// WaitSlice blocks until slice k (of the slices as read: for a Direct
+// load, the volume's slice k) holds its final voxels (at once for a
+// Direct load, at the end otherwise) and returns nil, or returns the
+// load's error when it fails or is cancelled first. A writer uses it to
+// write slice k while later slices are still being read.
+func (l *Loading) WaitSlice(k int) error {
+	if k < 0 || k >= len(l.ready) {
+		return fmt.Errorf("dicomio: slice %d of a %d-slice series", k, len(l.ready))
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for !l.ready[k].Load() {
+		select {
+		case <-l.done:
+			if l.err != nil {
+				return l.err
+			}
+			if !l.ready[k].Load() {
+				return fmt.Errorf("dicomio: slice %d was not read", k)
+			}
+			return nil
+		default:
+		}
+		l.cond.Wait()
+	}
+	return nil
+}
 
 // Count is how many slices have been read, of how many.
 func (l *Loading) Count() (done, total int) { return int(l.count.Load()), len(l.ready) }
