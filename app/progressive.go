@@ -61,6 +61,7 @@ type shownLoad struct {
 	mid      int
 	need     atomic.Int64 // slices of the automatic model still to arrive
 	shown    bool         // the views show it
+	ended    bool         // shownDone ran: later ticks do nothing
 	ran      bool         // the automatic run was started
 	count    int          // slices the views were last refreshed for
 	chosenAt time.Time
@@ -156,7 +157,7 @@ func (u *UI) loadShown(ctx context.Context, gen int, s *dicomio.Series, pre *inf
 // shownTick moves a shown load along; it runs on the Fyne goroutine, is
 // idempotent, and does nothing for a superseded or cancelled load.
 func (u *UI) shownTick(p *shownLoad) {
-	if p.gen != u.load.gen || p.l == nil {
+	if p.gen != u.load.gen || p.l == nil || p.ended {
 		return
 	}
 	l := p.l
@@ -217,6 +218,7 @@ func (u *UI) showLoading(p *shownLoad) error {
 
 // shownDone ends a shown load: the full study, or the error.
 func (u *UI) shownDone(p *shownLoad) {
+	p.ended = true
 	v, err := p.l.Wait()
 	if !p.shown {
 		// It ended before its first image (a failure, or a series read
