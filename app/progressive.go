@@ -115,10 +115,10 @@ func (u *UI) loadShown(ctx context.Context, gen int, s *dicomio.Series, pre *inf
 		Progress:   u.progress,
 		BeforeRead: u.shown.beforeRead,
 		OnSlice: func(k int) {
-			switch {
-			case k == mid:
+			if k == mid {
 				signal()
-			case inModel[k] && p.need.Add(-1) == 0:
+			}
+			if inModel[k] && p.need.Add(-1) == 0 {
 				signal()
 			}
 		},
