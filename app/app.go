@@ -38,7 +38,6 @@ import (
 
 	"github.com/liverseg/liverseg/dicomio"
 	"github.com/liverseg/liverseg/inference"
-	"github.com/liverseg/liverseg/internal/gctune"
 	"github.com/liverseg/liverseg/nifti"
 	"github.com/liverseg/liverseg/viewer"
 	"github.com/liverseg/liverseg/viewer/sliceview"
@@ -76,7 +75,6 @@ func Main(args []string) int {
 // Run opens the main window, starts loading path when it is not empty, and
 // blocks until the window is closed.
 func Run(path string) {
-	gctune.ForLargeVolumes()
 	a := fyneapp.NewWithID(AppID)
 	u := New(a)
 	if dir, err := inference.FindModelsDir(); err != nil {

@@ -110,6 +110,7 @@ func (u *UI) loadShown(ctx context.Context, gen int, s *dicomio.Series, pre *inf
 		default:
 		}
 	}
+	trace("load %s: reading order ready %.0f ms after the series was chosen", where, msSince(chosen))
 	l, err := dicomio.StartLoad(ctx, s, dicomio.LoadOptions{
 		First:      append([]int{mid}, model...),
 		Progress:   u.progress,
