@@ -70,16 +70,16 @@ type benchRatios struct {
 }
 
 type benchMemory struct {
-	PeakRSSMB     float64 `json:"peak_rss_mb"`     // VmHWM: Go heap + ONNX Runtime + code
+	PeakRSSMB float64 `json:"peak_rss_mb"` // VmHWM: Go heap + ONNX Runtime + code
 	// Stages is the peak resident memory of each stage in order (the
 	// kernel's high-water mark is reset before each; what earlier stages
 	// keep, e.g. the volume and earlier models' results, counts in later
 	// ones, as in the viewer's Compare).
 	Stages        []benchStage `json:"stages,omitempty"`
-	VolumeMB      float64      `json:"volume_mb"` // the study's int16 voxels
-	GoHeapPeakMB  float64 `json:"go_heap_peak_mb"` // largest HeapInuse sampled between stages
-	GoSysMB       float64 `json:"go_sys_mb"`       // memory the Go runtime obtained from the OS
-	ModelsInBench int     `json:"models_in_bench"` // sessions alive at the end
+	VolumeMB      float64      `json:"volume_mb"`       // the study's int16 voxels
+	GoHeapPeakMB  float64      `json:"go_heap_peak_mb"` // largest HeapInuse sampled between stages
+	GoSysMB       float64      `json:"go_sys_mb"`       // memory the Go runtime obtained from the OS
+	ModelsInBench int          `json:"models_in_bench"` // sessions alive at the end
 }
 
 // benchStage is one stage's peak resident memory.
