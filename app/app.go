@@ -125,6 +125,7 @@ type UI struct {
 	settings settingsState
 	cmp      cmpState
 	wl       wlState
+	shown    shownState // a series shown while it loads (progressive.go)
 }
 
 const customPreset = "Custom"
@@ -202,7 +203,7 @@ func newWithSettings(a fyne.App, st settings) *UI {
 	statusBar := container.NewBorder(nil, nil, nil, container.NewHBox(u.seg.diceStatus, u.cursorInfo), u.status)
 
 	u.win.SetContent(container.NewBorder(
-		container.NewVBox(toolbar, u.banner), statusBar, nil, nil,
+		container.NewVBox(toolbar, u.loadStrip(), u.banner), statusBar, nil, nil,
 		container.NewStack(u.empty, u.viewerArea)))
 
 	// Keys reach the last used view even before any view has focus.
@@ -301,10 +302,22 @@ func (u *UI) Scene() *viewer.Scene { return u.scene }
 // ShowVolume displays v in the three views, replacing what was shown. It
 // must run on the Fyne goroutine.
 func (u *UI) ShowVolume(v *volume.Volume) error {
+	if err := u.showVolume(v, nil); err != nil {
+		return err
+	}
+	u.seg.shownAt = time.Now()
+	u.autoRun()
+	return nil
+}
+
+// showVolume shows v, which may still be loading (avail: see
+// progressive.go), without segmenting it.
+func (u *UI) showVolume(v *volume.Volume, avail viewer.Availability) error {
 	s, err := viewer.NewSlicer(v)
 	if err != nil {
 		return err
 	}
+	s.SetAvailability(avail)
 	wl := u.initialWindow() // the preset chosen in an earlier run
 	if u.scene != nil {
 		wl = u.scene.Window() // keep the reader's window across studies
@@ -335,13 +348,6 @@ func (u *UI) ShowVolume(v *volume.Volume) error {
 	}
 	u.win.SetTitle(title)
 	u.setStatus("Opened " + v.Info.Source)
-	// Segment at once with the student: the overlay appears when it is
-	// done, and the viewer is usable meanwhile.
-	if u.seg.reg != nil {
-		u.seg.shownAt = time.Now()
-		trace("series shown")
-		u.runModel(u.autoModel(), true)
-	}
 	return nil
 }
 

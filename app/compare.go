@@ -156,6 +156,9 @@ func (u *UI) compareButton() fyne.CanvasObject {
 // Results stay cached for the study: a second Compare, or switching
 // modes, runs nothing.
 func (u *UI) Compare() {
+	if u.stillLoading() {
+		return
+	}
 	c := &u.cmp
 	if u.vol == nil || u.scene == nil {
 		u.setStatus("Open a study first.")

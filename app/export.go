@@ -281,6 +281,9 @@ func withExt(name, format string) string {
 // ShowExport opens the export dialog: which mask, which format, where.
 // Must run on the Fyne goroutine.
 func (u *UI) ShowExport() {
+	if u.stillLoading() {
+		return
+	}
 	e := &u.exp
 	if u.vol == nil {
 		dialog.NewInformation("Export", "Open a study first: there is nothing to export yet.", u.win).Show()

@@ -15,6 +15,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/liverseg/liverseg/dicomio"
+	"github.com/liverseg/liverseg/inference"
 	"github.com/liverseg/liverseg/nifti"
 	"github.com/liverseg/liverseg/volume"
 )
@@ -83,6 +84,7 @@ func (u *UI) chooseFile() {
 func (u *UI) Open(paths ...string) {
 	ctx := u.startLoad("Opening " + describePaths(paths))
 	gen := u.load.gen
+	pre := u.autoPreprocessing()
 	go func() {
 		if len(paths) == 1 && nifti.IsNIfTI(paths[0]) {
 			u.setPhase(gen, "Reading "+filepath.Base(paths[0]), false)
@@ -112,7 +114,7 @@ func (u *UI) Open(paths ...string) {
 		case 0:
 			u.finish(gen, describePaths(paths), nil, noSeriesError(paths, cat, localizers))
 		case 1:
-			u.loadSeries(ctx, gen, series[0])
+			u.loadSeries(ctx, gen, series[0], pre)
 		default:
 			u.do(func() {
 				if gen != u.load.gen {
@@ -125,24 +127,16 @@ func (u *UI) Open(paths ...string) {
 						return
 					}
 					u.showProgress("Loading " + s.SeriesDescription)
-					go u.loadSeries(ctx, gen, s)
+					go u.loadSeries(ctx, gen, s, pre)
 				})
 			})
 		}
 	}()
 }
 
-func (u *UI) loadSeries(ctx context.Context, gen int, s *dicomio.Series) {
+func (u *UI) loadSeries(ctx context.Context, gen int, s *dicomio.Series, pre *inference.Preprocessing) {
 	u.setPhase(gen, fmt.Sprintf("Loading %d slices", s.NumSlices()), true)
-	v, err := dicomio.Load(ctx, s, u.progress)
-	where := s.Key
-	if len(s.Files) > 0 {
-		where = filepath.Dir(s.Files[0])
-	}
-	if v != nil && v.Info.Source == "" {
-		v.Info.Source = where
-	}
-	u.finish(gen, where, v, err)
+	u.loadShown(ctx, gen, s, pre) // shown as it arrives: progressive.go
 }
 
 func describePaths(paths []string) string {
@@ -177,6 +171,7 @@ func (u *UI) startLoad(title string) context.Context {
 	if u.load.cancel != nil {
 		u.load.cancel()
 	}
+	u.cancelShown()
 	u.endProgress()
 	u.load.gen++
 	u.load.thenRef = ""
@@ -283,6 +278,7 @@ func (u *UI) CancelLoad() {
 		u.load.cancel()
 		u.load.cancel = nil
 	}
+	u.cancelShown()
 	u.endProgress()
 	u.setStatus("Opening cancelled.")
 	if u.load.onDone != nil {

@@ -148,6 +148,9 @@ type reportInput struct {
 // ShowReport captures the views at once (before any dialog covers them)
 // and asks where to save the report. Must run on the Fyne goroutine.
 func (u *UI) ShowReport() {
+	if u.stillLoading() {
+		return
+	}
 	if u.vol == nil {
 		dialog.NewInformation("Save report", "Open a study first: there is nothing to report yet.", u.win).Show()
 		return

@@ -64,30 +64,30 @@ type segState struct {
 	checked chan struct{}
 
 	// Controls.
-	panel      *fyne.Container // all of them
-	model      *widget.Select
-	cardInfo   *widget.Label
-	runBtn     *widget.Button
-	cancelBtn  *widget.Button
-	bar        *busyBar
-	stage      *widget.Label
-	result     *widget.Label
-	errText    *widget.Label
-	thr        *widget.Slider
-	thrLabel   *widget.Label
-	show       *widget.Check
-	fill       *widget.Check
-	outline    *widget.Check
-	opacity    *widget.Slider
-	color      *widget.Select
-	boxMode    *widget.Check
-	clearBox   *widget.Button
-	boxLabel   *widget.Label
-	refBtn     *widget.Button
-	refShow    *widget.Check
-	refFill    *widget.Check // off by default: an outline keeps the model's fill readable
-	refColor   *widget.Select
-	refLabel   *widget.Label
+	panel     *fyne.Container // all of them
+	model     *widget.Select
+	cardInfo  *widget.Label
+	runBtn    *widget.Button
+	cancelBtn *widget.Button
+	bar       *busyBar
+	stage     *widget.Label
+	result    *widget.Label
+	errText   *widget.Label
+	thr       *widget.Slider
+	thrLabel  *widget.Label
+	show      *widget.Check
+	fill      *widget.Check
+	outline   *widget.Check
+	opacity   *widget.Slider
+	color     *widget.Select
+	boxMode   *widget.Check
+	clearBox  *widget.Button
+	boxLabel  *widget.Label
+	refBtn    *widget.Button
+	refShow   *widget.Check
+	refFill   *widget.Check // off by default: an outline keeps the model's fill readable
+	refColor  *widget.Select
+	refLabel  *widget.Label
 	// diceStatus is the Dice with the reference in the status bar, where
 	// it stays in view whatever the panel or the status line show.
 	diceStatus *widget.Label
@@ -349,6 +349,9 @@ func (u *UI) RunModel(name string) { u.runModel(name, false) }
 // runModel starts a run; auto marks the automatic run after opening,
 // whose failure is reported without a dialog.
 func (u *UI) runModel(name string, auto bool) {
+	if !auto && u.stillLoading() {
+		return
+	}
 	s := &u.seg
 	s.firstRun = auto
 	if u.vol == nil || u.scene == nil {
@@ -820,6 +823,9 @@ func (u *UI) resetSegmentation() {
 // before on another view, or the whole extent. The selected model then runs
 // inside it.
 func (u *UI) onBox(v *sliceview.SliceView, a, b [3]int) {
+	if u.stillLoading() {
+		return
+	}
 	s := &u.seg
 	if u.scene == nil {
 		return

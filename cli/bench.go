@@ -73,10 +73,41 @@ type benchRatios struct {
 }
 
 type benchMemory struct {
-	PeakRSSMB     float64 `json:"peak_rss_mb"`     // VmHWM: Go heap + ONNX Runtime + code
-	GoHeapPeakMB  float64 `json:"go_heap_peak_mb"` // largest HeapInuse sampled between stages
-	GoSysMB       float64 `json:"go_sys_mb"`       // memory the Go runtime obtained from the OS
-	ModelsInBench int     `json:"models_in_bench"` // sessions alive at the end
+	PeakRSSMB float64 `json:"peak_rss_mb"` // VmHWM: Go heap + ONNX Runtime + code
+	// Stages is the peak resident memory of each stage in order (the
+	// kernel's high-water mark is reset before each; what earlier stages
+	// keep, e.g. the volume and earlier models' results, counts in later
+	// ones, as in the viewer's Compare).
+	Stages        []benchStage `json:"stages,omitempty"`
+	VolumeMB      float64      `json:"volume_mb"`       // the study's int16 voxels
+	GoHeapPeakMB  float64      `json:"go_heap_peak_mb"` // largest HeapInuse sampled between stages
+	GoSysMB       float64      `json:"go_sys_mb"`       // memory the Go runtime obtained from the OS
+	ModelsInBench int          `json:"models_in_bench"` // sessions alive at the end
+}
+
+// benchStage is one stage's peak resident memory.
+type benchStage struct {
+	Stage     string  `json:"stage"`
+	PeakRSSMB float64 `json:"peak_rss_mb"`
+}
+
+// stagePeaks measures the peak resident memory stage by stage: the
+// kernel's high-water mark (VmHWM) is reset at the start of each stage
+// (writing 5 to /proc/self/clear_refs, Linux ≥ 4.0) and read at its end.
+// Where the reset is refused, every stage reports the peak so far.
+type stagePeaks struct {
+	stages []benchStage
+	max    float64
+}
+
+func (p *stagePeaks) start() {
+	os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
+}
+
+func (p *stagePeaks) end(name string) {
+	m := vmHWM()
+	p.stages = append(p.stages, benchStage{Stage: name, PeakRSSMB: m})
+	p.max = max(p.max, m)
 }
 
 // benchOverlay is the viewer side, for the student: what a threshold
@@ -126,6 +157,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	// the viewer; all runs count.
 	var v *volume.Volume
 	var loads []time.Duration
+	var peaks stagePeaks
+	peaks.end("start (models folder read)")
+	peaks.start()
 	for i := 0; i < *runs; i++ {
 		t0 := time.Now()
 		nv, _, err := openImage(ctx, pos[0], nil)
@@ -137,6 +171,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		mem.sample()
 	}
 	rep.LoadMS = median(loads)
+	peaks.end("load study")
 	rep.Grid, rep.SpacingMM = v.Size, v.Spacing
 	rep.GeometryAssumed = v.Info.Assumed
 	fmt.Fprintf(stderr, "liverseg bench: %s: %d × %d × %d, load %.0f ms\n", pos[0], v.Size[0], v.Size[1], v.Size[2], rep.LoadMS)
@@ -152,6 +187,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		bm := benchModel{Name: c.Name, Params: c.Params}
 		fmt.Fprintf(stderr, "liverseg bench: %s…\n", c.Name)
+		peaks.start()
 		t0 := time.Now()
 		if err := reg.Load(c.Name); err != nil {
 			bm.Error = err.Error()
@@ -208,6 +244,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		results[c.Name] = res
 		rep.Models = append(rep.Models, bm)
+		peaks.end(fmt.Sprintf("%s (kept with the results before it)", c.Name))
 	}
 	byName := map[string]benchModel{}
 	for _, m := range rep.Models {
@@ -223,7 +260,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	mem.sample()
 	rep.Memory = benchMemory{
-		PeakRSSMB:     vmHWM(),
+		PeakRSSMB:     max(peaks.max, vmHWM()),
+		Stages:        peaks.stages,
+		VolumeMB:      float64(len(v.Voxels)*2) / (1 << 20),
 		GoHeapPeakMB:  float64(mem.heapPeak) / (1 << 20),
 		GoSysMB:       float64(mem.sys) / (1 << 20),
 		ModelsInBench: len(results),
@@ -373,8 +412,11 @@ func printBench(w io.Writer, r *benchReport) {
 		}
 		fmt.Fprintln(w)
 	}
-	fmt.Fprintf(w, "peak memory: %.0f MB resident (VmHWM), Go heap peak %.0f MB, Go runtime %.0f MB from the OS\n",
-		r.Memory.PeakRSSMB, r.Memory.GoHeapPeakMB, r.Memory.GoSysMB)
+	fmt.Fprintf(w, "peak memory: %.0f MB resident (VmHWM), Go heap peak %.0f MB, Go runtime %.0f MB from the OS; the volume is %.0f MB of int16\n",
+		r.Memory.PeakRSSMB, r.Memory.GoHeapPeakMB, r.Memory.GoSysMB, r.Memory.VolumeMB)
+	for _, st := range r.Memory.Stages {
+		fmt.Fprintf(w, "  peak during %-45s %6.0f MB\n", st.Stage+":", st.PeakRSSMB)
+	}
 }
 
 func median(d []time.Duration) float64 {

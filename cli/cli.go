@@ -11,6 +11,8 @@ import (
 	"io"
 	"os"
 	"sort"
+
+	"github.com/liverseg/liverseg/internal/gctune"
 )
 
 // Command is one subcommand of the liverseg binary.
@@ -60,6 +62,7 @@ func Run(args []string, stdout, stderr io.Writer) int {
 		Usage(stderr)
 		return 2
 	}
+	gctune.ForLargeVolumes()
 	ctx, sw := watchSignals(context.Background(), stderr, os.Exit)
 	defer sw.stop()
 	err := c.Run(ctx, args[1:], stdout, stderr)

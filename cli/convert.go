@@ -7,8 +7,11 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
 
+	"github.com/liverseg/liverseg/dicomio"
 	"github.com/liverseg/liverseg/nifti"
+	"github.com/liverseg/liverseg/volume"
 )
 
 func init() {
@@ -40,11 +43,8 @@ func runConvert(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err := checkOutputFile(out, in, *force); err != nil {
 		return err
 	}
-	v, err := openInput(ctx, in, *series, "convert", stderr)
+	v, err := convertTo(ctx, in, out, *series, stderr, nifti.WriteOptions{NoOverwrite: !*force, Context: ctx})
 	if err != nil {
-		return err
-	}
-	if err := nifti.WriteVolume(out, v, nifti.WriteOptions{NoOverwrite: !*force, Context: ctx}); err != nil {
 		if errors.Is(err, fs.ErrExist) {
 			return fmt.Errorf("%s already exists; use --force to replace it", out)
 		}
@@ -61,4 +61,52 @@ func runConvert(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		fmt.Fprintf(stderr, "liverseg convert: warning: %s\n", w)
 	}
 	return nil
+}
+
+// convertTo writes the CT in `in` to out and returns it. A DICOM series is
+// written slice by slice while it is being read (two cores: the reader
+// workers and the writer overlap, and the pixels are read straight into
+// the volume and written from it without another copy); a NIfTI input, or
+// a series that must be resampled onto a regular grid, is read whole
+// first.
+func convertTo(ctx context.Context, in, out, sel string, stderr io.Writer, o nifti.WriteOptions) (*volume.Volume, error) {
+	if nifti.IsNIfTI(in) {
+		v, err := openInput(ctx, in, sel, "convert", stderr)
+		if err != nil {
+			return nil, err
+		}
+		return v, nifti.WriteVolume(out, v, o)
+	}
+	if _, err := os.Stat(in); err != nil {
+		return nil, fmt.Errorf("cannot open %s: %w", in, unwrapPathError(err))
+	}
+	s, err := chooseSeries(ctx, in, sel, "convert", stderr)
+	if err != nil {
+		return nil, err
+	}
+	l, err := dicomio.StartLoad(ctx, s, dicomio.LoadOptions{})
+	if err != nil {
+		return nil, err
+	}
+	l.Volume().Info.Source = in
+	defer l.Cancel() // stops the reader when the write fails
+	if !l.Direct() {
+		v, err := l.Wait()
+		if err != nil {
+			return nil, err
+		}
+		return v, nifti.WriteVolume(out, v, o)
+	}
+	v := l.Volume()
+	plane := v.Size[0] * v.Size[1]
+	err = nifti.WriteVolumeSlices(out, v.Geometry, func(k int) ([]int16, error) {
+		if err := l.WaitSlice(k); err != nil {
+			return nil, err
+		}
+		return v.Voxels[k*plane : (k+1)*plane], nil
+	}, o)
+	if err != nil {
+		return nil, err
+	}
+	return l.Wait()
 }

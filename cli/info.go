@@ -18,7 +18,7 @@ import (
 func init() {
 	Register(Command{
 		Name:  "info",
-		Usage: "[--json] [--headers-only] PATH   list the series in a DICOM file/folder or NIfTI file, with geometry, HU range, warnings and skipped files",
+		Usage: "[--json] [--headers-only] PATH   list the series in a DICOM file/folder or NIfTI file, with geometry, HU range (the only figure that decodes pixels), warnings and skipped files",
 		Run:   runInfo,
 	})
 }
@@ -39,8 +39,8 @@ type infoSeries struct {
 	Files             int    `json:"files"`
 	// Size is columns × rows × slices; from the headers when not loaded.
 	Size [3]int `json:"size"`
-	// Spacing, Origin (LPS mm of voxel 0,0,0) and Orientation are known
-	// only once the volume is loaded.
+	// Spacing, Origin (LPS mm of voxel 0,0,0) and Orientation come from
+	// the headers (absent for a series that cannot be loaded).
 	Spacing        *[3]float64 `json:"spacing_mm,omitempty"`
 	Origin         *[3]float64 `json:"origin_lps_mm,omitempty"`
 	Orientation    string      `json:"orientation,omitempty"`
@@ -71,7 +71,7 @@ func runInfo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs := flag.NewFlagSet("info", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	asJSON := fs.Bool("json", false, "print one JSON object")
-	headersOnly := fs.Bool("headers-only", false, "do not load pixels (no spacing, orientation or HU range; fast on large folders)")
+	headersOnly := fs.Bool("headers-only", false, "do not decode pixels (no HU range; fast on large folders)")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return &UsageError{Msg: err.Error()}
@@ -167,6 +167,13 @@ func buildInfo(ctx context.Context, path string, headersOnly bool) (*infoReport,
 		if !ds.IsLocalizer && !chosen {
 			s.Chosen, chosen = true, true
 		}
+		// The grid (spacing, origin, orientation) is known from the
+		// headers: the HU range is the only figure that needs the pixels,
+		// and it needs every one of them (a minimum and maximum cannot be
+		// sampled), so only it costs decoding the series.
+		if ds.LoadError() == nil && !ds.IsLocalizer {
+			describeGrid(&s, ds.Geometry())
+		}
 		switch err := ds.LoadError(); {
 		case err != nil:
 			s.LoadError = err.Error()
@@ -194,11 +201,16 @@ func buildInfo(ctx context.Context, path string, headersOnly bool) (*infoReport,
 	return rep, nil
 }
 
-// describeVolume fills the fields only a loaded volume can give.
+// describeGrid fills the grid fields: size, spacing, origin, orientation.
+func describeGrid(s *infoSeries, g volume.Geometry) {
+	sp, org := g.Spacing, g.Origin
+	s.Size, s.Spacing, s.Origin = g.Size, &sp, &org
+	s.Orientation = g.NearestOrientation().Code()
+}
+
+// describeVolume fills the grid and the HU range of a loaded volume.
 func describeVolume(s *infoSeries, v *volume.Volume) {
-	sp, org := v.Spacing, v.Origin
-	s.Size, s.Spacing, s.Origin = v.Size, &sp, &org
-	s.Orientation = v.NearestOrientation().Code()
+	describeGrid(s, v.Geometry)
 	lo, hi := v.Range()
 	l, h := int(lo), int(hi)
 	s.HUMin, s.HUMax = &l, &h

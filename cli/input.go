@@ -42,6 +42,22 @@ func openInput(ctx context.Context, path, sel, cmd string, stderr io.Writer) (*v
 		}
 		return v, err
 	}
+	s, err := chooseSeries(ctx, path, sel, cmd, stderr)
+	if err != nil {
+		return nil, err
+	}
+	v, err := dicomio.Load(ctx, s, nil)
+	if err != nil {
+		return nil, err
+	}
+	v.Info.Source = path
+	return v, nil
+}
+
+// chooseSeries scans the DICOM input at path and returns the series sel
+// names (the largest non-localizer one when sel is empty), saying on stderr
+// which one was taken when there is a choice.
+func chooseSeries(ctx context.Context, path, sel, cmd string, stderr io.Writer) (*dicomio.Series, error) {
 	cat, err := dicomio.Scan(ctx, []string{path}, nil)
 	if err != nil {
 		return nil, err
@@ -65,12 +81,7 @@ func openInput(ctx context.Context, path, sel, cmd string, stderr io.Writer) (*v
 			fmt.Fprintf(stderr, "liverseg %s:   choose another with --series UID (a unique prefix or the series number also work)\n", cmd)
 		}
 	}
-	v, err := dicomio.Load(ctx, s, nil)
-	if err != nil {
-		return nil, err
-	}
-	v.Info.Source = path
-	return v, nil
+	return s, nil
 }
 
 // seriesLine describes a series in one line: UID (or key), then the

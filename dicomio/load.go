@@ -9,9 +9,7 @@ import (
 	"io"
 	"math"
 	"os"
-	"path/filepath"
 	"sync"
-	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -30,89 +28,11 @@ import (
 // The geometry problems found by Scan (Series.Warnings) are copied into
 // Info.Warnings; they must be shown to the user.
 func Load(ctx context.Context, s *Series, progress func(done, total int)) (*volume.Volume, error) {
-	if s == nil || len(s.files) == 0 {
-		return nil, errors.New("dicomio: load: empty series (was it built by Scan?)")
-	}
-	if err := ctx.Err(); err != nil {
+	l, err := StartLoad(ctx, s, LoadOptions{Progress: progress})
+	if err != nil {
 		return nil, err
 	}
-	if err := s.LoadError(); err != nil {
-		return nil, err
-	}
-	g := s.geo.geom
-	if err := g.Validate(); err != nil {
-		return nil, fmt.Errorf("dicomio: series %s: %w", s.Key, err)
-	}
-	if int64(g.NumVoxels())*2 > maxVolumeBytes {
-		return nil, fmt.Errorf("dicomio: series %s: %d×%d×%d voxels need more than the %d GiB limit per volume", s.Key, g.Size[0], g.Size[1], g.Size[2], maxVolumeBytes>>30)
-	}
-	v := &volume.Volume{Geometry: g, Voxels: make([]int16, g.NumVoxels())}
-	// Slices are read into the volume itself, or into a stack as read when
-	// the geometry must be regularised (gantry tilt, uneven spacing).
-	stackVox := v.Voxels
-	plan := s.geo.plan
-	if plan != nil {
-		in := plan.inSize
-		if int64(in[0])*int64(in[1])*int64(in[2])*2 > maxVolumeBytes {
-			return nil, fmt.Errorf("dicomio: series %s: the slices as read exceed the %d GiB limit per volume", s.Key, maxVolumeBytes>>30)
-		}
-		stackVox = make([]int16, in[0]*in[1]*in[2])
-	}
-	plane := s.files[0].Cols * s.files[0].Rows
-	var (
-		done     atomic.Int64
-		errOnce  sync.Once
-		firstErr error
-	)
-	cache := &loadCache{}
-	lctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	perr := parallel(lctx, len(s.files), func(k int) {
-		if err := readSliceBounded(s.files[k], stackVox[k*plane:(k+1)*plane], cache); err != nil {
-			errOnce.Do(func() { firstErr = err; cancel() })
-			return
-		}
-		if progress != nil {
-			progress(int(done.Add(1)), len(s.files))
-		}
-	})
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	if firstErr != nil {
-		return nil, firstErr
-	}
-	if perr != nil {
-		return nil, perr
-	}
-	if plan != nil {
-		plan.apply(stackVox, v.Voxels, g.Size)
-	}
-	f0 := s.files[0]
-	v.Info = volume.Info{
-		Source:            filepath.Dir(f0.Path),
-		PatientName:       s.PatientName,
-		PatientID:         s.PatientID,
-		StudyDate:         s.StudyDate,
-		StudyDescription:  s.StudyDescription,
-		SeriesDescription: s.SeriesDescription,
-		Modality:          s.Modality,
-		StudyInstanceUID:  f0.StudyUID,
-		SeriesInstanceUID: f0.SeriesUID,
-		FrameOfReference:  f0.FrameOfRefUID,
-		SOPClassUID:       f0.SOPClassUID,
-		SOPInstanceUIDs:   make([]string, len(s.files)),
-		Warnings:          append([]string(nil), s.Warnings...),
-		Assumed:           append([]string(nil), s.geo.assumed...),
-	}
-	for k, f := range s.files {
-		v.Info.SOPInstanceUIDs[k] = f.SOPInstanceUID
-	}
-	if plan != nil && plan.eq {
-		// Interpolated slices come from no single image.
-		v.Info.SOPInstanceUIDs = nil
-	}
-	return v, nil
+	return l.Wait()
 }
 
 // LoadPath scans path (a file or a folder) and loads its largest
@@ -120,6 +40,21 @@ func Load(ctx context.Context, s *Series, progress func(done, total int)) (*volu
 // tests; progress is called for the scan, then for the load (total
 // changes), from worker goroutines.
 func LoadPath(ctx context.Context, path string, progress func(done, total int)) (*volume.Volume, *Catalog, error) {
+	l, cat, err := StartLoadPath(ctx, path, progress)
+	if err != nil {
+		return nil, cat, err
+	}
+	v, err := l.Wait()
+	if err != nil {
+		return nil, cat, err
+	}
+	return v, cat, nil
+}
+
+// StartLoadPath is LoadPath that returns as soon as the reading has
+// started (see StartLoad), so that a caller can use the first slices
+// while the others are being read.
+func StartLoadPath(ctx context.Context, path string, progress func(done, total int)) (*Loading, *Catalog, error) {
 	cat, err := Scan(ctx, []string{path}, progress)
 	if err != nil {
 		return nil, nil, err
@@ -140,12 +75,12 @@ func LoadPath(ctx context.Context, path string, progress func(done, total int)) 
 		}
 		return nil, cat, fmt.Errorf("dicomio: %s: no loadable image series: %s", path, why)
 	}
-	v, err := Load(ctx, pick, progress)
+	l, err := StartLoad(ctx, pick, LoadOptions{Progress: progress})
 	if err != nil {
 		return nil, cat, err
 	}
-	v.Info.Source = path
-	return v, cat, nil
+	l.Volume().Info.Source = path
+	return l, cat, nil
 }
 
 // perSliceTimeout bounds decoding one slice; a frame that makes a codec

@@ -135,10 +135,20 @@ func PreprocessROI(v *volume.Volume, roi Box, p Preprocessing) (*NetInput, error
 	// Passes 1 and 2, slice by slice: x then y, int16 canonical slice k →
 	// float32 plane [oy][ox] in low. Only these low-res planes of every
 	// input slice are kept, never a full-resolution float volume.
-	low := make([]float32, ox*oy*nz)
-	parallel(nz, func(k0, k1 int) {
+	// Pass 3 reads only the input slices that bracket an output slice:
+	// on a thin-slice study (0.6 mm slices resampled to 5 mm) that is one
+	// in four or fewer, so the others are never touched.
+	needed := neededSlices(tab[2], nz)
+	// at[k] is where input slice k's low-res plane lies in low (only the
+	// needed ones have one).
+	at := make([]int, nz)
+	for n, k := range needed {
+		at[k] = n * oy * ox
+	}
+	low := make([]float32, ox*oy*len(needed))
+	parallel(len(needed), func(n0, n1 int) {
 		rows := make([]float32, ox*ny)
-		for k := k0; k < k1; k++ {
+		for _, k := range needed[n0:n1] {
 			for j := 0; j < ny; j++ {
 				base := start + j*stride[1] + k*stride[2]
 				dst := rows[j*ox : (j+1)*ox]
@@ -148,7 +158,7 @@ func PreprocessROI(v *volume.Volume, roi Box, p Preprocessing) (*NetInput, error
 					dst[i] = lerp(a, b, tab[0].w[i])
 				}
 			}
-			plane := low[k*oy*ox : (k+1)*oy*ox]
+			plane := low[at[k]:][:oy*ox]
 			for j := 0; j < oy; j++ {
 				r0 := rows[int(tab[1].lo[j])*ox:][:ox]
 				r1 := rows[int(tab[1].hi[j])*ox:][:ox]
@@ -171,8 +181,8 @@ func PreprocessROI(v *volume.Volume, roi Box, p Preprocessing) (*NetInput, error
 	}
 	parallel(oz, func(k0, k1 int) {
 		for k := k0; k < k1; k++ {
-			s0 := low[int(tab[2].lo[k])*oy*ox:][:oy*ox]
-			s1 := low[int(tab[2].hi[k])*oy*ox:][:oy*ox]
+			s0 := low[at[tab[2].lo[k]]:][:oy*ox]
+			s1 := low[at[tab[2].hi[k]]:][:oy*ox]
 			w := tab[2].w[k]
 			for j := 0; j < oy; j++ {
 				dst := res[(k*py+j)*px:][:ox]
@@ -186,4 +196,55 @@ func PreprocessROI(v *volume.Volume, roi Box, p Preprocessing) (*NetInput, error
 		}
 	})
 	return &NetInput{Data: res, Size: out, Padded: padded, Spacing: s}, nil
+}
+
+// neededSlices lists, in increasing order, the input slices (0..nz−1) that
+// an axis table reads.
+func neededSlices(t axisTable, nz int) []int {
+	need := make([]bool, nz)
+	for o := range t.lo {
+		need[t.lo[o]] = true
+		need[t.hi[o]] = true
+	}
+	var ks []int
+	for k, ok := range need {
+		if ok {
+			ks = append(ks, k)
+		}
+	}
+	return ks
+}
+
+// SlicesRead lists the slices along the volume's own k axis (its file
+// order, e.g. a DICOM series' sorted slices) that Preprocess reads for a
+// network with preprocessing p on the whole volume of geometry g, in
+// increasing order. A viewer loads them first and starts the network
+// before the rest of a thin-slice series has arrived. When k is not the
+// canonical slice axis (a sagittal or coronal acquisition), every slice
+// is needed and all are returned.
+func SlicesRead(g volume.Geometry, p Preprocessing) []int {
+	all := func() []int {
+		ks := make([]int, g.Size[2])
+		for k := range ks {
+			ks[k] = k
+		}
+		return ks
+	}
+	o := g.NearestOrientation()
+	if o.Axis[2] != 2 || p.SpacingMM[0] <= 0 || g.Size[2] < 1 {
+		return all()
+	}
+	nz := g.Size[2]
+	tab := newAxisTable(ResampledSize(nz, g.Spacing[2], p.SpacingMM[0]), nz, p.SpacingMM[0]/g.Spacing[2])
+	ks := neededSlices(tab, nz)
+	if o.Sign[2] < 0 {
+		// Canonical k runs against the file's k.
+		for i, k := range ks {
+			ks[i] = nz - 1 - k
+		}
+		for i, j := 0, len(ks)-1; i < j; i, j = i+1, j-1 {
+			ks[i], ks[j] = ks[j], ks[i]
+		}
+	}
+	return ks
 }

@@ -114,6 +114,11 @@ func (r *Result) Apply(o PostOptions) (*volume.Mask, error) {
 			}
 		}
 	}
+	if r.input.NearestOrientation().IsCanonical() {
+		// The canonical grid is the input's own: the mask just built is
+		// the answer (a thin-slice mask is 262 MB; no second copy).
+		return &volume.Mask{Geometry: r.input, Voxels: canon.Voxels}, nil
+	}
 	return volume.MaskFromCanonical(canon, r.input)
 }
 

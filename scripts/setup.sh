@@ -28,7 +28,7 @@ VIEWER_PACKAGES=(
   libgdcm-dev libcharls-dev libopenjp2-7-dev
 )
 TEST_PACKAGES=(
-  xvfb imagemagick x11-utils xdotool
+  xvfb imagemagick x11-utils xdotool hyperfine
   dcm2niix dcmtk libgdcm-tools dicom3tools
   python3-numpy python3-scipy python3-nibabel python3-pydicom python3-torch
 )

@@ -14,6 +14,7 @@ const (
 	ChangeCursor   Change = 1 << iota // the linked crosshair moved (slices may or may not have)
 	ChangeWindow                      // window/level changed: grey images need re-rendering
 	ChangeOverlays                    // overlays changed: only overlay layers need compositing
+	ChangeVoxels                      // more of a loading volume arrived: grey images need re-rendering
 )
 
 // Scene is the state the three linked views share: the volume being shown,
@@ -107,6 +108,10 @@ func (sc *Scene) SetOverlays(o ...Overlay) {
 // Overlays returns the current overlays.
 func (sc *Scene) Overlays() []Overlay { return sc.overlays }
 
+// VoxelsChanged tells the views that more slices of a volume being loaded
+// have arrived (see Slicer.SetAvailability).
+func (sc *Scene) VoxelsChanged() { sc.notify(ChangeVoxels) }
+
 // OverlaysChanged tells the views that an overlay's content or style changed.
 func (sc *Scene) OverlaysChanged() { sc.notify(ChangeOverlays) }
 
@@ -163,6 +168,9 @@ type Readout struct {
 // ReadAt samples the voxel nearest to a continuous canonical index.
 func (sc *Scene) ReadAt(f [3]float64) Readout {
 	idx, ok := sc.slicer.RoundIndex(f)
+	if ok {
+		_, ok = sc.slicer.Value(idx) // false too for a slice not read yet
+	}
 	r := Readout{Index: idx, Inside: ok}
 	if ok {
 		r.HU, _ = sc.slicer.Value(idx)

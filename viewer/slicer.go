@@ -77,9 +77,45 @@ func (p Plane) Letters() (left, right, top, bottom string) {
 // canonical LPS index order (volume.Canonical), so every plane is a strided
 // walk through memory with no interpolation.
 type Slicer struct {
-	vol  *volume.Volume // canonical
-	note string
+	vol   *volume.Volume // canonical
+	note  string
+	avail Availability // nil: every voxel is there
 }
+
+// Availability tells which slices of a volume that is still being read
+// hold their voxels (a thin-slice series fills in while it is shown).
+type Availability interface {
+	// SliceReady reports whether canonical axial slice k holds its voxels.
+	SliceReady(k int) bool
+	// Complete reports whether every slice does.
+	Complete() bool
+}
+
+// LoadingGrey is the colour of a slice that has not arrived yet: darker
+// than any tissue at the usual windows, lighter than the view's black
+// border, so that it reads as "nothing here yet", never as anatomy.
+const LoadingGrey = 28
+
+// SetAvailability makes the slicer show only slices that have arrived
+// (nil: all have). An axial slice shows once it is ready; coronal and
+// sagittal planes cross every slice and show once all are. Readouts of
+// voxels not yet there report nothing.
+func (s *Slicer) SetAvailability(a Availability) { s.avail = a }
+
+// Ready reports whether the plane's slice can be shown with its final
+// voxels (true for every slice of a fully loaded volume).
+func (s *Slicer) Ready(p Plane, slice int) bool {
+	if s.avail == nil || s.avail.Complete() {
+		return true
+	}
+	if p == Axial {
+		return s.avail.SliceReady(s.ClampSlice(p, slice))
+	}
+	return false
+}
+
+// Loading reports whether part of the volume has not arrived yet.
+func (s *Slicer) Loading() bool { return s.avail != nil && !s.avail.Complete() }
 
 // obliqueTolerance is the angle (degrees) between an index axis and the
 // nearest patient axis above which the display is called approximate.
@@ -208,6 +244,12 @@ func (s *Slicer) Render(dst *image.RGBA, p Plane, slice int, lut *LUT) *image.RG
 		dst = image.NewRGBA(image.Rect(0, 0, w, h))
 	}
 	slice = s.ClampSlice(p, slice)
+	if !s.Ready(p, slice) {
+		for i := 0; i < len(dst.Pix); i += 4 {
+			dst.Pix[i], dst.Pix[i+1], dst.Pix[i+2], dst.Pix[i+3] = LoadingGrey, LoadingGrey, LoadingGrey, 255
+		}
+		return dst
+	}
 	base, sx, sy := Strides(s.vol.Size, p, slice)
 	vox := s.vol.Voxels
 	for y := 0; y < h; y++ {
@@ -236,7 +278,7 @@ func (s *Slicer) Render(dst *image.RGBA, p Plane, slice int, lut *LUT) *image.RG
 // Value returns the HU value at a voxel index and whether it lies inside the
 // volume.
 func (s *Slicer) Value(idx [3]int) (int16, bool) {
-	if !s.vol.Contains(idx[0], idx[1], idx[2]) {
+	if !s.vol.Contains(idx[0], idx[1], idx[2]) || !s.Ready(Axial, idx[2]) {
 		return 0, false
 	}
 	return s.vol.At(idx[0], idx[1], idx[2]), true

@@ -296,7 +296,20 @@ func (v *SliceView) Label() string {
 	if math.Abs(pos) < 0.05 {
 		pos = 0 // no "-0.0"
 	}
-	return fmt.Sprintf("%d/%d  %s %.1f mm", v.Slice()+1, n, axis, pos)
+	l := fmt.Sprintf("%d/%d  %s %.1f mm", v.Slice()+1, n, axis, pos)
+	if !v.scene.Slicer().Ready(v.plane, v.Slice()) {
+		l += "  " + LoadingText
+	}
+	return l
+}
+
+// LoadingText marks a view whose slice has not arrived yet, in its slice
+// label and, large, in its middle.
+const LoadingText = "loading…"
+
+// Loading reports whether the view shows a slice that has not arrived yet.
+func (v *SliceView) Loading() bool {
+	return v.scene != nil && !v.scene.Slicer().Ready(v.plane, v.Slice())
 }
 
 // Zoom is the zoom factor (1 = fit).
@@ -351,7 +364,7 @@ func (v *SliceView) sceneChanged(c viewer.Change) {
 			return
 		}
 	}
-	if c&viewer.ChangeWindow != 0 {
+	if c&(viewer.ChangeWindow|viewer.ChangeVoxels) != 0 {
 		v.renderImage()
 	}
 	if c&viewer.ChangeCursor != 0 && v.Slice() != v.lastSlice {
@@ -760,6 +773,9 @@ func (v *SliceView) CreateRenderer() fyne.WidgetRenderer {
 	r.label = canvas.NewText("", LabelColor)
 	r.label.TextStyle.Monospace = true
 	r.legend.set(v.legend)
+	r.loading = canvas.NewText(LoadingText, LabelColor)
+	r.loading.TextSize = theme.TextSize() * 1.6
+	r.loading.Hide()
 	v.r = r
 	if v.img != nil {
 		r.image.Image = v.img
@@ -782,6 +798,7 @@ type renderer struct {
 	labelBg        *canvas.Rectangle
 	title, label   *canvas.Text
 	legend         legendObjects
+	loading        *canvas.Text // shown, centred, while the slice has not arrived
 }
 
 func (r *renderer) Objects() []fyne.CanvasObject {
@@ -789,7 +806,7 @@ func (r *renderer) Objects() []fyne.CanvasObject {
 		r.letterBg[0], r.letterBg[1], r.letterBg[2], r.letterBg[3], r.titleBg, r.labelBg,
 		r.letters[0], r.letters[1], r.letters[2], r.letters[3], r.title, r.label}
 	objs = append(objs, r.legend.objects()...)
-	return append(objs, r.border)
+	return append(objs, r.loading, r.border)
 }
 
 func (r *renderer) Destroy() {}
@@ -837,6 +854,14 @@ func (r *renderer) updateAnnotations() {
 	if r.v.hideLabel {
 		r.label.Hide()
 		r.labelBg.Hide()
+	}
+	if r.v.Loading() != r.loading.Visible() {
+		if r.v.Loading() {
+			r.loading.Show()
+		} else {
+			r.loading.Hide()
+		}
+		r.layoutLoading()
 	}
 	if txt := r.v.Label(); txt != r.label.Text {
 		r.label.Text = txt
@@ -914,11 +939,20 @@ func (r *renderer) Layout(size fyne.Size) {
 	if r.label.Position().X+r.label.Size().Width+3 > r.letterBg[3].Position().X-2 {
 		r.label.Move(fyne.NewPos(pad+2, r.letterBg[3].Position().Y-r.label.Size().Height-4))
 	}
+	r.layoutLoading()
 	for _, p := range [][2]fyne.CanvasObject{{r.title, r.titleBg}, {r.label, r.labelBg}} {
 		p[1].Move(p[0].Position().SubtractXY(3, 1))
 		p[1].Resize(p[0].Size().AddWidthHeight(6, 2))
 	}
 	r.layoutLegend(size)
+}
+
+// layoutLoading centres the loading text in the view.
+func (r *renderer) layoutLoading() {
+	ms := r.loading.MinSize()
+	size := r.v.Size()
+	r.loading.Resize(ms)
+	r.loading.Move(fyne.NewPos((size.Width-ms.Width)/2, (size.Height-ms.Height)/2))
 }
 
 // layoutCrosshair places the two crosshair lines through the cursor voxel's
