@@ -17,9 +17,19 @@ func (e *Editor) RemoveIsland(seed [3]int) (Change, error) {
 	if err != nil {
 		return Change{}, err
 	}
-	t := &tx{e: e}
+	// Visit the island in memory order (its voxels are marked 3 by
+	// island), so that the flips arrive sorted.
+	vox := e.mask.Voxels
+	t := &tx{e: e, changed: make([]int32, 0, len(comp))}
+	lo, hi := int(comp[0]), int(comp[0])
 	for _, o := range comp {
-		t.set(int(o), 0)
+		lo, hi = min(lo, int(o)), max(hi, int(o))
+	}
+	for o := lo; o <= hi; o++ {
+		if vox[o] == 3 {
+			vox[o] = 1
+			t.set(o, 0)
+		}
 	}
 	return e.commit(fmt.Sprintf("Remove island (%d voxels)", len(comp)), t, nil), nil
 }
@@ -30,11 +40,8 @@ func (e *Editor) KeepIsland(seed [3]int) (Change, error) {
 	if err != nil {
 		return Change{}, err
 	}
-	// Mark the kept island with 2 while the rest is cleared, then restore.
+	// The kept island is marked 3 (by island) while the rest is cleared.
 	vox := e.mask.Voxels
-	for _, o := range comp {
-		vox[o] = 2
-	}
 	t := &tx{e: e}
 	for o, v := range vox {
 		if v == 1 {
@@ -47,7 +54,8 @@ func (e *Editor) KeepIsland(seed [3]int) (Change, error) {
 	return e.commit(fmt.Sprintf("Keep island (%d voxels)", len(comp)), t, nil), nil
 }
 
-// island returns the offsets of the 6-connected component holding seed.
+// island returns the offsets of the 6-connected component holding seed,
+// marked 3 in the mask: the caller must set them back to 0 or 1.
 // Face connectivity is what the cut tools rely on: two regions touching
 // only along an edge or a corner are separate islands.
 func (e *Editor) island(seed [3]int) ([]int32, error) {
@@ -63,12 +71,8 @@ func (e *Editor) island(seed [3]int) ([]int32, error) {
 	if vox[s] == 0 {
 		return nil, ErrNoIsland
 	}
-	comp := floodFill(vox, g.Size, s, 1, 3)
-	// floodFill marked the component 3; give it back its value.
-	for _, o := range comp {
-		vox[o] = 1
-	}
-	return comp, nil
+	// The caller gives the component (marked 3) its value back.
+	return floodFill(vox, g.Size, s, 1, 3), nil
 }
 
 // floodFill relabels the 6-connected component of voxels equal to from
