@@ -79,6 +79,14 @@ func NewLabelOverlay(s *Slicer, m *volume.Mask, label uint8, st Style) (*MaskOve
 // Mask is the mask shown, in canonical voxel order.
 func (o *MaskOverlay) Mask() *volume.Mask { return o.mask }
 
+// Changed tells the overlay that its mask's voxels changed (a mask being
+// edited), so that the slices it cached are read again.
+func (o *MaskOverlay) Changed() {
+	for p := range o.cache {
+		o.cache[p].valid = false
+	}
+}
+
 // Draw implements Overlay.
 func (o *MaskOverlay) Draw(dst *image.RGBA, p Plane, slice int, vp Viewport) {
 	size := o.mask.Size
