@@ -740,6 +740,8 @@ func (u *UI) updateOverlays() {
 	if s.ovl != nil && s.show.Checked {
 		list = append(list, s.ovl)
 	}
+	list = append(list, u.editOverlays()...)
+	u.refreshEditSources()
 	if s.boxOvl != nil {
 		list = append(list, s.boxOvl)
 	}

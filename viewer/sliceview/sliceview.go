@@ -128,6 +128,7 @@ type SliceView struct {
 	boxFrom  fyne.Position
 	boxTo    fyne.Position
 	editing  bool
+	editLast fyne.Position
 	trail    []fyne.Position
 
 	r *renderer
@@ -664,9 +665,10 @@ func (v *SliceView) Dragged(ev *fyne.DragEvent) {
 			from := ev.Position.Subtract(ev.Dragged)
 			v.trail = append(v.trail[:0], from)
 			v.emitEdit(EditBegin, from)
+			v.editLast = from
 		}
 		v.emitEdit(EditMove, ev.Position)
-		v.hoverPos = ev.Position
+		v.hoverPos, v.editLast = ev.Position, ev.Position
 		if v.EditTrail {
 			v.trail = append(v.trail, ev.Position)
 		}
@@ -692,9 +694,7 @@ func (v *SliceView) Dragged(ev *fyne.DragEvent) {
 func (v *SliceView) DragEnd() {
 	if v.editing {
 		v.editing = false
-		if n := len(v.trail); n > 0 {
-			v.emitEdit(EditEnd, v.trail[n-1])
-		}
+		v.emitEdit(EditEnd, v.editLast)
 		v.trail = v.trail[:0]
 		if v.r != nil {
 			v.r.layoutTrail()
