@@ -198,7 +198,6 @@ func TestEditStrokeUndoRedo(t *testing.T) {
 	}
 }
 
-
 // segDistMM is the distance in mm from p to the segment ab (voxel units,
 // square pixels of sp mm).
 func segDistMM(p, a, b [2]float64, sp float64) float64 {

@@ -291,7 +291,9 @@ type Change struct {
 type Box struct{ Min, Max [3]int }
 
 // Empty reports whether the box holds no voxel.
-func (b Box) Empty() bool { return b.Max[0] <= b.Min[0] || b.Max[1] <= b.Min[1] || b.Max[2] <= b.Min[2] }
+func (b Box) Empty() bool {
+	return b.Max[0] <= b.Min[0] || b.Max[1] <= b.Min[1] || b.Max[2] <= b.Min[2]
+}
 
 // commit turns the flips into a history step.
 func (e *Editor) commit(name string, t *tx, axial []int) Change {
