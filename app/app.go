@@ -235,6 +235,7 @@ func (u *UI) mainMenu() *fyne.MainMenu {
 		fyne.NewMenuItemSeparator(),
 		fyne.NewMenuItem("Settings…", u.ShowSettings),
 	)
+	file.Items = append(file.Items, fyne.NewMenuItemSeparator(), u.quitItem())
 	return fyne.NewMainMenu(file, u.editMenu())
 }
 

@@ -169,6 +169,7 @@ func (u *UI) Compare() {
 		c.set = comparison.NewSet(u.vol)
 	}
 	u.syncReference()
+	u.syncEditedCompare()
 	u.showCompareArea(true)
 	if c.running {
 		return
@@ -398,6 +399,7 @@ func (u *UI) displayModels() []*cmpModel {
 			out = append(out, m)
 		}
 	}
+	out = append(out, u.editedCompareModels()...)
 	if c.refDisp != nil {
 		out = append(out, c.refDisp)
 	}

@@ -21,6 +21,7 @@ import (
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
+	"github.com/liverseg/liverseg/comparison"
 	"github.com/liverseg/liverseg/segedit"
 	"github.com/liverseg/liverseg/viewer"
 	"github.com/liverseg/liverseg/viewer/sliceview"
@@ -96,6 +97,8 @@ type editState struct {
 	saveGen   int
 	study     string // path the study was opened from
 	recovery  *segedit.Record
+
+	cmpName string // the edited entry put in the comparison, "" for none
 
 	// Test hooks (Fyne goroutine).
 	onStarted  func(err error)
@@ -863,7 +866,24 @@ func (u *UI) editExportSource() []maskSource {
 	if ed == nil || u.edit.vol != u.vol {
 		return nil
 	}
-	return []maskSource{{Label: ed.Name() + " (edited by hand)", Model: fileSafe(ed.Name()), edited: ed, mask: ed.Mask()}}
+	steps, _, _ := ed.History()
+	from := ed.Source()
+	if from == "" {
+		from = "nothing (drawn by hand)"
+	}
+	note := fmt.Sprintf("whole volume; %d edit steps from %s", ed.Position(), from)
+	if len(steps) > ed.Position() {
+		note += fmt.Sprintf(" (%d undone)", len(steps)-ed.Position())
+	}
+	return []maskSource{{Label: ed.Name() + " (edited by hand)", Model: fileSafe(ed.Name()), edited: ed, mask: ed.Mask(), editNote: note}}
+}
+
+// quitItem replaces Fyne's own Quit so that unsaved edits are asked
+// about first.
+func (u *UI) quitItem() *fyne.MenuItem {
+	it := fyne.NewMenuItem("Quit", func() { u.ConfirmDiscardEdits("Quit", u.app.Quit) })
+	it.IsQuit = true
+	return it
 }
 
 // editMenu is the window's Edit menu.
@@ -875,4 +895,36 @@ func (u *UI) editMenu() *fyne.Menu {
 		fyne.NewMenuItem("Fill between slices", u.FillBetween),
 		fyne.NewMenuItem("Stop editing", func() { u.StopEdit(true) }),
 	)
+}
+
+// syncEditedCompare puts the edited mask, as it is now, in the comparison
+// (a first-class result beside the models: overlay, side by side,
+// disagreement, table), or takes a stale one out (hook in Compare).
+func (u *UI) syncEditedCompare() {
+	s, c := &u.edit, &u.cmp
+	if c.set == nil {
+		return
+	}
+	ed := s.ed
+	if s.cmpName != "" && (ed == nil || ed.Name() != s.cmpName) {
+		c.set.Remove(s.cmpName)
+		delete(c.models, s.cmpName)
+		s.cmpName = ""
+		c.rows = nil
+	}
+	if ed == nil || s.vol != c.set.Study() {
+		return
+	}
+	m := ed.Mask()
+	c.set.Put(&comparison.Entry{Name: ed.Name(), Role: "edited by hand", Mask: m, VolumeML: m.VolumeML()})
+	s.cmpName = ed.Name()
+	c.rows = nil // re-measure: the mask may have changed since the last Compare
+}
+
+// editedCompareModels is the edited mask's display in the comparison.
+func (u *UI) editedCompareModels() []*cmpModel {
+	if m, ok := u.cmp.models[u.edit.cmpName]; ok && u.edit.cmpName != "" {
+		return []*cmpModel{m}
+	}
+	return nil
 }

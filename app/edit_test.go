@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -382,4 +383,106 @@ func TestEditAutosaveAndRecovery(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = volume.Identity
+}
+
+// TestEditedMaskIsAResult edits the student's mask on the abdominal CT
+// (the real student, the real runtime), then: the student's own result is
+// untouched; Compare shows the edited mask as one more result with its row
+// in the table; the export offers it and writes a DICOM SEG that records
+// SEMIAUTOMATIC and passes dciodvfy where installed.
+func TestEditedMaskIsAResult(t *testing.T) {
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	u, h, _ := openCompare(t)
+	student := u.seg.res.Mask
+	before := bytes.Clone(student.Voxels)
+	n := -1
+	for i, s := range u.editSources() {
+		if s.Model == "student" {
+			n = i
+		}
+	}
+	if n < 0 {
+		t.Fatal("the student is not offered as a start")
+	}
+	u.edit.from.SetSelectedIndex(n)
+	startEdit(t, u, 0)
+	ed := u.Editor()
+	if ed.Name() != "student, edited" || ed.Stats().DiceSource != 1 {
+		t.Fatalf("editor %q, Dice vs student %.3f", ed.Name(), ed.Stats().DiceSource)
+	}
+	// Erase a 3D ball at a liver voxel with the brush.
+	seed := insideVoxel(t, ed.CanonicalMask())
+	ax := u.views[0]
+	u.scene.SetCursor(seed)
+	u.SetTool(ToolErase)
+	u.SetBrushRadius(15)
+	u.edit.sphere.SetChecked(true)
+	n0 := ed.Stats().Voxels
+	test.TapAt(ax, ax.ScreenPosition(seed))
+	st := ed.Stats()
+	if st.DiceSource >= 1 || st.Voxels >= n0 {
+		t.Fatalf("erase changed nothing: %+v", st)
+	}
+	if !bytes.Equal(student.Voxels, before) {
+		t.Fatal("editing changed the student's own mask")
+	}
+	if !strings.Contains(u.EditFigures(), "Dice vs student") {
+		t.Fatalf("figures %q", u.EditFigures())
+	}
+
+	u.Compare()
+	if err := wait(t, h.done, "comparison"); err != nil {
+		t.Fatal(err)
+	}
+	wait(t, h.table, "metrics table")
+	found := false
+	for _, r := range u.CompareRows() {
+		if r.Name == "student, edited" {
+			found = true
+			if math.Abs(r.VolumeML-st.VolumeML) > 1e-6 {
+				t.Fatalf("table volume %.3f mL, editor %.3f", r.VolumeML, st.VolumeML)
+			}
+		}
+	}
+	if !found {
+		t.Fatalf("no row for the edited mask: %v", rowNames(u.CompareRows()))
+	}
+	shown := false
+	for _, m := range u.displayModels() {
+		shown = shown || m.name == "student, edited"
+	}
+	if !shown {
+		t.Fatal("the edited mask is not among the compared displays")
+	}
+
+	var src maskSource
+	for _, s := range u.exportSources() {
+		if s.edited != nil {
+			src = s
+		}
+	}
+	if o := src.segOptions(false); !o.SemiAutomatic || o.Manual || !strings.Contains(o.AlgorithmName, "student") {
+		t.Fatalf("SEG options for an edited student mask: %+v", o)
+	}
+	if ok, why := segAvailable(u.vol); ok {
+		out := filepath.Join(t.TempDir(), "edited.dcm")
+		done := make(chan error, 1)
+		u.exp.onDone = func(_ string, err error) { done <- err }
+		u.Export(src, FormatSEG, out)
+		if err := waitFor(t, done, time.Minute, "SEG export"); err != nil {
+			t.Fatal(err)
+		}
+		b, _ := os.ReadFile(out)
+		if !bytes.Contains(b, []byte("SEMIAUTOMATIC")) {
+			t.Fatal("the SEG does not say SEMIAUTOMATIC")
+		}
+		if dciodvfy, err := exec.LookPath("dciodvfy"); err == nil {
+			outp, _ := exec.Command(dciodvfy, out).CombinedOutput()
+			if bytes.Contains(outp, []byte("Error")) {
+				t.Fatalf("dciodvfy: %s", outp)
+			}
+		}
+	} else {
+		t.Logf("SEG not available for this study: %s", why)
+	}
 }

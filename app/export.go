@@ -118,7 +118,8 @@ type maskSource struct {
 	ref   *volume.Mask // canonical, for the reference
 	name  string       // the reference's file name
 	// edited is the edit it came from (mask holds its copy as listed).
-	edited *segedit.Editor
+	edited   *segedit.Editor
+	editNote string // its history in a few words, as listed
 }
 
 // exportSources lists what can be exported now: each model's latest result
