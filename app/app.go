@@ -183,6 +183,7 @@ func New(a fyne.App) *UI {
 		u.editPanel(), widget.NewSeparator(),
 		widget.NewLabelWithStyle("Study", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
 		u.infoText, u.warnText, widget.NewSeparator(), help))
+	u.edit.scroll = panel
 	u.loadPrefs()
 	u.bindPrefs()
 

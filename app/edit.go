@@ -66,11 +66,15 @@ type editState struct {
 	// Widgets.
 	from      *widget.Select
 	fromSrcs  []maskSource
+	// fromUser: the user chose the start (kept while offered);
+	// settingFrom: the program is changing the selection.
+	fromUser, settingFrom bool
 	startBtn  *widget.Button
 	stopBtn   *widget.Button
 	title     *widget.Label
 	figures   *widget.Label
-	tool      *widget.RadioGroup
+	tool      string // the tool selected
+	toolBtns  map[string]*widget.Button
 	radius    *widget.Slider
 	radiusLbl *widget.Label
 	sphere    *widget.Check
@@ -90,6 +94,8 @@ type editState struct {
 	histItems []segedit.StepInfo
 	msg       *widget.Label
 	tools     *fyne.Container // shown while editing
+	box       *fyne.Container // the whole edit panel
+	scroll    *container.Scroll
 
 	// Autosave.
 	store     *segedit.Autosave
@@ -111,7 +117,11 @@ func (u *UI) editPanel() fyne.CanvasObject {
 	if dir, err := segedit.AutosaveDir(); err == nil {
 		s.store = &segedit.Autosave{Dir: dir}
 	}
-	s.from = widget.NewSelect(nil, nil)
+	s.from = widget.NewSelect(nil, func(string) {
+		if !s.settingFrom {
+			s.fromUser = true
+		}
+	})
 	s.from.PlaceHolder = "Start from…"
 	s.startBtn = widget.NewButtonWithIcon("Edit", theme.DocumentCreateIcon(), func() { u.StartEdit(s.from.SelectedIndex()) })
 	s.stopBtn = widget.NewButton("Stop editing", func() { u.StopEdit(true) })
@@ -124,10 +134,16 @@ func (u *UI) editPanel() fyne.CanvasObject {
 	s.msg.Importance = widget.WarningImportance
 	s.msg.Hide()
 
-	s.tool = widget.NewRadioGroup(editTools, func(string) { u.applyTool() })
-	s.tool.Horizontal = true
-	s.tool.Required = true
-	s.tool.Selected = ToolPaint
+	// The palette: one button per tool, the selected one highlighted, three
+	// to a row so that the side panel keeps its width.
+	s.tool = ToolPaint
+	s.toolBtns = map[string]*widget.Button{}
+	palette := container.NewGridWithColumns(3)
+	for _, t := range editTools {
+		b := widget.NewButton(t, func() { u.SetTool(t) })
+		s.toolBtns[t] = b
+		palette.Add(b)
+	}
 	s.radius = widget.NewSlider(0.5, 50)
 	s.radius.Step = 0.5
 	s.radius.Value = 5
@@ -176,23 +192,23 @@ func (u *UI) editPanel() fyne.CanvasObject {
 
 	s.tools = container.NewVBox(
 		s.title, s.figures, s.msg,
-		s.tool,
+		palette,
 		container.NewBorder(nil, nil, widget.NewLabel("Brush"), s.radiusLbl, s.radius),
 		container.NewHBox(s.sphere, s.huOn, container.NewGridWrap(fyne.NewSize(60, s.huLo.MinSize().Height), s.huLo), widget.NewLabel("…"),
 			container.NewGridWrap(fyne.NewSize(60, s.huHi.MinSize().Height), s.huHi)),
-		container.NewHBox(widget.NewLabel("Scissors"), s.shape, widget.NewLabel("slab ± slices (0 = all)"),
-			container.NewGridWrap(fyne.NewSize(50, s.slab.MinSize().Height), s.slab)),
-		container.NewHBox(s.fillBtn, s.smoothBtn, s.smoothSel, container.NewGridWrap(fyne.NewSize(50, s.smoothR.MinSize().Height), s.smoothR), widget.NewLabel("mm")),
 		container.NewHBox(s.undoBtn, s.redoBtn, s.saveBtn, s.stopBtn),
-		widget.NewLabel("History"),
-		container.NewGridWrap(fyne.NewSize(380, 150), s.hist),
+		container.NewBorder(nil, nil, widget.NewLabel("History"), nil, container.NewGridWrap(fyne.NewSize(420, 110), s.hist)),
+		container.NewHBox(widget.NewLabel("Scissors"), s.shape, widget.NewLabel("± slices"),
+			container.NewGridWrap(fyne.NewSize(50, s.slab.MinSize().Height), s.slab), widget.NewLabel("(0 = all)")),
+		container.NewHBox(s.fillBtn, s.smoothBtn, s.smoothSel, container.NewGridWrap(fyne.NewSize(50, s.smoothR.MinSize().Height), s.smoothR), widget.NewLabel("mm")),
 	)
 	s.tools.Hide()
 	u.updateEditControls()
-	return container.NewVBox(
+	s.box = container.NewVBox(
 		widget.NewLabelWithStyle("Edit segmentation", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
 		container.NewBorder(nil, nil, nil, s.startBtn, s.from),
 		s.tools)
+	return s.box
 }
 
 // editSetup wires what the edit mode needs from the window: keys, the
@@ -247,15 +263,20 @@ func (u *UI) refreshEditSources() {
 	for i, src := range s.fromSrcs {
 		opts[i] = src.Label
 	}
+	// Keep the user's choice while it is offered; otherwise the first
+	// (the shown model's result, once there is one).
 	sel := s.from.Selected
-	s.from.Options = opts
-	s.from.ClearSelected()
-	for i, o := range opts {
-		if o == sel || sel == "" && i == 0 {
-			s.from.SetSelected(o)
-			break
+	pick := opts[0]
+	for _, o := range opts {
+		if o == sel && s.fromUser {
+			pick = o
 		}
 	}
+	s.settingFrom = true
+	s.from.Options = opts
+	s.from.ClearSelected()
+	s.from.SetSelected(pick)
+	s.settingFrom = false
 	s.from.Refresh()
 }
 
@@ -344,6 +365,11 @@ func (u *UI) installEditor(ed *segedit.Editor) {
 		u.seg.show.SetChecked(false)
 	}
 	s.tools.Show()
+	if s.scroll != nil {
+		// Bring the tools into view: the side panel scrolls.
+		s.scroll.Refresh()
+		s.scroll.ScrollToOffset(fyne.NewPos(0, s.box.Position().Y))
+	}
 	u.updateOverlays()
 	u.applyTool()
 	u.editChanged(false)
@@ -404,7 +430,7 @@ func (u *UI) editOverlays() []viewer.Overlay {
 func (u *UI) editVolumeShown(v *volume.Volume) {
 	s := &u.edit
 	u.resetEdit()
-	s.study = v.Info.Source
+	s.study, s.fromUser = v.Info.Source, false
 	if r := s.recovery; r != nil && s.store != nil {
 		s.recovery = nil
 		m, err := s.store.Load(*r)
@@ -429,7 +455,17 @@ func (u *UI) applyTool() {
 		s.radiusLbl.SetText(fmt.Sprintf("%4.1f mm", s.radius.Value))
 	}
 	editing := s.ed != nil
-	tool := s.tool.Selected
+	tool := s.tool
+	for t, b := range s.toolBtns {
+		imp := widget.MediumImportance
+		if t == tool {
+			imp = widget.HighImportance
+		}
+		if b.Importance != imp {
+			b.Importance = imp
+			b.Refresh()
+		}
+	}
 	for _, v := range u.views {
 		v.EditMode = editing && tool != ToolCrosshair
 		v.EditTrail = editing && tool == ToolScissors
@@ -442,7 +478,13 @@ func (u *UI) applyTool() {
 }
 
 // SetTool selects an edit tool (one of the Tool constants).
-func (u *UI) SetTool(t string) { u.edit.tool.SetSelected(t) }
+func (u *UI) SetTool(t string) {
+	u.edit.tool = t
+	u.applyTool()
+}
+
+// Tool is the edit tool selected.
+func (u *UI) Tool() string { return u.edit.tool }
 
 // SetBrushRadius sets the brush radius in mm.
 func (u *UI) SetBrushRadius(mm float64) { u.edit.radius.SetValue(mm) }
@@ -460,10 +502,10 @@ func (u *UI) editRune(r rune) bool {
 	case ']':
 		s.radius.SetValue(math.Min(s.radius.Max, brushStep(s.radius.Value, 1)))
 	case 'x', 'X':
-		if s.tool.Selected == ToolErase {
-			s.tool.SetSelected(ToolPaint)
+		if s.tool == ToolErase {
+			u.SetTool(ToolPaint)
 		} else {
-			s.tool.SetSelected(ToolErase)
+			u.SetTool(ToolErase)
 		}
 	default:
 		return false
@@ -505,7 +547,7 @@ func (u *UI) onEdit(v *sliceview.SliceView, phase sliceview.EditPhase, idx [3]fl
 	if s.ed == nil {
 		return
 	}
-	switch s.tool.Selected {
+	switch s.tool {
 	case ToolPaint, ToolErase:
 		switch phase {
 		case sliceview.EditBegin:
@@ -514,7 +556,7 @@ func (u *UI) onEdit(v *sliceview.SliceView, phase sliceview.EditPhase, idx [3]fl
 				u.editError(err)
 				return
 			}
-			st, err := s.ed.BeginStroke(b, s.tool.Selected == ToolErase)
+			st, err := s.ed.BeginStroke(b, s.tool == ToolErase)
 			if err != nil {
 				u.editError(err)
 				return
@@ -541,7 +583,7 @@ func (u *UI) onEdit(v *sliceview.SliceView, phase sliceview.EditPhase, idx [3]fl
 		}
 		seed := [3]int{int(math.Round(idx[0])), int(math.Round(idx[1])), int(math.Round(idx[2]))}
 		var err error
-		if s.tool.Selected == ToolKeepIsland {
+		if s.tool == ToolKeepIsland {
 			_, err = s.ed.KeepIsland(seed)
 		} else {
 			_, err = s.ed.RemoveIsland(seed)
@@ -694,10 +736,10 @@ func (u *UI) showEditFigures() {
 	s.title.SetText(ed.Name() + dirty)
 	parts := []string{fmt.Sprintf("Volume %.1f mL", st.VolumeML)}
 	if !math.IsNaN(st.DiceSource) {
-		parts = append(parts, fmt.Sprintf("Dice vs %s %.3f", ed.Source(), st.DiceSource))
+		parts = append(parts, fmt.Sprintf("Dice vs %s %.4f", ed.Source(), st.DiceSource))
 	}
 	if !math.IsNaN(st.DiceRef) {
-		parts = append(parts, fmt.Sprintf("vs reference %.3f", st.DiceRef))
+		parts = append(parts, fmt.Sprintf("vs reference %.4f", st.DiceRef))
 	}
 	s.figures.SetText(strings.Join(parts, " · "))
 }

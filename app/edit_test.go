@@ -178,8 +178,8 @@ func TestEditStrokeUndoRedo(t *testing.T) {
 
 	// X toggles erase; an erase drag along the same line takes it all back.
 	ax.TypedRune('x')
-	if u.edit.tool.Selected != ToolErase {
-		t.Fatalf("tool after X: %s", u.edit.tool.Selected)
+	if u.Tool() != ToolErase {
+		t.Fatalf("tool after X: %s", u.Tool())
 	}
 	u.SetBrushRadius(4)
 	drag(ax, pa, pb)

@@ -91,10 +91,12 @@ func (u *UI) rememberResult(res *inference.Result) {
 	for i, r := range e.results {
 		if r.Model == res.Model {
 			e.results[i] = res
+			u.refreshEditSources()
 			return
 		}
 	}
 	e.results = append(e.results, res)
+	u.refreshEditSources()
 }
 
 // modelResults are the latest results of the models run on the open study.
