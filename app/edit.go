@@ -64,38 +64,38 @@ type editState struct {
 	busy   bool         // a source mask is being built
 
 	// Widgets.
-	from      *widget.Select
-	fromSrcs  []maskSource
+	from     *widget.Select
+	fromSrcs []maskSource
 	// fromUser: the user chose the start (kept while offered);
 	// settingFrom: the program is changing the selection.
 	fromUser, settingFrom bool
-	startBtn  *widget.Button
-	stopBtn   *widget.Button
-	title     *widget.Label
-	figures   *widget.Label
-	tool      string // the tool selected
-	toolBtns  map[string]*widget.Button
-	radius    *widget.Slider
-	radiusLbl *widget.Label
-	sphere    *widget.Check
-	huOn      *widget.Check
-	huLo      *widget.Entry
-	huHi      *widget.Entry
-	shape     *widget.Select
-	slab      *widget.Entry
-	smoothSel *widget.Select
-	smoothR   *widget.Entry
-	fillBtn   *widget.Button
-	smoothBtn *widget.Button
-	undoBtn   *widget.Button
-	redoBtn   *widget.Button
-	saveBtn   *widget.Button
-	hist      *widget.List
-	histItems []segedit.StepInfo
-	msg       *widget.Label
-	tools     *fyne.Container // shown while editing
-	box       *fyne.Container // the whole edit panel
-	scroll    *container.Scroll
+	startBtn              *widget.Button
+	stopBtn               *widget.Button
+	title                 *widget.Label
+	figures               *widget.Label
+	tool                  string // the tool selected
+	toolBtns              map[string]*widget.Button
+	radius                *widget.Slider
+	radiusLbl             *widget.Label
+	sphere                *widget.Check
+	huOn                  *widget.Check
+	huLo                  *widget.Entry
+	huHi                  *widget.Entry
+	shape                 *widget.Select
+	slab                  *widget.Entry
+	smoothSel             *widget.Select
+	smoothR               *widget.Entry
+	fillBtn               *widget.Button
+	smoothBtn             *widget.Button
+	undoBtn               *widget.Button
+	redoBtn               *widget.Button
+	saveBtn               *widget.Button
+	hist                  *widget.List
+	histItems             []segedit.StepInfo
+	msg                   *widget.Label
+	tools                 *fyne.Container // shown while editing
+	box                   *fyne.Container // the whole edit panel
+	scroll                *container.Scroll
 
 	// Autosave.
 	store     *segedit.Autosave
