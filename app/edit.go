@@ -150,8 +150,21 @@ func (u *UI) editPanel() fyne.CanvasObject {
 	s.radiusLbl = widget.NewLabel("")
 	s.radiusLbl.TextStyle.Monospace = true
 	s.radius.OnChanged = func(float64) { u.applyTool() }
-	s.sphere = widget.NewCheck("3D (sphere)", nil)
-	s.huOn = widget.NewCheck("Only HU", nil)
+	s.radius.OnChangeEnded = func(float64) {
+		if c := u.win.Canvas(); c.Focused() != nil {
+			c.Unfocus()
+		}
+	}
+	// Checks and sliders give the keyboard back at once, so that [ ] X
+	// keep working after a click on them (keys reach the views only when
+	// no widget has focus).
+	release := func() {
+		if c := u.win.Canvas(); c != nil && c.Focused() != nil {
+			c.Unfocus()
+		}
+	}
+	s.sphere = widget.NewCheck("3D (sphere)", func(bool) { release() })
+	s.huOn = widget.NewCheck("Only HU", func(bool) { release() })
 	s.huLo = widget.NewEntry()
 	s.huLo.SetText("60")
 	s.huHi = widget.NewEntry()
@@ -222,6 +235,11 @@ func (u *UI) editSetup() {
 	undo := &desktop.CustomShortcut{KeyName: fyne.KeyZ, Modifier: fyne.KeyModifierShortcutDefault}
 	redo := &desktop.CustomShortcut{KeyName: fyne.KeyZ, Modifier: fyne.KeyModifierShortcutDefault | fyne.KeyModifierShift}
 	redoY := &desktop.CustomShortcut{KeyName: fyne.KeyY, Modifier: fyne.KeyModifierShortcutDefault}
+	// The desktop driver turns Ctrl+Z into fyne.ShortcutUndo and
+	// Ctrl+Shift+Z / Ctrl+Y into fyne.ShortcutRedo; the custom ones catch
+	// drivers that do not.
+	c.AddShortcut(&fyne.ShortcutUndo{}, func(fyne.Shortcut) { u.Undo() })
+	c.AddShortcut(&fyne.ShortcutRedo{}, func(fyne.Shortcut) { u.Redo() })
 	c.AddShortcut(undo, func(fyne.Shortcut) { u.Undo() })
 	c.AddShortcut(redo, func(fyne.Shortcut) { u.Redo() })
 	c.AddShortcut(redoY, func(fyne.Shortcut) { u.Redo() })

@@ -156,16 +156,24 @@ func TestEditStrokeUndoRedo(t *testing.T) {
 	}
 	painted := bytes.Clone(got)
 
-	shortcut(u, fyne.KeyZ, fyne.KeyModifierShortcutDefault)
+	u.win.Canvas().(fyne.Shortcutable).TypedShortcut(&fyne.ShortcutUndo{}) // Ctrl+Z as the desktop driver sends it
 	if u.Editor().Stats().Voxels != 0 || !u.Editor().CanRedo() {
 		t.Fatal("Ctrl+Z did not undo the stroke")
 	}
 	if after := canvasPixel(u, ax, [3]int{25, 23, k}); after != before {
 		t.Fatal("the overlay still shows the undone stroke")
 	}
-	shortcut(u, fyne.KeyZ, fyne.KeyModifierShortcutDefault|fyne.KeyModifierShift)
+	u.win.Canvas().(fyne.Shortcutable).TypedShortcut(&fyne.ShortcutRedo{}) // Ctrl+Shift+Z
 	if !bytes.Equal(u.Editor().CanonicalMask().Voxels, painted) {
 		t.Fatal("Ctrl+Shift+Z did not redo the stroke bit for bit")
+	}
+	shortcut(u, fyne.KeyZ, fyne.KeyModifierShortcutDefault)
+	if u.Editor().Stats().Voxels != 0 {
+		t.Fatal("the custom Ctrl+Z did not undo")
+	}
+	shortcut(u, fyne.KeyZ, fyne.KeyModifierShortcutDefault|fyne.KeyModifierShift)
+	if !bytes.Equal(u.Editor().CanonicalMask().Voxels, painted) {
+		t.Fatal("the custom Ctrl+Shift+Z did not redo")
 	}
 	test.Tap(u.edit.undoBtn)
 	if u.Editor().Stats().Voxels != 0 {
@@ -188,7 +196,13 @@ func TestEditStrokeUndoRedo(t *testing.T) {
 	}
 	// [ and ] change the brush size.
 	u.SetBrushRadius(10)
-	ax.TypedRune(']')
+	// Keys reach the edit mode after a click on a check box too.
+	test.Tap(u.edit.sphere)
+	test.Tap(u.edit.sphere)
+	if u.win.Canvas().Focused() != nil {
+		t.Fatal("the check box kept the keyboard focus")
+	}
+	u.win.Canvas().(interface{ OnTypedRune() func(rune) }).OnTypedRune()(']')
 	if u.edit.radius.Value != 11 || ax.BrushRadiusMM != 11 {
 		t.Fatalf("brush after ] from 10 mm: %.1f (view %.1f)", u.edit.radius.Value, ax.BrushRadiusMM)
 	}
