@@ -976,7 +976,9 @@ func (u *UI) syncEditedCompare() {
 		return
 	}
 	m := ed.Mask()
-	c.set.Put(&comparison.Entry{Name: ed.Name(), Role: "edited by hand", Mask: m, VolumeML: m.VolumeML()})
+	// No network ran: its times are undefined ("—" in the table), and it
+	// stays out of the speed chart (timedRows).
+	c.set.Put(&comparison.Entry{Name: ed.Name(), Role: "edited by hand", Mask: m, VolumeML: m.VolumeML(), InferMS: math.NaN(), TotalMS: math.NaN()})
 	s.cmpName = ed.Name()
 	c.rows = nil // re-measure: the mask may have changed since the last Compare
 }
@@ -987,4 +989,16 @@ func (u *UI) editedCompareModels() []*cmpModel {
 		return []*cmpModel{m}
 	}
 	return nil
+}
+
+// timedRows are the rows of results a network produced (the chart plots
+// Dice against network time).
+func timedRows(rows []comparison.Row) []comparison.Row {
+	out := make([]comparison.Row, 0, len(rows))
+	for _, r := range rows {
+		if !math.IsNaN(r.InferMS) {
+			out = append(out, r)
+		}
+	}
+	return out
 }
