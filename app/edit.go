@@ -109,6 +109,7 @@ type editState struct {
 	// Test hooks (Fyne goroutine).
 	onStarted  func(err error)
 	onAutosave func(err error)
+	onSmoothed func(err error)
 }
 
 // editPanel builds the edit controls (the hook in the side panel).
@@ -565,6 +566,12 @@ func (u *UI) onEdit(v *sliceview.SliceView, phase sliceview.EditPhase, idx [3]fl
 	if s.ed == nil {
 		return
 	}
+	if s.busy && s.stroke == nil {
+		if phase == sliceview.EditBegin {
+			u.editError(errors.New("wait for the smoothing to finish"))
+		}
+		return
+	}
 	switch s.tool {
 	case ToolPaint, ToolErase:
 		switch phase {
@@ -639,17 +646,19 @@ func (u *UI) onEdit(v *sliceview.SliceView, phase sliceview.EditPhase, idx [3]fl
 // FillBetween fills the axial slices between those edited with the 2D
 // brush on the axial view.
 func (u *UI) FillBetween() {
-	if u.edit.ed == nil {
+	if u.edit.ed == nil || u.edit.busy {
 		return
 	}
 	_, err := u.edit.ed.FillBetween(nil)
 	u.editDone(err)
 }
 
-// SmoothEdit applies the chosen smoothing with the radius in mm.
+// SmoothEdit applies the chosen smoothing with the radius in mm. The
+// distance transforms run in the background (up to a few seconds for a
+// whole liver on a busy machine); editing waits meanwhile.
 func (u *UI) SmoothEdit() {
 	s := &u.edit
-	if s.ed == nil {
+	if s.ed == nil || s.busy {
 		return
 	}
 	r, err := strconv.ParseFloat(strings.TrimSpace(s.smoothR.Text), 64)
@@ -657,13 +666,38 @@ func (u *UI) SmoothEdit() {
 		u.editError(fmt.Errorf("smoothing radius %q: enter millimetres", s.smoothR.Text))
 		return
 	}
-	_, err = s.ed.Smooth(segedit.SmoothKind(s.smoothSel.SelectedIndex()), r)
-	u.editDone(err)
+	p, err := s.ed.PrepareSmooth(segedit.SmoothKind(s.smoothSel.SelectedIndex()), r)
+	if err != nil {
+		u.editError(err)
+		return
+	}
+	ed := s.ed
+	s.busy = true
+	s.smoothBtn.Disable()
+	u.setStatus("Smoothing…")
+	go func() {
+		p.Compute()
+		u.do(func() {
+			s.busy = false
+			s.smoothBtn.Enable()
+			if s.ed != ed {
+				return // editing stopped or another study opened
+			}
+			_, err := p.Apply()
+			u.editDone(err)
+			if err == nil {
+				u.setStatus("Smoothed.")
+			}
+			if s.onSmoothed != nil {
+				s.onSmoothed(err)
+			}
+		})
+	}()
 }
 
 // Undo and Redo step through the edit history (Ctrl+Z, Ctrl+Shift+Z).
 func (u *UI) Undo() {
-	if ed := u.edit.ed; ed != nil && ed.CanUndo() {
+	if ed := u.edit.ed; ed != nil && ed.CanUndo() && !u.edit.busy {
 		ed.Undo()
 		u.editChanged(true)
 	}
@@ -671,7 +705,7 @@ func (u *UI) Undo() {
 
 // Redo re-applies the last undone step.
 func (u *UI) Redo() {
-	if ed := u.edit.ed; ed != nil && ed.CanRedo() {
+	if ed := u.edit.ed; ed != nil && ed.CanRedo() && !u.edit.busy {
 		ed.Redo()
 		u.editChanged(true)
 	}
@@ -681,7 +715,7 @@ func (u *UI) Redo() {
 // (a click in the history list).
 func (u *UI) GoToStep(n int) {
 	ed := u.edit.ed
-	if ed == nil {
+	if ed == nil || u.edit.busy {
 		return
 	}
 	for ed.Position() > n && ed.CanUndo() {

@@ -307,10 +307,25 @@ func TestEditFillBetweenAndScissors(t *testing.T) {
 	if len(u.edit.histItems) != 4 {
 		t.Fatalf("history has %d steps, want 4 (two paints, fill, cut)", len(u.edit.histItems))
 	}
+	cutDone := bytes.Clone(m.Voxels)
+	// Smoothing runs in the background and lands as one more step.
+	smoothed := make(chan error, 1)
+	u.edit.onSmoothed = func(err error) { smoothed <- err }
+	test.Tap(u.edit.smoothBtn)
+	if err := waitFor(t, smoothed, time.Minute, "smoothing"); err != nil {
+		t.Fatal(err)
+	}
+	if len(u.edit.histItems) != 5 || !strings.HasPrefix(u.edit.histItems[4].Name, "Smooth (closing 3 mm)") {
+		t.Fatalf("history after smoothing: %+v", u.edit.histItems)
+	}
 	// Clicking the first history entry goes back to it.
 	u.edit.hist.Select(0)
 	if u.Editor().Position() != 1 {
 		t.Fatalf("position %d after choosing step 1", u.Editor().Position())
+	}
+	u.edit.hist.Select(3)
+	if !bytes.Equal(m.Voxels, cutDone) {
+		t.Fatal("going forward to step 4 did not restore the cut mask")
 	}
 }
 

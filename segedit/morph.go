@@ -169,43 +169,103 @@ func (k SmoothKind) String() string {
 // Smooth applies a morphological smoothing with a radius in mm (balls
 // measured exactly with anisotropic spacing through the Euclidean distance
 // transform; the median's box likewise in mm) over the mask's bounding box,
-// as one step.
+// as one step. It is PrepareSmooth, Compute and Apply in one call.
 func (e *Editor) Smooth(kind SmoothKind, radiusMM float64) (Change, error) {
+	p, err := e.PrepareSmooth(kind, radiusMM)
+	if err != nil {
+		return Change{}, err
+	}
+	p.Compute()
+	return p.Apply()
+}
+
+// Pending is an operation split so that its heavy part can run off the
+// UI goroutine: Prepare (the editor's goroutine) copies what it needs,
+// Compute (any goroutine) works on the copy only, Apply (the editor's
+// goroutine again) records the result as one step, provided the mask has
+// not changed since Prepare.
+type Pending struct {
+	e     *Editor
+	state int
+	name  string
+	kind  SmoothKind
+	r     float64
+	lo    [3]int
+	size  [3]int
+	crop  []uint8
+	res   []uint8
+	done  bool
+}
+
+// ErrChanged is returned by Pending.Apply when the mask was edited after
+// the operation was prepared.
+var ErrChanged = errors.New("segedit: the mask changed while the operation was computed")
+
+// PrepareSmooth copies the mask's bounding box (with a margin of the
+// radius) for a smoothing.
+func (e *Editor) PrepareSmooth(kind SmoothKind, radiusMM float64) (*Pending, error) {
 	if e.stroke != nil {
-		return Change{}, ErrStrokeOpen
+		return nil, ErrStrokeOpen
 	}
 	if !(radiusMM > 0) || math.IsInf(radiusMM, 0) {
-		return Change{}, fmt.Errorf("segedit: smoothing radius %v mm is not positive", radiusMM)
+		return nil, fmt.Errorf("segedit: smoothing radius %v mm is not positive", radiusMM)
 	}
-	name := fmt.Sprintf("Smooth (%s %.3g mm)", kind, radiusMM)
+	if kind < Closing || kind > Median {
+		return nil, fmt.Errorf("segedit: unknown smoothing %d", kind)
+	}
+	p := &Pending{e: e, state: e.stateID(), name: fmt.Sprintf("Smooth (%s %.3g mm)", kind, radiusMM), kind: kind, r: radiusMM}
 	bb, any := e.maskBounds()
 	if !any {
-		return Change{Name: name}, nil
+		return p, nil
 	}
 	sp := e.geom.Spacing
 	n := e.geom.Size
-	var lo, size [3]int
 	for a := 0; a < 3; a++ {
 		m := int(math.Ceil(radiusMM/sp[a])) + 1
-		lo[a] = max(bb.Min[a]-m, 0)
-		size[a] = min(bb.Max[a]+m, n[a]) - lo[a]
+		p.lo[a] = max(bb.Min[a]-m, 0)
+		p.size[a] = min(bb.Max[a]+m, n[a]) - p.lo[a]
 	}
-	crop := make([]uint8, size[0]*size[1]*size[2])
-	e.eachCrop(lo, size, func(c, o int) { crop[c] = e.mask.Voxels[o] })
-	var res []uint8
-	switch kind {
+	p.crop = make([]uint8, p.size[0]*p.size[1]*p.size[2])
+	e.eachCrop(p.lo, p.size, func(c, o int) { p.crop[c] = e.mask.Voxels[o] })
+	return p, nil
+}
+
+// Compute does the work on the copy; it touches nothing of the editor.
+func (p *Pending) Compute() {
+	if p.done || p.crop == nil {
+		p.done = true
+		return
+	}
+	sp := p.e.geom.Spacing
+	switch p.kind {
 	case Closing:
-		res = erode(dilate(crop, size, sp, radiusMM), size, sp, radiusMM)
+		p.res = erode(dilate(p.crop, p.size, sp, p.r), p.size, sp, p.r)
 	case Opening:
-		res = dilate(erode(crop, size, sp, radiusMM), size, sp, radiusMM)
-	case Median:
-		res = majority(crop, size, sp, radiusMM)
+		p.res = dilate(erode(p.crop, p.size, sp, p.r), p.size, sp, p.r)
 	default:
-		return Change{}, fmt.Errorf("segedit: unknown smoothing %d", kind)
+		p.res = majority(p.crop, p.size, sp, p.r)
+	}
+	p.done = true
+}
+
+// Apply records the computed result as one step.
+func (p *Pending) Apply() (Change, error) {
+	e := p.e
+	if !p.done {
+		return Change{}, errors.New("segedit: Apply before Compute")
+	}
+	if e.stroke != nil {
+		return Change{}, ErrStrokeOpen
+	}
+	if e.stateID() != p.state {
+		return Change{}, ErrChanged
+	}
+	if p.res == nil {
+		return Change{Name: p.name}, nil
 	}
 	t := &tx{e: e}
-	e.eachCrop(lo, size, func(c, o int) { t.set(o, res[c]) })
-	return e.commit(name, t, nil), nil
+	e.eachCrop(p.lo, p.size, func(c, o int) { t.set(o, p.res[c]) })
+	return e.commit(p.name, t, nil), nil
 }
 
 // eachCrop calls fn with each voxel's offset in a crop of the given origin

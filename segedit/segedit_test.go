@@ -601,3 +601,26 @@ func TestNewRejectsOtherGrids(t *testing.T) {
 		t.Fatal("a cancelled stroke left voxels or a step")
 	}
 }
+
+// TestPendingSmoothRefusesAChangedMask: a smoothing computed in the
+// background is not applied over an edit made meanwhile.
+func TestPendingSmoothRefusesAChangedMask(t *testing.T) {
+	g := volume.Identity([3]int{30, 30, 10}, [3]float64{1, 1, 2})
+	e, _ := New(volume.New(g), boxMask(g, [2][3]int{{5, 5, 2}, {20, 20, 8}}), "m", Options{})
+	p, err := e.PrepareSmooth(Opening, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Compute()
+	if _, err := e.Stroke([][3]float64{{25, 25, 5}}, Brush{RadiusMM: 2, Axis: 2}, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Apply(); err != ErrChanged {
+		t.Fatalf("Apply after an edit: %v, want ErrChanged", err)
+	}
+	p, _ = e.PrepareSmooth(Opening, 2)
+	p.Compute()
+	if ch, err := p.Apply(); err != nil || !ch.Step {
+		t.Fatalf("Apply: %v %+v", err, ch)
+	}
+}
