@@ -2,7 +2,9 @@ package app
 
 import (
 	"bytes"
+	"context"
 	"fmt"
+	"image"
 	"math"
 	"os"
 	"os/exec"
@@ -14,6 +16,7 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/driver/desktop"
 	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/widget"
 
 	"github.com/liverseg/liverseg/nifti"
 	"github.com/liverseg/liverseg/segedit"
@@ -513,5 +516,95 @@ func TestEditedMaskIsAResult(t *testing.T) {
 		}
 	} else {
 		t.Logf("SEG not available for this study: %s", why)
+	}
+}
+
+// findButton returns the button with the given text in o's tree.
+func findButton(o fyne.CanvasObject, text string) *widget.Button {
+	if b, ok := o.(*widget.Button); ok && b.Text == text {
+		return b
+	}
+	var kids []fyne.CanvasObject
+	switch c := o.(type) {
+	case *fyne.Container:
+		kids = c.Objects
+	case fyne.Widget:
+		kids = test.WidgetRenderer(c).Objects()
+	}
+	for _, k := range kids {
+		if b := findButton(k, text); b != nil {
+			return b
+		}
+	}
+	return nil
+}
+
+// TestUnsavedEditsAskFirst: opening another study with unexported edits
+// asks; "Keep editing" keeps them, "Discard edits" drops them and their
+// autosave, then opens. The report lists the edited mask as its own row.
+func TestUnsavedEditsAskFirst(t *testing.T) {
+	u := editUI(t)
+	ax := u.views[0]
+	u.SetTool(ToolPaint)
+	test.TapAt(ax, ax.ScreenPosition([3]int{30, 25, ax.Slice()}))
+	ed := u.Editor()
+	if !ed.Dirty() {
+		t.Fatal("not dirty after a stroke")
+	}
+
+	// The report has a row for it, no network figures.
+	in := u.reportInput(image.NewRGBA(image.Rect(0, 0, 4, 4)))
+	d, err := buildReport(context.Background(), in, nil, "x.png")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var row *reportModel
+	for i := range d.Models {
+		if d.Models[i].Role == "edited by hand" {
+			row = &d.Models[i]
+		}
+	}
+	if row == nil || math.Abs(row.VolumeML-ed.Stats().VolumeML) > 1e-9 || !strings.Contains(row.Region, "1 edit steps") {
+		t.Fatalf("report rows %+v", d.Models)
+	}
+	if o := in.sources[len(in.sources)-1].segOptions(false); !o.Manual || o.SemiAutomatic {
+		t.Fatalf("a mask drawn from nothing must be MANUAL: %+v", o)
+	}
+
+	gen := u.load.gen
+	u.Open(filepath.Join(t.TempDir(), "other.nii.gz"))
+	top := u.win.Canvas().Overlays().Top()
+	if top == nil || u.load.gen != gen {
+		t.Fatal("opening another study did not ask first")
+	}
+	keep := findButton(top, "Keep editing")
+	if keep == nil {
+		t.Fatal("no Keep editing button")
+	}
+	test.Tap(keep)
+	if u.Editor() != ed || u.load.gen != gen {
+		t.Fatal("Keep editing lost the edit or opened the study")
+	}
+	saved := make(chan error, 1)
+	u.edit.onAutosave = func(err error) { saved <- err }
+	u.AutosaveNow()
+	waitFor(t, saved, time.Minute, "autosave")
+	if recs, _ := u.edit.store.List(); len(recs) != 1 {
+		t.Fatalf("%d autosaves", len(recs))
+	}
+	done := make(chan error, 1)
+	u.load.onDone = func(err error) { done <- err }
+	u.Open(filepath.Join(t.TempDir(), "other.nii.gz"))
+	discard := findButton(u.win.Canvas().Overlays().Top(), "Discard edits")
+	if discard == nil {
+		t.Fatal("no Discard edits button")
+	}
+	test.Tap(discard)
+	waitFor(t, done, time.Minute, "open after discarding") // the file does not exist: an error, but it was tried
+	if u.Editor() != nil {
+		t.Fatal("the edit survived Discard")
+	}
+	if recs, _ := u.edit.store.List(); len(recs) != 0 {
+		t.Fatalf("autosave left after discarding: %+v", recs)
 	}
 }

@@ -4,7 +4,11 @@ import (
 	"bytes"
 	"math"
 	"math/rand"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/liverseg/liverseg/metrics"
 	"github.com/liverseg/liverseg/volume"
@@ -622,5 +626,46 @@ func TestPendingSmoothRefusesAChangedMask(t *testing.T) {
 	p.Compute()
 	if ch, err := p.Apply(); err != nil || !ch.Step {
 		t.Fatalf("Apply: %v %+v", err, ch)
+	}
+}
+
+func TestAutosave(t *testing.T) {
+	a := Autosave{Dir: filepath.Join(t.TempDir(), "edits")}
+	if recs, err := a.List(); err != nil || len(recs) != 0 {
+		t.Fatalf("empty folder: %v %v", recs, err)
+	}
+	g := volume.Geometry{Size: [3]int{12, 10, 6}, Spacing: [3]float64{0.8, 0.8, 2}, Direction: [3][3]float64{{-1, 0, 0}, {0, -1, 0}, {0, 0, 1}}, Origin: [3]float64{5, 6, 7}}
+	m := boxMask(g, [2][3]int{{2, 2, 1}, {7, 6, 4}})
+	r1 := Record{Study: "/data/a", SeriesUID: "1.2.3", Name: "student, edited", Source: "student", Saved: time.Unix(100, 0).UTC(), Steps: 3, VolumeML: m.VolumeML()}
+	r2 := Record{Study: "/data/b", Name: "drawn by hand", Saved: time.Unix(200, 0).UTC()}
+	for _, r := range []Record{r1, r2, r1} { // saving again replaces
+		if err := a.Save(r, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	recs, err := a.List()
+	if err != nil || len(recs) != 2 || recs[0].Study != "/data/b" {
+		t.Fatalf("records %+v (%v): want two, newest first", recs, err)
+	}
+	got, err := a.Load(recs[1])
+	if err != nil || !bytes.Equal(got.Voxels, m.Voxels) || !got.SameGrid(g, 1e-3) {
+		t.Fatalf("loaded mask differs (%v)", err)
+	}
+	// A damaged record is named and skipped; the others still list.
+	if err := os.WriteFile(filepath.Join(a.Dir, "broken.json"), []byte("{"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	recs, err = a.List()
+	if len(recs) != 2 || err == nil || !strings.Contains(err.Error(), "broken.json") {
+		t.Fatalf("with a damaged record: %d records, %v", len(recs), err)
+	}
+	if err := a.Remove(r1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(a.Dir, r1.Key()+".nii.gz")); !os.IsNotExist(err) {
+		t.Fatal("mask left after Remove")
+	}
+	if err := a.Remove(r1); err != nil {
+		t.Fatalf("removing twice: %v", err)
 	}
 }
