@@ -249,6 +249,16 @@ func (u *UI) editSetup() {
 	})
 }
 
+// EditedMask is a copy of the mask being edited, on the CT's own grid, or
+// nil when nothing is being edited: what other features (3D view,
+// resection planning) take as "the current mask" when the user edited one.
+func (u *UI) EditedMask() *volume.Mask {
+	if ed := u.edit.ed; ed != nil && u.edit.vol == u.vol {
+		return ed.Mask()
+	}
+	return nil
+}
+
 // Editor is the segmentation being edited, or nil.
 func (u *UI) Editor() *segedit.Editor { return u.edit.ed }
 
