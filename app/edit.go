@@ -36,9 +36,10 @@ const (
 	ToolKeepIsland   = "Keep island"
 	ToolRemoveIsland = "Remove island"
 	ToolScissors     = "Scissors"
+	ToolRemoveLeak   = "Remove leak"
 )
 
-var editTools = []string{ToolCrosshair, ToolPaint, ToolErase, ToolKeepIsland, ToolRemoveIsland, ToolScissors}
+var editTools = []string{ToolCrosshair, ToolPaint, ToolErase, ToolKeepIsland, ToolRemoveIsland, ToolRemoveLeak, ToolScissors}
 
 // Scissors shapes offered.
 var scissorsShapes = []string{"Cut along the line", "Erase inside", "Erase outside"}
@@ -61,7 +62,7 @@ type editState struct {
 
 	stroke *segedit.Stroke
 	path   [][3]float64 // scissors points while drawing
-	busy   bool         // a source mask is being built
+	busy   bool         // a source mask is being built, or a step computed in the background
 
 	// Widgets.
 	from     *widget.Select
@@ -85,6 +86,7 @@ type editState struct {
 	slab                  *widget.Entry
 	smoothSel             *widget.Select
 	smoothR               *widget.Entry
+	neck                  *widget.Entry
 	fillBtn               *widget.Button
 	smoothBtn             *widget.Button
 	undoBtn               *widget.Button
@@ -139,7 +141,7 @@ func (u *UI) editPanel() fyne.CanvasObject {
 	// to a row so that the side panel keeps its width.
 	s.tool = ToolPaint
 	s.toolBtns = map[string]*widget.Button{}
-	palette := container.NewGridWithColumns(3)
+	palette := container.NewGridWithColumns(4)
 	for _, t := range editTools {
 		b := widget.NewButton(t, func() { u.SetTool(t) })
 		s.toolBtns[t] = b
@@ -178,6 +180,8 @@ func (u *UI) editPanel() fyne.CanvasObject {
 	s.smoothSel.Selected = smoothKinds[0]
 	s.smoothR = widget.NewEntry()
 	s.smoothR.SetText("3")
+	s.neck = widget.NewEntry()
+	s.neck.SetText("3")
 	s.fillBtn = widget.NewButton("Fill between slices", u.FillBetween)
 	s.smoothBtn = widget.NewButton("Smooth", u.SmoothEdit)
 	s.undoBtn = widget.NewButtonWithIcon("Undo", theme.ContentUndoIcon(), u.Undo)
@@ -212,6 +216,7 @@ func (u *UI) editPanel() fyne.CanvasObject {
 			container.NewGridWrap(fyne.NewSize(60, s.huHi.MinSize().Height), s.huHi)),
 		container.NewHBox(s.undoBtn, s.redoBtn, s.saveBtn, s.stopBtn),
 		container.NewBorder(nil, nil, widget.NewLabel("History"), nil, container.NewGridWrap(fyne.NewSize(420, 110), s.hist)),
+		container.NewHBox(widget.NewLabel("Remove leak: cut necks up to 2 ×"), container.NewGridWrap(fyne.NewSize(50, s.neck.MinSize().Height), s.neck), widget.NewLabel("mm")),
 		container.NewHBox(widget.NewLabel("Scissors"), s.shape, widget.NewLabel("± slices"),
 			container.NewGridWrap(fyne.NewSize(50, s.slab.MinSize().Height), s.slab), widget.NewLabel("(0 = all)")),
 		container.NewHBox(s.fillBtn, s.smoothBtn, s.smoothSel, container.NewGridWrap(fyne.NewSize(50, s.smoothR.MinSize().Height), s.smoothR), widget.NewLabel("mm")),
@@ -578,7 +583,7 @@ func (u *UI) onEdit(v *sliceview.SliceView, phase sliceview.EditPhase, idx [3]fl
 	}
 	if s.busy && s.stroke == nil {
 		if phase == sliceview.EditBegin {
-			u.editError(errors.New("wait for the smoothing to finish"))
+			u.editError(errors.New("wait for the operation in progress to finish"))
 		}
 		return
 	}
@@ -627,6 +632,25 @@ func (u *UI) onEdit(v *sliceview.SliceView, phase sliceview.EditPhase, idx [3]fl
 			err = errors.New("click inside the segmentation to choose an island")
 		}
 		u.editDone(err)
+	case ToolRemoveLeak:
+		if phase != sliceview.EditBegin {
+			return
+		}
+		r, err := strconv.ParseFloat(strings.TrimSpace(s.neck.Text), 64)
+		if err != nil {
+			u.editError(fmt.Errorf("leak neck %q: enter millimetres", s.neck.Text))
+			return
+		}
+		seed := [3]int{int(math.Round(idx[0])), int(math.Round(idx[1])), int(math.Round(idx[2]))}
+		p, err := s.ed.PrepareRemoveLeak(seed, r)
+		if errors.Is(err, segedit.ErrNoIsland) {
+			err = errors.New("click inside the leak to remove it")
+		}
+		if err != nil {
+			u.editError(err)
+			return
+		}
+		u.runPending(p, "Removing the leak…")
 	case ToolScissors:
 		switch phase {
 		case sliceview.EditBegin:
@@ -681,10 +705,17 @@ func (u *UI) SmoothEdit() {
 		u.editError(err)
 		return
 	}
+	u.runPending(p, "Smoothing…")
+}
+
+// runPending computes p in the background (editing waits; the window does
+// not) and records it as one step when done.
+func (u *UI) runPending(p *segedit.Pending, what string) {
+	s := &u.edit
 	ed := s.ed
 	s.busy = true
 	s.smoothBtn.Disable()
-	u.setStatus("Smoothing…")
+	u.setStatus(what)
 	go func() {
 		p.Compute()
 		u.do(func() {
@@ -696,7 +727,7 @@ func (u *UI) SmoothEdit() {
 			_, err := p.Apply()
 			u.editDone(err)
 			if err == nil {
-				u.setStatus("Smoothed.")
+				u.setStatus(strings.TrimSuffix(what, "…") + ": done.")
 			}
 			if s.onSmoothed != nil {
 				s.onSmoothed(err)

@@ -608,3 +608,42 @@ func TestUnsavedEditsAskFirst(t *testing.T) {
 		t.Fatalf("autosave left after discarding: %+v", recs)
 	}
 }
+
+// TestEditRemoveLeak: painted liver and leak joined by a thin bridge; one
+// click with Remove leak takes the leak and leaves the liver.
+func TestEditRemoveLeak(t *testing.T) {
+	u := editUI(t)
+	ax := u.views[0]
+	k := ax.Slice()
+	u.SetTool(ToolPaint)
+	u.SetBrushRadius(6)
+	u.edit.sphere.SetChecked(true)
+	test.TapAt(ax, ax.ScreenPosition([3]int{15, 25, k}))
+	test.TapAt(ax, ax.ScreenPosition([3]int{45, 25, k}))
+	u.edit.sphere.SetChecked(false)
+	u.SetBrushRadius(0.8) // a bridge about two voxels wide on this slice
+	p0, p1 := ax.ScreenPosition([3]int{15, 25, k}), ax.ScreenPosition([3]int{45, 25, k})
+	drag(ax, p0, p1)
+	m := u.Editor().CanonicalMask()
+	if _, err := u.Editor().RemoveIsland([3]int{45, 25, k}); err != nil {
+		t.Fatal(err)
+	}
+	if m.Voxels[u.vol.Offset(15, 25, k)] != 0 {
+		t.Fatal("the bridge does not join the two: the test proves nothing")
+	}
+	u.Undo()
+	u.SetTool(ToolRemoveLeak)
+	u.edit.neck.SetText("2")
+	done := make(chan error, 1)
+	u.edit.onSmoothed = func(err error) { done <- err }
+	test.TapAt(ax, ax.ScreenPosition([3]int{45, 25, k}))
+	if err := waitFor(t, done, time.Minute, "remove leak"); err != nil {
+		t.Fatal(err)
+	}
+	if m.Voxels[u.vol.Offset(45, 25, k)] != 0 || m.Voxels[u.vol.Offset(15, 25, k)] == 0 {
+		t.Fatal("Remove leak did not take the clicked blob only")
+	}
+	if last := u.edit.histItems[len(u.edit.histItems)-1].Name; !strings.HasPrefix(last, "Remove leak") {
+		t.Fatalf("last step %q", last)
+	}
+}

@@ -185,16 +185,16 @@ func (e *Editor) Smooth(kind SmoothKind, radiusMM float64) (Change, error) {
 // goroutine again) records the result as one step, provided the mask has
 // not changed since Prepare.
 type Pending struct {
-	e     *Editor
-	state int
-	name  string
-	kind  SmoothKind
-	r     float64
-	lo    [3]int
-	size  [3]int
-	crop  []uint8
-	res   []uint8
-	done  bool
+	e       *Editor
+	state   int
+	name    string
+	lo      [3]int
+	size    [3]int
+	crop    []uint8
+	compute func(crop []uint8) ([]uint8, error) // on the copy only
+	res     []uint8
+	err     error
+	done    bool
 }
 
 // ErrChanged is returned by Pending.Apply when the mask was edited after
@@ -213,37 +213,45 @@ func (e *Editor) PrepareSmooth(kind SmoothKind, radiusMM float64) (*Pending, err
 	if kind < Closing || kind > Median {
 		return nil, fmt.Errorf("segedit: unknown smoothing %d", kind)
 	}
-	p := &Pending{e: e, state: e.stateID(), name: fmt.Sprintf("Smooth (%s %.3g mm)", kind, radiusMM), kind: kind, r: radiusMM}
+	sp := e.geom.Spacing
+	var f func(crop []uint8, n [3]int) []uint8
+	switch kind {
+	case Closing:
+		f = func(c []uint8, n [3]int) []uint8 { return erode(dilate(c, n, sp, radiusMM), n, sp, radiusMM) }
+	case Opening:
+		f = func(c []uint8, n [3]int) []uint8 { return dilate(erode(c, n, sp, radiusMM), n, sp, radiusMM) }
+	default:
+		f = func(c []uint8, n [3]int) []uint8 { return majority(c, n, sp, radiusMM) }
+	}
+	p := e.prepareCrop(fmt.Sprintf("Smooth (%s %.3g mm)", kind, radiusMM), radiusMM)
+	p.compute = func(c []uint8) ([]uint8, error) { return f(c, p.size), nil }
+	return p, nil
+}
+
+// prepareCrop copies the mask's bounding box with a margin of marginMM
+// (plus a voxel) into a Pending.
+func (e *Editor) prepareCrop(name string, marginMM float64) *Pending {
+	p := &Pending{e: e, state: e.stateID(), name: name}
 	bb, any := e.maskBounds()
 	if !any {
-		return p, nil
+		return p
 	}
 	sp := e.geom.Spacing
 	n := e.geom.Size
 	for a := 0; a < 3; a++ {
-		m := int(math.Ceil(radiusMM/sp[a])) + 1
+		m := int(math.Ceil(marginMM/sp[a])) + 1
 		p.lo[a] = max(bb.Min[a]-m, 0)
 		p.size[a] = min(bb.Max[a]+m, n[a]) - p.lo[a]
 	}
 	p.crop = make([]uint8, p.size[0]*p.size[1]*p.size[2])
 	e.eachCrop(p.lo, p.size, func(c, o int) { p.crop[c] = e.mask.Voxels[o] })
-	return p, nil
+	return p
 }
 
 // Compute does the work on the copy; it touches nothing of the editor.
 func (p *Pending) Compute() {
-	if p.done || p.crop == nil {
-		p.done = true
-		return
-	}
-	sp := p.e.geom.Spacing
-	switch p.kind {
-	case Closing:
-		p.res = erode(dilate(p.crop, p.size, sp, p.r), p.size, sp, p.r)
-	case Opening:
-		p.res = dilate(erode(p.crop, p.size, sp, p.r), p.size, sp, p.r)
-	default:
-		p.res = majority(p.crop, p.size, sp, p.r)
+	if !p.done && p.crop != nil {
+		p.res, p.err = p.compute(p.crop)
 	}
 	p.done = true
 }
@@ -253,6 +261,9 @@ func (p *Pending) Apply() (Change, error) {
 	e := p.e
 	if !p.done {
 		return Change{}, errors.New("segedit: Apply before Compute")
+	}
+	if p.err != nil {
+		return Change{}, p.err
 	}
 	if e.stroke != nil {
 		return Change{}, ErrStrokeOpen
@@ -399,4 +410,70 @@ func majority(m []uint8, n [3]int, sp [3]float64, r float64) []uint8 {
 		}
 	}
 	return out
+}
+
+// PrepareRemoveLeak prepares the removal of a leak that is joined to the
+// liver by a neck narrower than 2·neckMM: the mask is eroded by neckMM
+// (which cuts the neck), the eroded part holding seed (the click, in the
+// leak) is grown back by neckMM inside the mask, and what it covers is
+// erased — except voxels as close to the rest of the mask, which stay with
+// it; leftovers of the leak no longer joined to the rest go too. The
+// leak need not be an island: this is "cut it off where it joins
+// and remove it" in one click.
+func (e *Editor) PrepareRemoveLeak(seed [3]int, neckMM float64) (*Pending, error) {
+	if e.stroke != nil {
+		return nil, ErrStrokeOpen
+	}
+	if !(neckMM > 0) || math.IsInf(neckMM, 0) {
+		return nil, fmt.Errorf("segedit: neck radius %v mm is not positive", neckMM)
+	}
+	if !e.geom.Contains(seed[0], seed[1], seed[2]) {
+		return nil, fmt.Errorf("segedit: voxel %v is outside the grid %v", seed, e.geom.Size)
+	}
+	if e.mask.Voxels[e.geom.Offset(seed[0], seed[1], seed[2])] == 0 {
+		return nil, ErrNoIsland
+	}
+	p := e.prepareCrop(fmt.Sprintf("Remove leak (neck %.3g mm)", neckMM), neckMM)
+	sp := e.geom.Spacing
+	p.compute = func(c []uint8) ([]uint8, error) {
+		n := p.size
+		s := (seed[2]-p.lo[2])*n[0]*n[1] + (seed[1]-p.lo[1])*n[0] + seed[0] - p.lo[0]
+		er := erode(c, n, sp, neckMM)
+		if er[s] == 0 {
+			return nil, fmt.Errorf("segedit: the mask at the click is thinner than %.3g mm: click deeper inside the leak, or use a smaller neck", 2*neckMM)
+		}
+		// er: 1 = eroded mask; the clicked component becomes 3.
+		floodFill(er, n, s, 1, 3)
+		leak := make([]uint8, len(er))
+		rest := make([]uint8, len(er))
+		for i, v := range er {
+			switch v {
+			case 3:
+				leak[i] = 1
+			case 1:
+				rest[i] = 1
+			}
+		}
+		gl := dilate(leak, n, sp, neckMM)
+		gr := dilate(rest, n, sp, neckMM)
+		out := make([]uint8, len(c))
+		for i, v := range c {
+			if v != 0 && !(gl[i] != 0 && gr[i] == 0) {
+				out[i] = 1
+			}
+		}
+		// Slivers of the leak that the regrown core did not cover (its
+		// edges and corners) are no longer joined to the rest: keep only
+		// what is connected to the rest of the mask.
+		for i, v := range rest {
+			if v != 0 && out[i] == 1 {
+				floodFill(out, n, i, 1, 2)
+			}
+		}
+		for i, v := range out {
+			out[i] = v >> 1
+		}
+		return out, nil
+	}
+	return p, nil
 }

@@ -669,3 +669,56 @@ func TestAutosave(t *testing.T) {
 		t.Fatalf("removing twice: %v", err)
 	}
 }
+
+// TestRemoveLeak: a leak joined to the liver by a 2.4 mm neck is removed
+// with one click (neck 2 mm) without a cut; the liver keeps every voxel.
+func TestRemoveLeak(t *testing.T) {
+	g := volume.Identity([3]int{44, 24, 14}, [3]float64{0.8, 0.8, 2})
+	liver := [2][3]int{{2, 2, 1}, {18, 22, 13}}
+	neck := [2][3]int{{18, 10, 5}, {24, 13, 9}}
+	leak := [2][3]int{{24, 4, 2}, {40, 20, 12}}
+	src := boxMask(g, liver, neck, leak)
+	e, _ := New(volume.New(g), src, "model", Options{})
+	p, err := e.PrepareRemoveLeak([3]int{32, 12, 7}, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Compute()
+	ch, err := p.Apply()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := e.CanonicalMask().Voxels
+	for k := liver[0][2]; k < liver[1][2]; k++ {
+		for j := liver[0][1]; j < liver[1][1]; j++ {
+			for i := liver[0][0]; i < liver[1][0]; i++ {
+				if m[g.Offset(i, j, k)] == 0 {
+					t.Fatalf("liver voxel (%d,%d,%d) removed", i, j, k)
+				}
+			}
+		}
+	}
+	for k := leak[0][2]; k < leak[1][2]; k++ {
+		for j := leak[0][1]; j < leak[1][1]; j++ {
+			for i := leak[0][0] + 3; i < leak[1][0]; i++ {
+				if m[g.Offset(i, j, k)] != 0 {
+					t.Fatalf("leak voxel (%d,%d,%d) kept", i, j, k)
+				}
+			}
+		}
+	}
+	if !strings.HasPrefix(ch.Name, "Remove leak") {
+		t.Fatalf("step %q", ch.Name)
+	}
+	checkStats(t, e)
+	// A click on the neck itself (thinner than the erosion) is refused.
+	e.Undo()
+	if _, err := e.PrepareRemoveLeak([3]int{21, 11, 7}, 2); err != nil {
+		t.Fatal(err)
+	}
+	p, _ = e.PrepareRemoveLeak([3]int{21, 11, 7}, 2)
+	p.Compute()
+	if _, err := p.Apply(); err == nil || !strings.Contains(err.Error(), "thinner") {
+		t.Fatalf("click on the neck: %v", err)
+	}
+}
