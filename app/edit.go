@@ -465,7 +465,9 @@ func (u *UI) editVolumeShown(v *volume.Volume) {
 	s := &u.edit
 	u.resetEdit()
 	s.study, s.fromUser = v.Info.Source, false
-	if r := s.recovery; r != nil && s.store != nil {
+	// A folder with several series asks which to open: the recovery waits
+	// for the series it was saved on.
+	if r := s.recovery; r != nil && s.store != nil && (r.SeriesUID == "" || r.SeriesUID == v.Info.SeriesInstanceUID) {
 		s.recovery = nil
 		m, err := s.store.Load(*r)
 		var ed *segedit.Editor
