@@ -647,3 +647,50 @@ func TestEditRemoveLeak(t *testing.T) {
 		t.Fatalf("last step %q", last)
 	}
 }
+
+// TestEditNonCanonicalStudy paints on a study stored right-to-left,
+// anterior-to-posterior and feet-first (every axis reversed): the
+// exported mask, in the file's own voxel order, holds exactly the voxels
+// within the brush radius of the clicked point in patient millimetres.
+func TestEditNonCanonicalStudy(t *testing.T) {
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	u := newUI(t)
+	v := reversed(synthetic(), [3]bool{true, true, true})
+	if v.NearestOrientation().IsCanonical() {
+		t.Fatal("the test volume is canonical")
+	}
+	if err := u.ShowVolume(v); err != nil {
+		t.Fatal(err)
+	}
+	startEdit(t, u, len(u.editSources())-1)
+	sag := u.views[2] // paint on the sagittal view this time
+	u.SetTool(ToolPaint)
+	u.SetBrushRadius(4)
+	u.edit.sphere.SetChecked(true)
+	c := [3]int{sag.Slice(), 20, 15}
+	test.TapAt(sag, sag.ScreenPosition(c))
+	P := u.scene.Slicer().Patient([3]float64{float64(c[0]), float64(c[1]), float64(c[2])})
+	m := u.Editor().Mask()
+	if m.Geometry != v.Geometry {
+		t.Fatal("the result is not on the study's own grid")
+	}
+	n := 0
+	for k := 0; k < v.Size[2]; k++ {
+		for j := 0; j < v.Size[1]; j++ {
+			for i := 0; i < v.Size[0]; i++ {
+				X := v.IndexToPatient([3]float64{float64(i), float64(j), float64(k)})
+				d := math.Sqrt((X[0]-P[0])*(X[0]-P[0]) + (X[1]-P[1])*(X[1]-P[1]) + (X[2]-P[2])*(X[2]-P[2]))
+				on := m.Voxels[v.Offset(i, j, k)] != 0
+				if math.Abs(d-4) > 0.05 && on != (d < 4) {
+					t.Fatalf("voxel (%d,%d,%d) %.2f mm from the click: painted %v", i, j, k, d, on)
+				}
+				if on {
+					n++
+				}
+			}
+		}
+	}
+	if n < 50 {
+		t.Fatalf("only %d voxels painted", n)
+	}
+}
