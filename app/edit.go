@@ -605,11 +605,11 @@ func (u *UI) onEdit(v *sliceview.SliceView, phase sliceview.EditPhase, idx [3]fl
 			}
 			s.stroke = st
 			st.To(idx)
-			u.editRedraw()
+			u.strokeRedraw()
 		case sliceview.EditMove:
 			if s.stroke != nil {
 				s.stroke.To(idx)
-				u.editRedraw()
+				u.strokeRedraw()
 			}
 		case sliceview.EditEnd:
 			if s.stroke != nil {
@@ -790,6 +790,26 @@ func (u *UI) editRedraw() {
 	if u.edit.ovl != nil && u.scene != nil {
 		u.edit.ovl.Changed()
 		u.scene.OverlaysChanged()
+	}
+	u.showEditFigures()
+}
+
+// strokeRedraw redraws, during a stroke, only the views whose slice holds
+// voxels the stroke just changed (a 2D stroke on the axial view leaves the
+// coronal and sagittal layers alone unless the crosshair crosses it).
+func (u *UI) strokeRedraw() {
+	s := &u.edit
+	if s.stroke == nil || s.ovl == nil || u.scene == nil {
+		return
+	}
+	b := s.stroke.Dirty()
+	if !b.Empty() {
+		s.ovl.ChangedIn(b.Min, b.Max)
+		for _, v := range u.views {
+			if n, k := v.Plane().NormalAxis(), v.Slice(); k >= b.Min[n] && k < b.Max[n] {
+				v.OverlaysChanged()
+			}
+		}
 	}
 	u.showEditFigures()
 }

@@ -87,6 +87,17 @@ func (o *MaskOverlay) Changed() {
 	}
 }
 
+// ChangedIn is Changed for a mask whose voxels changed only inside the
+// canonical box [lo, hi): a cached slice outside it stays.
+func (o *MaskOverlay) ChangedIn(lo, hi [3]int) {
+	for p := range o.cache {
+		n := Plane(p).NormalAxis()
+		if c := &o.cache[p]; c.slice >= lo[n] && c.slice < hi[n] {
+			c.valid = false
+		}
+	}
+}
+
 // Draw implements Overlay.
 func (o *MaskOverlay) Draw(dst *image.RGBA, p Plane, slice int, vp Viewport) {
 	size := o.mask.Size
