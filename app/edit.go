@@ -446,8 +446,33 @@ func (u *UI) resetEdit() {
 		s.tools.Hide()
 	}
 	s.histItems = nil
+	u.dropEditedCompare()
 	u.updateOverlays()
 	u.updateEditControls()
+}
+
+// dropEditedCompare takes the edited mask out of the comparison when
+// editing ends.
+func (u *UI) dropEditedCompare() {
+	s, c := &u.edit, &u.cmp
+	name := s.cmpName
+	s.cmpName = ""
+	if name == "" || c.set == nil || c.area == nil {
+		return
+	}
+	c.set.Remove(name)
+	delete(c.models, name)
+	delete(c.triOverlay, name)
+	delete(c.sbsOverlay, name)
+	if c.disPair[0] == name || c.disPair[1] == name {
+		c.dis, c.disPair = nil, [2]string{}
+	}
+	c.rows = nil
+	u.rebuildLegend()
+	u.rebuildSideBySide()
+	u.updatePairChoices()
+	u.showMode()
+	u.refreshTable()
 }
 
 // editOverlays is the edited mask's overlay for the scene (the hook in

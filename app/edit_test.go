@@ -493,6 +493,21 @@ func TestEditedMaskIsAResult(t *testing.T) {
 			src = s
 		}
 	}
+	defer func() {
+		// Stopping the edit takes it out of the comparison.
+		u.StopEdit(false)
+		wait(t, h.table, "metrics table without the edit")
+		for _, r := range u.CompareRows() {
+			if r.Name == "student, edited" {
+				t.Fatal("the edited row survived Stop editing")
+			}
+		}
+		for _, m := range u.displayModels() {
+			if m.name == "student, edited" {
+				t.Fatal("the edited display survived Stop editing")
+			}
+		}
+	}()
 	if o := src.segOptions(false); !o.SemiAutomatic || o.Manual || !strings.Contains(o.AlgorithmName, "student") {
 		t.Fatalf("SEG options for an edited student mask: %+v", o)
 	}
