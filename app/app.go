@@ -93,6 +93,7 @@ func Run(path string) {
 	} else {
 		u.OpenDemo()
 	}
+	u.OfferRecovery()
 	a.Run()
 }
 
@@ -126,6 +127,7 @@ type UI struct {
 	cmp      cmpState
 	wl       wlState
 	shown    shownState // a series shown while it loads (progressive.go)
+	edit     editState
 }
 
 const customPreset = "Custom"
@@ -183,8 +185,10 @@ func newWithSettings(a fyne.App, st settings) *UI {
 	help.Wrapping = fyne.TextWrapWord
 	panel := container.NewVScroll(container.NewVBox(
 		u.segPanel(), widget.NewSeparator(),
+		u.editPanel(), widget.NewSeparator(),
 		widget.NewLabelWithStyle("Study", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
 		u.infoText, u.warnText, widget.NewSeparator(), help))
+	u.edit.scroll = panel
 	u.loadPrefs()
 	u.bindPrefs()
 
@@ -211,6 +215,7 @@ func newWithSettings(a fyne.App, st settings) *UI {
 	u.win.Canvas().SetOnTypedRune(func(r rune) { u.active.TypedRune(r) })
 	u.win.SetOnDropped(u.dropped)
 	u.win.SetMainMenu(u.mainMenu())
+	u.editSetup()
 	u.setStatus("Open a DICOM folder or file, or a NIfTI file (.nii, .nii.gz), or drop one on this window.")
 	u.win.SetOnClosed(func() {
 		u.stopWorker()
@@ -236,7 +241,8 @@ func (u *UI) mainMenu() *fyne.MainMenu {
 		fyne.NewMenuItemSeparator(),
 		fyne.NewMenuItem("Settings…", u.ShowSettings),
 	)
-	return fyne.NewMainMenu(file)
+	file.Items = append(file.Items, fyne.NewMenuItemSeparator(), u.quitItem())
+	return fyne.NewMainMenu(file, u.editMenu())
 }
 
 // dropped opens files and folders dropped on the window (several DICOM
@@ -274,6 +280,7 @@ func (u *UI) openOrOverlay(paths []string) {
 const helpText = `Segmentation: the student runs when a study opens; pick another model and Run, or Cancel. Compare models runs all four and shows them as outlines, side by side or as a disagreement map, with a metrics table and a chart. The threshold slider re-contours the kept probability map without re-running. Box: drag a rectangle on a view to segment only that region (the third axis comes from a box drawn on another view, else the whole extent).
 Mouse: wheel = slice · click/drag = crosshair (all views follow) · right drag or ctrl+drag = window/level (→ wider, ↓ higher level) · middle or shift+drag = pan · ctrl+wheel = zoom.
 Keys (view under focus): Page Up/Down, ↑/↓ = slice · Home/End = first/last · + / − = zoom · 0 = reset.
+Edit (Edit segmentation in this panel, or the Edit menu): start from any model, the reference or nothing; tools Crosshair · Paint · Erase · Keep/Remove island (click) · Remove leak (click a leak joined by a thin neck) · Scissors (drag a line: cut along it, or erase inside/outside, through all slices or ± a slab) · Fill between slices (axial slices painted with the 2D brush) · Smooth. Keys: [ / ] = brush size · X = paint/erase · Ctrl+Z = undo · Ctrl+Shift+Z or Ctrl+Y = redo. The brush radius is in mm (circle around the pointer); "3D" paints a sphere; "Only HU" limits paint and erase to an intensity range.
 Slices step towards S, P and L (index +1). Views are radiological: patient right on screen left.`
 
 func (u *UI) emptyState() *fyne.Container {
@@ -348,6 +355,7 @@ func (u *UI) showVolume(v *volume.Volume, avail viewer.Availability) error {
 	}
 	u.win.SetTitle(title)
 	u.setStatus("Opened " + v.Info.Source)
+	u.editVolumeShown(v)
 	return nil
 }
 

@@ -178,6 +178,7 @@ func (u *UI) Compare() {
 		c.set = comparison.NewSet(u.vol)
 	}
 	u.syncReference()
+	u.syncEditedCompare()
 	u.showCompareArea(true)
 	if c.running {
 		return
@@ -407,6 +408,7 @@ func (u *UI) displayModels() []*cmpModel {
 			out = append(out, m)
 		}
 	}
+	out = append(out, u.editedCompareModels()...)
 	if c.refDisp != nil {
 		out = append(out, c.refDisp)
 	}

@@ -72,7 +72,12 @@ var (
 // teacher, "ref" with the reference mask.
 var tableCols = []tableCol{
 	{"Model", 11, func(r comparison.Row) string { return r.Name }},
-	{"Params", 9, func(r comparison.Row) string { return groupThousands(r.Params) }},
+	{"Params", 9, func(r comparison.Row) string {
+		if r.Params == 0 {
+			return undefined // not a network (an edited mask)
+		}
+		return groupThousands(r.Params)
+	}},
 	{"Net ms", 5, func(r comparison.Row) string { return fmtNum(r.InferMS, "%.0f") }},
 	{"Total ms", 5, func(r comparison.Row) string { return fmtNum(r.TotalMS, "%.0f") }},
 	{"Vol mL", 6, func(r comparison.Row) string { return fmtNum(r.VolumeML, "%.1f") }},
@@ -212,7 +217,7 @@ func (u *UI) refreshTable() {
 		var chart image.Image
 		var cerr error
 		if err == nil {
-			chart, cerr = comparison.Chart(rows, chartW, chartH)
+			chart, cerr = comparison.Chart(timedRows(rows), chartW, chartH)
 		}
 		u.do(func() {
 			if gen != c.tableGen || set != c.set {

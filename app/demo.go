@@ -17,6 +17,10 @@ const DemoSeed = 1
 // overlay so the student's result can be judged against it. Must be called
 // on the Fyne goroutine.
 func (u *UI) OpenDemo() {
+	if ed := u.edit.ed; ed != nil && ed.Dirty() {
+		u.ConfirmDiscardEdits("Open the demo study", u.OpenDemo)
+		return
+	}
 	ctx := u.startLoad("Preparing the demo study (synthetic phantom, not patient data)")
 	gen := u.load.gen
 	go func() {

@@ -29,6 +29,7 @@ import (
 	"github.com/liverseg/liverseg/dicomio"
 	"github.com/liverseg/liverseg/inference"
 	"github.com/liverseg/liverseg/nifti"
+	"github.com/liverseg/liverseg/segedit"
 	"github.com/liverseg/liverseg/volume"
 )
 
@@ -90,10 +91,12 @@ func (u *UI) rememberResult(res *inference.Result) {
 	for i, r := range e.results {
 		if r.Model == res.Model {
 			e.results[i] = res
+			u.refreshEditSources()
 			return
 		}
 	}
 	e.results = append(e.results, res)
+	u.refreshEditSources()
 }
 
 // modelResults are the latest results of the models run on the open study.
@@ -116,6 +119,9 @@ type maskSource struct {
 	card  *inference.Card
 	ref   *volume.Mask // canonical, for the reference
 	name  string       // the reference's file name
+	// edited is the edit it came from (mask holds its copy as listed).
+	edited   *segedit.Editor
+	editNote string // its history in a few words, as listed
 }
 
 // exportSources lists what can be exported now: each model's latest result
@@ -124,6 +130,11 @@ type maskSource struct {
 // study that is not already listed, then the reference. Must run on the
 // Fyne goroutine.
 func (u *UI) exportSources() []maskSource {
+	return append(u.resultSources(), u.editExportSource()...)
+}
+
+// resultSources are exportSources without the edited mask.
+func (u *UI) resultSources() []maskSource {
 	s := &u.seg
 	var out []maskSource
 	for _, r := range u.modelResults() {
@@ -491,6 +502,9 @@ func (u *UI) writeExport(src maskSource, format, path string, overwrite bool) {
 				u.exportFailed(path, err)
 			default:
 				u.prefs().SetString(prefExportDir, filepath.Dir(path))
+				if src.edited != nil && src.edited == u.edit.ed {
+					u.editExported()
+				}
 				u.setStatus(fmt.Sprintf("Exported %s as %s to %s (%.0f ms).", what, formatLabels[format], shortPath(path, statusPathChars), msSince(t0)))
 			}
 			if e.onDone != nil {
@@ -504,6 +518,15 @@ func (u *UI) writeExport(src maskSource, format, path string, overwrite bool) {
 // reference as manual.
 func (src maskSource) segOptions(overwrite bool) dicomio.SEGOptions {
 	o := dicomio.SEGOptions{SoftwareVersions: "LiverSeg " + SoftwareVersion(), Overwrite: overwrite}
+	if ed := src.edited; ed != nil {
+		// Corrected by a person: SEMIAUTOMATIC with the model named, or
+		// MANUAL when it was drawn from nothing (PS3.3 C.8.20.2).
+		o.SemiAutomatic = ed.Source() != ""
+		o.Manual = ed.Source() == ""
+		o.AlgorithmName = "LiverSeg " + ed.Source() + ", edited by hand"
+		o.SeriesDescription = "Liver (" + ed.Name() + ")"
+		return o
+	}
 	if src.ref != nil {
 		o.Manual = true
 		o.AlgorithmName = "Reference " + src.name

@@ -82,6 +82,10 @@ func (u *UI) chooseFile() {
 // runs; several series lead to a series picker; failures to an error dialog
 // naming the file. Must be called on the Fyne goroutine.
 func (u *UI) Open(paths ...string) {
+	if ed := u.edit.ed; ed != nil && ed.Dirty() {
+		u.ConfirmDiscardEdits("Open another study", func() { u.Open(paths...) })
+		return
+	}
 	ctx := u.startLoad("Opening " + describePaths(paths))
 	gen := u.load.gen
 	pre := u.autoPreprocessing()

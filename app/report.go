@@ -356,7 +356,10 @@ func buildReport(ctx context.Context, in reportInput, pngData []byte, pngName st
 			Preprocess: msOf(t.Preprocess), Infer: msOf(t.Infer), Post: msOf(t.Postprocess), Total: msOf(t.Total),
 			Region: "whole volume",
 		}
-		if src.res.ROI != (inference.Box{Max: v.CanonicalGeometry().Size}) {
+		if src.edited != nil {
+			// An edited mask: no network, no threshold; say what it is.
+			row.Name, row.Role, row.Region = src.Label, "edited by hand", src.editNote
+		} else if src.res.ROI != (inference.Box{Max: v.CanonicalGeometry().Size}) {
 			bx := src.res.ROI
 			row.Region = fmt.Sprintf("box %d–%d, %d–%d, %d–%d (canonical voxels)", bx.Min[0], bx.Max[0], bx.Min[1], bx.Max[1], bx.Min[2], bx.Max[2])
 		}

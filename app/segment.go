@@ -771,6 +771,8 @@ func (u *UI) updateOverlays() {
 	if s.ovl != nil && s.show.Checked {
 		list = append(list, s.ovl)
 	}
+	list = append(list, u.editOverlays()...)
+	u.refreshEditSources()
 	if s.refOvl != nil && s.refShow.Checked {
 		list = append(list, s.refOvl)
 	}

@@ -42,6 +42,10 @@ type SEGOptions struct {
 	// Manual marks the mask as drawn by a person (a reference), so
 	// SegmentAlgorithmType is MANUAL rather than AUTOMATIC.
 	Manual bool
+	// SemiAutomatic marks an algorithm's mask corrected by a person (an
+	// edited model result): SegmentAlgorithmType SEMIAUTOMATIC, with the
+	// algorithm still named. Manual wins when both are set.
+	SemiAutomatic bool
 	// SoftwareVersions is written to (0018,1020); default "unknown".
 	SoftwareVersions string
 	// ContentLabel (CS, upper case, at most 16 characters); default "LIVER".
@@ -276,6 +280,9 @@ func segDataset(ct *volume.Volume, m *volume.Mask, o SEGOptions) (dicom.Dataset,
 	}
 	algo := firstNonEmpty(o.AlgorithmName, "LiverSeg")
 	algoType := "AUTOMATIC"
+	if o.SemiAutomatic {
+		algoType = "SEMIAUTOMATIC"
+	}
 	if o.Manual {
 		algoType = "MANUAL"
 	}

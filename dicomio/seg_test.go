@@ -447,3 +447,46 @@ ds.save_as(sys.argv[2])`
 		t.Errorf("FRACTIONAL read: Dice %.6f, %d voxels, want %d", d, got.Count(), m.Count())
 	}
 }
+
+// TestWriteSEGAlgorithmType: an edited model mask is SEMIAUTOMATIC with its
+// algorithm named, a mask drawn by hand MANUAL without one; both pass
+// dciodvfy (checkSEGFile, through roundTripSEG).
+func TestWriteSEGAlgorithmType(t *testing.T) {
+	for _, c := range []struct {
+		name      string
+		opts      SEGOptions
+		want      string
+		algoNamed bool
+	}{
+		{"edited model", SEGOptions{AlgorithmName: "LiverSeg student (edited)", SemiAutomatic: true, SoftwareVersions: "test"}, "SEMIAUTOMATIC", true},
+		{"drawn by hand", SEGOptions{AlgorithmName: "drawn", Manual: true, SoftwareVersions: "test"}, "MANUAL", false},
+		{"model", SEGOptions{AlgorithmName: "LiverSeg student", SoftwareVersions: "test"}, "AUTOMATIC", true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ct, m := syntheticCT(true)
+			roundTripSEG(t, ct, m, c.opts)
+			path := filepath.Join(t.TempDir(), "seg.dcm")
+			if err := WriteSEG(path, ct, m, c.opts); err != nil {
+				t.Fatal(err)
+			}
+			b, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// CS values are padded to even length with a space.
+			v := c.want
+			if len(v)%2 == 1 {
+				v += " "
+			}
+			if !strings.Contains(string(b), v) {
+				t.Fatalf("SegmentAlgorithmType %q not in the file", c.want)
+			}
+			if c.want == "AUTOMATIC" && strings.Contains(string(b), "SEMIAUTOMATIC") {
+				t.Fatal("a model's SEG says SEMIAUTOMATIC")
+			}
+			if c.algoNamed && !strings.Contains(string(b), c.opts.AlgorithmName) {
+				t.Fatal("SegmentAlgorithmName missing")
+			}
+		})
+	}
+}

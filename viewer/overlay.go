@@ -79,6 +79,25 @@ func NewLabelOverlay(s *Slicer, m *volume.Mask, label uint8, st Style) (*MaskOve
 // Mask is the mask shown, in canonical voxel order.
 func (o *MaskOverlay) Mask() *volume.Mask { return o.mask }
 
+// Changed tells the overlay that its mask's voxels changed (a mask being
+// edited), so that the slices it cached are read again.
+func (o *MaskOverlay) Changed() {
+	for p := range o.cache {
+		o.cache[p].valid = false
+	}
+}
+
+// ChangedIn is Changed for a mask whose voxels changed only inside the
+// canonical box [lo, hi): a cached slice outside it stays.
+func (o *MaskOverlay) ChangedIn(lo, hi [3]int) {
+	for p := range o.cache {
+		n := Plane(p).NormalAxis()
+		if c := &o.cache[p]; c.slice >= lo[n] && c.slice < hi[n] {
+			c.valid = false
+		}
+	}
+}
+
 // Draw implements Overlay.
 func (o *MaskOverlay) Draw(dst *image.RGBA, p Plane, slice int, vp Viewport) {
 	size := o.mask.Size

@@ -445,3 +445,46 @@ func TestDashAndHalo(t *testing.T) {
 		t.Errorf("swatch middle row: %d outline pixels, want the two sides' lines", outline)
 	}
 }
+
+// TestMaskOverlayChanged: an edited mask's overlay shows the edit after
+// Changed, or after ChangedIn with a box holding the slice; a box that
+// misses the slice keeps the cached slice (nothing to redo there).
+func TestMaskOverlayChanged(t *testing.T) {
+	s, m := blockMask(t)
+	o, err := NewMaskOverlay(s, m, Style{Color: red, Fill: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	draw := func() uint8 {
+		img := image.NewRGBA(image.Rect(0, 0, 6, 6))
+		o.Draw(img, Axial, 1, VoxelViewport)
+		return alphaAt(img, 2, 2)
+	}
+	full := draw()
+	if full < 250 {
+		t.Fatalf("block drawn with alpha %d", full)
+	}
+	m.Voxels[m.Offset(2, 2, 1)] = 0 // erased in place, as the editor does
+	m.Voxels[m.Offset(2, 3, 1)] = 0
+	m.Voxels[m.Offset(3, 2, 1)] = 0
+	m.Voxels[m.Offset(3, 3, 1)] = 0
+	if draw() != full {
+		t.Fatal("the cache was not used: the test proves nothing")
+	}
+	o.ChangedIn([3]int{0, 0, 2}, [3]int{6, 6, 3}) // other slices only
+	if draw() != full {
+		t.Fatal("ChangedIn of other slices dropped this slice's cache")
+	}
+	o.ChangedIn([3]int{2, 2, 1}, [3]int{4, 4, 2})
+	if a := draw(); a > full/2 {
+		t.Fatalf("after ChangedIn the erased voxel still draws (alpha %d)", a)
+	}
+	m.Voxels[m.Offset(2, 2, 1)] = 1
+	m.Voxels[m.Offset(2, 3, 1)] = 1
+	m.Voxels[m.Offset(3, 2, 1)] = 1
+	m.Voxels[m.Offset(3, 3, 1)] = 1
+	o.Changed()
+	if draw() != full {
+		t.Fatal("after Changed the repainted voxels do not draw")
+	}
+}

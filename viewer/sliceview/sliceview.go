@@ -41,6 +41,7 @@ var (
 	LabelColor  = color.NRGBA{R: 230, G: 230, B: 230, A: 255}
 	FocusColor  = color.NRGBA{R: 0, G: 200, B: 255, A: 255}
 	BoxColor    = color.NRGBA{R: 255, G: 220, B: 0, A: 255}
+	BrushColor  = color.NRGBA{R: 255, G: 255, B: 120, A: 230}
 )
 
 // pixelsAbove is the zoom (device pixels per voxel, both axes) from which
@@ -85,6 +86,20 @@ type SliceView struct {
 	// clamped into the volume; the normal axis holds the current slice).
 	BoxMode bool
 	OnBox   func(v *SliceView, a, b [3]int)
+	// EditMode makes a plain left click or drag an edit gesture instead of
+	// moving the crosshair: OnEdit gets its points as continuous canonical
+	// voxel indices on the current slice (EditBegin, EditMove…, EditEnd;
+	// a click is EditBegin then EditEnd at the same point).
+	EditMode bool
+	OnEdit   func(v *SliceView, phase EditPhase, idx [3]float64)
+	// EditTrail draws the path of the current edit drag (scissors).
+	EditTrail bool
+	// BrushRadiusMM > 0 draws a circle of that radius (in mm, at the
+	// view's physical scale) around the pointer while it is over the view.
+	BrushRadiusMM float64
+	// OnRune, when set, sees typed runes first; returning true consumes
+	// the rune (edit-mode keys such as [ and ]).
+	OnRune func(r rune) bool
 	// OnViewChanged is called after the user zoomed, panned or reset the
 	// view (not after SetViewState), so that an app can link the zoom and
 	// pan of several views of the same plane.
@@ -113,8 +128,71 @@ type SliceView struct {
 	boxing   bool
 	boxFrom  fyne.Position
 	boxTo    fyne.Position
+	editing  bool
+	editLast fyne.Position
+	trail    []fyne.Position
 
 	r *renderer
+}
+
+// EditPhase is the stage of an edit gesture.
+type EditPhase int
+
+// Edit gesture phases.
+const (
+	EditBegin EditPhase = iota
+	EditMove
+	EditEnd
+)
+
+// planeIndex is the continuous canonical index under a widget position on
+// the current slice.
+func (v *SliceView) planeIndex(p fyne.Position) ([3]float64, bool) {
+	px, py, ok := v.toPlane(p)
+	if !ok {
+		return [3]float64{}, false
+	}
+	return v.scene.Slicer().PlaneToIndex(v.plane, v.Slice(), px, py), true
+}
+
+func (v *SliceView) emitEdit(phase EditPhase, p fyne.Position) {
+	if v.OnEdit == nil {
+		return
+	}
+	if idx, ok := v.planeIndex(p); ok {
+		v.OnEdit(v, phase, idx)
+	}
+}
+
+// MMToScreen is the number of widget units one millimetre covers in the
+// view at its current zoom (the views keep a true aspect ratio, so it is
+// the same along both screen axes).
+func (v *SliceView) MMToScreen() float32 {
+	_, size, ok := v.imageRect()
+	if !ok {
+		return 0
+	}
+	w, _, _ := v.scene.Slicer().Dims(v.plane)
+	sx, _ := v.scene.Slicer().PixelSpacing(v.plane)
+	return size.Width / float32(float64(w)*sx)
+}
+
+// BrushCircle is where the brush cursor is drawn (centre and radius in
+// widget units) and whether it is shown.
+func (v *SliceView) BrushCircle() (centre fyne.Position, radius float32, shown bool) {
+	if v.r == nil || !v.r.brush.Visible() {
+		return centre, 0, false
+	}
+	b := v.r.brush
+	return b.Position1.Add(fyne.NewPos((b.Position2.X-b.Position1.X)/2, (b.Position2.Y-b.Position1.Y)/2)), (b.Position2.X - b.Position1.X) / 2, true
+}
+
+// SetBrushRadius changes the cursor circle's radius in mm (0 hides it).
+func (v *SliceView) SetBrushRadius(mm float64) {
+	v.BrushRadiusMM = mm
+	if v.r != nil {
+		v.r.layoutBrush()
+	}
 }
 
 // New creates an empty view of plane p.
@@ -539,6 +617,11 @@ func (v *SliceView) requestFocus() {
 // Tapped moves the linked crosshair to the clicked voxel.
 func (v *SliceView) Tapped(ev *fyne.PointEvent) {
 	v.requestFocus()
+	if v.scene != nil && v.EditMode {
+		v.emitEdit(EditBegin, ev.Position)
+		v.emitEdit(EditEnd, ev.Position)
+		return
+	}
 	if v.scene != nil {
 		v.moveCursorTo(ev.Position)
 	}
@@ -593,6 +676,23 @@ func (v *SliceView) Dragged(ev *fyne.DragEvent) {
 		v.viewChanged()
 	case v.WindowDrag || v.modifier&fyne.KeyModifierControl != 0:
 		v.adjustWindow(ev.Dragged)
+	case v.EditMode:
+		if !v.editing {
+			v.editing = true
+			from := ev.Position.Subtract(ev.Dragged)
+			v.trail = append(v.trail[:0], from)
+			v.emitEdit(EditBegin, from)
+			v.editLast = from
+		}
+		v.emitEdit(EditMove, ev.Position)
+		v.hoverPos, v.editLast = ev.Position, ev.Position
+		if v.EditTrail {
+			v.trail = append(v.trail, ev.Position)
+		}
+		if v.r != nil {
+			v.r.layoutBrush()
+			v.r.layoutTrail()
+		}
 	case v.BoxMode:
 		if !v.boxing {
 			v.boxing = true
@@ -609,6 +709,15 @@ func (v *SliceView) Dragged(ev *fyne.DragEvent) {
 
 // DragEnd finishes a box drawn in box mode.
 func (v *SliceView) DragEnd() {
+	if v.editing {
+		v.editing = false
+		v.emitEdit(EditEnd, v.editLast)
+		v.trail = v.trail[:0]
+		if v.r != nil {
+			v.r.layoutTrail()
+		}
+		return
+	}
 	if !v.boxing {
 		return
 	}
@@ -657,6 +766,9 @@ func (v *SliceView) MouseMoved(ev *desktop.MouseEvent) {
 		v.lastDrag = ev.Position
 	}
 	v.hovering, v.hoverPos = true, ev.Position
+	if v.r != nil && v.BrushRadiusMM > 0 {
+		v.r.layoutBrush()
+	}
 	if v.OnHover != nil {
 		r, inside := v.readout(ev.Position)
 		v.OnHover(v, r, inside)
@@ -666,6 +778,9 @@ func (v *SliceView) MouseMoved(ev *desktop.MouseEvent) {
 // MouseOut implements desktop.Hoverable.
 func (v *SliceView) MouseOut() {
 	v.hovering = false
+	if v.r != nil {
+		v.r.layoutBrush()
+	}
 	if v.OnHover != nil {
 		v.OnHover(v, viewer.Readout{}, false)
 	}
@@ -692,6 +807,9 @@ func (v *SliceView) FocusLost() {
 
 // TypedRune handles + / − zoom and 0 / r reset.
 func (v *SliceView) TypedRune(r rune) {
+	if v.OnRune != nil && v.OnRune(r) {
+		return
+	}
 	switch r {
 	case '+', '=':
 		v.ZoomBy(1.25, v.centre())
@@ -754,6 +872,12 @@ func (v *SliceView) CreateRenderer() fyne.WidgetRenderer {
 	r.box.StrokeColor = BoxColor
 	r.box.StrokeWidth = 1.5
 	r.box.Hide()
+	r.brush = canvas.NewCircle(color.Transparent)
+	r.brush.StrokeColor = BrushColor
+	r.brush.StrokeWidth = 1.5
+	r.brush.Hide()
+	r.trail = canvas.NewRaster(r.drawTrail)
+	r.trail.Hide()
 	r.hLine = canvas.NewLine(viewer.CrosshairColor)
 	r.vLine = canvas.NewLine(viewer.CrosshairColor)
 	l, rt, t, b := v.plane.Letters()
@@ -792,6 +916,8 @@ type renderer struct {
 	image, overlay *canvas.Image
 	hLine, vLine   *canvas.Line
 	box            *canvas.Rectangle
+	brush          *canvas.Circle
+	trail          *canvas.Raster
 	letters        [4]*canvas.Text
 	letterBg       [4]*canvas.Rectangle
 	titleBg        *canvas.Rectangle
@@ -802,7 +928,7 @@ type renderer struct {
 }
 
 func (r *renderer) Objects() []fyne.CanvasObject {
-	objs := []fyne.CanvasObject{r.bg, r.image, r.overlay, r.hLine, r.vLine, r.box,
+	objs := []fyne.CanvasObject{r.bg, r.image, r.overlay, r.hLine, r.vLine, r.box, r.trail, r.brush,
 		r.letterBg[0], r.letterBg[1], r.letterBg[2], r.letterBg[3], r.titleBg, r.labelBg,
 		r.letters[0], r.letters[1], r.letters[2], r.letters[3], r.title, r.label}
 	objs = append(objs, r.legend.objects()...)
@@ -824,6 +950,62 @@ func (r *renderer) setOverlay(img *image.RGBA) {
 	r.overlay.Resize(r.v.ovlSize)
 	r.overlay.Show()
 	r.overlay.Refresh()
+}
+
+// layoutBrush places the brush cursor circle around the pointer.
+func (r *renderer) layoutBrush() {
+	v := r.v
+	if v.BrushRadiusMM <= 0 || !v.hovering && !v.editing || v.scene == nil {
+		r.brush.Hide()
+		return
+	}
+	rad := float32(v.BrushRadiusMM) * v.MMToScreen()
+	if rad <= 0 {
+		r.brush.Hide()
+		return
+	}
+	r.brush.Position1 = v.hoverPos.SubtractXY(rad, rad)
+	r.brush.Position2 = v.hoverPos.AddXY(rad, rad)
+	r.brush.Show()
+	r.brush.Refresh()
+}
+
+// layoutTrail shows the path of an edit drag (scissors).
+func (r *renderer) layoutTrail() {
+	v := r.v
+	if !v.editing || !v.EditTrail || len(v.trail) < 2 {
+		r.trail.Hide()
+		return
+	}
+	r.trail.Move(fyne.NewPos(0, 0))
+	r.trail.Resize(v.Size())
+	r.trail.Show()
+	r.trail.Refresh()
+}
+
+// drawTrail rasterises the edit path as a polyline, one device pixel wide
+// steps along each segment.
+func (r *renderer) drawTrail(w, h int) image.Image {
+	img := image.NewNRGBA(image.Rect(0, 0, w, h))
+	v := r.v
+	if len(v.trail) < 2 || v.Size().Width <= 0 {
+		return img
+	}
+	sc := float32(w) / v.Size().Width
+	for n := 1; n < len(v.trail); n++ {
+		a, b := v.trail[n-1], v.trail[n]
+		steps := int(math.Max(math.Abs(float64(b.X-a.X)), math.Abs(float64(b.Y-a.Y)))*float64(sc)) + 1
+		for s := 0; s <= steps; s++ {
+			f := float32(s) / float32(steps)
+			x, y := int((a.X+(b.X-a.X)*f)*sc), int((a.Y+(b.Y-a.Y)*f)*sc)
+			for dy := -1; dy <= 1; dy++ {
+				for dx := -1; dx <= 1; dx++ {
+					img.SetNRGBA(x+dx, y+dy, BrushColor)
+				}
+			}
+		}
+	}
+	return img
 }
 
 // layoutBox shows the rectangle being drawn in box mode.
@@ -910,6 +1092,7 @@ func (r *renderer) Layout(size fyne.Size) {
 		}
 	}
 	r.layoutCrosshair()
+	r.layoutBrush()
 	// Orientation letters at the middle of each edge of the view.
 	ls := [4]fyne.Size{}
 	for n, t := range r.letters {
