@@ -305,7 +305,8 @@ func (l *Liver) Evaluate(p Plan) (Volumes, error) {
 }
 
 // Masks returns the resected and remnant parts (lesion voxels go with the
-// part they lie in) on the liver mask's grid.
+// part they lie in) on the liver mask's grid; a voxel goes to the part
+// holding more than half of it.
 func (l *Liver) Masks(p Plan) (resected, remnant *volume.Mask, err error) {
 	resected, remnant = volume.NewMask(l.geo), volume.NewMask(l.geo)
 	_, err = l.classify(p, func(i int, r bool) {
@@ -329,7 +330,24 @@ func (l *Liver) classify(p Plan, each func(i int, resected bool)) (Volumes, erro
 		frames[c] = l.frameOf(cut)
 		tables[c] = heightTable(cut)
 	}
-	type counts struct{ res, rem, lesRes, lesRem int }
+	// Partial volume: a voxel whose centre lies within half its thickness
+	// (measured along the cut's normal) of the surface counts for the
+	// fraction on each side, linear in its height above the surface. A
+	// plane through a row of voxel centres then halves them instead of
+	// giving the whole row to one side.
+	half := make([]float32, len(p.Cuts))
+	for c, cut := range p.Cuts {
+		t := 0.0
+		for a := 0; a < 3; a++ {
+			var ax Vec
+			for r := 0; r < 3; r++ {
+				ax[r] = l.geo.Direction[r][a]
+			}
+			t += math.Abs(dot(ax, cut.Normal)) * l.geo.Spacing[a]
+		}
+		half[c] = float32(t / 2)
+	}
+	type counts struct{ res, rem, lesRes, lesRem float64 }
 	workers := runtime.GOMAXPROCS(0)
 	if each != nil {
 		workers = 1 // each writes into masks; keep it simple and ordered
@@ -343,27 +361,45 @@ func (l *Liver) classify(p Plan, each func(i int, resected bool)) (Volumes, erro
 			lo, hi := w*len(l.pos)/workers, (w+1)*len(l.pos)/workers
 			var cn counts
 			for i := lo; i < hi; i++ {
-				r := all
+				// frac is the voxel's resected share: the largest over the
+				// cuts for Any, the smallest for All.
+				var frac float32
+				if all {
+					frac = 1
+				}
 				for c, f := range frames {
-					s := f.w[i] > tables[c][f.cell[i]]
-					if s != all {
-						r = s
-						break
+					d := f.w[i] - tables[c][f.cell[i]]
+					var s float32
+					switch {
+					case d >= half[c]:
+						s = 1
+					case d <= -half[c]:
+						s = 0
+					default:
+						s = 0.5 + d/(2*half[c])
+					}
+					if all {
+						frac = min(frac, s)
+						if frac == 0 {
+							break
+						}
+					} else {
+						frac = max(frac, s)
+						if frac == 1 {
+							break
+						}
 					}
 				}
-				les := l.lesion != nil && l.lesion[i]
-				switch {
-				case les && r:
-					cn.lesRes++
-				case les:
-					cn.lesRem++
-				case r:
-					cn.res++
-				default:
-					cn.rem++
+				r := float64(frac)
+				if l.lesion != nil && l.lesion[i] {
+					cn.lesRes += r
+					cn.lesRem += 1 - r
+				} else {
+					cn.res += r
+					cn.rem += 1 - r
 				}
 				if each != nil {
-					each(i, r)
+					each(i, frac > 0.5)
 				}
 			}
 			parts[w] = cn
@@ -379,13 +415,13 @@ func (l *Liver) classify(p Plan, each func(i int, resected bool)) (Volumes, erro
 	}
 	v := Volumes{
 		TotalML:          float64(len(l.pos)) * l.voxelML,
-		LesionML:         float64(t.lesRes+t.lesRem) * l.voxelML,
-		ResectedML:       float64(t.res) * l.voxelML,
-		RemnantML:        float64(t.rem) * l.voxelML,
-		LesionResectedML: float64(t.lesRes) * l.voxelML,
+		LesionML:         (t.lesRes + t.lesRem) * l.voxelML,
+		ResectedML:       t.res * l.voxelML,
+		RemnantML:        t.rem * l.voxelML,
+		LesionResectedML: t.lesRes * l.voxelML,
 	}
 	if par := t.res + t.rem; par > 0 {
-		v.FLRPercent = 100 * float64(t.rem) / float64(par)
+		v.FLRPercent = 100 * t.rem / par
 	}
 	return v, nil
 }
