@@ -121,6 +121,7 @@ type UI struct {
 	rep      reportState
 	settings settingsState
 	cmp      cmpState
+	plan     *planUI // the 3D view and resection plan (plan.go)
 }
 
 const customPreset = "Custom"
@@ -183,9 +184,11 @@ func New(a fyne.App) *UI {
 	u.loadPrefs()
 	u.bindPrefs()
 
+	u.plan = newPlanUI(u)
 	grid := container.NewGridWithRows(2,
 		container.NewGridWithColumns(2, u.views[0], u.views[1]),
-		container.NewGridWithColumns(2, u.views[2], panel))
+		container.NewGridWithColumns(2, u.views[2], container.NewAppTabs(
+			container.NewTabItem("Controls", panel), container.NewTabItem("3D & plan", u.plan.Content()))))
 	u.viewerArea = container.NewStack(grid)
 	u.viewerArea.Hide()
 	u.empty = u.emptyState()
@@ -320,6 +323,7 @@ func (u *UI) ShowVolume(v *volume.Volume) error {
 	for _, view := range u.views {
 		view.SetScene(u.scene)
 	}
+	u.plan.studyChanged()
 	u.empty.Hide()
 	u.viewerArea.Show()
 	u.showInfo()

@@ -645,6 +645,7 @@ func (u *UI) postWorker(jobs <-chan postJob, stop <-chan struct{}, stopped chan<
 				return
 			}
 			cur.res.Mask, cur.res.Post = m, cur.post
+			u.plan.liverMaskChanged()
 			// The run kept probabilities only: this mask is its
 			// postprocessing, so the run's timings include it.
 			tm := &cur.res.Timings
@@ -743,6 +744,7 @@ func (u *UI) updateOverlays() {
 	if s.boxOvl != nil {
 		list = append(list, s.boxOvl)
 	}
+	list = append(list, planOverlay{u.plan}) // draws nothing without a cut
 	u.scene.SetOverlays(list...)
 }
 
