@@ -65,8 +65,9 @@ var (
 
 // planUI is the 3D view and resection-plan controller.
 type planUI struct {
-	u    *UI
-	view *view3D
+	u     *UI
+	view  *view3D
+	win3D *view3D // the 3D window's view, nil while closed
 
 	// The surfaces (set on the Fyne goroutine).
 	maskGen     int
@@ -101,6 +102,7 @@ type planUI struct {
 
 	// Widgets.
 	content     fyne.CanvasObject
+	newCutBtn   *widget.Button
 	sourceSel   *widget.Select
 	otherChk    *widget.Check
 	cutSel      *widget.Select
@@ -142,14 +144,53 @@ func newPlanUI(u *UI) *planUI {
 // Content is the tab's content.
 func (p *planUI) Content() fyne.CanvasObject { return p.content }
 
-func (p *planUI) build() {
-	views := container.NewHBox()
+// views are the 3D views: the tab's and the window's when open.
+func (p *planUI) views() []*view3D {
+	if p.win3D != nil {
+		return []*view3D{p.view, p.win3D}
+	}
+	return []*view3D{p.view}
+}
+
+// refresh3D redraws the 3D views.
+func (p *planUI) refresh3D() {
+	for _, v := range p.views() {
+		v.raster.Refresh()
+	}
+}
+
+// viewButtons are the A P L R S I and reset buttons of a 3D view.
+func viewButtons(v *view3D) *fyne.Container {
+	row := container.NewHBox()
 	for d := render3d.Anterior; d <= render3d.Inferior; d++ {
 		d := d
-		b := widget.NewButton(d.Letter(), func() { p.view.SetView(d) })
-		views.Add(b)
+		row.Add(widget.NewButton(d.Letter(), func() { v.SetView(d) }))
 	}
-	views.Add(widget.NewButtonWithIcon("", theme.ViewRestoreIcon(), p.view.Reset))
+	row.Add(widget.NewButtonWithIcon("", theme.ViewRestoreIcon(), v.Reset))
+	return row
+}
+
+// openWindow shows a large 3D view in its own window (same plan, own
+// camera).
+func (p *planUI) openWindow() {
+	if p.win3D != nil {
+		return
+	}
+	v := newView3D(p)
+	w := p.u.app.NewWindow("LiverSeg — 3D view and resection plan")
+	w.SetContent(container.NewBorder(viewButtons(v), nil, nil, nil, v))
+	w.Resize(fyne.NewSize(900, 760))
+	w.SetOnClosed(func() { p.win3D = nil })
+	p.win3D = v
+	w.Show()
+}
+
+func (p *planUI) build() {
+	// Setting the widgets' first values fires their callbacks: ignore them
+	// until everything exists.
+	p.setting = true
+	views := viewButtons(p.view)
+	views.Add(widget.NewButtonWithIcon("", theme.ViewFullScreenIcon(), p.openWindow))
 	p.info = widget.NewLabel("No surface yet: segment the liver or load a reference.")
 	p.info.Wrapping = fyne.TextWrapWord
 	left := container.NewBorder(views, p.info, nil, nil, p.view)
@@ -158,9 +199,13 @@ func (p *planUI) build() {
 	for i, m := range liverMaskProviders {
 		names[i] = m.Name
 	}
-	p.sourceSel = widget.NewSelect(names, func(string) { p.liverMaskChanged() })
+	p.sourceSel = widget.NewSelect(names, func(string) {
+		if !p.setting {
+			p.liverMaskChanged()
+		}
+	})
 	p.sourceSel.SetSelectedIndex(0)
-	p.otherChk = widget.NewCheck("Show the other mask (green, translucent)", func(bool) { p.liverMaskChanged() })
+	p.otherChk = widget.NewCheck("Other mask (green)", func(bool) { p.liverMaskChanged() })
 
 	p.cutSel = widget.NewSelect(nil, func(s string) {
 		if p.setting {
@@ -173,8 +218,9 @@ func (p *planUI) build() {
 		}
 	})
 	newCut := widget.NewButtonWithIcon("Plane at crosshair", theme.ContentAddIcon(), p.addCutAtCrosshair)
-	delCut := widget.NewButtonWithIcon("Remove", theme.DeleteIcon(), p.removeCut)
-	p.combineSel = widget.NewSelect([]string{"any cut removes (separate resections)", "all cuts bound one piece"}, func(s string) {
+	p.newCutBtn = newCut
+	delCut := widget.NewButtonWithIcon("", theme.DeleteIcon(), p.removeCut)
+	p.combineSel = widget.NewSelect([]string{"any: separate resections", "all: one piece"}, func(s string) {
 		if p.setting {
 			return
 		}
@@ -201,6 +247,9 @@ func (p *planUI) build() {
 		}
 	}
 	p.cpSel = widget.NewSelect(cps, func(s string) {
+		if p.setting {
+			return
+		}
 		var i, j int
 		if _, err := fmt.Sscanf(s, "%d,%d", &i, &j); err == nil {
 			p.selCP = [2]int{i - 1, j - 1}
@@ -224,7 +273,7 @@ func (p *planUI) build() {
 			p.changed()
 		}
 	})
-	p.bendChk = widget.NewCheck("Bend with the mouse (drag the cut in a 2D view, or a control point in 3D)", nil)
+	p.bendChk = widget.NewCheck("Bend with the mouse", nil)
 
 	p.lesionLabel = widget.NewLabel("No lesion.")
 	p.lesionLabel.Wrapping = fyne.TextWrapWord
@@ -241,9 +290,13 @@ func (p *planUI) build() {
 	p.weight.OnChanged = func(string) { p.showResults() }
 	var mins []string
 	for _, t := range resection.Thresholds {
-		mins = append(mins, fmt.Sprintf("%.0f %% — %s", t.Percent, t.Liver))
+		mins = append(mins, fmt.Sprintf("%.0f %% %s", t.Percent, shortLiver[t.Percent]))
 	}
-	p.minSel = widget.NewSelect(mins, func(string) { p.showResults() })
+	p.minSel = widget.NewSelect(mins, func(string) {
+		if !p.setting {
+			p.showResults()
+		}
+	})
 	p.minSel.SetSelectedIndex(1)
 
 	p.results = widget.NewLabel("")
@@ -255,30 +308,31 @@ func (p *planUI) build() {
 	p.markerText = widget.NewLabelWithStyle("FLR: no plan yet", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 	p.markerText.Wrapping = fyne.TextWrapWord
 
-	save := widget.NewButtonWithIcon("Save plan…", theme.DocumentSaveIcon(), p.chooseSave)
-	load := widget.NewButtonWithIcon("Load plan…", theme.FolderOpenIcon(), p.chooseLoad)
-	export := widget.NewButtonWithIcon("Export parts…", theme.UploadIcon(), p.chooseExport)
+	save := widget.NewButtonWithIcon("Save…", theme.DocumentSaveIcon(), p.chooseSave)
+	load := widget.NewButtonWithIcon("Load…", theme.FolderOpenIcon(), p.chooseLoad)
+	export := widget.NewButtonWithIcon("Export…", theme.UploadIcon(), p.chooseExport)
 
 	bold := func(s string) *widget.Label {
 		return widget.NewLabelWithStyle(s, fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 	}
 	form := widget.NewForm(
 		widget.NewFormItem("Liver", p.sourceSel),
-		widget.NewFormItem("Cut", container.NewBorder(nil, nil, nil, container.NewHBox(newCut, delCut), p.cutSel)),
-		widget.NewFormItem("Several cuts", p.combineSel),
-		widget.NewFormItem("Normal azimuth °", p.azimuth),
-		widget.NewFormItem("Normal elevation °", p.elevation),
-		widget.NewFormItem("Shift along normal", p.shift),
-		widget.NewFormItem("Control point", container.NewBorder(nil, nil, nil, flatten, p.cpSel)),
-		widget.NewFormItem("Its offset (mm)", p.cpOffset),
-		widget.NewFormItem("Height / weight", container.NewGridWithColumns(2, p.height, p.weight)),
-		widget.NewFormItem("Minimum FLR", p.minSel),
-		widget.NewFormItem("Minimum margin (mm)", p.minMargin),
+		widget.NewFormItem("Cut", container.NewBorder(nil, nil, nil, delCut, p.cutSel)),
+		widget.NewFormItem("", newCut),
+		widget.NewFormItem("Cuts", p.combineSel),
+		widget.NewFormItem("Azimuth °", p.azimuth),
+		widget.NewFormItem("Elevation °", p.elevation),
+		widget.NewFormItem("Shift mm", p.shift),
+		widget.NewFormItem("Point", container.NewBorder(nil, nil, nil, flatten, p.cpSel)),
+		widget.NewFormItem("Offset mm", p.cpOffset),
+		widget.NewFormItem("cm / kg", container.NewGridWithColumns(2, p.height, p.weight)),
+		widget.NewFormItem("Min FLR", p.minSel),
+		widget.NewFormItem("Margin mm", p.minMargin),
 	)
-	conv := widget.NewLabel("Coordinates: patient LPS mm. Each cut's normal points into the resected part (blue); the remnant (liver colour) is the side it points away from. Azimuth 180°, elevation 0° is a normal towards the patient's right.")
+	conv := widget.NewLabel("Patient LPS mm. A cut's normal (azimuth from L towards P, elevation towards S; 180°/0° = towards the patient's right) points into the resected part (blue); the remnant is the side it points away from. Bend: drag the cut's line in a 2D view, or a control point in 3D.")
 	conv.Wrapping = fyne.TextWrapWord
 	right := container.NewVScroll(container.NewVBox(
-		bold("Resection plan"), form, p.bendChk, p.otherChk,
+		bold("Resection plan"), form, container.NewHBox(p.bendChk, p.otherChk),
 		container.NewBorder(nil, nil, lesionBtn, nil, p.lesionLabel),
 		widget.NewSeparator(),
 		container.NewBorder(nil, nil, p.marker, nil, p.markerText),
@@ -289,6 +343,7 @@ func (p *planUI) build() {
 	split := container.NewHSplit(left, right)
 	split.Offset = 0.55
 	p.content = split
+	p.setting = false
 	p.showCut()
 }
 
@@ -301,19 +356,21 @@ func (p *planUI) studyChanged() {
 	p.lesionLabel.SetText("No lesion.")
 	p.plan = resection.Plan{Combine: resection.Any}
 	p.sel, p.vols, p.margin = 0, nil, nil
-	p.view.camOK = false
+	for _, v := range p.views() {
+		v.camOK = false
+	}
 	p.showCut()
 	p.showResults()
 	p.info.SetText("No surface yet: segment the liver or load a reference.")
 	p.u.scene.Listen(func(c viewer.Change) {
 		if c&viewer.ChangeCursor != 0 {
-			p.view.raster.Refresh()
+			p.refresh3D()
 		}
 	})
 	for _, v := range p.u.views {
 		v.DragHook = p.dragHook
 	}
-	p.view.raster.Refresh()
+	p.refresh3D()
 }
 
 // liverMaskChanged rebuilds the surfaces from the chosen mask in the
@@ -445,6 +502,9 @@ func (p *planUI) moveCrosshair(at resection.Vec) {
 
 // showCut sets the cut widgets from the plan.
 func (p *planUI) showCut() {
+	if p.setting {
+		return // called back from a widget being set below
+	}
 	p.setting = true
 	defer func() { p.setting = false }()
 	var names []string
@@ -639,7 +699,7 @@ func (p *planUI) worker() {
 			}
 			p.coarseCol = coarseCol
 			p.showResults()
-			p.view.raster.Refresh()
+			p.refresh3D()
 			if p.onUpdated != nil {
 				p.onUpdated()
 			}
@@ -665,7 +725,7 @@ func vertexColors(m *surface.Mesh, pl resection.Plan) []color.NRGBA {
 
 // redraw refreshes the 3D view and the 2D views' plan overlay.
 func (p *planUI) redraw() {
-	p.view.raster.Refresh()
+	p.refresh3D()
 	if p.u.scene != nil {
 		p.u.scene.OverlaysChanged()
 	}
@@ -843,3 +903,6 @@ func cutMesh(c resection.Cut, lo, hi [3]float64) *surface.Mesh {
 	}
 	return m
 }
+
+// shortLiver labels the thresholds in the picker.
+var shortLiver = map[float64]string{20: "normal", 25: "normal (cautious)", 30: "chemotherapy", 40: "cirrhosis"}

@@ -1,0 +1,192 @@
+package app
+
+import (
+	"image/color"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/test"
+
+	"github.com/liverseg/liverseg/internal/testct"
+	"github.com/liverseg/liverseg/nifti"
+	"github.com/liverseg/liverseg/resection"
+)
+
+// planStudy opens the abdominal test CT (the real CHAOS case, or the
+// phantom) with its reference liver chosen as the plan's liver, and waits
+// for the surface.
+func planStudy(t *testing.T) (*UI, *planUI, testct.Study) {
+	t.Helper()
+	s := testct.Abdomen(t)
+	u := newUI(t)
+	u.win.Resize(fyne.NewSize(1400, 900))
+	v := abdomenVolume(t, s)
+	if err := u.ShowVolume(v); err != nil {
+		t.Fatal(err)
+	}
+	p := u.plan
+	surf := make(chan struct{}, 4)
+	p.onSurface = func() { surf <- struct{}{} }
+	refDone := make(chan error, 1)
+	u.seg.onRefDone = func(err error) { refDone <- err }
+	p.sourceSel.SetSelected("Reference")
+	u.LoadReference(s.Liver)
+	if err := waitFor(t, refDone, 60*time.Second, "reference"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, surf, 60*time.Second, "surface")
+	return u, p, s
+}
+
+func TestPlanFromCrosshairShowsVolumesAndColours(t *testing.T) {
+	u, p, s := planStudy(t)
+	if p.mesh == nil || !strings.Contains(p.info.Text, "Reference") {
+		t.Fatalf("no surface: %q", p.info.Text)
+	}
+	if err := p.mesh.CheckClosed(); err != nil {
+		t.Errorf("display surface: %v", err)
+	}
+	updated := make(chan struct{}, 16)
+	p.onUpdated = func() { updated <- struct{}{} }
+
+	// A plane through the crosshair (the centre of the volume).
+	test.Tap(p.newCutBtn)
+	waitFor(t, updated, 30*time.Second, "volumes")
+	if len(p.plan.Cuts) != 1 || p.cutSel.Selected != "Cut 1" {
+		t.Fatalf("cuts %d, selected %q", len(p.plan.Cuts), p.cutSel.Selected)
+	}
+	v := *p.vols
+	// The same numbers from the resection package (what `liverseg plan`
+	// runs) for the same plan and mask.
+	ref, err := nifti.ReadMask(s.Liver)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := resection.NewLiver(ref, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := l.Evaluate(p.plan)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if math.Abs(v.TotalML-want.TotalML) > 1e-6 || math.Abs(v.ResectedML-want.ResectedML) > 1e-6 || math.Abs(v.FLRPercent-want.FLRPercent) > 1e-9 {
+		t.Errorf("app %+v, package on the file's grid %+v", v, want)
+	}
+	if !strings.Contains(p.results.Text, "Remnant (FLR)") || !strings.Contains(p.markerText.Text, "minimum") {
+		t.Errorf("results %q, marker %q", p.results.Text, p.markerText.Text)
+	}
+	green := color.NRGBA{40, 170, 80, 255}
+	red := color.NRGBA{220, 50, 40, 255}
+	if ok, _ := resection.Verdict(v.FLRPercent, p.minFLR()); (ok && p.marker.FillColor != green) || (!ok && p.marker.FillColor != red) {
+		t.Errorf("FLR %.1f %% against %.0f %%: marker %v", v.FLRPercent, p.minFLR(), p.marker.FillColor)
+	}
+	// Height and weight give BSA and SLV with the formulas named.
+	p.height.SetText("170")
+	p.weight.SetText("70")
+	if !strings.Contains(p.results.Text, "Mosteller") || !strings.Contains(p.results.Text, "Vauthey") || !strings.Contains(p.results.Text, "1.82 m²") {
+		t.Errorf("results without BSA/SLV: %q", p.results.Text)
+	}
+	// The strictest minimum turns the marker red when the FLR is below it.
+	p.minSel.SetSelectedIndex(3)
+	if v.FLRPercent < 40 && p.marker.FillColor != red {
+		t.Errorf("FLR %.1f %% under 40 %%: marker %v", v.FLRPercent, p.marker.FillColor)
+	}
+
+	// Both colours on the surface, and the cut's line on the axial view.
+	nRes, nRem := 0, 0
+	for _, c := range p.colors {
+		switch c {
+		case colResected:
+			nRes++
+		case colRemnant:
+			nRem++
+		}
+	}
+	if nRes == 0 || nRem == 0 {
+		t.Errorf("surface colours: %d resected, %d remnant vertices", nRes, nRem)
+	}
+	img := p.view.draw(400, 300)
+	lit := 0
+	b := img.Bounds()
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			if r, g, bb, _ := img.At(x, y).RGBA(); r>>8 != uint32(bg3D.R) || g>>8 != uint32(bg3D.G) || bb>>8 != uint32(bg3D.B) {
+				lit++
+			}
+		}
+	}
+	if lit < 400*300/20 {
+		t.Errorf("3D frame: only %d of %d pixels drawn", lit, 400*300)
+	}
+
+	// Turning the orientation changes the volumes.
+	before := v.ResectedML
+	p.azimuth.SetValue(90) // normal towards posterior
+	waitFor(t, updated, 30*time.Second, "volumes after turning")
+	if p.vols.ResectedML == before {
+		t.Error("turning the plane left the resected volume unchanged")
+	}
+	// Bending a control point changes them too.
+	before = p.vols.ResectedML
+	p.cpOffset.SetValue(40)
+	waitFor(t, updated, 30*time.Second, "volumes after bending")
+	if p.vols.ResectedML == before || p.plan.Cuts[0].Flat() {
+		t.Error("bending left the volumes unchanged")
+	}
+
+	// Save, change, load: the plan comes back.
+	dir := t.TempDir()
+	path := filepath.Join(dir, "plan.json")
+	if err := p.SavePlan(path); err != nil {
+		t.Fatal(err)
+	}
+	saved := p.plan.Cuts[0]
+	p.removeCut()
+	if len(p.plan.Cuts) != 0 {
+		t.Fatal("remove left a cut")
+	}
+	if err := p.LoadPlan(path); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, updated, 30*time.Second, "volumes after loading")
+	got := p.plan.Cuts[0]
+	if math.Abs(got.Offsets[1][1]-saved.Offsets[1][1]) > 1e-9 || math.Abs(got.Normal[1]-saved.Normal[1]) > 1e-9 || p.height.Text != "170" {
+		t.Errorf("loaded %+v (height %q), saved %+v", got, p.height.Text, saved)
+	}
+
+	// Clicking the 3D surface moves the crosshair onto the liver surface.
+	p.view.draw(400, 300)
+	p.view.Resize(fyne.NewSize(400, 300))
+	before3 := u.scene.Cursor()
+	p.view.Tapped(&fyne.PointEvent{Position: fyne.NewPos(200, 150)})
+	if c := u.scene.Cursor(); c == before3 {
+		t.Errorf("click on the 3D surface left the crosshair at %v", c)
+	}
+
+	// Export the parts: STL always, DICOM SEG for a DICOM study.
+	out := t.TempDir()
+	done := make(chan error, 1)
+	p.exportParts(out, func(_ []string, err error) { done <- err })
+	if err := waitFor(t, done, 120*time.Second, "export"); err != nil {
+		t.Fatal(err)
+	}
+	ents, _ := os.ReadDir(out)
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	if !strings.Contains(strings.Join(names, " "), "_remnant.stl") || !strings.Contains(strings.Join(names, " "), "_resected.stl") {
+		t.Errorf("exported %q", names)
+	}
+	// A second export refuses to replace them.
+	p.exportParts(out, func(_ []string, err error) { done <- err })
+	if err := waitFor(t, done, 120*time.Second, "second export"); err == nil || !strings.Contains(err.Error(), "exists") {
+		t.Errorf("second export: %v", err)
+	}
+}
