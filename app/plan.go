@@ -103,6 +103,7 @@ type planUI struct {
 	// Widgets.
 	content     fyne.CanvasObject
 	newCutBtn   *widget.Button
+	form        *widget.Form // refreshed so its labels follow the sliders' enabled state
 	sourceSel   *widget.Select
 	otherChk    *widget.Check
 	cutSel      *widget.Select
@@ -176,6 +177,7 @@ func (p *planUI) openWindow() {
 	if p.win3D != nil {
 		return
 	}
+	p.u.win.SetMaster() // closing the main window quits, this one too
 	v := newView3D(p)
 	w := p.u.app.NewWindow("LiverSeg — 3D view and resection plan")
 	w.SetContent(container.NewBorder(viewButtons(v), nil, nil, nil, v))
@@ -343,6 +345,7 @@ func (p *planUI) build() {
 	split := container.NewHSplit(left, right)
 	split.Offset = 0.55
 	p.content = split
+	p.form = form
 	p.setting = false
 	p.showCut()
 }
@@ -519,10 +522,16 @@ func (p *planUI) showCut() {
 		for _, s := range []*widget.Slider{p.azimuth, p.elevation, p.shift, p.cpOffset} {
 			s.Disable()
 		}
+		if p.form != nil {
+			p.form.Refresh()
+		}
 		return
 	}
 	for _, s := range []*widget.Slider{p.azimuth, p.elevation, p.shift, p.cpOffset} {
 		s.Enable()
+	}
+	if p.form != nil {
+		p.form.Refresh()
 	}
 	p.cutSel.SetSelected(names[p.sel])
 	c := p.plan.Cuts[p.sel]

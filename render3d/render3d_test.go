@@ -88,21 +88,33 @@ func BenchmarkFrameRealLiver(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	mesh, err := surface.Extract(m, surface.Options{Smooth: -1, Factor: [3]int{2, 2, 1}})
-	if err != nil {
-		b.Fatal(err)
-	}
-	normals := mesh.Normals()
-	lo, hi := mesh.Bounds()
-	img := image.NewRGBA(image.Rect(0, 0, 700, 450))
-	var cam Camera
-	cam.SetView(Anterior)
-	cam.Fit(lo, hi, 700, 450)
-	var rd Renderer
-	b.ReportMetric(float64(len(mesh.Triangles)), "triangles")
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		cam.Rotate(0.05, 0.01) // one step of a drag
-		rd.Render(img, cam, color.NRGBA{20, 20, 30, 255}, []Layer{{Mesh: mesh, Normals: normals, Color: color.NRGBA{200, 120, 100, 255}}}, nil)
+	for _, bc := range []struct {
+		name   string
+		factor [3]int
+		w, h   int
+	}{
+		{"display-mesh-tab-700x450", [3]int{2, 2, 1}, 700, 450},
+		{"display-mesh-window-900x720", [3]int{2, 2, 1}, 900, 720},
+		{"turning-mesh-window-900x720", [3]int{4, 4, 2}, 900, 720},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			mesh, err := surface.Extract(m, surface.Options{Smooth: -1, Factor: bc.factor})
+			if err != nil {
+				b.Fatal(err)
+			}
+			normals := mesh.Normals()
+			lo, hi := mesh.Bounds()
+			img := image.NewRGBA(image.Rect(0, 0, bc.w, bc.h))
+			var cam Camera
+			cam.SetView(Anterior)
+			cam.Fit(lo, hi, bc.w, bc.h)
+			var rd Renderer
+			b.ReportMetric(float64(len(mesh.Triangles)), "triangles")
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				cam.Rotate(0.05, 0.01) // one step of a drag
+				rd.Render(img, cam, color.NRGBA{20, 20, 30, 255}, []Layer{{Mesh: mesh, Normals: normals, Color: color.NRGBA{200, 120, 100, 255}}}, nil)
+			}
+		})
 	}
 }
