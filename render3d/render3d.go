@@ -36,9 +36,9 @@ func (v View) Letter() string { return [...]string{"A", "P", "L", "R", "S", "I"}
 // Camera is an orthographic camera: rows of Rot are the screen's right,
 // up and the direction the camera looks along (into the screen), in LPS.
 type Camera struct {
-	Target Vec        // LPS point at the image centre
-	Rot    [3]Vec     // right, up, forward
-	Scale  float64    // pixels per mm
+	Target Vec     // LPS point at the image centre
+	Rot    [3]Vec  // right, up, forward
+	Scale  float64 // pixels per mm
 }
 
 // viewRot are the camera axes of the standard views: from the front the
