@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/liverseg/liverseg/internal/cputime"
 	"github.com/liverseg/liverseg/internal/masktest"
 	"github.com/liverseg/liverseg/internal/shareddata"
 	"github.com/liverseg/liverseg/nifti"
@@ -247,11 +248,13 @@ func BenchmarkExtractRealLiver(b *testing.B) {
 		o    Options
 	}{{"full", Options{Smooth: -1}}, {"display2x2x1", Options{Smooth: -1, Factor: [3]int{2, 2, 1}}}} {
 		b.Run(bc.name, func(b *testing.B) {
+			done := cputime.Measure(b)
 			for i := 0; i < b.N; i++ {
 				if _, err := Extract(m, bc.o); err != nil {
 					b.Fatal(err)
 				}
 			}
+			done()
 		})
 	}
 }
