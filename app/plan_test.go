@@ -132,12 +132,40 @@ func TestPlanFromCrosshairShowsVolumesAndColours(t *testing.T) {
 	if p.vols.ResectedML == before {
 		t.Error("turning the plane left the resected volume unchanged")
 	}
-	// Bending a control point changes them too.
+	// Bending from a 2D view: a drag that starts on the cut's line pulls
+	// the nearest control point along the normal; one that starts away
+	// from it is left to the crosshair.
+	p.bendChk.SetChecked(true)
+	cur := u.scene.Cursor()
+	at := [3]float64{float64(cur[0]), float64(cur[1]), float64(cur[2])}
+	far := at
+	far[1] += 40 // 40 voxels along the (posterior) normal
+	if p.dragHook(u.views[0], far, true, false) {
+		t.Error("a drag 40 voxels off the cut was taken")
+	}
+	if !p.dragHook(u.views[0], at, true, false) {
+		t.Fatal("a drag starting on the cut was not taken")
+	}
 	before = p.vols.ResectedML
-	p.cpOffset.SetValue(40)
-	waitFor(t, updated, 30*time.Second, "volumes after bending")
-	if p.vols.ResectedML == before || p.plan.Cuts[0].Flat() {
-		t.Error("bending left the volumes unchanged")
+	moved := at
+	moved[1] += 10
+	for i := 0; i < 5; i++ {
+		p.dragHook(u.views[0], moved, false, false)
+	}
+	p.dragHook(u.views[0], [3]float64{}, false, true)
+	waitFor(t, updated, 30*time.Second, "volumes after a 2D bend")
+	sleepPumping(200 * time.Millisecond)
+	if p.plan.Cuts[0].Flat() || p.vols.ResectedML == before {
+		t.Errorf("2D bend: flat %v, resected %.1f → %.1f mL", p.plan.Cuts[0].Flat(), before, p.vols.ResectedML)
+	}
+	p.bendChk.SetChecked(false)
+
+	// Bending a control point changes them too.
+	sleepPumping(300 * time.Millisecond) // let the 2D bend's last update land
+	before = p.vols.ResectedML
+	p.cpOffset.SetValue(p.cpOffset.Value + 30)
+	if !settle(func() bool { return p.vols.ResectedML != before }) {
+		t.Errorf("bending by the offset slider left the resected volume at %.1f mL", before)
 	}
 
 	// Save, change, load: the plan comes back.
@@ -189,4 +217,16 @@ func TestPlanFromCrosshairShowsVolumesAndColours(t *testing.T) {
 	if err := waitFor(t, done, 120*time.Second, "second export"); err == nil || !strings.Contains(err.Error(), "exists") {
 		t.Errorf("second export: %v", err)
 	}
+}
+
+// settle pumps the main queue until cond holds (true) or 30 s pass.
+func settle(cond func() bool) bool {
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		sleepPumping(20 * time.Millisecond)
+		if cond() {
+			return true
+		}
+	}
+	return false
 }
