@@ -49,7 +49,7 @@ func TestVolumesAgainstAnalyticShapes(t *testing.T) {
 	ball := sphere(g, Vec{0, 0, 0}, r)
 	boxG := volume.Identity([3]int{120, 100, 80}, [3]float64{1, 1, 1})
 	box := masktest.Box(boxG, [3]int{10, 10, 10}, [3]int{110, 90, 70}) // 100 × 80 × 60 mm from (10,10,10)
-	oblique := Vec{1, 2, -2}                                            // |n| = 3
+	oblique := Vec{1, 2, -2}                                           // |n| = 3
 	bent := mustPlane(t, Vec{0, 0, 0}, Vec{0, 0, 1})
 	for i := range bent.Offsets {
 		for j := range bent.Offsets[i] {
@@ -179,7 +179,7 @@ func TestLesionMarginAndFLR(t *testing.T) {
 
 func TestFormulas(t *testing.T) {
 	cases := []struct {
-		h, w, remnant       float64
+		h, w, remnant      float64
 		bsa, slv, flrOfSLV float64
 	}{
 		// √(170·70/3600) = 1.8181 m²; −794.41 + 1267.28·1.8181 = 1509.66 mL.
