@@ -103,7 +103,9 @@ type planUI struct {
 	// Widgets.
 	content     fyne.CanvasObject
 	newCutBtn   *widget.Button
-	form        *widget.Form // refreshed so its labels follow the sliders' enabled state
+	threeBtn    *widget.Button  // a plane through three crosshair positions
+	marks       []resection.Vec // the positions marked so far
+	form        *widget.Form    // refreshed so its labels follow the sliders' enabled state
 	sourceSel   *widget.Select
 	otherChk    *widget.Check
 	cutSel      *widget.Select
@@ -222,6 +224,7 @@ func (p *planUI) build() {
 	newCut := widget.NewButtonWithIcon("Plane at crosshair", theme.ContentAddIcon(), p.addCutAtCrosshair)
 	p.newCutBtn = newCut
 	delCut := widget.NewButtonWithIcon("", theme.DeleteIcon(), p.removeCut)
+	p.threeBtn = widget.NewButton("Point 1 of 3", p.markPoint)
 	p.combineSel = widget.NewSelect([]string{"any: separate resections", "all: one piece"}, func(s string) {
 		if p.setting {
 			return
@@ -320,7 +323,7 @@ func (p *planUI) build() {
 	form := widget.NewForm(
 		widget.NewFormItem("Liver", p.sourceSel),
 		widget.NewFormItem("Cut", container.NewBorder(nil, nil, nil, delCut, p.cutSel)),
-		widget.NewFormItem("", newCut),
+		widget.NewFormItem("", container.NewHBox(newCut, p.threeBtn)),
 		widget.NewFormItem("Cuts", p.combineSel),
 		widget.NewFormItem("Azimuth °", p.azimuth),
 		widget.NewFormItem("Elevation °", p.elevation),
@@ -474,6 +477,37 @@ func (p *planUI) addCutAtCrosshair() {
 	p.sel = len(p.plan.Cuts) - 1
 	p.showCut()
 	p.changed()
+}
+
+// markPoint records the crosshair as one of three points; the third makes
+// a plane through them (normal by the right-hand rule, flipped if needed
+// so that it points towards the patient's right like a new plane's).
+func (p *planUI) markPoint() {
+	if p.u.scene == nil {
+		return
+	}
+	p.marks = append(p.marks, p.crosshair())
+	if len(p.marks) < 3 {
+		p.threeBtn.SetText(fmt.Sprintf("Point %d of 3", len(p.marks)+1))
+		p.u.setStatus(fmt.Sprintf("Plane point %d marked at the crosshair; move the crosshair and mark the next.", len(p.marks)))
+		return
+	}
+	c, err := resection.PlaneFromPoints(p.marks[0], p.marks[1], p.marks[2])
+	p.marks = nil
+	p.threeBtn.SetText("Point 1 of 3")
+	if err != nil {
+		p.u.setStatus("No plane: " + err.Error())
+		return
+	}
+	if c.Normal[0] > 0 {
+		c.Normal = resection.Vec{-c.Normal[0], -c.Normal[1], -c.Normal[2]}
+	}
+	c.Name = fmt.Sprintf("cut %d", len(p.plan.Cuts)+1)
+	p.plan.Cuts = append(p.plan.Cuts, c)
+	p.sel = len(p.plan.Cuts) - 1
+	p.showCut()
+	p.changed()
+	p.u.setStatus("Plane through the three marked points added.")
 }
 
 func (p *planUI) removeCut() {
@@ -853,7 +887,11 @@ func (p *planUI) scene3D(turning bool) ([]render3d.Layer, []render3d.Marker) {
 	lo, hi := p.mesh.Bounds()
 	for i, c := range p.plan.Cuts {
 		if m := cutMesh(c, lo, hi); m != nil {
-			layers = append(layers, render3d.Layer{Mesh: m, Color: colCut, Alpha: 0.3, TwoSided: true})
+			l := render3d.Layer{Mesh: m, Color: colCut, Alpha: 0.3, TwoSided: true}
+			if p.liver != nil && p.liver.HasLesion() {
+				l.Colors, l.Alpha = p.marginColors(m), 0.5
+			}
+			layers = append(layers, l)
 		}
 		if i == p.sel {
 			for a := 0; a < resection.Grid; a++ {
@@ -915,3 +953,25 @@ func cutMesh(c resection.Cut, lo, hi [3]float64) *surface.Mesh {
 
 // shortLiver labels the thresholds in the picker.
 var shortLiver = map[float64]string{20: "normal", 25: "normal (cautious)", 30: "chemotherapy", 40: "cirrhosis"}
+
+// marginColors colours a cutting surface by its distance to the lesion:
+// red under the minimum margin, orange under twice it, green beyond.
+func (p *planUI) marginColors(m *surface.Mesh) []color.NRGBA {
+	minM, err := strconv.ParseFloat(strings.TrimSpace(p.minMargin.Text), 64)
+	if err != nil || minM <= 0 {
+		minM = resection.DefaultMinMarginMM
+	}
+	out := make([]color.NRGBA, len(m.Vertices))
+	for i, v := range m.Vertices {
+		d := p.liver.LesionDistance(resection.Vec{float64(v[0]), float64(v[1]), float64(v[2])})
+		switch {
+		case d < minM:
+			out[i] = color.NRGBA{235, 60, 50, 255}
+		case d < 2*minM:
+			out[i] = color.NRGBA{245, 170, 40, 255}
+		default:
+			out[i] = color.NRGBA{90, 200, 110, 255}
+		}
+	}
+	return out
+}

@@ -15,6 +15,7 @@ import (
 	"github.com/liverseg/liverseg/internal/testct"
 	"github.com/liverseg/liverseg/nifti"
 	"github.com/liverseg/liverseg/resection"
+	"github.com/liverseg/liverseg/volume"
 )
 
 // planStudy opens the abdominal test CT (the real CHAOS case, or the
@@ -229,4 +230,100 @@ func settle(cond func() bool) bool {
 		}
 	}
 	return false
+}
+
+// A lesion loaded as a mask is excluded from the FLR and measured against
+// the cut; three marked crosshair positions make a plane.
+func TestPlanLesionMarginAndThreePoints(t *testing.T) {
+	u, p, s := planStudy(t)
+	updated := make(chan struct{}, 64)
+	p.onUpdated = func() { updated <- struct{}{} }
+
+	// A 10 mm lesion deep in the liver, written on the CT's grid.
+	ref, err := nifti.ReadMask(s.Liver)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cIdx := insideVoxel(t, ref)
+	canon := ref.Canonical()
+	centre := canon.IndexToPatient([3]float64{float64(cIdx[0]), float64(cIdx[1]), float64(cIdx[2])})
+	les := volume.NewMask(ref.Geometry)
+	for k := 0; k < ref.Size[2]; k++ {
+		for j := 0; j < ref.Size[1]; j++ {
+			for i := 0; i < ref.Size[0]; i++ {
+				q := ref.IndexToPatient([3]float64{float64(i), float64(j), float64(k)})
+				if math.Hypot(math.Hypot(q[0]-centre[0], q[1]-centre[1]), q[2]-centre[2]) <= 10 {
+					les.Voxels[ref.Offset(i, j, k)] = 1
+				}
+			}
+		}
+	}
+	lesPath := filepath.Join(t.TempDir(), "lesion.nii.gz")
+	if err := nifti.WriteMask(lesPath, les); err != nil {
+		t.Fatal(err)
+	}
+	// A plane 30 mm from the lesion's centre, along an axis on which the
+	// liver goes on that far, its normal towards the lesion: the lesion is
+	// resected with a ~20 mm margin.
+	var foot, normal resection.Vec
+	found := false
+	for _, d := range []resection.Vec{{-1, 0, 0}, {1, 0, 0}, {0, -1, 0}, {0, 1, 0}, {0, 0, 1}, {0, 0, -1}} {
+		foot = resection.Vec{centre[0] + 30*d[0], centre[1] + 30*d[1], centre[2] + 30*d[2]}
+		f := canon.PatientToIndex(foot)
+		i, j, k := int(math.Round(f[0])), int(math.Round(f[1])), int(math.Round(f[2]))
+		if canon.Contains(i, j, k) && canon.Voxels[canon.Offset(i, j, k)] != 0 {
+			normal, found = resection.Vec{-d[0], -d[1], -d[2]}, true
+			break
+		}
+	}
+	if !found {
+		t.Skip("no axis with liver 30 mm from the lesion")
+	}
+	idx, _ := u.scene.Slicer().RoundIndex(u.scene.Slicer().Volume().PatientToIndex(foot))
+	u.scene.SetCursor(idx)
+	test.Tap(p.newCutBtn)
+	p.plan.Cuts[0].Normal = normal
+	p.showCut()
+	p.changed()
+	waitFor(t, updated, 30*time.Second, "volumes")
+	p.LoadLesion(lesPath)
+	if !settle(func() bool { return p.margin != nil && p.vols != nil && p.vols.LesionML > 0 }) {
+		t.Fatalf("no margin after loading the lesion: %q", p.lesionLabel.Text)
+	}
+	m, v := *p.margin, *p.vols
+	t.Logf("lesion %.1f mL, margin %.1f mm, FLR %.1f %%", v.LesionML, m.MinMM, v.FLRPercent)
+	if math.Abs(v.LesionML-les.VolumeML()) > 0.5 || v.LesionResectedML < v.LesionML-1e-6 {
+		t.Errorf("lesion %.2f mL (%.2f resected), mask %.2f", v.LesionML, v.LesionResectedML, les.VolumeML())
+	}
+	// The plane sits 30 mm from the centre (give or take the crosshair's
+	// voxel rounding): 20 mm to the sphere, up to a voxel more to its
+	// voxel centres.
+	if m.MinMM < 18 || m.MinMM > 23 || m.Crosses || m.InRemnant {
+		t.Errorf("margin %+v, want about 20 mm", m)
+	}
+	if want := 100 * v.RemnantML / (v.TotalML - v.LesionML); math.Abs(v.FLRPercent-want) > 1e-9 {
+		t.Errorf("FLR %.3f, want remnant over the liver without the lesion, %.3f", v.FLRPercent, want)
+	}
+	if !strings.Contains(p.results.Text, "Margin") || !strings.Contains(p.results.Text, "Lesion") {
+		t.Errorf("results %q", p.results.Text)
+	}
+	// Raising the minimum above the margin warns.
+	p.minMargin.SetText("25")
+	if !strings.Contains(p.results.Text, "BELOW the 25 mm minimum") {
+		t.Errorf("no warning under the minimum margin: %q", p.results.Text)
+	}
+
+	// Three points: an axial plane through three crosshair positions.
+	n := len(p.plan.Cuts)
+	c := u.scene.Cursor()
+	for _, d := range [][3]int{{0, 0, 0}, {20, 0, 0}, {0, 20, 0}} {
+		u.scene.SetCursor([3]int{c[0] + d[0], c[1] + d[1], c[2] + d[2]})
+		test.Tap(p.threeBtn)
+	}
+	if len(p.plan.Cuts) != n+1 {
+		t.Fatalf("three points made %d cuts, want %d", len(p.plan.Cuts), n+1)
+	}
+	if nz := p.plan.Cuts[n].Normal; math.Abs(math.Abs(nz[2])-1) > 1e-6 {
+		t.Errorf("plane through three axial points: normal %v, want ±z", nz)
+	}
 }
