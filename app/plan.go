@@ -770,7 +770,7 @@ func vertexColors(m *surface.Mesh, pl resection.Plan) []color.NRGBA {
 func (p *planUI) redraw() {
 	p.refresh3D()
 	if p.u.scene != nil {
-		p.u.scene.OverlaysChanged()
+		p.u.updateOverlays() // adds or drops the plan's overlay and redraws
 	}
 }
 
@@ -975,3 +975,6 @@ func (p *planUI) marginColors(m *surface.Mesh) []color.NRGBA {
 	}
 	return out
 }
+
+// hasCuts reports whether the plan has a cut to draw on the 2D views.
+func (p *planUI) hasCuts() bool { return p != nil && len(p.plan.Cuts) > 0 }

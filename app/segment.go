@@ -744,7 +744,9 @@ func (u *UI) updateOverlays() {
 	if s.boxOvl != nil {
 		list = append(list, s.boxOvl)
 	}
-	list = append(list, planOverlay{u.plan}) // draws nothing without a cut
+	if u.plan.hasCuts() {
+		list = append(list, planOverlay{u.plan})
+	}
 	u.scene.SetOverlays(list...)
 }
 
