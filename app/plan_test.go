@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"image/color"
 	"math"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/test"
 
+	"github.com/liverseg/liverseg/dicomio"
 	"github.com/liverseg/liverseg/internal/testct"
 	"github.com/liverseg/liverseg/nifti"
 	"github.com/liverseg/liverseg/resection"
@@ -22,11 +24,22 @@ import (
 // phantom) with its reference liver chosen as the plan's liver, and waits
 // for the surface.
 func planStudy(t *testing.T) (*UI, *planUI, testct.Study) {
+	return planStudyOf(t, false)
+}
+
+// planStudyOf is planStudy on the study's DICOM series when dicom is set.
+func planStudyOf(t *testing.T, dicom bool) (*UI, *planUI, testct.Study) {
 	t.Helper()
 	s := testct.Abdomen(t)
 	u := newUI(t)
 	u.win.Resize(fyne.NewSize(1400, 900))
 	v := abdomenVolume(t, s)
+	if dicom {
+		var err error
+		if v, _, err = dicomio.LoadPath(context.Background(), s.DICOM, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if err := u.ShowVolume(v); err != nil {
 		t.Fatal(err)
 	}
@@ -189,6 +202,28 @@ func TestPlanFromCrosshairShowsVolumesAndColours(t *testing.T) {
 		t.Errorf("loaded %+v (height %q), saved %+v", got, p.height.Text, saved)
 	}
 
+	// The report carries the plan: a 3D picture, the figures, the formulas.
+	repDone := make(chan error, 1)
+	u.rep.onDone = func(_ string, err error) { repDone <- err }
+	shot, err := u.CaptureViews()
+	if err != nil {
+		t.Fatal(err)
+	}
+	html := filepath.Join(dir, "report.html")
+	u.SaveReport(u.reportInput(shot), html)
+	if err := waitFor(t, repDone, 120*time.Second, "report"); err != nil {
+		t.Fatal(err)
+	}
+	rb, _ := os.ReadFile(html)
+	for _, want := range []string{"Resection plan", "Remnant (FLR)", "Vauthey", "Mosteller", "pointing into the resected part"} {
+		if !strings.Contains(string(rb), want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+	if n := strings.Count(string(rb), "data:image/png;base64,"); n != 2 {
+		t.Errorf("report has %d embedded pictures, want the views and the 3D view", n)
+	}
+
 	// Clicking the 3D surface moves the crosshair onto the liver surface.
 	p.view.draw(400, 300)
 	p.view.Resize(fyne.NewSize(400, 300))
@@ -325,5 +360,53 @@ func TestPlanLesionMarginAndThreePoints(t *testing.T) {
 	}
 	if nz := p.plan.Cuts[n].Normal; math.Abs(math.Abs(nz[2])-1) > 1e-6 {
 		t.Errorf("plane through three axial points: normal %v, want ±z", nz)
+	}
+}
+
+// On a DICOM study the parts are exported as DICOM SEG too, one segment
+// each, on the CT's grid, matching the plan's masks voxel for voxel.
+func TestPlanExportsSEGForDICOM(t *testing.T) {
+	u, p, _ := planStudyOf(t, true)
+	updated := make(chan struct{}, 16)
+	p.onUpdated = func() { updated <- struct{}{} }
+	test.Tap(p.newCutBtn)
+	waitFor(t, updated, 30*time.Second, "volumes")
+	out := t.TempDir()
+	done := make(chan []string, 1)
+	p.exportParts(out, func(w []string, err error) {
+		if err != nil {
+			t.Error(err)
+		}
+		done <- w
+	})
+	wrote := waitFor(t, done, 120*time.Second, "export")
+	res, rem, err := p.liver.Masks(p.plan)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]int{"Liver remnant": rem.Count(), "Liver resected": res.Count()}
+	segs := 0
+	for _, path := range wrote {
+		if !strings.HasSuffix(path, "_seg.dcm") {
+			continue
+		}
+		segs++
+		seg, err := dicomio.ReadSEG(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(seg.Segments) != 1 || seg.FrameOfReference != u.vol.Info.FrameOfReference {
+			t.Fatalf("%s: segments %+v, frame %s", path, seg.Segments, seg.FrameOfReference)
+		}
+		m, err := seg.OnGrid(u.vol.Geometry)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n, ok := want[seg.Segments[0].Label]; !ok || m.Count() != n {
+			t.Errorf("%s: segment %q with %d voxels, want %v", path, seg.Segments[0].Label, m.Count(), want)
+		}
+	}
+	if segs != 2 {
+		t.Errorf("wrote %q: want two SEG files", wrote)
 	}
 }
