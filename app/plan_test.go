@@ -196,7 +196,9 @@ func TestPlanFromCrosshairShowsVolumesAndColours(t *testing.T) {
 	if err := p.LoadPlan(path); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, updated, 30*time.Second, "volumes after loading")
+	if !settle(func() bool { return p.vols != nil }) {
+		t.Fatal("no volumes after loading the plan")
+	}
 	got := p.plan.Cuts[0]
 	if math.Abs(got.Offsets[1][1]-saved.Offsets[1][1]) > 1e-9 || math.Abs(got.Normal[1]-saved.Normal[1]) > 1e-9 || p.height.Text != "170" {
 		t.Errorf("loaded %+v (height %q), saved %+v", got, p.height.Text, saved)
@@ -219,6 +221,9 @@ func TestPlanFromCrosshairShowsVolumesAndColours(t *testing.T) {
 		if !strings.Contains(string(rb), want) {
 			t.Errorf("report lacks %q", want)
 		}
+	}
+	if i := strings.Index(string(rb), "Resection plan"); i >= 0 && testing.Verbose() {
+		t.Log(string(rb)[max(0, i-200):min(len(rb), i+600)])
 	}
 	if n := strings.Count(string(rb), "data:image/png;base64,"); n != 2 {
 		t.Errorf("report has %d embedded pictures, want the views and the 3D view", n)
