@@ -31,15 +31,21 @@ func (p *planUI) chooseLesion() {
 	if p.u.vol == nil {
 		return
 	}
+	p.openFile(filepath.Dir(inputFolder(p.u.vol)), p.LoadLesion)
+}
+
+// openFile asks for a file to read, starting in dir, and passes its path
+// to fn.
+func (p *planUI) openFile(dir string, fn func(path string)) {
 	d := dialog.NewFileOpen(func(r fyne.URIReadCloser, err error) {
 		if err != nil || r == nil {
 			return
 		}
 		path := r.URI().Path()
 		r.Close()
-		p.LoadLesion(path)
+		fn(path)
 	}, p.u.win)
-	startAt(d, filepath.Dir(inputFolder(p.u.vol)))
+	startAt(d, dir)
 	d.Resize(fyne.NewSize(900, 600))
 	d.Show()
 }
@@ -140,17 +146,7 @@ func (p *planUI) chooseLoad() {
 	if p.u.vol == nil {
 		return
 	}
-	d := dialog.NewFileOpen(func(r fyne.URIReadCloser, err error) {
-		if err != nil || r == nil {
-			return
-		}
-		path := r.URI().Path()
-		r.Close()
-		p.LoadPlan(path)
-	}, p.u.win)
-	startAt(d, p.u.defaultExportFolder())
-	d.Resize(fyne.NewSize(900, 600))
-	d.Show()
+	p.openFile(p.u.defaultExportFolder(), func(path string) { p.LoadPlan(path) })
 }
 
 // LoadPlan reads a plan, checks it belongs to this study and shows it.

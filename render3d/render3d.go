@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"sync"
 
+	par "github.com/liverseg/liverseg/internal/parallel"
 	"github.com/liverseg/liverseg/surface"
 )
 
@@ -377,20 +378,7 @@ func (r *Renderer) drawMarker(dst *image.RGBA, cam Camera, m Marker) {
 	}
 }
 
-func parallel(n int, fn func(lo, hi int)) {
-	w := runtime.GOMAXPROCS(0)
-	if n < 4096 || w == 1 {
-		fn(0, n)
-		return
-	}
-	var wg sync.WaitGroup
-	for p := 0; p < w; p++ {
-		lo, hi := p*n/w, (p+1)*n/w
-		wg.Add(1)
-		go func() { defer wg.Done(); fn(lo, hi) }()
-	}
-	wg.Wait()
-}
+func parallel(n int, fn func(lo, hi int)) { par.For(n, 4096, fn) }
 
 func add(a, b Vec) Vec           { return Vec{a[0] + b[0], a[1] + b[1], a[2] + b[2]} }
 func sub(a, b Vec) Vec           { return Vec{a[0] - b[0], a[1] - b[1], a[2] - b[2]} }

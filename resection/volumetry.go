@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"sync"
 
+	par "github.com/liverseg/liverseg/internal/parallel"
 	"github.com/liverseg/liverseg/metrics"
 	"github.com/liverseg/liverseg/volume"
 )
@@ -427,25 +428,10 @@ func (l *Liver) classify(p Plan, each func(i int, resected bool)) (Volumes, erro
 }
 
 // parallel runs fn over [0,n) split across the CPUs when n is large.
-func parallel(n int, fn func(lo, hi int)) {
-	if n < 8192 {
-		fn(0, n)
-		return
-	}
-	split(n, fn)
-}
+func parallel(n int, fn func(lo, hi int)) { par.For(n, 8192, fn) }
 
 // split runs fn over [0,n) split across the CPUs.
-func split(n int, fn func(lo, hi int)) {
-	w := runtime.GOMAXPROCS(0)
-	var wg sync.WaitGroup
-	for p := 0; p < w; p++ {
-		lo, hi := p*n/w, (p+1)*n/w
-		wg.Add(1)
-		go func() { defer wg.Done(); fn(lo, hi) }()
-	}
-	wg.Wait()
-}
+func split(n int, fn func(lo, hi int)) { par.For(n, 0, fn) }
 
 // index is the nearest voxel to p (possibly outside the grid).
 func (l *Liver) index(p Vec) [3]int {

@@ -21,6 +21,7 @@ import (
 	"runtime"
 	"sync"
 
+	par "github.com/liverseg/liverseg/internal/parallel"
 	"github.com/liverseg/liverseg/volume"
 )
 
@@ -379,21 +380,8 @@ func dist2(a, b [3]float32) float32 {
 	return dx*dx + dy*dy + dz*dz
 }
 
-// parallel runs fn over [0,n) split across the CPUs.
-func parallel(n int, fn func(lo, hi int)) {
-	w := runtime.GOMAXPROCS(0)
-	if n < 4096 || w == 1 {
-		fn(0, n)
-		return
-	}
-	var wg sync.WaitGroup
-	for p := 0; p < w; p++ {
-		lo, hi := p*n/w, (p+1)*n/w
-		wg.Add(1)
-		go func() { defer wg.Done(); fn(lo, hi) }()
-	}
-	wg.Wait()
-}
+// parallel runs fn over [0,n) split across the CPUs when n is large.
+func parallel(n int, fn func(lo, hi int)) { par.For(n, 4096, fn) }
 
 // VolumeMM3 is the volume the mesh encloses (divergence theorem), in mm³:
 // positive for a closed mesh with outward normals.
