@@ -411,17 +411,35 @@ func (p *planUI) liverMaskChanged() {
 		c := canonicalOn(m, disp)
 		mesh, err := surface.Extract(c, surface.Options{Smooth: -1, Factor: [3]int{2, 2, 1}})
 		took := time.Since(t0)
-		var coarse *surface.Mesh
-		var liver *resection.Liver
-		var cn, mn [][3]float32
-		if err == nil {
-			mn = mesh.Normals()
-			coarse, _ = surface.Extract(c, surface.Options{Smooth: -1, Factor: [3]int{4, 4, 2}})
-			if coarse != nil {
-				cn = coarse.Normals()
-			}
-			liver, err = resection.NewLiver(c, nil)
+		if err != nil {
+			p.u.do(func() {
+				if gen == p.maskGen {
+					p.info.SetText(fmt.Sprintf("%s: %v", src.Name, err))
+				}
+			})
+			return
 		}
+		mn := mesh.Normals()
+		// Show the surface at once; the turning mesh, the volumetry and the
+		// other mask follow.
+		p.u.do(func() {
+			if gen != p.maskGen {
+				return
+			}
+			p.source, p.liverCanon = src.Name, c
+			p.mesh, p.normals, p.coarse, p.coarseN = mesh, mn, nil, nil
+			p.liver, p.vols, p.margin = nil, nil, nil
+			p.surfaceTime = took
+			p.info.SetText(fmt.Sprintf("%s: %.1f mL, surface of %d triangles ready in %.2f s. Drag = turn, wheel = zoom, click = crosshair.",
+				src.Name, c.VolumeML(), len(mesh.Triangles), took.Seconds()))
+			p.refresh3D()
+		})
+		coarse, _ := surface.Extract(c, surface.Options{Smooth: -1, Factor: [3]int{4, 4, 2}})
+		var cn [][3]float32
+		if coarse != nil {
+			cn = coarse.Normals()
+		}
+		liver, lerr := resection.NewLiver(c, nil)
 		var om *surface.Mesh
 		var on [][3]float32
 		if other != nil {
@@ -433,20 +451,16 @@ func (p *planUI) liverMaskChanged() {
 			if gen != p.maskGen {
 				return
 			}
-			if err != nil {
-				p.info.SetText(fmt.Sprintf("%s: %v", src.Name, err))
+			if lerr != nil {
+				p.info.SetText(fmt.Sprintf("%s: %v", src.Name, lerr))
 				return
 			}
-			p.source, p.liverCanon = src.Name, c
-			p.mesh, p.normals, p.coarse, p.coarseN = mesh, mn, coarse, cn
+			p.coarse, p.coarseN = coarse, cn
 			p.other, p.otherN = om, on
-			p.surfaceTime = took
 			p.liver = liver
 			if p.lesion != nil {
 				p.setLesion(p.lesion, p.lesionName)
 			}
-			p.info.SetText(fmt.Sprintf("%s: %.1f mL, surface of %d triangles ready in %.2f s. Drag = turn, wheel = zoom, click = crosshair.",
-				src.Name, c.VolumeML(), len(mesh.Triangles), took.Seconds()))
 			p.changed()
 			if p.onSurface != nil {
 				p.onSurface()
