@@ -128,6 +128,7 @@ type UI struct {
 	wl       wlState
 	shown    shownState // a series shown while it loads (progressive.go)
 	edit     editState
+	plan     *planUI // the 3D view and resection plan (plan.go)
 }
 
 const customPreset = "Custom"
@@ -192,9 +193,11 @@ func newWithSettings(a fyne.App, st settings) *UI {
 	u.loadPrefs()
 	u.bindPrefs()
 
+	u.plan = newPlanUI(u)
 	grid := container.NewGridWithRows(2,
 		container.NewGridWithColumns(2, u.views[0], u.views[1]),
-		container.NewGridWithColumns(2, u.views[2], panel))
+		container.NewGridWithColumns(2, u.views[2], container.NewAppTabs(
+			container.NewTabItem("Controls", panel), container.NewTabItem("3D & plan", u.plan.Content()))))
 	u.viewerArea = container.NewStack(grid)
 	u.viewerArea.Hide()
 	u.empty = u.emptyState()
@@ -344,6 +347,7 @@ func (u *UI) showVolume(v *volume.Volume, avail viewer.Availability) error {
 	for _, view := range u.views {
 		view.SetScene(u.scene)
 	}
+	u.plan.studyChanged()
 	u.empty.Hide()
 	u.viewerArea.Show()
 	u.showInfo()

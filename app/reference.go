@@ -80,6 +80,7 @@ func (u *UI) referenceDone(vol *volume.Volume, path string, m *volume.Mask, note
 		o, err = viewer.NewMaskOverlay(u.scene.Slicer(), m, viewer.Style{})
 		if err == nil {
 			s.ref, s.refOvl, s.refName = m, o, filepath.Base(path)
+			u.plan.liverMaskChanged()
 			u.applyStyle()
 			u.updateOverlays()
 			u.showDice(math.NaN())

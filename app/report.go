@@ -129,6 +129,7 @@ type reportData struct {
 	HasRef                                      bool
 	Software, Runtime, ModelsDir, Threads, Date string
 	GoVersion                                   string
+	Plan                                        *planReport
 }
 
 // reportInput is what the report needs from the UI, taken on the Fyne
@@ -143,6 +144,7 @@ type reportInput struct {
 	img       *image.RGBA
 	modelsDir string
 	threads   int
+	plan      *planReport // the resection plan (plan_io.go), nil without one
 }
 
 // ShowReport captures the views at once (before any dialog covers them)
@@ -194,7 +196,7 @@ func (u *UI) ShowReport() {
 
 // reportInput gathers what the report shows from the UI.
 func (u *UI) reportInput(img *image.RGBA) reportInput {
-	in := reportInput{vol: u.vol, disp: u.scene.Slicer().Volume().Geometry, img: img, threads: u.threads()}
+	in := reportInput{vol: u.vol, disp: u.scene.Slicer().Volume().Geometry, img: img, threads: u.threads(), plan: u.plan.reportSection()}
 	for _, src := range u.exportSources() {
 		if src.ref == nil { // the reference has its own section
 			in.sources = append(in.sources, src)
@@ -326,6 +328,7 @@ func buildReport(ctx context.Context, in reportInput, pngData []byte, pngName st
 		Threads:   threads,
 		Date:      time.Now().UTC().Format("2006-01-02 15:04:05 UTC"),
 		GoVersion: runtime.Version(),
+		Plan:      in.plan,
 	}
 	if d.Title == "" {
 		d.Title = "study"
@@ -454,6 +457,15 @@ code { font-size: 0.9em; }
 <tr><th>Model</th><th>Dice</th><th>IoU</th><th>HD95 (mm)</th><th>ASSD (mm)</th><th>Volume difference</th></tr>
 {{range .Models}}<tr><td>{{.Name}}</td><td class="n">{{f3 .Dice}}</td><td class="n">{{f3 .IoU}}</td>{{if .SurfaceOK}}<td class="n">{{f1 .HD95}}</td><td class="n">{{f2 .ASSD}}</td>{{else}}<td>–</td><td>–</td>{{end}}<td class="n">{{f1 .VolDiffPct}} %</td></tr>
 {{end}}</table>{{end}}
+{{end}}
+{{with .Plan}}<h2>Resection plan</h2>
+<p><img src="{{.Image}}" width="640" height="480" alt="3D view of the liver with the resection plan"></p>
+<p>3D view: remnant in the liver colour, resected part blue, cutting surfaces white; patient LPS millimetres, each cut's normal pointing into the resected part.</p>
+<ul>{{range .Cuts}}<li>{{.}}</li>
+{{end}}</ul>
+<pre>{{range .Lines}}{{.}}
+{{end}}</pre>
+<p>Formulas: {{range $i, $f := .Formulas}}{{if $i}}; {{end}}{{$f}}{{end}}.</p>
 {{end}}
 <h2>Software</h2>
 <table id="software">

@@ -668,6 +668,7 @@ func (u *UI) postWorker(jobs <-chan postJob, stop <-chan struct{}, stopped chan<
 				return
 			}
 			cur.res.Mask, cur.res.Post = m, cur.post
+			u.plan.liverMaskChanged()
 			// The run kept probabilities only: this mask is its
 			// postprocessing, so the run's timings include it.
 			tm := &cur.res.Timings
@@ -778,6 +779,9 @@ func (u *UI) updateOverlays() {
 	}
 	if s.boxOvl != nil {
 		list = append(list, s.boxOvl)
+	}
+	if u.plan.hasCuts() {
+		list = append(list, planOverlay{u.plan})
 	}
 	u.scene.SetOverlays(list...)
 	u.updateLegend()

@@ -66,6 +66,9 @@ type SEGOptions struct {
 	UIDSeed string
 	// Overwrite allows replacing an existing file at path.
 	Overwrite bool
+	// SegmentLabel names the one segment; default "Liver" (a part of the
+	// liver, e.g. a resection plan's remnant, keeps the liver's codes).
+	SegmentLabel string
 }
 
 // Liver colour in CIELab (PS3.3 C.10.7.1.1 scaling), the value dcmqi and
@@ -391,7 +394,11 @@ func segDataset(ct *volume.Volume, m *volume.Mask, o SEGOptions) (dicom.Dataset,
 	e.seq(tag.SegmentSequence, func(it *elems) {
 		it.seq(tag.SegmentedPropertyCategoryCodeSequence, code("123037004", "SCT", "Anatomical Structure"))
 		it.add(tag.SegmentNumber, []int{1})
-		it.str(tag.SegmentLabel, "Liver")
+		label := o.SegmentLabel
+		if label == "" {
+			label = "Liver"
+		}
+		it.str(tag.SegmentLabel, clipLO(label))
 		it.str(tag.SegmentAlgorithmType, algoType)
 		if !o.Manual {
 			// Type 1C: required unless the segment was drawn by hand.

@@ -104,6 +104,14 @@ type SliceView struct {
 	// view (not after SetViewState), so that an app can link the zoom and
 	// pan of several views of the same plane.
 	OnViewChanged func(v *SliceView)
+	// DragHook, when set, is offered every plain left drag first: it gets
+	// the continuous canonical voxel index under the pointer (start on the
+	// first event, end after the last) and returns whether it takes the
+	// drag; a drag it declines at the start moves the crosshair as usual.
+	// Tools that edit something drawn on the view (a resection plan's
+	// control points) use it.
+	DragHook func(v *SliceView, at [3]float64, start, end bool) bool
+	hooked   int // this drag: 0 not offered yet, 1 taken, -1 declined
 
 	// own, when set, makes the view draw ownList instead of the scene's
 	// overlays (SetOverlays): panels that show the same slice with
@@ -703,12 +711,50 @@ func (v *SliceView) Dragged(ev *fyne.DragEvent) {
 			v.r.layoutBox()
 		}
 	default:
+		if v.hookDrag(ev) {
+			return
+		}
 		v.moveCursorTo(ev.Position)
 	}
 }
 
+// hookDrag offers a plain drag to DragHook; see there.
+func (v *SliceView) hookDrag(ev *fyne.DragEvent) bool {
+	if v.DragHook == nil || v.hooked < 0 {
+		return false
+	}
+	start := v.hooked == 0
+	p := ev.Position
+	if start {
+		p = p.Subtract(ev.Dragged)
+	}
+	px, py, ok := v.toPlane(p)
+	if !ok {
+		if start {
+			v.hooked = -1
+		}
+		return v.hooked > 0
+	}
+	at := v.scene.Slicer().PlaneToIndex(v.plane, v.Slice(), px, py)
+	if start {
+		if !v.DragHook(v, at, true, false) {
+			v.hooked = -1
+			return false
+		}
+		v.hooked = 1
+		px, py, _ = v.toPlane(ev.Position)
+		at = v.scene.Slicer().PlaneToIndex(v.plane, v.Slice(), px, py)
+	}
+	v.DragHook(v, at, false, false)
+	return true
+}
+
 // DragEnd finishes a box drawn in box mode.
 func (v *SliceView) DragEnd() {
+	if v.hooked > 0 && v.DragHook != nil {
+		v.DragHook(v, [3]float64{}, false, true)
+	}
+	v.hooked = 0
 	if v.editing {
 		v.editing = false
 		v.emitEdit(EditEnd, v.editLast)

@@ -339,3 +339,51 @@ func TestBoxModeDrag(t *testing.T) {
 		t.Error("box drag moved the crosshair")
 	}
 }
+
+func TestDragHook(t *testing.T) {
+	r := newRig(t)
+	ax := r.views[0]
+	k := ax.Slice()
+	from := ax.ScreenPosition([3]int{10, 8, k})
+	mid := ax.ScreenPosition([3]int{20, 16, k})
+	to := ax.ScreenPosition([3]int{30, 24, k})
+	drag := func() {
+		ax.Dragged(&fyne.DragEvent{PointEvent: fyne.PointEvent{Position: mid}, Dragged: fyne.NewDelta(mid.X-from.X, mid.Y-from.Y)})
+		ax.Dragged(&fyne.DragEvent{PointEvent: fyne.PointEvent{Position: to}, Dragged: fyne.NewDelta(to.X-mid.X, to.Y-mid.Y)})
+		ax.DragEnd()
+	}
+	var starts, moves, ends int
+	var first, last [3]float64
+	take := true
+	ax.DragHook = func(_ *SliceView, at [3]float64, start, end bool) bool {
+		switch {
+		case start:
+			starts++
+			first = at
+			return take
+		case end:
+			ends++
+		default:
+			moves++
+			last = at
+		}
+		return true
+	}
+	cursor := r.scene.Cursor()
+	drag()
+	if starts != 1 || moves != 2 || ends != 1 {
+		t.Fatalf("hook calls: %d starts, %d moves, %d ends; want 1, 2, 1", starts, moves, ends)
+	}
+	if math.Abs(first[0]-10) > 0.6 || math.Abs(first[1]-8) > 0.6 || math.Abs(last[0]-30) > 0.6 || math.Abs(last[1]-24) > 0.6 || int(math.Round(last[2])) != k {
+		t.Errorf("hook saw %v → %v, want about (10, 8) → (30, 24) on slice %d", first, last, k)
+	}
+	if r.scene.Cursor() != cursor {
+		t.Error("a drag the hook took moved the crosshair")
+	}
+	// A declined drag moves the crosshair as before.
+	take, starts, moves = false, 0, 0
+	drag()
+	if starts != 1 || moves != 0 || r.scene.Cursor() == cursor {
+		t.Errorf("declined drag: %d starts, %d moves, crosshair %v (was %v)", starts, moves, r.scene.Cursor(), cursor)
+	}
+}
