@@ -152,7 +152,7 @@ func NewClient(s Server, secret string) (*Client, error) {
 	}
 	return &Client{
 		srv: s, base: strings.TrimRight(strings.TrimSpace(s.URL), "/"), secret: secret,
-		hc: &http.Client{Transport: tr, CheckRedirect: sameHostRedirect},
+		hc:       &http.Client{Transport: tr, CheckRedirect: sameHostRedirect},
 		Parallel: 4,
 	}, nil
 }

@@ -316,6 +316,16 @@ func (p *faultProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			w.Write(body[:i])
 			w.(http.Flusher).Flush()
 			panic(http.ErrAbortHandler)
+		case p.mode == "stallbody" && n >= 3:
+			// Half the answer, then silence with the connection open.
+			w.WriteHeader(resp.StatusCode)
+			w.Write(body[:len(body)/2])
+			w.(http.Flusher).Flush()
+			select {
+			case <-r.Context().Done():
+			case <-time.After(20 * time.Second):
+			}
+			return
 		case p.mode == "malformed" && n >= 3:
 			w.WriteHeader(resp.StatusCode)
 			w.Write(bytes.ReplaceAll(body, []byte("--"), []byte("~~")))
@@ -342,13 +352,14 @@ func TestRetrieveFailures(t *testing.T) {
 		{"malformed", ErrMalformed},
 		{"text", ErrMalformed},
 		{"stall", ErrTimeout},
+		{"stallbody", ErrTimeout},
 	}
 	for _, tc := range cases {
 		t.Run(tc.mode, func(t *testing.T) {
 			_, base := newFaultProxy(t, srv, tc.mode)
 			c := client(t, srv, func(s *Server) {
 				s.URL = base
-				if tc.mode == "stall" {
+				if strings.HasPrefix(tc.mode, "stall") {
 					s.TimeoutSeconds = 1
 				}
 			})
@@ -401,7 +412,10 @@ func TestRequestFailures(t *testing.T) {
 			cache := &Cache{Root: t.TempDir()}
 			for _, call := range []func() error{
 				func() error { _, err := c.FindStudies(context.Background(), StudyQuery{Modality: "CT"}); return err },
-				func() error { _, err := c.Retrieve(context.Background(), cache, chaosStudy, chaosSeries, nil); return err },
+				func() error {
+					_, err := c.Retrieve(context.Background(), cache, chaosStudy, chaosSeries, nil)
+					return err
+				},
 				func() error { _, err := c.FindSeries(context.Background(), chaosStudy, ""); return err },
 			} {
 				err := call()

@@ -150,7 +150,9 @@ func (keyringSecrets) Get(server string) (string, error) {
 	}
 	return s, err
 }
-func (keyringSecrets) Set(server, secret string) error { return keyring.Set(keyringService, server, secret) }
+func (keyringSecrets) Set(server, secret string) error {
+	return keyring.Set(keyringService, server, secret)
+}
 func (keyringSecrets) Delete(server string) error {
 	if err := keyring.Delete(keyringService, server); err != nil && !errors.Is(err, keyring.ErrNotFound) {
 		return err

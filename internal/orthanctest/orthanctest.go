@@ -145,20 +145,20 @@ func startOnce(dir string, o Options) (*Server, error) {
 		return nil, err
 	}
 	cfg := map[string]any{
-		"Name":                "LiverSegTest",
-		"StorageDirectory":    storage,
-		"IndexDirectory":      storage,
-		"HttpPort":            port,
-		"DicomServerEnabled":  false,
-		"RemoteAccessAllowed": false,
-		"SslEnabled":          false,
+		"Name":                   "LiverSegTest",
+		"StorageDirectory":       storage,
+		"IndexDirectory":         storage,
+		"HttpPort":               port,
+		"DicomServerEnabled":     false,
+		"RemoteAccessAllowed":    false,
+		"SslEnabled":             false,
 		"HttpCompressionEnabled": false,
-		"AuthenticationEnabled": !o.NoAuth,
-		"RegisteredUsers":       map[string]string{User: Password},
-		"Plugins":               []string{Plugin},
-		"DicomWeb":              map[string]any{"Enable": true, "Root": "/dicom-web/", "EnableWado": false, "Ssl": false},
-		"HttpThreadsCount":      8,
-		"StableAge":             1,
+		"AuthenticationEnabled":  !o.NoAuth,
+		"RegisteredUsers":        map[string]string{User: Password},
+		"Plugins":                []string{Plugin},
+		"DicomWeb":               map[string]any{"Enable": true, "Root": "/dicom-web/", "EnableWado": false, "Ssl": false},
+		"HttpThreadsCount":       8,
+		"StableAge":              1,
 	}
 	if o.Lua != "" {
 		lua := filepath.Join(dir, "filter.lua")
