@@ -9,17 +9,20 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Build and GUI libraries (Fyne/go-gl cgo), the Xvfb screenshot tools, the
-# Python training stack, the DICOM reference tools the tests compare with, and
-# the Orthanc archive (with its DICOMweb plugin) that the PACS tests start.
+# Python training stack, and the DICOM reference tools the tests compare with.
 APT_PACKAGES=(
   gcc pkg-config libgl1-mesa-dev libx11-dev libxcursor-dev libxrandr-dev
   libxinerama-dev libxi-dev libxxf86vm-dev
   xvfb imagemagick x11-utils
   python3-torch python3-onnx python3-numpy python3-scipy python3-nibabel python3-pydicom
   dcm2niix dcmtk libgdcm-tools dicom3tools
-  orthanc orthanc-dicomweb curl
   libgdcm-dev libcharls-dev libopenjp2-7-dev
 )
+# LIVERSEG_SETUP_EXTRA adds packages only some targets need: CI and
+# `make pacs-demo` ask for the Orthanc archive (a system service once
+# installed, so `make run` does not install it).
+read -r -a EXTRA <<< "${LIVERSEG_SETUP_EXTRA:-}"
+APT_PACKAGES+=("${EXTRA[@]}")
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
