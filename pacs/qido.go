@@ -330,3 +330,26 @@ func checkUID(uid string) error {
 	}
 	return nil
 }
+
+// SeriesByUID finds a series anywhere in the archive (QIDO-RS /series),
+// for callers that know only its UID.
+func (c *Client) SeriesByUID(ctx context.Context, series string) (Series, error) {
+	if err := checkUID(series); err != nil {
+		return Series{}, c.fail("find", "", series, err)
+	}
+	v := url.Values{"SeriesInstanceUID": {series}}
+	for _, t := range []string{tagSeriesDescription, tagSeriesNumber, tagNumSeriesInst, tagModality, tagStudyUID} {
+		v.Add("includefield", t)
+	}
+	rows, err := c.query(ctx, "/series", v)
+	if err != nil {
+		return Series{}, c.fail("find", "", series, err)
+	}
+	for _, a := range rows {
+		if a.str(tagSeriesUID) == series && checkUID(a.str(tagStudyUID)) == nil {
+			return Series{StudyInstanceUID: a.str(tagStudyUID), SeriesInstanceUID: series, Modality: a.str(tagModality),
+				Description: a.str(tagSeriesDescription), Number: a.int(tagSeriesNumber), NumInstances: a.int(tagNumSeriesInst)}, nil
+		}
+	}
+	return Series{}, c.fail("find", "", series, reason(ErrNotFound, "the archive has no such series"))
+}
