@@ -7,7 +7,7 @@ BIN     ?= bin/liverseg
 export LANG ?= en_US.UTF-8
 export LIVERSEG_ORT_LIB ?= $(CURDIR)/third_party/ort/libonnxruntime.so.1
 
-.PHONY: run setup build test bench models package clean
+.PHONY: run setup build test bench models package clean pacs-demo
 
 run: setup build
 	$(BIN) $(ARGS)
@@ -43,6 +43,13 @@ $(FYNE):
 
 package: setup $(FYNE)
 	FYNE=$(FYNE) ./scripts/package.sh
+
+# A local Orthanc DICOM archive (DICOMweb) holding the demo phantom and the
+# shared cases, to try File → Find on PACS… and `liverseg pacs`; Ctrl-C
+# stops it and deletes its storage.
+pacs-demo:
+	LIVERSEG_SETUP_EXTRA="orthanc orthanc-dicomweb" ./scripts/setup.sh
+	$(GO) run ./scripts/pacsdemo
 
 bench: setup build
 	$(GO) test -run '^$$' -bench . -benchmem ./...

@@ -29,6 +29,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/liverseg/liverseg/dicomio"
+	"github.com/liverseg/liverseg/nifti"
 )
 
 // Binary and Plugin are where Debian's packages put Orthanc and its
@@ -327,4 +330,20 @@ func (s *Server) CountInstances() (int, error) {
 		return 0, err
 	}
 	return st.CountInstances, nil
+}
+
+// WriteNIfTIAsDICOM writes a NIfTI CT (the ircad cases exist only as
+// NIfTI) as a DICOM CT series in dir, with UIDs derived from name (the
+// same name gives the same UIDs) and patient name name, so it can be
+// stored in the archive like any scanner's series.
+func WriteNIfTIAsDICOM(nii, dir, name string) error {
+	v, err := nifti.Read(nii)
+	if err != nil {
+		return err
+	}
+	return dicomio.WriteSeries(dir, v, dicomio.SeriesOptions{
+		UIDSeed: "liverseg-pacs/" + name, PatientName: strings.ToUpper(name), PatientID: name,
+		StudyDescription: "CT abdomen (from " + filepath.Base(nii) + ")", SeriesDescription: "CT " + name,
+		ImageType: []string{"DERIVED", "SECONDARY", "AXIAL"}, StudyDate: "20200101",
+	})
 }
