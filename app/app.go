@@ -121,6 +121,7 @@ type UI struct {
 	rep      reportState
 	settings settingsState
 	cmp      cmpState
+	pacs     *pacsController // File → PACS (pacs.go); nil until first used
 }
 
 const customPreset = "Custom"
@@ -228,6 +229,10 @@ func (u *UI) mainMenu() *fyne.MainMenu {
 		fyne.NewMenuItem("Save report…", u.ShowReport),
 		fyne.NewMenuItem("Compare models…", u.Compare),
 		fyne.NewMenuItem("Export comparison…", u.chooseCompareExport),
+		fyne.NewMenuItemSeparator(),
+		fyne.NewMenuItem("Find on PACS…", u.ShowPACSFind),
+		fyne.NewMenuItem("Send to PACS…", u.ShowPACSSend),
+		fyne.NewMenuItem("PACS servers…", u.ShowPACSServers),
 		fyne.NewMenuItemSeparator(),
 		fyne.NewMenuItem("Settings…", u.ShowSettings),
 	)
