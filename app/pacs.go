@@ -365,7 +365,7 @@ func (p *pacsController) testServer() {
 func (p *pacsController) showCacheInfo() {
 	d := &p.srv
 	n, _ := p.cache.Size()
-	d.cacheInfo.SetText(fmt.Sprintf("Retrieved series cache: %.1f MB of %.0f GB (%s)", float64(n)/1e6, float64(p.cache.Limit)/1e9, p.cache.Root))
+	d.cacheInfo.SetText(fmt.Sprintf("Retrieved series cache: %.1f MB of %.0f GiB (%s)", float64(n)/1e6, float64(p.cache.Limit)/(1<<30), p.cache.Root))
 }
 
 func (p *pacsController) clearCache() {
@@ -425,8 +425,8 @@ func (u *UI) ShowPACSFind() {
 	}
 	f.name, f.pid, f.from, f.to, f.modality, f.accession = widget.NewEntry(), widget.NewEntry(), widget.NewEntry(), widget.NewEntry(), widget.NewEntry(), widget.NewEntry()
 	f.name.SetPlaceHolder("DOE^J*  (prefix; * ? wildcards)")
-	f.from.SetPlaceHolder("YYYY-MM-DD")
-	f.to.SetPlaceHolder("YYYY-MM-DD")
+	f.from.SetPlaceHolder("from YYYY-MM-DD")
+	f.to.SetPlaceHolder("to YYYY-MM-DD")
 	f.modality.SetText("CT")
 	f.searchBtn = widget.NewButton("Search", func() { p.search(false) })
 	f.searchBtn.Importance = widget.HighImportance
@@ -440,13 +440,15 @@ func (u *UI) ShowPACSFind() {
 	for _, e := range []*widget.Entry{f.name, f.pid, f.from, f.to, f.modality, f.accession} {
 		e.OnSubmitted = func(string) { p.search(false) }
 	}
-	fields := container.New(layout.NewFormLayout(),
-		widget.NewLabel("Server"), f.server,
-		widget.NewLabel("Patient name"), f.name,
-		widget.NewLabel("Patient ID"), f.pid,
-		widget.NewLabel("Study date"), container.NewGridWithColumns(3, f.from, widget.NewLabel("to"), f.to),
-		widget.NewLabel("Modality"), f.modality,
-		widget.NewLabel("Accession"), f.accession)
+	fields := container.NewGridWithColumns(2,
+		container.New(layout.NewFormLayout(),
+			widget.NewLabel("Server"), f.server,
+			widget.NewLabel("Patient name"), f.name,
+			widget.NewLabel("Patient ID"), f.pid),
+		container.New(layout.NewFormLayout(),
+			widget.NewLabel("Study date"), container.NewGridWithColumns(2, f.from, f.to),
+			widget.NewLabel("Modality"), f.modality,
+			widget.NewLabel("Accession"), f.accession))
 
 	f.studyHeader = container.New(columns(studyWidths))
 	for i, c := range studyCols {
@@ -472,7 +474,7 @@ func (u *UI) ShowPACSFind() {
 	studies := container.NewBorder(f.studyHeader, nil, nil, nil, f.studyList)
 	series := container.NewBorder(container.NewVBox(widget.NewLabelWithStyle("Series of the selected study", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}), seriesHeader), nil, nil, nil, f.seriesList)
 	split := container.NewVSplit(studies, series)
-	split.Offset = 0.55
+	split.Offset = 0.6
 	top := container.NewVBox(fields, container.NewHBox(f.searchBtn, f.moreBtn))
 	bottom := container.NewBorder(nil, nil, nil, f.openBtn, f.status)
 	f.dlg = dialog.NewCustom("Find on PACS", "Close", container.NewBorder(top, bottom, nil, nil, split), u.win)
@@ -512,7 +514,7 @@ func studyCells(s pacs.Study) []string {
 func seriesCells(s pacs.Series) []string {
 	th, mx := "–", "–"
 	if s.SliceThickness > 0 {
-		th = fmt.Sprintf("%g mm", s.SliceThickness)
+		th = fmt.Sprintf("%.4g mm", s.SliceThickness)
 	}
 	if s.Rows > 0 {
 		mx = fmt.Sprintf("%d×%d", s.Cols, s.Rows)

@@ -117,7 +117,7 @@ func (f serverFlags) client() (*pacs.Client, error) {
 		}
 	}
 	if srv.Auth == pacs.AuthBasic && secret == "" {
-		return nil, &UsageError{Msg: fmt.Sprintf("PACS %q: no password: set LIVERSEG_PACS_PASSWORD (or save the server with its password in the app)", srv.Label())}
+		return nil, fmt.Errorf("PACS %q: no password: set LIVERSEG_PACS_PASSWORD (or save the server with its password in the app)", srv.Label())
 	}
 	return pacs.NewClient(srv, secret)
 }
@@ -207,7 +207,7 @@ func pacsFind(ctx context.Context, args []string, stdout io.Writer) error {
 		for _, se := range s.Series {
 			th := "–"
 			if se.SliceThickness > 0 {
-				th = fmt.Sprintf("%g mm", se.SliceThickness)
+				th = fmt.Sprintf("%.4g mm", se.SliceThickness)
 			}
 			loc := ""
 			if se.IsLocalizer {
@@ -446,6 +446,6 @@ func pacsCache(args []string, stdout io.Writer) error {
 		fmt.Fprintf(stdout, "%s  study %s series %s  %.1f MB  %s\n", e.Used.Format("2006-01-02 15:04"), e.Study, e.Series, float64(e.Bytes)/1e6, state)
 		total += e.Bytes
 	}
-	fmt.Fprintf(stdout, "%d series, %.1f MB in %s (limit %.0f GB)\n", len(es), float64(total)/1e6, cache.Root, float64(cache.Limit)/1e9)
+	fmt.Fprintf(stdout, "%d series, %.1f MB in %s (limit %.0f GiB)\n", len(es), float64(total)/1e6, cache.Root, float64(cache.Limit)/(1<<30))
 	return nil
 }
