@@ -106,8 +106,12 @@ type Client struct {
 	base   string // URL without a trailing slash
 	secret string
 	hc     *http.Client
-	// Parallel bounds the concurrent requests of a retrieval (default 4).
+	// Parallel bounds the concurrent requests of a retrieval (default 4):
+	// a fresh series is asked for in one request, instances missing after
+	// an interrupted retrieval one per request, Parallel at a time.
 	Parallel int
+	// PerInstance makes every retrieval one request per instance.
+	PerInstance bool
 }
 
 // NewClient checks s and prepares a client; secret is the password (basic)

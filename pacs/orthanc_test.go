@@ -60,12 +60,17 @@ func seeded(t *testing.T) *orthanctest.Server {
 	return archive.srv
 }
 
-func TestMain(m *testing.M) {
-	code := m.Run()
+// stopShared stops the archives shared by several tests or benchmarks.
+var stopShared = func() {
 	if archive.srv != nil {
 		archive.srv.Stop()
 		os.RemoveAll(archive.srv.Dir)
 	}
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	stopShared()
 	os.Exit(code)
 }
 
@@ -280,7 +285,15 @@ func newFaultProxy(t *testing.T, srv *orthanctest.Server, mode string) (*faultPr
 func (p *faultProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	out := r.Clone(r.Context())
 	out.URL.Scheme, out.URL.Host, out.RequestURI, out.Host = p.target.Scheme, p.target.Host, "", p.target.Host
-	isInstance := strings.Count(r.URL.Path, "/instances/") == 1 && !strings.HasSuffix(r.URL.Path, "/metadata")
+	// Retrievals: .../instances/SOP (per instance) or .../series/UID (the
+	// whole series); a series retrieval is damaged at once, instance
+	// retrievals from the third on.
+	seg := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
+	isInstance := len(seg) >= 2 && (seg[len(seg)-2] == "instances" || seg[len(seg)-2] == "series")
+	first := 1
+	if seg[len(seg)-2] == "instances" {
+		first = 3
+	}
 	if isInstance && p.mode == "stall" {
 		select {
 		case <-r.Context().Done():
@@ -302,21 +315,21 @@ func (p *faultProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if isInstance {
 		switch n := p.served.Add(1); {
-		case p.mode == "truncate" && n >= 3:
+		case p.mode == "truncate" && n >= int64(first):
 			// The real answer, cut in the middle of the pixel data; the
 			// connection is then dropped.
 			w.WriteHeader(resp.StatusCode)
 			w.Write(body[:len(body)/2])
 			w.(http.Flusher).Flush()
 			panic(http.ErrAbortHandler)
-		case p.mode == "cutboundary" && n >= 3:
+		case p.mode == "cutboundary" && n >= int64(first):
 			// Everything but the closing boundary.
 			w.WriteHeader(resp.StatusCode)
 			i := bytes.LastIndex(body, []byte("\r\n--"))
 			w.Write(body[:i])
 			w.(http.Flusher).Flush()
 			panic(http.ErrAbortHandler)
-		case p.mode == "stallbody" && n >= 3:
+		case p.mode == "stallbody" && n >= int64(first):
 			// Half the answer, then silence with the connection open.
 			w.WriteHeader(resp.StatusCode)
 			w.Write(body[:len(body)/2])
@@ -326,7 +339,7 @@ func (p *faultProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			case <-time.After(20 * time.Second):
 			}
 			return
-		case p.mode == "malformed" && n >= 3:
+		case p.mode == "malformed" && n >= int64(first):
 			w.WriteHeader(resp.StatusCode)
 			w.Write(bytes.ReplaceAll(body, []byte("--"), []byte("~~")))
 			return
@@ -355,33 +368,40 @@ func TestRetrieveFailures(t *testing.T) {
 		{"stallbody", ErrTimeout},
 	}
 	for _, tc := range cases {
-		t.Run(tc.mode, func(t *testing.T) {
-			_, base := newFaultProxy(t, srv, tc.mode)
-			c := client(t, srv, func(s *Server) {
-				s.URL = base
-				if strings.HasPrefix(tc.mode, "stall") {
-					s.TimeoutSeconds = 1
+		for _, perInstance := range []bool{false, true} {
+			name := tc.mode + "/series"
+			if perInstance {
+				name = tc.mode + "/instances"
+			}
+			t.Run(name, func(t *testing.T) {
+				_, base := newFaultProxy(t, srv, tc.mode)
+				c := client(t, srv, func(s *Server) {
+					s.URL = base
+					if strings.HasPrefix(tc.mode, "stall") {
+						s.TimeoutSeconds = 1
+					}
+				})
+				c.Parallel = 2
+				c.PerInstance = perInstance
+				cache := &Cache{Root: t.TempDir()}
+				_, err := c.Retrieve(context.Background(), cache, chaosStudy, chaosSeries, nil)
+				checkOneLine(t, err, chaosStudy, chaosSeries)
+				if !errors.Is(err, tc.kind) {
+					t.Errorf("error %q is not %v", err, tc.kind)
+				}
+				t.Logf("%s: %v", tc.mode, err)
+				noHalfWritten(t, cache, chaosStudy, chaosSeries)
+				// The same cache then completes through the real server.
+				good := client(t, srv, nil)
+				dir, err := good.Retrieve(context.Background(), cache, chaosStudy, chaosSeries, nil)
+				if err != nil {
+					t.Fatalf("resume: %v", err)
+				}
+				if f, _ := os.ReadDir(dir); len(f) != 78 {
+					t.Errorf("%d files after resuming", len(f))
 				}
 			})
-			c.Parallel = 2
-			cache := &Cache{Root: t.TempDir()}
-			_, err := c.Retrieve(context.Background(), cache, chaosStudy, chaosSeries, nil)
-			checkOneLine(t, err, chaosStudy, chaosSeries)
-			if !errors.Is(err, tc.kind) {
-				t.Errorf("error %q is not %v", err, tc.kind)
-			}
-			t.Logf("%s: %v", tc.mode, err)
-			noHalfWritten(t, cache, chaosStudy, chaosSeries)
-			// The same cache then completes through the real server.
-			good := client(t, srv, nil)
-			dir, err := good.Retrieve(context.Background(), cache, chaosStudy, chaosSeries, nil)
-			if err != nil {
-				t.Fatalf("resume: %v", err)
-			}
-			if f, _ := os.ReadDir(dir); len(f) != 78 {
-				t.Errorf("%d files after resuming", len(f))
-			}
-		})
+		}
 	}
 }
 

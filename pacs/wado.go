@@ -100,6 +100,26 @@ func (c *Client) Retrieve(ctx context.Context, cache *Cache, study, series strin
 	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	if len(todo) == len(sops) && !c.PerInstance {
+		// A fresh retrieval asks for the whole series in one request (one
+		// stream, no per-request cost on either side); what an interrupted
+		// one left is completed instance by instance below.
+		listed := make(map[string]bool, len(sops))
+		for _, s := range sops {
+			listed[s] = true
+		}
+		err := c.fetch(ctx, "/studies/"+study+"/series/"+series, "", listed, dir, partial, make([]byte, 256<<10), &bytes,
+			func() { report(false) }, func() { report(true) })
+		if err != nil {
+			return fail(err)
+		}
+		todo = todo[:0]
+		for _, sop := range sops {
+			if _, err := os.Stat(filepath.Join(dir, sop+".dcm")); err != nil {
+				todo = append(todo, sop)
+			}
+		}
+	}
 	jobs := make(chan string)
 	var (
 		wg       sync.WaitGroup
@@ -203,9 +223,22 @@ func (cw *countingWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// fetchInstance retrieves one instance into partial/, then renames it into
-// dir once the part is complete and synced.
-func (c *Client) fetchInstance(ctx context.Context, study, series, sop, dir, partial string, buf []byte, total *atomic.Int64, tick func()) (err error) {
+// fetchInstance retrieves one instance (per-instance mode).
+func (c *Client) fetchInstance(ctx context.Context, study, series, sop, dir, partial string, buf []byte, total *atomic.Int64, tick func()) error {
+	return c.fetch(ctx, "/studies/"+study+"/series/"+series+"/instances/"+sop, sop, nil, dir, partial, buf, total, tick, nil)
+}
+
+// fetch GETs path and stores each DICOM part of the multipart answer in
+// dir: written into partial/, synced, and renamed to SOP_UID.dcm only once
+// the part is complete. want is the instance a per-instance request asks
+// for; a whole-series request (want "") learns each part's SOP Instance
+// UID from the file, which must be one of listed. stored is called after
+// each instance.
+func (c *Client) fetch(ctx context.Context, path, want string, listed map[string]bool, dir, partial string, buf []byte, total *atomic.Int64, tick func(), stored func()) (err error) {
+	what := "instance " + want
+	if want == "" {
+		what = "series answer"
+	}
 	// A server that stops sending in the middle of an answer is given up
 	// after the timeout without data (ResponseHeaderTimeout only covers
 	// the wait for the headers).
@@ -216,46 +249,75 @@ func (c *Client) fetchInstance(ctx context.Context, study, series, sop, dir, par
 	defer watchdog.Stop()
 	defer func() {
 		if err != nil && stalled.Load() && ctx.Err() == nil {
-			err = reason(ErrTimeout, "instance %s: the server stopped sending for %s", sop, c.timeout())
+			err = reason(ErrTimeout, "%s: the server stopped sending for %s", what, c.timeout())
 		}
 	}()
-	resp, err := c.get(reqCtx, "/studies/"+study+"/series/"+series+"/instances/"+sop, nil, acceptDICOM)
+	resp, err := c.get(reqCtx, path, nil, acceptDICOM)
 	if err != nil {
-		return fmt.Errorf("instance %s: %w", sop, c.classify(err))
+		return fmt.Errorf("%s: %w", what, c.classify(err))
 	}
 	defer resp.Body.Close()
 	resp.Body = &idleReader{ReadCloser: resp.Body, timer: watchdog, d: c.timeout()}
 	mt, params, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
-	var body io.Reader
-	var mr *multipart.Reader
 	switch {
 	case err != nil:
-		return reason(ErrMalformed, "instance %s: the answer has no valid Content-Type", sop)
-	case mt == "multipart/related":
-		if params["boundary"] == "" {
-			return reason(ErrMalformed, "instance %s: multipart answer without a boundary", sop)
-		}
-		mr = multipart.NewReader(resp.Body, params["boundary"])
+		return reason(ErrMalformed, "%s: the answer has no valid Content-Type", what)
+	case mt == "application/dicom" && want != "":
+		_, err := c.storePart(ctx, resp.Body, want, nil, dir, partial, buf, total, tick)
+		return err
+	case mt != "multipart/related":
+		return reason(ErrMalformed, "%s: the archive sent %s, not DICOM", what, mt)
+	case params["boundary"] == "":
+		return reason(ErrMalformed, "%s: multipart answer without a boundary", what)
+	}
+	mr := multipart.NewReader(resp.Body, params["boundary"])
+	for n := 0; ; n++ {
 		part, err := mr.NextPart()
+		if err == io.EOF && n > 0 {
+			return nil // the closing boundary
+		}
 		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
 			var re *reasonError
 			if cerr := c.classify(err); errors.As(cerr, &re) {
-				return fmt.Errorf("instance %s: %w", sop, cerr)
+				return fmt.Errorf("%s: %w", what, cerr)
 			}
-			return reason(ErrMalformed, "instance %s: the multipart answer has no readable part (%v)", sop, shortIOErr(err))
+			if n == 0 {
+				return reason(ErrMalformed, "%s: the multipart answer has no readable part (%v)", what, shortIOErr(err))
+			}
+			return reason(ErrMalformed, "%s: the multipart answer ends without its closing boundary (%v)", what, shortIOErr(err))
+		}
+		if want != "" && n > 0 {
+			return reason(ErrMalformed, "%s: the archive sent more than one part for one instance", what)
 		}
 		if pt := part.Header.Get("Content-Type"); pt != "" && !strings.HasPrefix(pt, "application/dicom") {
-			return reason(ErrMalformed, "instance %s: the archive sent %s, not a DICOM file", sop, pt)
+			return reason(ErrMalformed, "%s: the archive sent %s, not a DICOM file", what, pt)
 		}
-		body = part
-	case mt == "application/dicom":
-		body = resp.Body
-	default:
-		return reason(ErrMalformed, "instance %s: the archive sent %s, not DICOM", sop, mt)
+		sop, err := c.storePart(ctx, part, want, listed, dir, partial, buf, total, tick)
+		if err != nil {
+			return err
+		}
+		if want == "" {
+			what = "series answer after instance " + sop
+		}
+		if stored != nil {
+			stored()
+		}
 	}
-	f, err := os.CreateTemp(partial, sop+".*")
+}
+
+// storePart writes one part to a temporary file and renames it into dir
+// as SOP_UID.dcm when it is whole.
+func (c *Client) storePart(ctx context.Context, body io.Reader, want string, listed map[string]bool, dir, partial string, buf []byte, total *atomic.Int64, tick func()) (sop string, err error) {
+	what := "instance " + want
+	if want == "" {
+		what = "an instance of the series answer"
+	}
+	f, err := os.CreateTemp(partial, "part-*")
 	if err != nil {
-		return fmt.Errorf("instance %s: write the cache: %w", sop, err)
+		return "", fmt.Errorf("%s: write the cache: %w", what, err)
 	}
 	tmp := f.Name()
 	ok := false
@@ -268,50 +330,51 @@ func (c *Client) fetchInstance(ctx context.Context, study, series, sop, dir, par
 	// The first 132 bytes must be the DICOM preamble and "DICM".
 	head := make([]byte, 132)
 	if _, err := io.ReadFull(body, head); err != nil || !bytes.Equal(head[128:], []byte("DICM")) {
-		if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
-			return fmt.Errorf("instance %s: %w", sop, c.classify(err))
+		if ctx.Err() != nil {
+			return "", ctx.Err()
 		}
-		return reason(ErrMalformed, "instance %s: the archive's answer is not a DICOM file", sop)
+		if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+			return "", fmt.Errorf("%s: %w", what, c.classify(err))
+		}
+		return "", reason(ErrMalformed, "%s: the archive's answer is not a DICOM file", what)
 	}
 	if _, err := f.Write(head); err != nil {
-		return fmt.Errorf("instance %s: write the cache: %w", sop, err)
+		return "", fmt.Errorf("%s: write the cache: %w", what, err)
 	}
 	cw := &countingWriter{w: f, total: total, tick: tick}
 	cw.total.Add(int64(len(head)))
 	if _, err := io.CopyBuffer(cw, body, buf); err != nil {
 		if ctx.Err() != nil {
-			return ctx.Err()
+			return "", ctx.Err()
 		}
 		var werr *os.PathError
 		if errors.As(err, &werr) {
-			return fmt.Errorf("instance %s: write the cache: %w", sop, err)
+			return "", fmt.Errorf("%s: write the cache: %w", what, err)
 		}
-		return reason(ErrMalformed, "instance %s: the answer was cut off before the instance was complete (%v)", sop, shortIOErr(err))
-	}
-	if mr != nil {
-		// The closing boundary must arrive: a stream cut right after the
-		// part's last byte is truncated too.
-		if _, err := mr.NextPart(); err != io.EOF {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			if err == nil {
-				return reason(ErrMalformed, "instance %s: the archive sent more than one part for one instance", sop)
-			}
-			return reason(ErrMalformed, "instance %s: the multipart answer ends without its closing boundary (%v)", sop, shortIOErr(err))
-		}
+		return "", reason(ErrMalformed, "%s: the answer was cut off before the instance was complete (%v)", what, shortIOErr(err))
 	}
 	if err := f.Sync(); err != nil {
-		return fmt.Errorf("instance %s: write the cache: %w", sop, err)
+		return "", fmt.Errorf("%s: write the cache: %w", what, err)
 	}
 	if err := f.Close(); err != nil {
-		return fmt.Errorf("instance %s: write the cache: %w", sop, err)
+		return "", fmt.Errorf("%s: write the cache: %w", what, err)
+	}
+	sop = want
+	if sop == "" {
+		in, err := ReadInstance(tmp)
+		if err != nil {
+			return "", reason(ErrMalformed, "%s: %v", what, err)
+		}
+		if !listed[in.SOPInstanceUID] {
+			return "", reason(ErrMalformed, "the archive sent instance %s, which it does not list in this series", in.SOPInstanceUID)
+		}
+		sop = in.SOPInstanceUID
 	}
 	if err := os.Rename(tmp, filepath.Join(dir, sop+".dcm")); err != nil {
-		return fmt.Errorf("instance %s: write the cache: %w", sop, err)
+		return "", fmt.Errorf("instance %s: write the cache: %w", sop, err)
 	}
 	ok = true
-	return nil
+	return sop, nil
 }
 
 func shortIOErr(err error) string {
