@@ -125,19 +125,25 @@ func peakHeap(fn func()) uint64 {
 	return peak.Load()
 }
 
-// BenchmarkRetrieve retrieves each case into an empty cache (WADO-RS,
-// one request per instance, 4 in parallel, streamed to disk) and, in the
-// same run, curl fetching the same series in one WADO-RS request.
+// BenchmarkRetrieve retrieves each case into an empty cache (WADO-RS:
+// the whole series in one request, as a fresh retrieval does, and one
+// request per instance, 1 or 4 at a time, as a resumed one does; streamed
+// to disk) and, in the same run, curl fetching the same series in one
+// WADO-RS request into one file.
 // Reported: instances/s, MB/s and the peak heap during the retrieval
 // (which must not grow with the series).
 func BenchmarkRetrieve(b *testing.B) {
 	srv := benchSetup(b)
 	for _, name := range []string{"chaos_ct01", "ircad_p01"} {
 		uids := benchArchive.series[name]
-		for _, par := range []int{1, 4} {
-			b.Run(fmt.Sprintf("%s/liverseg-parallel%d", name, par), func(b *testing.B) {
+		for _, mode := range []struct {
+			name        string
+			perInstance bool
+			parallel    int
+		}{{"liverseg-series", false, 4}, {"liverseg-instances-p1", true, 1}, {"liverseg-instances-p4", true, 4}} {
+			b.Run(name+"/"+mode.name, func(b *testing.B) {
 				c := client(b, srv, nil)
-				c.Parallel = par
+				c.Parallel, c.PerInstance = mode.parallel, mode.perInstance
 				var bytes int64
 				var n int
 				var peak uint64
