@@ -419,3 +419,7 @@ func queryEscape(s string) string {
 	}
 	return b.String()
 }
+
+// String and GoString keep the secret out of any %v or %#v of a client.
+func (c *Client) String() string   { return fmt.Sprintf("pacs.Client(%s)", c.srv.Label()) }
+func (c *Client) GoString() string { return c.String() }
