@@ -5,13 +5,15 @@ package app
 // cache), File → Find on PACS… (a studies/series search whose Open
 // retrieves the series with progress and Cancel, then opens it exactly as
 // a folder is opened) and File → Send to PACS… (STOW-RS of a segmentation
-// as DICOM SEG into the open study, with the archive's answer). All
+// as DICOM SEG, and optionally the views as a Secondary Capture, into the
+// open study, with the archive's answer). All
 // network work runs on goroutines; widgets change only through u.do.
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"image"
 	"os"
 	"path/filepath"
 	"sort"
@@ -764,6 +766,7 @@ type sendDialog struct {
 	server  *widget.Select
 	source  *widget.Select
 	sources []maskSource
+	report  *widget.Check
 	sendBtn *widget.Button
 	result  *widget.Label
 	cancel  context.CancelFunc
@@ -815,9 +818,10 @@ func (u *UI) ShowPACSSend() {
 	d.result = widget.NewLabel(fmt.Sprintf("The DICOM SEG joins study %s (%s); the archive's answer will show here.",
 		u.vol.Info.StudyInstanceUID, orDash(u.vol.Info.PatientName)))
 	d.result.Wrapping = fyne.TextWrapWord
+	d.report = widget.NewCheck("Also send the three views as a picture (DICOM Secondary Capture), for viewers without SEG support", nil)
 	d.sendBtn = widget.NewButton("Send", p.sendNow)
 	d.sendBtn.Importance = widget.HighImportance
-	form := widget.NewForm(widget.NewFormItem("Server", d.server), widget.NewFormItem("Segmentation", d.source))
+	form := widget.NewForm(widget.NewFormItem("Server", d.server), widget.NewFormItem("Segmentation", d.source), widget.NewFormItem("", d.report))
 	d.dlg = dialog.NewCustom("Send to PACS", "Close", container.NewVBox(form, d.result, container.NewHBox(layout.NewSpacer(), d.sendBtn)), u.win)
 	d.dlg.SetOnClosed(func() {
 		if d.cancel != nil {
@@ -838,6 +842,15 @@ func (p *pacsController) sendNow() {
 		return
 	}
 	vol := u.vol
+	var shot image.Image
+	if d.report.Checked {
+		img, err := u.CaptureViews() // the canvas is read here, on the UI goroutine
+		if err != nil {
+			d.result.SetText("✗ could not capture the views: " + err.Error())
+			return
+		}
+		shot = img
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	d.cancel = cancel
 	d.sendBtn.Disable()
@@ -859,7 +872,17 @@ func (p *pacsController) sendNow() {
 			if err := dicomio.WriteSEG(path, vol, m, src.segOptions(false)); err != nil {
 				return nil, err
 			}
-			return c.Store(ctx, vol.Info.StudyInstanceUID, path)
+			files := []string{path}
+			if shot != nil {
+				sc := filepath.Join(tmp, "liver_views.dcm")
+				if err := dicomio.WriteSecondaryCapture(sc, shot, vol.Info, dicomio.SCOptions{
+					SeriesDescription: "LiverSeg views (" + src.Label + ")", SoftwareVersions: "LiverSeg " + SoftwareVersion(),
+					ImageComments: "Axial, coronal and sagittal views with the liver segmentation; not for diagnosis"}); err != nil {
+					return nil, err
+				}
+				files = append(files, sc)
+			}
+			return c.Store(ctx, vol.Info.StudyInstanceUID, files...)
 		}()
 		u.do(func() {
 			d.sendBtn.Enable()
@@ -871,7 +894,11 @@ func (p *pacsController) sendNow() {
 				d.result.SetText(fmt.Sprintf("✗ %s refused it: %s", server, res.Summary()))
 				u.setStatus("Send to PACS: " + res.Summary())
 			default:
-				d.result.SetText(fmt.Sprintf("✓ %s stored the segmentation (%s) in study %s: %s.", server, src.Label, vol.Info.StudyInstanceUID, res.Summary()))
+				what := "the segmentation"
+				if len(res.Stored) > 1 {
+					what = "the segmentation and the views"
+				}
+				d.result.SetText(fmt.Sprintf("✓ %s stored %s (%s) in study %s: %s.", server, what, src.Label, vol.Info.StudyInstanceUID, res.Summary()))
 				u.setStatus(fmt.Sprintf("Sent %s to %s: %s", src.Label, server, res.Summary()))
 			}
 			if p.onSend != nil {

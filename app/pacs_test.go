@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -135,6 +136,7 @@ func TestPACSFindOpenSend(t *testing.T) {
 	if d.dlg == nil || d.server.Selected != "Local Orthanc" {
 		t.Fatalf("send dialog: %+v", d)
 	}
+	d.report.SetChecked(true) // and the views as a Secondary Capture
 	sent := make(chan error, 1)
 	var res *pacs.StoreResult
 	p.onSend = func(r *pacs.StoreResult, err error) { res = r; sent <- err }
@@ -142,10 +144,19 @@ func TestPACSFindOpenSend(t *testing.T) {
 	if err := waitFor(t, sent, 2*time.Minute, "send"); err != nil {
 		t.Fatal(err)
 	}
-	if len(res.Stored) != 1 || !strings.HasPrefix(d.result.Text, "✓") {
+	if len(res.Stored) != 2 || !strings.HasPrefix(d.result.Text, "✓") || !strings.Contains(d.result.Text, "and the views") {
 		t.Fatalf("answer %+v %q", res, d.result.Text)
 	}
-	if n, _ := srv.CountInstances(); n != 79 {
+	c, _ := p.client("Local Orthanc")
+	kinds := map[string]bool{}
+	for _, m := range []string{"SEG", "OT"} {
+		series, err := c.FindSeries(context.Background(), u.vol.Info.StudyInstanceUID, m)
+		kinds[m] = err == nil && len(series) == 1
+	}
+	if !kinds["SEG"] || !kinds["OT"] {
+		t.Errorf("the study lacks the SEG or the Secondary Capture: %v", kinds)
+	}
+	if n, _ := srv.CountInstances(); n != 80 {
 		t.Errorf("%d instances in the archive after sending", n)
 	}
 	t.Log(d.result.Text)
