@@ -674,3 +674,51 @@ func TestTLSVerified(t *testing.T) {
 		t.Fatalf("wrong token: %v", err)
 	}
 }
+
+// TestCompressedTransferSyntaxes stores the same MR image in JPEG 2000,
+// JPEG-LS and RLE; each retrieval keeps the archive's transfer syntax
+// (transfer-syntax=*: no transcoding) and loads to the same pixels as the
+// local file does. (The three files share their UIDs: one archive each.)
+func TestCompressedTransferSyntaxes(t *testing.T) {
+	for _, name := range []string{"MR_small_jp2klossless.dcm", "MR_small_jpeg_ls_lossless.dcm", "MR_small_RLE.dcm"} {
+		t.Run(name, func(t *testing.T) {
+			f := shareddata.Path(t, "dicom", "pydicom-testfiles", name)
+			srv := orthanctest.Start(t, orthanctest.Options{})
+			c := client(t, srv, nil)
+			if _, err := srv.UploadFiles(context.Background(), f); err != nil {
+				t.Fatal(err)
+			}
+			in, err := ReadInstance(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cache := &Cache{Root: t.TempDir()}
+			v, dir, err := c.Open(context.Background(), cache, in.StudyInstanceUID, in.SeriesInstanceUID, nil, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := os.ReadFile(filepath.Join(dir, in.SOPInstanceUID+".dcm"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			orig, _ := os.ReadFile(f)
+			if !bytes.Contains(got[:1024], tsOf(t, orig)) {
+				t.Errorf("the retrieved file's transfer syntax differs from the stored one (%s)", tsOf(t, orig))
+			}
+			want := loadFolder(t, f)
+			if !equalInt16(v.Voxels, want.Voxels) {
+				t.Error("the retrieved image's pixels differ from the local file's")
+			}
+		})
+	}
+}
+
+// tsOf returns the transfer syntax UID in a file's meta header.
+func tsOf(t *testing.T, b []byte) []byte {
+	i := bytes.Index(b[:2048], []byte{0x02, 0x00, 0x10, 0x00})
+	if i < 0 {
+		t.Fatal("no transfer syntax in the meta header")
+	}
+	n := int(b[i+6]) | int(b[i+7])<<8
+	return bytes.TrimRight(b[i+8:i+8+n], "\x00 ")
+}
