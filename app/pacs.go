@@ -50,6 +50,9 @@ type pacsController struct {
 	onSearch func(err error)
 	onSeries func(err error)
 	onSend   func(res *pacs.StoreResult, err error)
+	// onRetrieved is called on the retrieval's goroutine when Retrieve
+	// returns (also after a Cancel, whose result the UI drops).
+	onRetrieved func(err error)
 }
 
 // pacsCtl returns the controller, creating it with the user's saved
@@ -743,6 +746,9 @@ func (u *UI) OpenFromPACS(c *pacs.Client, cache *pacs.Cache, se pacs.Series) {
 				u.setPhase(gen, txt, false)
 			}
 		})
+		if p.onRetrieved != nil {
+			p.onRetrieved(err)
+		}
 		if err != nil {
 			u.finish(gen, "", nil, err)
 			return

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -190,4 +191,68 @@ func TestPACSOpenFailureKeepsApp(t *testing.T) {
 	if size, _ := p.cache.Size(); size != 0 {
 		t.Errorf("cache holds %d bytes after a failed retrieval", size)
 	}
+}
+
+// TestPACSCancelRetrieval: Cancel in the progress dialog stops a
+// retrieval; the view keeps what it showed and the cache holds no
+// complete-looking or half-written entry.
+func TestPACSCancelRetrieval(t *testing.T) {
+	chaos := shareddata.Path(t, "cases", "chaos_ct01", "dicom")
+	srv := orthanctest.Start(t, orthanctest.Options{})
+	srv.Upload(t, chaos)
+	u := newUI(t)
+	p := withPACS(t, u)
+	if err := p.servers.Put("", pacs.Server{Name: "Local", URL: srv.DICOMweb, Auth: pacs.AuthBasic, User: srv.User}); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.secrets.Set("Local", srv.Password); err != nil {
+		t.Fatal(err)
+	}
+	c, err := p.client("Local")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.PerInstance, c.Parallel = true, 1 // slow enough to cancel in the middle
+	loaded := make(chan error, 1)
+	u.load.onDone = func(err error) { loaded <- err }
+	retrieved := make(chan error, 1)
+	p.onRetrieved = func(err error) { retrieved <- err }
+	u.OpenFromPACS(c, p.cache, pacs.Series{StudyInstanceUID: "1.2.124.113532.192.70.134.138.20051020.155132.4446164",
+		SeriesInstanceUID: "1.2.840.113704.1.1762661655.11024.1129934350.12", Description: "CHAOS"})
+	if u.load.dlg == nil {
+		t.Fatal("no progress dialog")
+	}
+	for deadline := time.Now().Add(time.Minute); u.load.done.Load() < 5; {
+		if time.Now().After(deadline) {
+			t.Fatal("no progress")
+		}
+		sleepPumping(20 * time.Millisecond)
+	}
+	u.CancelLoad()
+	if err := waitFor(t, loaded, time.Minute, "cancel"); err == nil {
+		t.Fatal("cancel reported success")
+	}
+	if u.vol != nil || u.status.Text != "Opening cancelled." {
+		t.Errorf("after cancel: vol %v, status %q", u.vol != nil, u.status.Text)
+	}
+	if err := waitFor(t, retrieved, 30*time.Second, "the cancelled retrieval to stop"); !errors.Is(err, context.Canceled) {
+		t.Errorf("retrieval ended with %v, want cancelled", err)
+	}
+	series := filepath.Join(p.cache.Root, "1.2.124.113532.192.70.134.138.20051020.155132.4446164", "1.2.840.113704.1.1762661655.11024.1129934350.12")
+	if _, err := os.Stat(filepath.Join(series, "partial")); err == nil {
+		t.Error("partial/ left behind")
+	}
+	if _, err := os.Stat(filepath.Join(series, "manifest.json")); err == nil {
+		t.Error("a cancelled retrieval is marked complete")
+	}
+	files, _ := os.ReadDir(filepath.Join(series, "instances"))
+	if len(files) < 5 || len(files) >= 78 {
+		t.Errorf("cancel did not stop the retrieval: %d instances", len(files))
+	}
+	for _, f := range files {
+		if _, err := pacs.ReadInstance(filepath.Join(series, "instances", f.Name())); err != nil {
+			t.Errorf("half-written cache entry: %v", err)
+		}
+	}
+	t.Logf("cancelled after %d of 78 instances", len(files))
 }
