@@ -527,18 +527,13 @@ func seriesCells(s pacs.Series) []string {
 	return []string{strconv.Itoa(s.Number), orDash(s.Description), orDash(s.Modality), strconv.Itoa(s.NumInstances), th, mx}
 }
 
-// dateField reads a date typed as YYYY-MM-DD or YYYYMMDD.
+// dateField reads a date field (YYYY-MM-DD or YYYYMMDD).
 func dateField(what, s string) (string, error) {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return "", nil
+	d, err := pacs.ParseDate(s)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", what, err)
 	}
-	for _, l := range []string{"2006-01-02", "20060102"} {
-		if t, err := time.Parse(l, s); err == nil {
-			return t.Format("20060102"), nil
-		}
-	}
-	return "", fmt.Errorf("%s %q is not a date (YYYY-MM-DD)", what, s)
+	return d, nil
 }
 
 // search runs the query (more: the next page of the same query).

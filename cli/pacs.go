@@ -135,15 +135,11 @@ func savedNames(l *pacs.ServerList) string {
 
 // dicomDate accepts YYYYMMDD or YYYY-MM-DD.
 func dicomDate(flagName, s string) (string, error) {
-	if s == "" {
-		return "", nil
+	d, err := pacs.ParseDate(s)
+	if err != nil {
+		return "", &UsageError{Msg: fmt.Sprintf("--%s: %v", flagName, err)}
 	}
-	for _, layout := range []string{"20060102", "2006-01-02"} {
-		if t, err := time.Parse(layout, s); err == nil {
-			return t.Format("20060102"), nil
-		}
-	}
-	return "", &UsageError{Msg: fmt.Sprintf("--%s %q: not a date (YYYY-MM-DD)", flagName, s)}
+	return d, nil
 }
 
 func pacsFind(ctx context.Context, args []string, stdout io.Writer) error {

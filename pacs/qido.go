@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 )
 
 // StudyQuery is a studies search. Empty fields do not filter.
@@ -352,4 +353,19 @@ func (c *Client) SeriesByUID(ctx context.Context, series string) (Series, error)
 		}
 	}
 	return Series{}, c.fail("find", "", series, reason(ErrNotFound, "the archive has no such series"))
+}
+
+// ParseDate reads a date typed as YYYY-MM-DD or YYYYMMDD into DICOM's
+// YYYYMMDD ("" stays "").
+func ParseDate(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return "", nil
+	}
+	for _, l := range []string{"2006-01-02", "20060102"} {
+		if t, err := time.Parse(l, s); err == nil {
+			return t.Format("20060102"), nil
+		}
+	}
+	return "", fmt.Errorf("%q is not a date (YYYY-MM-DD)", s)
 }

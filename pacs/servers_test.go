@@ -102,3 +102,23 @@ func TestCacheTrimKeepsNewest(t *testing.T) {
 		t.Error("a non-UID path was accepted")
 	}
 }
+
+func TestParseDateAndQueryEncoding(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"", ""}, {"2024-02-29", "20240229"}, {"20240102", "20240102"}, {" 2024-01-02 ", "20240102"},
+		{"2023-02-29", "error"}, {"02/01/2024", "error"}, {"yesterday", "error"},
+	} {
+		got, err := ParseDate(tc.in)
+		if err != nil {
+			got = "error"
+		}
+		if got != tc.want {
+			t.Errorf("ParseDate(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+	// DICOM matching characters stay literal; separators are escaped.
+	q := encodeQuery(map[string][]string{"PatientName": {"DOE^J*?"}, "X": {"a&b=c d+%"}})
+	if q != "PatientName=DOE^J*?&X=a%26b%3Dc%20d%2B%25" {
+		t.Errorf("encodeQuery: %s", q)
+	}
+}
