@@ -646,6 +646,10 @@ func (p *pacsController) sortStudies() {
 	f.seriesList.Refresh()
 }
 
+// nonImageModality are series that hold no CT volume to open.
+var nonImageModality = map[string]bool{"SEG": true, "SR": true, "PR": true, "KO": true, "RTSTRUCT": true,
+	"RTPLAN": true, "RTDOSE": true, "REG": true, "DOC": true, "OT": true}
+
 // studyChosen lists the study's series, leaving localizers out as the
 // folder picker does.
 func (p *pacsController) studyChosen(id int) {
@@ -676,18 +680,24 @@ func (p *pacsController) studyChosen(id int) {
 			if err != nil {
 				f.status.SetText(err.Error())
 			} else {
-				loc := 0
+				loc, other := 0, 0
 				for _, s := range series {
-					if s.IsLocalizer {
+					switch {
+					case s.IsLocalizer:
 						loc++
-						continue
+					case nonImageModality[s.Modality]:
+						other++ // a SEG sent back earlier, reports, …
+					default:
+						f.series = append(f.series, s)
 					}
-					f.series = append(f.series, s)
 				}
 				f.seriesList.Refresh()
 				msg := fmt.Sprintf("%d series.", len(f.series))
 				if loc > 0 {
 					msg += fmt.Sprintf(" (%d localizer series are not offered as volumes.)", loc)
+				}
+				if other > 0 {
+					msg += fmt.Sprintf(" (%d series of segmentations, reports or other non-image objects are not listed.)", other)
 				}
 				if len(f.series) > 0 {
 					f.seriesList.Select(0)

@@ -157,6 +157,20 @@ func TestPACSFindOpenSend(t *testing.T) {
 	if !kinds["SEG"] || !kinds["OT"] {
 		t.Errorf("the study lacks the SEG or the Secondary Capture: %v", kinds)
 	}
+	// Listing the study again offers the CT only: the SEG and the picture
+	// just sent are not volumes.
+	u.ShowPACSFind()
+	test.Tap(f.searchBtn)
+	if err := waitFor(t, searched, time.Minute, "search"); err != nil {
+		t.Fatal(err)
+	}
+	f.studyList.Select(0)
+	if err := waitFor(t, listed, time.Minute, "series"); err != nil {
+		t.Fatal(err)
+	}
+	if len(f.series) != 1 || !strings.Contains(f.status.Text, "2 series of segmentations") {
+		t.Errorf("after sending: %d series offered, %q", len(f.series), f.status.Text)
+	}
 	if n, _ := srv.CountInstances(); n != 80 {
 		t.Errorf("%d instances in the archive after sending", n)
 	}
