@@ -10,7 +10,7 @@ BIN     ?= bin/liverseg
 export LANG ?= en_US.UTF-8
 export LIVERSEG_ORT_LIB ?= $(CURDIR)/third_party/ort/libonnxruntime.so.1
 
-.PHONY: run setup setup-test setup-models build install uninstall test soak bench models package clean
+.PHONY: run setup setup-test setup-models build install uninstall test soak bench models package clean pacs-demo
 
 run: setup build
 	$(BIN) $(ARGS)
@@ -75,6 +75,13 @@ $(FYNE):
 
 package: setup $(FYNE)
 	FYNE=$(FYNE) ./scripts/package.sh
+
+# A local Orthanc DICOM archive (DICOMweb) holding the demo phantom and the
+# shared cases, to try File → Find on PACS… and `liverseg pacs`; Ctrl-C
+# stops it and deletes its storage.
+pacs-demo:
+	LIVERSEG_SETUP_EXTRA="orthanc orthanc-dicomweb" ./scripts/setup.sh
+	$(GO) run ./scripts/pacsdemo
 
 bench: setup build
 	$(GO) test -run '^$$' -bench . -benchmem ./...

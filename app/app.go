@@ -129,6 +129,7 @@ type UI struct {
 	shown    shownState // a series shown while it loads (progressive.go)
 	edit     editState
 	plan     *planUI // the 3D view and resection plan (plan.go)
+	pacs     *pacsController // File → PACS (pacs.go); nil until first used
 }
 
 const customPreset = "Custom"
@@ -241,6 +242,10 @@ func (u *UI) mainMenu() *fyne.MainMenu {
 		fyne.NewMenuItem("Save report…", u.ShowReport),
 		fyne.NewMenuItem("Compare models…", u.Compare),
 		fyne.NewMenuItem("Export comparison…", u.chooseCompareExport),
+		fyne.NewMenuItemSeparator(),
+		fyne.NewMenuItem("Find on PACS…", u.ShowPACSFind),
+		fyne.NewMenuItem("Send to PACS…", u.ShowPACSSend),
+		fyne.NewMenuItem("PACS servers…", u.ShowPACSServers),
 		fyne.NewMenuItemSeparator(),
 		fyne.NewMenuItem("Settings…", u.ShowSettings),
 	)

@@ -48,6 +48,11 @@ for g in "${groups[@]}"; do
     *) echo "setup: unknown group '$g' (viewer, test, training)" >&2; exit 2 ;;
   esac
 done
+# LIVERSEG_SETUP_EXTRA adds packages only some targets need: CI and
+# `make pacs-demo` ask for the Orthanc archive (a system service once
+# installed, so `make run` does not install it).
+read -r -a EXTRA <<< "${LIVERSEG_SETUP_EXTRA:-}"
+APT_PACKAGES+=("${EXTRA[@]}")
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
