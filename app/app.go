@@ -128,7 +128,7 @@ type UI struct {
 	wl       wlState
 	shown    shownState // a series shown while it loads (progressive.go)
 	edit     editState
-	plan     *planUI // the 3D view and resection plan (plan.go)
+	plan     *planUI         // the 3D view and resection plan (plan.go)
 	pacs     *pacsController // File → PACS (pacs.go); nil until first used
 }
 
