@@ -585,7 +585,9 @@ def paired_job(cfg, root, results_dir, holdout, arm, seed, all_cases, cache_dir,
     res = {"holdout": holdout, "arm": arm, "seed": seed, "train_cases": trained_on, "config": cfg, "bank": info,
            "models": {}}
     for name, (net, st) in nets.items():
-        ev = export.evaluate(net, val_cases + extra, trained_on)
+        # Temperature 1 (plain softmax), as every job of this CV so far: the
+        # shipped cards' T = 8 came later; both are in models/README.md.
+        ev = export.evaluate(net, val_cases + extra, trained_on, 1.0)
         assert ev[holdout]["held_out"]
         res["models"][name] = {"params": N.count_params(net), "steps": st["step"], "train_s": round(st["elapsed_s"]),
                                **ev[holdout], "extra": {e[0]: ev[e[0]] for e in extra}}
