@@ -2,6 +2,7 @@ package inference
 
 import (
 	"bytes"
+	"context"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -110,4 +111,40 @@ func BenchmarkPostprocessFullGrid512x512x78(b *testing.B) {
 		keepLargestComponent(v.Size, m)
 		fillHoles(v.Size, m)
 	}
+}
+
+// BenchmarkPostprocessChaosStudent times the probability → mask step on the
+// student's real map of chaos_ct01 (512×512×78): "box" is MaskFromProb
+// (upsampling only the hot box), "fullgrid" the previous whole-grid
+// upsampling with the same clean-up, in the same run.
+func BenchmarkPostprocessChaosStudent(b *testing.B) {
+	ct, _ := chaosCase(b) // skips where ../shared/data is absent
+	r := shippedModels(b)
+	if err := r.Load("student"); err != nil {
+		b.Fatal(err)
+	}
+	c, _ := r.Card("student")
+	o := c.DefaultOptions()
+	o.ProbabilityOnly = true
+	res, err := r.Run(context.Background(), ct, "student", o)
+	if err != nil {
+		b.Fatal(err)
+	}
+	cg := ct.Geometry.CanonicalGeometry()
+	post := PostOptions{Threshold: 0.5, LargestComponent: true, FillHoles: true}
+	b.Run("box", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := MaskFromProb(res.Prob, cg.Size, cg.Spacing, post); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("fullgrid", func(b *testing.B) {
+		for b.Loop() {
+			m := make([]uint8, cg.Size[0]*cg.Size[1]*cg.Size[2])
+			upsampleThreshold(res.Prob, cg.Size, cg.Spacing, 0.5, m)
+			keepLargestComponent(cg.Size, m)
+			fillHoles(cg.Size, m)
+		}
+	})
 }
