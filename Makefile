@@ -23,6 +23,7 @@ build:
 test: setup
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 60m ./...
+	/usr/bin/python3 -m unittest discover -s models/training -p 'test_*.py'
 
 # Retrains the teacher, the GTAN assistant and both students on the real
 # cases in ../shared/data/cases and exports them into models/ (resumes from

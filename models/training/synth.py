@@ -89,7 +89,8 @@ LEAK = {"ircad_p01": "ircad_p01", "ircad_p07": "ircad_p07"}
 
 
 def manifest():
-    return json.load(open(os.path.join(LABELS_DIR, "manifest.json")))
+    with open(os.path.join(LABELS_DIR, "manifest.json")) as f:
+        return json.load(f)
 
 
 def eligible(holdouts, man=None):
