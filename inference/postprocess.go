@@ -294,6 +294,16 @@ func keepLargestComponent(size [3]int, m []uint8) {
 		return
 	}
 	const seen, keep = 2, 3
+	// Usually the liver is one component: when the first flood reaches
+	// every foreground voxel, the second flood (marking the largest) is
+	// skipped and the seen marks simply become 1 again.
+	total := 0
+	for k := b.min[2]; k < b.max[2]; k++ {
+		for j := b.min[1]; j < b.max[1]; j++ {
+			o := (k*size[1]+j)*size[0] + b.min[0]
+			total += bytes.Count(m[o:o+b.max[0]-b.min[0]], []byte{1})
+		}
+	}
 	var stack []int32
 	best, bestSeed := 0, -1
 	for k := b.min[2]; k < b.max[2]; k++ {
@@ -308,6 +318,10 @@ func keepLargestComponent(size [3]int, m []uint8) {
 				o := row + p + x
 				var n int
 				stack, n = flood(size, m, b, append(stack[:0], int32(o)), 1, seen)
+				if n == total {
+					relabel(size, m, b, seen)
+					return
+				}
 				if n > best {
 					best, bestSeed = n, o
 				}
@@ -316,12 +330,18 @@ func keepLargestComponent(size [3]int, m []uint8) {
 		}
 	}
 	flood(size, m, b, append(stack[:0], int32(bestSeed)), seen, keep)
+	relabel(size, m, b, keep)
+}
+
+// relabel sets the voxels of box b to 1 where they equal v and to 0
+// elsewhere.
+func relabel(size [3]int, m []uint8, b box, v uint8) {
 	for k := b.min[2]; k < b.max[2]; k++ {
 		for j := b.min[1]; j < b.max[1]; j++ {
 			o := (k*size[1]+j)*size[0] + b.min[0]
 			row := m[o : o+b.max[0]-b.min[0]]
 			for i, x := range row {
-				row[i] = b2u(x == keep)
+				row[i] = b2u(x == v)
 			}
 		}
 	}
