@@ -34,6 +34,7 @@ build:
 test: setup-test
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 60m ./...
+	/usr/bin/python3 -m unittest discover -s models/training -p 'test_*.py'
 
 # The real window under Xvfb: idle CPU, repaint after 90 s idle, the preset
 # list (scripts/soak.sh; CI runs it).

@@ -30,6 +30,12 @@ type Card struct {
 		Kind       string   `json:"kind"`
 		Channels   []string `json:"channels"`
 		Activation string   `json:"activation"`
+		// Temperature T calibrates the soft liver map: p = logistic((liver −
+		// background logit) / T). T > 1 softens the near-binary maps, so the
+		// trilinearly upsampled 0.5 level follows the network's logit field
+		// between the 5 mm voxels instead of stepping halfway between them
+		// (models/README.md, "Outline"). 0 (cards before it) means 1.
+		Temperature float64 `json:"temperature,omitempty"`
 	} `json:"output"`
 	Preprocessing  Preprocessing   `json:"preprocessing"`
 	Postprocessing Postprocessing  `json:"postprocessing"`
@@ -64,6 +70,14 @@ type Postprocessing struct {
 	LargestComponent bool    `json:"largest_component"`
 	Connectivity     int     `json:"connectivity"`
 	FillHoles        bool    `json:"fill_holes"`
+}
+
+// Temperature is the card's soft-map temperature (1 when the card has none).
+func (c *Card) Temperature() float32 {
+	if c.Output.Temperature == 0 {
+		return 1
+	}
+	return float32(c.Output.Temperature)
 }
 
 // ONNXPath is the absolute path of the card's network file.
@@ -104,6 +118,8 @@ func (c *Card) validate() error {
 		return fmt.Errorf("input and output tensor names are required")
 	case c.Output.Kind != "logits" || c.Output.Activation != "softmax":
 		return fmt.Errorf("output kind %q with activation %q is not supported (want logits + softmax)", c.Output.Kind, c.Output.Activation)
+	case c.Output.Temperature < 0 || math.IsNaN(c.Output.Temperature) || math.IsInf(c.Output.Temperature, 0):
+		return fmt.Errorf("output temperature %v must be a positive number (or absent for 1)", c.Output.Temperature)
 	case len(c.Output.Channels) != 2 || c.Output.Channels[1] != "liver":
 		return fmt.Errorf("output channels %v: want [background liver]", c.Output.Channels)
 	case p.Orientation != "" && p.Orientation != "LPS":

@@ -63,29 +63,83 @@ type PostOptions struct {
 // only two full-resolution planes: the x-y upsampled low-res slices that
 // bracket its current output slice.
 func upsampleThreshold(prob *ProbMap, out [3]int, spacing [3]float64, t float64, mask []uint8) {
+	upsampleThresholdBox(prob, out, box{max: out}, spacing, t, mask)
+}
+
+// hotBox is the box of the output grid outside which no voxel can exceed t,
+// by the rule of models/training/lsdata.py postprocess: an upsampled value
+// is a combination of its low-res neighbours, so only output voxels whose
+// continuous low-res index lies strictly between (first hot − 1) and (last
+// hot + 1) on every axis can, plus one voxel of margin each side. ok=false
+// when no low-res voxel exceeds t (the mask is empty).
+func hotBox(prob *ProbMap, out [3]int, spacing [3]float64, t float64) (b box, ok bool) {
+	thr := float32(t)
+	lo, hi := prob.Size, [3]int{-1, -1, -1}
+	lx, ly := prob.Size[0], prob.Size[1]
+	for n, v := range prob.Data {
+		if v > thr {
+			k := n / (lx * ly)
+			j := (n - k*lx*ly) / lx
+			i := n - k*lx*ly - j*lx
+			c := [3]int{i, j, k}
+			for a := 0; a < 3; a++ {
+				lo[a], hi[a] = min(lo[a], c[a]), max(hi[a], c[a])
+			}
+		}
+	}
+	if hi[0] < 0 {
+		return b, false
+	}
+	for a := 0; a < 3; a++ {
+		step := spacing[a] / prob.Spacing[a]
+		l, h := float64(lo[a]-1), float64(hi[a]+1)
+		first, last := -1, -1
+		for o := 0; o < out[a]; o++ {
+			if c := float64(o) * step; c > l && c < h {
+				if first < 0 {
+					first = o
+				}
+				last = o
+			}
+		}
+		if first < 0 {
+			return b, false
+		}
+		b.min[a], b.max[a] = max(first-1, 0), min(last+2, out[a])
+	}
+	return b, true
+}
+
+// upsampleThresholdBox is upsampleThreshold restricted to the output voxels
+// of box ob (mask voxels outside it are left as they are).
+func upsampleThresholdBox(prob *ProbMap, out [3]int, ob box, spacing [3]float64, t float64, mask []uint8) {
 	var tab [3]axisTable
 	for a := 0; a < 3; a++ {
-		tab[a] = newAxisTable(out[a], prob.Size[a], spacing[a]/prob.Spacing[a])
+		tab[a] = newAxisTableFrom(ob.min[a], ob.max[a]-ob.min[a], prob.Size[a], spacing[a]/prob.Spacing[a])
 	}
 	ly := prob.Size[1]
-	ox, oy := out[0], out[1]
+	ox, oy := ob.max[0]-ob.min[0], ob.max[1]-ob.min[1]
+	sub := [3]int{ox, oy, ob.max[2] - ob.min[2]}
 	thr := float32(t)
-	parallel(out[2], func(k0, k1 int) {
+	parallel(sub[2], func(k0, k1 int) {
 		c := planeCache{ids: [2]int{-1, -1}, rows: make([]float32, ox*ly)}
 		for n := range c.planes {
 			c.planes[n] = make([]float32, ox*oy)
 		}
 		for k := k0; k < k1; k++ {
 			zl, zh := int(tab[2].lo[k]), int(tab[2].hi[k])
-			p0 := c.get(prob, &tab, out, zl, -1)
-			p1 := c.get(prob, &tab, out, zh, zl)
+			p0 := c.get(prob, &tab, sub, zl, -1)
+			p1 := c.get(prob, &tab, sub, zh, zl)
 			w := tab[2].w[k]
-			dst := mask[k*ox*oy:][:ox*oy]
-			for n := range dst {
-				if lerp(p0[n], p1[n], w) > thr {
-					dst[n] = 1
-				} else {
-					dst[n] = 0
+			for j := 0; j < oy; j++ {
+				dst := mask[((ob.min[2]+k)*out[1]+ob.min[1]+j)*out[0]+ob.min[0]:][:ox]
+				r0, r1 := p0[j*ox:][:ox], p1[j*ox:][:ox]
+				for i := range dst {
+					if lerp(r0[i], r1[i], w) > thr {
+						dst[i] = 1
+					} else {
+						dst[i] = 0
+					}
 				}
 			}
 		}
@@ -240,6 +294,16 @@ func keepLargestComponent(size [3]int, m []uint8) {
 		return
 	}
 	const seen, keep = 2, 3
+	// Usually the liver is one component: when the first flood reaches
+	// every foreground voxel, the second flood (marking the largest) is
+	// skipped and the seen marks simply become 1 again.
+	total := 0
+	for k := b.min[2]; k < b.max[2]; k++ {
+		for j := b.min[1]; j < b.max[1]; j++ {
+			o := (k*size[1]+j)*size[0] + b.min[0]
+			total += bytes.Count(m[o:o+b.max[0]-b.min[0]], []byte{1})
+		}
+	}
 	var stack []int32
 	best, bestSeed := 0, -1
 	for k := b.min[2]; k < b.max[2]; k++ {
@@ -254,6 +318,10 @@ func keepLargestComponent(size [3]int, m []uint8) {
 				o := row + p + x
 				var n int
 				stack, n = flood(size, m, b, append(stack[:0], int32(o)), 1, seen)
+				if n == total {
+					relabel(size, m, b, seen)
+					return
+				}
 				if n > best {
 					best, bestSeed = n, o
 				}
@@ -262,12 +330,18 @@ func keepLargestComponent(size [3]int, m []uint8) {
 		}
 	}
 	flood(size, m, b, append(stack[:0], int32(bestSeed)), seen, keep)
+	relabel(size, m, b, keep)
+}
+
+// relabel sets the voxels of box b to 1 where they equal v and to 0
+// elsewhere.
+func relabel(size [3]int, m []uint8, b box, v uint8) {
 	for k := b.min[2]; k < b.max[2]; k++ {
 		for j := b.min[1]; j < b.max[1]; j++ {
 			o := (k*size[1]+j)*size[0] + b.min[0]
 			row := m[o : o+b.max[0]-b.min[0]]
 			for i, x := range row {
-				row[i] = b2u(x == keep)
+				row[i] = b2u(x == v)
 			}
 		}
 	}
@@ -335,7 +409,12 @@ func MaskFromProb(prob *ProbMap, size [3]int, spacing [3]float64, o PostOptions)
 		return nil, fmt.Errorf("probability map of size %v holds %d values", prob.Size, len(prob.Data))
 	}
 	m := make([]uint8, n)
-	upsampleThreshold(prob, size, spacing, o.Threshold, m)
+	// Only the box that can exceed the threshold is upsampled (the rest
+	// stays 0): the same voxels as upsampling the whole grid, a fraction of
+	// the work on a scan whose liver fills a small part of the field.
+	if b, ok := hotBox(prob, size, spacing, o.Threshold); ok {
+		upsampleThresholdBox(prob, size, b, spacing, o.Threshold, m)
+	}
 	if o.LargestComponent {
 		keepLargestComponent(size, m)
 	}

@@ -42,9 +42,14 @@ type axisTable struct {
 // newAxisTable maps nOut output positions t to input coordinates t·step
 // (computed in float64).
 func newAxisTable(nOut, nIn int, step float64) axisTable {
+	return newAxisTableFrom(0, nOut, nIn, step)
+}
+
+// newAxisTableFrom is the table of output positions first … first+nOut−1.
+func newAxisTableFrom(first, nOut, nIn int, step float64) axisTable {
 	t := axisTable{lo: make([]int32, nOut), hi: make([]int32, nOut), w: make([]float32, nOut)}
 	for o := 0; o < nOut; o++ {
-		c := math.Min(math.Max(float64(o)*step, 0), float64(nIn-1))
+		c := math.Min(math.Max(float64(first+o)*step, 0), float64(nIn-1))
 		lo := min(int(math.Floor(c)), nIn-1)
 		t.lo[o] = int32(lo)
 		t.hi[o] = int32(min(lo+1, nIn-1))

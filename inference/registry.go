@@ -451,7 +451,7 @@ func infer(ctx context.Context, sess *ort.DynamicAdvancedSession, c *Card, in *N
 	if err != nil {
 		return nil, err
 	}
-	return probFromLogits(logits, in, from), nil
+	return probFromLogits(logits, in, from, c.Temperature()), nil
 }
 
 // runLogits runs the network and returns a copy of its output, laid out
@@ -502,8 +502,9 @@ func runLogits(ctx context.Context, sess *ort.DynamicAdvancedSession, c *Card, i
 
 // probFromLogits crops the padding and takes softmax channel 1 of logits
 // laid out [2][Pz][Py][Px]. For two classes softmax is the logistic of the
-// difference of the float32 logits, as the reference computes it.
-func probFromLogits(logits []float32, in *NetInput, from volume.Geometry) *ProbMap {
+// difference of the float32 logits divided by the card's temperature t (a
+// float32 division, as the reference computes it).
+func probFromLogits(logits []float32, in *NetInput, from volume.Geometry, t float32) *ProbMap {
 	g := volume.Geometry{
 		Size:      in.Size,
 		Spacing:   [3]float64{in.Spacing, in.Spacing, in.Spacing},
@@ -519,6 +520,9 @@ func probFromLogits(logits []float32, in *NetInput, from volume.Geometry) *ProbM
 			o := (k*py + j) * px
 			for i := 0; i < in.Size[0]; i++ {
 				d := logits[ch+o+i] - logits[o+i]
+				if t != 1 {
+					d /= t
+				}
 				p.Data[n] = float32(1 / (1 + math.Exp(-float64(d))))
 				n++
 			}

@@ -107,6 +107,7 @@ func TestReadCardsRejectsBrokenCards(t *testing.T) {
 		}, "scale"},
 		{"threshold", func(m map[string]any) { m["postprocessing"].(map[string]any)["threshold"] = 1.5 }, "threshold"},
 		{"orientation", func(m map[string]any) { m["preprocessing"].(map[string]any)["orientation"] = "RAS" }, "orientation"},
+		{"negative temperature", func(m map[string]any) { m["output"].(map[string]any)["temperature"] = -2 }, "temperature"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -77,8 +77,10 @@ _prep_cache = {}
 
 
 @torch.no_grad()
-def segment(net, hu, sp):
-    """Full app pipeline on a canonical HU array; returns (mask, prob_low)."""
+def segment(net, hu, sp, temperature=1.0):
+    """Full app pipeline on a canonical HU array; returns (mask, prob_low).
+    temperature: the card's output.temperature (1 = plain softmax; the CVs
+    evaluate at 1, the shipped cards at D.SOFT_TEMPERATURE)."""
     key = (id(hu), hu.shape)
     if key not in _prep_cache:
         _prep_cache[key] = D.preprocess(hu, sp)
@@ -86,16 +88,16 @@ def segment(net, hu, sp):
     net.eval()
     dev = next(net.parameters()).device
     z = net(torch.from_numpy(x)[None, None].to(dev))[0].cpu().numpy()
-    p = D.logits_to_prob(z)[: shp[2], : shp[1], : shp[0]].transpose(2, 1, 0)
+    p = D.logits_to_prob(z, temperature)[: shp[2], : shp[1], : shp[0]].transpose(2, 1, 0)
     return D.postprocess(p, hu.shape, sp), p
 
 
-def evaluate(net, cases, trained_on):
+def evaluate(net, cases, trained_on, temperature=1.0):
     res = {}
     for name, ct, lb, _ in cases:
         hu, lab, sp = load_case(name, ct, lb)
         t = time.time()
-        m, _ = segment(net, hu, sp)
+        m, _ = segment(net, hu, sp, temperature)
         res[name] = {"dice": round(float(D.dice(m, lab)), 4), "hd95_mm": round(D.hd95(m, lab, sp), 2),
                      "volume_error_pct": round(float(D.volume_error_pct(m, lab)), 2),
                      "held_out": name not in trained_on, "seconds": round(time.time() - t, 1)}
@@ -118,6 +120,9 @@ def card(out_dir, name, role, net, onnx_name, training, evaluation, extra=None):
         "input": {"name": "ct", "shape_note": f"[1,1,Z,Y,X] float32, Z=k (S), Y=j (P), X=i (L); Z,Y,X dynamic, "
                   f"multiples of {net.multiple}"},
         "output": {"name": "logits", "kind": "logits", "channels": ["background", "liver"], "activation": "softmax",
+                   "temperature": D.SOFT_TEMPERATURE,
+                   "temperature_rule": "liver probability = logistic((logit_liver - logit_background) / temperature), "
+                                       "the float32 difference divided by the temperature in float32",
                    "shape_note": "[1,2,Z,Y,X] float32, same Z,Y,X as the input; crop the padding off"},
         "preprocessing": {"orientation": "LPS", "spacing_mm": [D.SPACING] * 3, "interpolation": "trilinear",
                           "grid_rule": D.GRID_RULE, "hu_clip": [D.HU_LO, D.HU_HI],
@@ -177,10 +182,10 @@ def export_all(run_dir, tiny=False, ship=None, command="train.py release"):
     for name, (role, net) in nets.items():
         onnx_name = f"{name}.onnx"
         to_onnx(net, os.path.join(out_dir, onnx_name))
-        ev = evaluate(net, cases[:1] if tiny else cases, trained_on)
+        ev = evaluate(net, cases[:1] if tiny else cases, trained_on, D.SOFT_TEMPERATURE)
         # Never trained on: a TotalSegmentator-dataset subject with only the
         # liver tip in view (reference label). An honest but partial check.
-        ev.update(evaluate(net, extra, trained_on))
+        ev.update(evaluate(net, extra, trained_on, D.SOFT_TEMPERATURE))
         ms = cpu_time(net, MACS_GRID)
         if name == "teacher":
             steps, dur = tst["step"], tst["elapsed_s"]

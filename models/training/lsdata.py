@@ -183,9 +183,24 @@ def preprocess(hu_can, spacing, S=SPACING, m=SIZE_MULTIPLE):
     return xp, low.shape
 
 
-def logits_to_prob(logits_zyx):
-    """logits [2,Z,Y,X] → liver probability [Z,Y,X] (softmax channel 1)."""
+# Soft-map temperature of the shipped models (model card output.temperature):
+# p = logistic((liver − background logit) / T). The networks' maps are near
+# binary (|logit difference| ≈ 9–11 at most low-res voxels), so upsampling
+# p = logistic(d) puts the 0.5 level halfway between a liver and a background
+# voxel: a 5 mm staircase. With T = 8 the upsampled level follows the logit
+# field between the voxels (sub-voxel outline); it changes no low-res voxel's
+# side of 0.5. Measured in models/README.md ("Outline"). Division by a power
+# of two is exact in float32.
+SOFT_TEMPERATURE = 8.0
+
+
+def logits_to_prob(logits_zyx, temperature=1.0):
+    """logits [2,Z,Y,X] → liver probability [Z,Y,X] (softmax channel 1 at
+    temperature T: logistic of the float32 logit difference divided by T in
+    float32; T = 1 is plain softmax)."""
     d = (logits_zyx[1] - logits_zyx[0]).astype(np.float32)
+    if temperature != 1.0:
+        d = d / np.float32(temperature)
     return (1.0 / (1.0 + np.exp(-d))).astype(np.float32)
 
 

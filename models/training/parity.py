@@ -59,6 +59,14 @@ def phantom(rng):
     return np.clip(np.round(hu), -1024, 3071).astype(np.int16)
 
 
+def card_temperature(models_dir, name):
+    """The soft-map temperature of the model's card (1 when it has none)."""
+    p = os.path.join(models_dir, f"{name}.json")
+    if not os.path.exists(p):
+        return 1.0
+    return float(json.load(open(p))["output"].get("temperature", 1.0))
+
+
 def sha256(path):
     return hashlib.sha256(open(path, "rb").read()).hexdigest()
 
@@ -106,14 +114,15 @@ def main():
         with torch.no_grad():
             z = net(torch.from_numpy(x)[None, None])[0].numpy().astype(np.float32)
         z[None].astype("<f4").tofile(os.path.join(args.out, f"{name}_logits.f32"))
-        p = D.logits_to_prob(z)[: low_shape[2], : low_shape[1], : low_shape[0]].transpose(2, 1, 0)
+        temp = card_temperature(args.models_dir, name)
+        p = D.logits_to_prob(z, temp)[: low_shape[2], : low_shape[1], : low_shape[0]].transpose(2, 1, 0)
         pu = D.resample_to(p, D.upsample_coords(can.shape, sp))
         m_can = D.clean_mask(pu > 0.5)
         m = D.from_canonical(m_can, src, flip)
         m.transpose(2, 1, 0).astype(np.uint8).tofile(os.path.join(args.out, f"{name}_mask.u8"))
         if args.check_ort:
             zo = np.fromfile(os.path.join(args.check_ort, f"{name}_ort_logits.f32"), "<f4").reshape(z.shape)
-            po = D.logits_to_prob(zo)[: low_shape[2], : low_shape[1], : low_shape[0]].transpose(2, 1, 0)
+            po = D.logits_to_prob(zo, temp)[: low_shape[2], : low_shape[1], : low_shape[0]].transpose(2, 1, 0)
             mo = D.clean_mask(D.resample_to(po, D.upsample_coords(can.shape, sp)) > 0.5)
             print(f"{name}: max |ORT - torch| logits {np.abs(zo - z).max():.2e}; "
                   f"mask voxels differing (ORT vs torch logits): {int((mo != m_can).sum())}")
@@ -122,7 +131,7 @@ def main():
             "onnx_sha256": sha256(onnx_path) if os.path.exists(onnx_path) else None,
             "logits": f"{name}_logits.f32", "logits_shape": [1] + list(z.shape), "logits_dtype": "float32 LE (PyTorch CPU)",
             "mask": f"{name}_mask.u8", "mask_note": "uint8 on the INPUT grid (x fastest), after postprocessing",
-            "mask_voxels": int(m.sum()), "raw_threshold_voxels": int((pu > 0.5).sum()),
+            "temperature": temp, "mask_voxels": int(m.sum()), "raw_threshold_voxels": int((pu > 0.5).sum()),
             "near_threshold_voxels": int((np.abs(pu - 0.5) < 1e-3).sum()),
         }
         print(name, meta["models"][name])

@@ -51,6 +51,9 @@ def main():
 
     t0 = time.perf_counter()
     net = load_net(a.model)
+    # The card's soft-map temperature, as the Go app reads it.
+    card = os.path.join(HERE, "..", f"{a.model}.json")
+    temperature = float(json.load(open(card))["output"].get("temperature", 1.0)) if os.path.exists(card) else 1.0
     try:
         img = nib.load(a.ct)
     except Exception as e:  # nibabel raises several types for a bad file
@@ -71,7 +74,7 @@ def main():
     # softmax, crop, postprocess) on a canonical HU array.
     import export as E
     t1 = time.perf_counter()
-    mask_can, _ = E.segment(net, hu, sp)
+    mask_can, _ = E.segment(net, hu, sp, temperature)
     t2 = time.perf_counter()
     mask = D.from_canonical(mask_can, src, flip).astype(np.uint8)
 

@@ -524,9 +524,175 @@ def run_cv(args):
     log(f"cv finished: {s['folds_done']}")
 
 
+# ---- paired CV: real-only vs real + new anatomy (issue 15) -------------------
+# Per fold, per seed, per arm: teacher, then no-KD and teacher-KD students of
+# both sizes at the same step budgets; the two arms differ ONLY in the bank:
+# "real" is the fold's real bank, "synth" the same real bank plus as many
+# synthetic crops from the label maps (synth.py), so at the same step budget
+# half of the synth arm's batches are synthetic. Seed SEED's real arm is the
+# earlier CV's configuration (same bank, init and batches) for those nets.
+PAIRED_NETS = ["teacher"] + [f"{k}_{v}" for k in STUDENTS for v in ("nokd", "kd")]
+EXTRA_EVAL = ["totalseg_s0009_partial"]
+
+
+def paired_config(args):
+    arms = [a for a in args.anatomy.split(",") if a]
+    for a in arms:
+        if a not in ("real", "synth"):
+            sys.exit(f"train.py: --anatomy {a!r}: want real and/or synth")
+    base = {"kind": "paired", "recipe": args.recipe, "lr": 2e-3, "seeds": [SEED + i for i in range(args.seeds)],
+            "arms": arms, "kd_T": KD_T, "kd_lambda": KD_LAMBDA, "hardneg_w": HARDNEG_W,
+            "folds": args.folds.split(","), "nets": PAIRED_NETS, "extra_eval": EXTRA_EVAL}
+    if args.tiny:
+        return dict(base, bank=12, synth_bank=12, teacher_steps=6, steps=8, bs=1, tiny=True)
+    return dict(base, bank=args.bank, synth_bank=args.synth_bank, teacher_steps=args.teacher_steps,
+                steps=args.steps, bs=2, tiny=False)
+
+
+def paired_job(cfg, root, results_dir, holdout, arm, seed, all_cases, cache_dir, val_every):
+    import export
+    import synth as S
+    tag = ("tiny_" if cfg["tiny"] else "") + f"cv_{holdout}" + ("" if seed == SEED else f"_s{seed}")
+    job_dir = os.path.join(root, holdout, f"{arm}_s{seed}")
+    os.makedirs(job_dir, exist_ok=True)
+    train_cases = [c for c in all_cases if c[0] != holdout]
+    trained_on = [c[0] for c in train_cases]
+    log(f"paired {holdout} {arm} seed {seed}: train {trained_on}")
+    t0 = time.time()
+    bk = B.build_bank(train_cases, cfg["bank"], seed, cache_dir, tag, recipe=cfg["recipe"])
+    info = {"real_crops": int(len(bk["x"]))}
+    if arm == "synth":
+        preps = {c[0]: B.prep_case(c[0], c[1], c[2], cache_dir) for c in train_cases}
+        sb = S.build_synth_bank(preps, [holdout], cfg["synth_bank"], seed, cache_dir, tag, cfg["recipe"], log=log)
+        bk = {k: np.concatenate([bk[k], sb[k]]) for k in bk}
+        info.update(synth_crops=int(len(sb["x"])), synth_maps_eligible=len(S.eligible([holdout])),
+                    synth_volumes=int(len(sb["synth_volumes"])))
+    log(f"paired {holdout} {arm} seed {seed}: bank {bk['x'].shape} ({time.time() - t0:.0f} s)")
+    val_cases = [c for c in all_cases if c[0] == holdout]
+    validator = Validator({c[0]: B.prep_case(c[0], c[1], c[2], cache_dir) for c in val_cases})
+    bs, lr, n = cfg["bs"], cfg["lr"], cfg["steps"]
+    teacher, tst = train_single(job_dir, "teacher", N.ARCH["teacher"], bk, validator, cfg["teacher_steps"], bs, lr,
+                                None, seed, val_every=val_every)
+    d = cached_logits(os.path.join(job_dir, "teacher_logits.npz"), teacher, tst["step"], bk)
+    nets = {"teacher": (teacher, tst)}
+    for k in STUDENTS:
+        for v, dd in (("nokd", None), ("kd", d)):
+            net, st = train_single(job_dir, f"{k}_{v}", N.ARCH[k], bk, validator, n, bs, lr, None, seed,
+                                   teacher_d=dd, val_every=val_every)
+            nets[f"{k}_{v}"] = (net, st)
+    del bk, d
+    extra = D.find_cases(names=cfg["extra_eval"])
+    res = {"holdout": holdout, "arm": arm, "seed": seed, "train_cases": trained_on, "config": cfg, "bank": info,
+           "models": {}}
+    for name, (net, st) in nets.items():
+        # Temperature 1 (plain softmax), as every job of this CV so far: the
+        # shipped cards' T = 8 came later; both are in models/README.md.
+        ev = export.evaluate(net, val_cases + extra, trained_on, 1.0)
+        assert ev[holdout]["held_out"]
+        res["models"][name] = {"params": N.count_params(net), "steps": st["step"], "train_s": round(st["elapsed_s"]),
+                               **ev[holdout], "extra": {e[0]: ev[e[0]] for e in extra}}
+        log(f"paired {holdout} {arm} seed {seed} {name}: {ev}")
+    res["job_wall_s_this_run"] = round(time.time() - t0)
+    atomic_json(res, os.path.join(results_dir, f"fold_{holdout}_{arm}_s{seed}.json"))
+    return res
+
+
+def _stat(a):
+    a = np.array(a, np.float64)
+    return {"mean": round(float(a.mean()), 4), "sd": round(float(a.std(ddof=1)), 4) if len(a) > 1 else None,
+            "min": round(float(a.min()), 4), "max": round(float(a.max()), 4), "n": int(len(a))}
+
+
+def paired_summary(cfg, results_dir):
+    """results/paired/cv_paired.json: per net and arm, the figures of every
+    finished (fold, seed) and their mean ± SD; per net, the paired difference
+    synth − real over the (fold, seed) pairs where both arms finished."""
+    runs = {}
+    for h in cfg["folds"]:
+        for s in cfg["seeds"]:
+            for a in cfg["arms"]:
+                p = os.path.join(results_dir, f"fold_{h}_{a}_s{s}.json")
+                if os.path.exists(p):
+                    r = json.load(open(p))
+                    if r.get("config") == cfg:
+                        runs[(h, s, a)] = r
+    keys = ("dice", "hd95_mm", "volume_error_pct")
+    out = {"config": cfg, "jobs_done": [f"{h}/{a}/s{s}" for h, s, a in runs],
+           "jobs_total": len(cfg["folds"]) * len(cfg["seeds"]) * len(cfg["arms"]),
+           "note": "leave-one-case-out; figures on the held-out case's ORIGINAL grid; sd = sample SD over "
+                   "(fold, seed) runs; paired = synth minus real on the same fold and seed",
+           "nets": {}}
+    for net in cfg["nets"]:
+        e = out["nets"][net] = {"arms": {}, "paired": {}}
+        for a in cfg["arms"]:
+            rows = {f"{h}/s{s}": {k: r["models"][net][k] for k in keys} | {
+                "partial_" + k: r["models"][net]["extra"][EXTRA_EVAL[0]][k] for k in keys}
+                for (h, s, aa), r in runs.items() if aa == a}
+            e["arms"][a] = {"runs": rows}
+            if rows:
+                e["arms"][a].update({k: _stat([v[k] for v in rows.values()]) for k in keys})
+                e["arms"][a]["abs_volume_error_pct"] = _stat([abs(v["volume_error_pct"]) for v in rows.values()])
+                e["arms"][a].update({"partial_" + k: _stat([v["partial_" + k] for v in rows.values()]) for k in keys})
+        if set(cfg["arms"]) >= {"real", "synth"}:
+            both = sorted(set(e["arms"]["real"]["runs"]) & set(e["arms"]["synth"]["runs"]))
+            for k in keys + tuple("partial_" + k for k in keys):
+                diffs = [e["arms"]["synth"]["runs"][j][k] - e["arms"]["real"]["runs"][j][k] for j in both]
+                if diffs:
+                    e["paired"][k] = _stat(diffs) | {"pairs": both}
+    atomic_json(out, os.path.join(results_dir, "cv_paired.json"))
+    return out
+
+
+def run_paired(args):
+    cfg = paired_config(args)
+    name = ("tiny_" if args.tiny else "") + f"cv_paired_r{cfg['recipe']}"
+    root = os.path.join(HERE, "runs", name)
+    results_dir = os.path.join(root, "results") if args.tiny else os.path.join(HERE, "results", "paired")
+    cache_dir = os.path.join(HERE, "cache")
+    os.makedirs(root, exist_ok=True)
+    os.makedirs(results_dir, exist_ok=True)
+    cp = os.path.join(root, "config.json")
+    if os.path.exists(cp):
+        old = json.load(open(cp))
+        if old != cfg:
+            sys.exit(f"train.py paired: {cp} holds a different configuration:\n{old}\nvs\n{cfg}\n"
+                     f"(resume with the same arguments, or move {root} away to start over)")
+    else:
+        atomic_json(cfg, cp)
+    log(f"paired CV {name}: {cfg}")
+    all_cases = D.find_cases()
+    val_every = 2 if args.tiny else 300
+    import fcntl
+    # Order: seed by seed, fold by fold, both arms of a fold together, so the
+    # paired table fills in pairs.
+    for s in cfg["seeds"]:
+        for h in cfg["folds"]:
+            for a in cfg["arms"]:
+                p = os.path.join(results_dir, f"fold_{h}_{a}_s{s}.json")
+                done = lambda: os.path.exists(p) and json.load(open(p)).get("config") == cfg  # noqa: E731
+                if done():
+                    continue
+                lock = open(os.path.join(root, f"{h}_{a}_s{s}.lock"), "w")
+                try:
+                    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except OSError:
+                    log(f"paired {h} {a} seed {s}: another process is training it; skipping")
+                    lock.close()
+                    continue
+                try:
+                    if not done():
+                        paired_job(cfg, root, results_dir, h, a, s, all_cases, cache_dir, val_every)
+                finally:
+                    lock.close()
+                sm = paired_summary(cfg, results_dir)
+                log(f"paired summary: {len(sm['jobs_done'])}/{sm['jobs_total']} jobs done")
+    sm = paired_summary(cfg, results_dir)
+    log(f"paired CV finished this pass: {len(sm['jobs_done'])}/{sm['jobs_total']} jobs done")
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("mode", choices=["release", "fold", "cv"])
+    ap.add_argument("mode", choices=["release", "fold", "cv", "paired"])
     ap.add_argument("--tiny", action="store_true", help="smoke test: a few steps, separate run dir")
     ap.add_argument("--holdout", default=None, help="fold mode: case held out for validation")
     ap.add_argument("--teacher-cap", type=float, default=None, help="override teacher wall-clock cap (s)")
@@ -551,6 +717,11 @@ def main():
     ap.add_argument("--variants", default="",
                     help="release mode (recipe >= 2): extra student variants to train besides GTAN (nokd,kd); "
                          "those named in --ship are always trained")
+    ap.add_argument("--anatomy", default="real",
+                    help="paired mode: arms to train (real,synth); release mode: 'synth' adds as many synthetic crops "
+                         "from ../shared/data/labels (synth.py) as the real bank has")
+    ap.add_argument("--seeds", type=int, default=2, help="paired mode: seeds per fold (SEED, SEED+1, ...)")
+    ap.add_argument("--synth-bank", type=int, default=960, help="paired mode: synthetic crops added per fold")
     ap.add_argument("--hardneg-w", type=float, default=0.0,
                     help="extra CE weight of background 10-40 mm from the liver (recipe >= 2 banks; 0 = off)")
     args = ap.parse_args()
@@ -572,6 +743,9 @@ def main():
     if args.mode == "cv":
         run_cv(args)
         return
+    if args.mode == "paired":
+        run_paired(args)
+        return
     r2 = args.mode == "release" and args.recipe >= 2
     prof = dict(PROFILES["tiny" if args.tiny else ("release_r2" if r2 else "release")])
     if prof["grow"] is None:
@@ -583,6 +757,9 @@ def main():
         prof["g_cap"] = args.gtan_cap
     tag = ("tiny_" if args.tiny else "") + (("release" + (f"_r{recipe}" if recipe >= 2 else ""))
                                             if args.mode == "release" else f"fold_{args.holdout}")
+    synth_arm = args.mode == "release" and "synth" in args.anatomy.split(",")
+    if synth_arm:
+        tag += "_synth"   # its own run dir: never resumes a real-only release
     run_dir = os.path.join(HERE, "runs", tag)
     cache_dir = os.path.join(HERE, "cache")
     os.makedirs(run_dir, exist_ok=True)
@@ -592,6 +769,12 @@ def main():
     log(f"run {tag}: train {[c[0] for c in train_cases]} val {[c[0] for c in val_cases]}")
     t_start = time.time()
     bk = B.build_bank(train_cases, prof["bank"], SEED, cache_dir, tag, recipe=recipe)
+    if synth_arm:
+        # Real + new anatomy (synth.py): as many synthetic crops as real ones.
+        import synth as S
+        tp = {c[0]: B.prep_case(c[0], c[1], c[2], cache_dir) for c in train_cases}
+        sb = S.build_synth_bank(tp, [], prof["bank"], SEED, cache_dir, tag, recipe, log=log)
+        bk = {k: np.concatenate([bk[k], sb[k]]) for k in bk}
     log(f"bank {bk['x'].shape} ready (recipe {recipe})")
     preps = {c[0]: B.prep_case(c[0], c[1], c[2], cache_dir) for c in val_cases}
     validator = Validator(preps)

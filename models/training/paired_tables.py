@@ -1,0 +1,77 @@
+"""Renders the paired CV (real-only vs real + new anatomy) from
+results/paired/cv_paired.json (rewritten by `train.py paired` after every
+finished job). Says how many jobs are in, so a partial table is never
+mistaken for a finished one.
+
+    /usr/bin/python3 models/training/paired_tables.py [--cv PATH]
+"""
+import argparse
+import json
+import os
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+KEYS = [("dice", "Dice", "{:.3f}"), ("hd95_mm", "HD95 (mm)", "{:.1f}"), ("volume_error_pct", "volume error (%)", "{:+.1f}"),
+        ("abs_volume_error_pct", "abs. volume error (%)", "{:.1f}")]
+
+
+def pm(st, fmt):
+    if st is None:
+        return "—"
+    if st["n"] == 1:
+        return fmt.format(st["mean"]) + " (n=1)"
+    sd = fmt.replace("+", "")
+    return (fmt + " ± " + sd + " (" + fmt + " to " + fmt + ", n={})").format(
+        st["mean"], st["sd"], st["min"], st["max"], st["n"])
+
+
+def render(cv):
+    cfg = cv["config"]
+    out = [f"Paired CV: arms {cfg['arms']}, seeds {cfg['seeds']}, teacher {cfg['teacher_steps']} steps, every student "
+           f"{cfg['steps']} steps, real bank {cfg['bank']} crops (+{cfg['synth_bank']} synthetic in the synth arm) — "
+           f"{len(cv['jobs_done'])} of {cv['jobs_total']} jobs done: {', '.join(cv['jobs_done']) or 'none'}.", ""]
+    out.append("**Held-out case, per arm** (mean ± SD over finished (fold, seed) runs):")
+    out.append("")
+    out.append("| net | arm | " + " | ".join(k[1] for k in KEYS) + " | partial case Dice |")
+    out.append("|---|---|" + "---|" * (len(KEYS) + 1))
+    for net, e in cv["nets"].items():
+        for arm, a in e["arms"].items():
+            if not a["runs"]:
+                continue
+            out.append(f"| {net} | {arm} | " + " | ".join(pm(a.get(k), f) for k, _, f in KEYS) +
+                       f" | {pm(a.get('partial_dice'), '{:.3f}')} |")
+    out.append("")
+    out.append("**Paired difference synth − real** (same fold, same seed; Dice and HD95 on the held-out case, "
+               "Dice on totalseg_s0009_partial):")
+    out.append("")
+    out.append("| net | Δ Dice | Δ HD95 (mm) | Δ volume error (pp) | Δ partial Dice | pairs |")
+    out.append("|---|---|---|---|---|---|")
+    for net, e in cv["nets"].items():
+        p = e["paired"]
+        if not p:
+            continue
+        out.append(f"| {net} | {pm(p.get('dice'), '{:+.3f}')} | {pm(p.get('hd95_mm'), '{:+.1f}')} | "
+                   f"{pm(p.get('volume_error_pct'), '{:+.1f}')} | {pm(p.get('partial_dice'), '{:+.3f}')} | "
+                   f"{', '.join(p['dice']['pairs'])} |")
+    out.append("")
+    out.append("**Per run** (Dice / HD95 mm / volume error %):")
+    out.append("")
+    for net, e in cv["nets"].items():
+        for arm, a in e["arms"].items():
+            if a["runs"]:
+                cells = [f"{j}: {r['dice']:.3f} / {r['hd95_mm']:.1f} / {r['volume_error_pct']:+.1f}"
+                         for j, r in sorted(a["runs"].items())]
+                out.append(f"- {net} {arm}: " + "; ".join(cells))
+    return "\n".join(out)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--cv", default=os.path.join(HERE, "results", "paired", "cv_paired.json"))
+    a = ap.parse_args()
+    if not os.path.exists(a.cv):
+        raise SystemExit(f"paired_tables: {a.cv}: no paired CV results yet (no job has finished)")
+    print(render(json.load(open(a.cv))))
+
+
+if __name__ == "__main__":
+    main()
