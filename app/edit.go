@@ -449,6 +449,7 @@ func (u *UI) resetEdit() {
 	u.dropEditedCompare()
 	u.updateOverlays()
 	u.updateEditControls()
+	u.plan.editedMaskChanged()
 }
 
 // dropEditedCompare takes the edited mask out of the comparison when
@@ -856,6 +857,7 @@ func (u *UI) editChanged(stepped bool) {
 	if stepped {
 		u.scheduleAutosave()
 	}
+	u.plan.editedMaskChanged()
 }
 
 // showEditFigures writes the live volume and Dice.

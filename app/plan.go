@@ -46,6 +46,22 @@ var liverMaskProviders = []LiverMaskProvider{
 		return u.seg.res.Mask // file order; canonicalised by the plan
 	}},
 	{"Reference", func(u *UI) *volume.Mask { return u.seg.ref }},
+	{editedMaskSource, func(u *UI) *volume.Mask { return u.EditedMask() }},
+}
+
+// editedMaskSource names the mask being edited (edit.go) in the 3D view's
+// picker.
+const editedMaskSource = "Edited segmentation"
+
+// editedMaskChanged rebuilds the surfaces after an edit step when the 3D
+// view shows the edited mask (picked, or as the other mask).
+func (p *planUI) editedMaskChanged() {
+	if p == nil || p.sourceSel == nil {
+		return
+	}
+	if p.sourceSel.Selected == editedMaskSource || p.otherChk.Checked {
+		p.liverMaskChanged()
+	}
 }
 
 // RegisterLiverMask adds a source of liver masks for the 3D view and the

@@ -17,6 +17,7 @@ import (
 	"github.com/liverseg/liverseg/internal/testct"
 	"github.com/liverseg/liverseg/nifti"
 	"github.com/liverseg/liverseg/resection"
+	"github.com/liverseg/liverseg/segedit"
 	"github.com/liverseg/liverseg/volume"
 )
 
@@ -413,5 +414,50 @@ func TestPlanExportsSEGForDICOM(t *testing.T) {
 	}
 	if segs != 2 {
 		t.Errorf("wrote %q: want two SEG files", wrote)
+	}
+}
+
+// TestPlanShowsEditedMask: the 3D view offers the mask being edited, and an
+// edit step rebuilds its surface (a half of the liver erased halves it).
+func TestPlanShowsEditedMask(t *testing.T) {
+	u, p, _ := planStudy(t)
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	n := -1
+	for i, src := range u.editSources() {
+		if src.Model == "" && src.ref != nil {
+			n = i
+		}
+	}
+	if n < 0 {
+		t.Fatal("the reference is not offered for editing")
+	}
+	surf := make(chan struct{}, 8)
+	p.onSurface = func() { surf <- struct{}{} }
+	startEdit(t, u, n)
+	p.sourceSel.SetSelected(editedMaskSource)
+	waitFor(t, surf, 60*time.Second, "surface of the edited mask")
+	if !strings.HasPrefix(p.info.Text, editedMaskSource) || p.mesh == nil {
+		t.Fatalf("3D view: %q", p.info.Text)
+	}
+	before := p.mesh.VolumeMM3()
+
+	// Erase everything on the patient's right of the grid's middle column
+	// (canonical x grows towards the patient's left; most liver is right).
+	ed := u.Editor()
+	sz := ed.CanonicalMask().Size
+	mid := float64(sz[0]) / 2
+	poly := [][3]float64{{-1, -1, 0}, {mid, -1, 0}, {mid, float64(sz[1]) + 1, 0}, {-1, float64(sz[1]) + 1, 0}}
+	if _, err := ed.Scissors(segedit.Scissors{Axis: 2, Points: poly, Shape: segedit.EraseInside}); err != nil {
+		t.Fatal(err)
+	}
+	u.editChanged(true)
+	waitFor(t, surf, 60*time.Second, "surface after the edit")
+	after := p.mesh.VolumeMM3()
+	if !(after < 0.9*before) || after <= 0 {
+		t.Errorf("surface volume %.0f mm³ before the cut, %.0f after: the 3D view did not follow the edit", before, after)
+	}
+	want := ed.Stats().VolumeML * 1000
+	if math.Abs(after-want) > 0.05*want {
+		t.Errorf("surface encloses %.0f mm³, the edited mask holds %.0f", after, want)
 	}
 }
