@@ -197,8 +197,7 @@ func newWithSettings(a fyne.App, st settings) *UI {
 	u.plan = newPlanUI(u)
 	grid := container.NewGridWithRows(2,
 		container.NewGridWithColumns(2, u.views[0], u.views[1]),
-		container.NewGridWithColumns(2, u.views[2], container.NewAppTabs(
-			container.NewTabItem("Controls", panel), container.NewTabItem("3D & plan", u.plan.Content()))))
+		container.NewGridWithColumns(2, u.views[2], sideTabs(panel, u.plan.Content())))
 	u.viewerArea = container.NewStack(grid)
 	u.viewerArea.Hide()
 	u.empty = u.emptyState()
@@ -502,3 +501,13 @@ func (u *UI) do(fn func()) { uiDo(u, fn) }
 // driver runs fyne.Do at once on the calling goroutine instead, which would
 // let background goroutines update widgets concurrently with the test.
 var uiDo = func(_ *UI, fn func()) { fyne.Do(fn) }
+
+// sideTabs puts the controls and the 3D view in one grid cell. The tabs sit
+// on the cell's left edge: a tab bar on top would take the height the
+// segmentation panel needs to show everything at 1400×900 without
+// scrolling.
+func sideTabs(controls, plan fyne.CanvasObject) *container.AppTabs {
+	t := container.NewAppTabs(container.NewTabItem("Controls", controls), container.NewTabItem("3D & plan", plan))
+	t.SetTabLocation(container.TabLocationLeading)
+	return t
+}

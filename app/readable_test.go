@@ -56,6 +56,13 @@ func scrollOf(root fyne.CanvasObject, target fyne.CanvasObject) *container.Scrol
 		if s, ok := o.(*container.Scroll); ok {
 			return holds(s.Content)
 		}
+		if t, ok := o.(*container.AppTabs); ok {
+			for _, it := range t.Items {
+				if holds(it.Content) {
+					return true
+				}
+			}
+		}
 		return false
 	}
 	var find func(o fyne.CanvasObject) *container.Scroll
@@ -69,6 +76,14 @@ func scrollOf(root fyne.CanvasObject, target fyne.CanvasObject) *container.Scrol
 		if c, ok := o.(*fyne.Container); ok {
 			for _, ch := range c.Objects {
 				if s := find(ch); s != nil {
+					return s
+				}
+			}
+		}
+		if t, ok := o.(*container.AppTabs); ok {
+			// The side panel is a tab beside the 3D view.
+			for _, it := range t.Items {
+				if s := find(it.Content); s != nil {
 					return s
 				}
 			}

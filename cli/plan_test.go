@@ -88,7 +88,7 @@ func TestMeshAndPlanBadInput(t *testing.T) {
 	}
 	for _, tc := range cases {
 		code, _, errOut := runCLI(tc.args...)
-		if code != 2 || !strings.Contains(errOut, tc.want) || strings.Count(strings.TrimSpace(errOut), "\n") > 1 {
+		if code != 2 || !strings.Contains(errOut, tc.want) || !isReasonThenUsage(errOut, tc.want) {
 			t.Errorf("%q: exit %d, stderr %q; want 2 and %q", tc.args, code, errOut, tc.want)
 		}
 	}

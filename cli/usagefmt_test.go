@@ -43,3 +43,21 @@ func TestUsageFitsATerminal(t *testing.T) {
 		t.Errorf("usage error does not show the command's usage:\n%s", bad.String())
 	}
 }
+
+// isReasonThenUsage reports whether stderr is one line naming the reason
+// (containing want) followed only by the command's wrapped usage block.
+func isReasonThenUsage(stderr, want string) bool {
+	lines := strings.Split(strings.TrimRight(stderr, "\n"), "\n")
+	if len(lines) == 0 || !strings.Contains(lines[0], want) {
+		return false
+	}
+	for i, l := range lines[1:] {
+		if i == 0 && !strings.HasPrefix(l, "usage: ") {
+			return false
+		}
+		if i > 0 && !strings.HasPrefix(l, "  ") {
+			return false
+		}
+	}
+	return true
+}
