@@ -507,7 +507,7 @@ var uiDo = func(_ *UI, fn func()) { fyne.Do(fn) }
 // segmentation panel needs to show everything at 1400×900 without
 // scrolling.
 func sideTabs(controls, plan fyne.CanvasObject) *container.AppTabs {
-	t := container.NewAppTabs(container.NewTabItem("Controls", controls), container.NewTabItem("3D & plan", plan))
+	t := container.NewAppTabs(container.NewTabItem("Tools", controls), container.NewTabItem("3D", plan))
 	t.SetTabLocation(container.TabLocationLeading)
 	return t
 }

@@ -1,6 +1,6 @@
 package app
 
-// The 3D view and the resection plan (issue 17): the "3D & plan" tab beside
+// The 3D view and the resection plan (issue 17): the "3D" tab beside
 // the segmentation panel. The controller planUI owns the surfaces, the plan
 // and its volumetry; app.go only creates it (u.plan), puts its content in
 // the fourth cell and calls studyChanged / liverMaskChanged, and the 2D
