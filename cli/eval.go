@@ -63,13 +63,11 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	asJSON := fset.Bool("json", false, "print JSON instead of a table")
 	series := addSeriesFlag(fset)
 	mf := addModelFlags(fset)
-	pos, err := parseInterspersed(fset, args)
+	path, err := parseOnePath(fset, args)
 	if err != nil {
-		return &UsageError{Msg: err.Error()}
+		return err
 	}
 	switch {
-	case len(pos) != 1:
-		return &UsageError{Msg: fmt.Sprintf("expected one PATH, got %d arguments", len(pos))}
 	case *ref == "":
 		return &UsageError{Msg: "--ref is required"}
 	}
@@ -91,7 +89,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return err
 		}
 	}
-	v, err := openInput(ctx, pos[0], *series, "eval", stderr)
+	v, err := openInput(ctx, path, *series, "eval", stderr)
 	if err != nil {
 		return err
 	}
@@ -105,10 +103,10 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if refMask, err = onGrid(refMask, v.Geometry); err != nil {
 		return fmt.Errorf("reference %s (size %v, spacing %.4g mm, origin %.2f, %s) is not on the grid of %s (size %v, spacing %.4g mm, origin %.2f, %s)",
 			*ref, refMask.Size, refMask.Spacing, refMask.Origin, refMask.NearestOrientation().Code(),
-			pos[0], v.Size, v.Spacing, v.Origin, v.NearestOrientation().Code())
+			path, v.Size, v.Spacing, v.Origin, v.NearestOrientation().Code())
 	}
 
-	rep := evalReport{Input: pos[0], Ref: *ref, GeometryAssumed: v.Info.Assumed}
+	rep := evalReport{Input: path, Ref: *ref, GeometryAssumed: v.Info.Assumed}
 	for _, name := range models {
 		card, _ := reg.Lookup(name)
 		opts := card.DefaultOptions()
@@ -138,7 +136,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		enc.SetIndent("", "  ")
 		return enc.Encode(rep)
 	}
-	fmt.Fprintf(stdout, "%s vs %s (reference %.1f mL)\n", pos[0], *ref, rep.Models[0].RefVolumeML)
+	fmt.Fprintf(stdout, "%s vs %s (reference %.1f mL)\n", path, *ref, rep.Models[0].RefVolumeML)
 	if note := v.Info.AssumedNote(); note != "" {
 		fmt.Fprintf(stdout, "volumes and distances are %s\n", note)
 	}

@@ -330,3 +330,17 @@ func seriesHeading(s infoSeries) string {
 	}
 	return desc + " (no Series Instance UID: files grouped by study, series number, date and geometry)"
 }
+
+// parseOnePath parses args for a subcommand that takes exactly one PATH
+// (flags may come after it), returning the usage error every subcommand
+// gives otherwise.
+func parseOnePath(fs *flag.FlagSet, args []string) (string, error) {
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return "", &UsageError{Msg: err.Error()}
+	}
+	if len(pos) != 1 {
+		return "", &UsageError{Msg: fmt.Sprintf("expected one PATH, got %d arguments", len(pos))}
+	}
+	return pos[0], nil
+}

@@ -25,13 +25,11 @@ func runMesh(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	raw := fset.Bool("raw", false, "keep the voxel staircase (no smoothing): encloses exactly the mask's voxels")
 	force := fset.Bool("force", false, "replace OUT if it exists")
 	lf := addLiverFlags(fset)
-	pos, err := parseInterspersed(fset, args)
+	path, err := parseOnePath(fset, args)
 	if err != nil {
-		return &UsageError{Msg: err.Error()}
+		return err
 	}
 	switch {
-	case len(pos) != 1:
-		return &UsageError{Msg: fmt.Sprintf("expected one PATH, got %d arguments", len(pos))}
 	case *out == "":
 		return &UsageError{Msg: "--out is required"}
 	}
@@ -44,7 +42,7 @@ func runMesh(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := checkOut(*out, *force); err != nil {
 		return err
 	}
-	_, m, src, err := lf.load(ctx, "mesh", pos[0], stderr)
+	_, m, src, err := lf.load(ctx, "mesh", path, stderr)
 	if err != nil {
 		return err
 	}

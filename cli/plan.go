@@ -60,13 +60,11 @@ func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	minFLR := fset.Float64("min-flr", resection.DefaultThreshold, "minimum FLR % to compare with: 20 or 25 (normal liver), 30 (after chemotherapy), 40 (cirrhosis)")
 	asJSON := fset.Bool("json", false, "print JSON")
 	lf := addLiverFlags(fset)
-	pos, err := parseInterspersed(fset, args)
+	path, err := parseOnePath(fset, args)
 	if err != nil {
-		return &UsageError{Msg: err.Error()}
+		return err
 	}
 	switch {
-	case len(pos) != 1:
-		return &UsageError{Msg: fmt.Sprintf("expected one PATH, got %d arguments", len(pos))}
 	case (*plane == "") == (*planPath == ""):
 		return &UsageError{Msg: "give exactly one of --plane and --plan"}
 	case (*height == 0) != (*weight == 0):
@@ -97,11 +95,11 @@ func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 		plan, file = p, &f
 	}
-	v, liver, src, err := lf.load(ctx, "plan", pos[0], stderr)
+	v, liver, src, err := lf.load(ctx, "plan", path, stderr)
 	if err != nil {
 		return err
 	}
-	rep := planReport{Input: pos[0], Mask: src, Combine: plan.Combine, MinFLR: *minFLR,
+	rep := planReport{Input: path, Mask: src, Combine: plan.Combine, MinFLR: *minFLR,
 		Coordinates: "DICOM patient LPS (x Left, y Posterior, z Superior), mm",
 		Convention:  "the normal points into the resected part; the remnant is the side it points away from"}
 	if rep.Combine == "" {

@@ -76,13 +76,11 @@ func runSegment(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	force := fset.Bool("force", false, "replace OUT if it exists")
 	series := addSeriesFlag(fset)
 	mf := addModelFlags(fset)
-	pos, err := parseInterspersed(fset, args)
+	path, err := parseOnePath(fset, args)
 	if err != nil {
-		return &UsageError{Msg: err.Error()}
+		return err
 	}
 	switch {
-	case len(pos) != 1:
-		return &UsageError{Msg: fmt.Sprintf("expected one PATH, got %d arguments", len(pos))}
 	case *model == "":
 		return &UsageError{Msg: "--model is required"}
 	case *out == "":
@@ -107,7 +105,7 @@ func runSegment(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	// Refuse before spending time on loading and inference; the write
 	// re-checks atomically.
-	if err := checkOutputFile(*out, pos[0], *force); err != nil {
+	if err := checkOutputFile(*out, path, *force); err != nil {
 		return err
 	}
 	reg, err := mf.openRegistry()
@@ -119,7 +117,7 @@ func runSegment(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	v, err := openInput(ctx, pos[0], *series, "segment", stderr)
+	v, err := openInput(ctx, path, *series, "segment", stderr)
 	if err != nil {
 		return err
 	}
@@ -127,7 +125,7 @@ func runSegment(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		fmt.Fprintf(stderr, "liverseg segment: warning: %s\n", w)
 	}
 	if *format == "seg" && (v.Info.StudyInstanceUID == "" || v.Info.FrameOfReference == "") {
-		return fmt.Errorf("%s: a DICOM SEG must reference a DICOM CT study (StudyInstanceUID and FrameOfReferenceUID); this input has none: write NIfTI instead", pos[0])
+		return fmt.Errorf("%s: a DICOM SEG must reference a DICOM CT study (StudyInstanceUID and FrameOfReferenceUID); this input has none: write NIfTI instead", path)
 	}
 	opts := card.DefaultOptions()
 	if *threshold != 0 {
