@@ -113,6 +113,7 @@ func (u *UI) loadShown(ctx context.Context, gen int, s *dicomio.Series, pre *inf
 	trace("load %s: reading order ready %.0f ms after the series was chosen", where, msSince(chosen))
 	l, err := dicomio.StartLoad(ctx, s, dicomio.LoadOptions{
 		First:      append([]int{mid}, model...),
+		Source:     where,
 		Progress:   u.progress,
 		BeforeRead: u.shown.beforeRead,
 		OnSlice: func(k int) {
@@ -137,7 +138,6 @@ func (u *UI) loadShown(ctx context.Context, gen int, s *dicomio.Series, pre *inf
 		return
 	}
 	p.l = l
-	l.Volume().Info.Source = where
 	trace("load %s: %d slices, reading started %.0f ms after the series was chosen", where, g.Size[2], msSince(chosen))
 	// Refresh the views and the strip ten times a second while loading,
 	// and at once when the first image or the model's slices are there.

@@ -84,11 +84,10 @@ func convertTo(ctx context.Context, in, out, sel string, stderr io.Writer, o nif
 	if err != nil {
 		return nil, err
 	}
-	l, err := dicomio.StartLoad(ctx, s, dicomio.LoadOptions{})
+	l, err := dicomio.StartLoad(ctx, s, dicomio.LoadOptions{Source: in})
 	if err != nil {
 		return nil, err
 	}
-	l.Volume().Info.Source = in
 	defer l.Cancel() // stops the reader when the write fails
 	if !l.Direct() {
 		v, err := l.Wait()

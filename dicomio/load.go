@@ -75,11 +75,10 @@ func StartLoadPath(ctx context.Context, path string, progress func(done, total i
 		}
 		return nil, cat, fmt.Errorf("dicomio: %s: no loadable image series: %s", path, why)
 	}
-	l, err := StartLoad(ctx, pick, LoadOptions{Progress: progress})
+	l, err := StartLoad(ctx, pick, LoadOptions{Progress: progress, Source: path})
 	if err != nil {
 		return nil, cat, err
 	}
-	l.Volume().Info.Source = path
 	return l, cat, nil
 }
 

@@ -27,6 +27,11 @@ type LoadOptions struct {
 	// slice k is read. It lets a caller pace the reader (a viewer's test
 	// slows it down to watch a series fill in).
 	BeforeRead func(k int)
+	// Source, when not empty, replaces the volume's Info.Source (the path
+	// the user opened). It is set before the reader starts: a load that
+	// fails at once releases its volume, so Volume() may already be nil
+	// when StartLoad returns.
+	Source string
 }
 
 // Loading is a series being read in the background (StartLoad). Its
@@ -77,6 +82,9 @@ func StartLoad(ctx context.Context, s *Series, o LoadOptions) (*Loading, error) 
 		}
 	}
 	v := &volume.Volume{Geometry: g, Voxels: make([]int16, g.NumVoxels()), Info: seriesInfo(s)}
+	if o.Source != "" {
+		v.Info.Source = o.Source
+	}
 	lctx, cancel := context.WithCancel(ctx)
 	l := &Loading{s: s, direct: plan == nil, ready: make([]atomic.Bool, len(s.files)), done: make(chan struct{}), cancel: cancel}
 	l.cond = sync.NewCond(&l.mu)
