@@ -7,7 +7,6 @@ import (
 	"io"
 	"io/fs"
 	"math"
-	"strings"
 	"time"
 
 	"github.com/suyashkumar/dicom"
@@ -81,22 +80,8 @@ func scDataset(img image.Image, ref volume.Info, o SCOptions) (dicom.Dataset, er
 	if num == 0 {
 		num = 902
 	}
-	charset := ""
-	for _, s := range []string{ref.PatientName, ref.PatientID, ref.StudyDescription, o.SeriesDescription, o.ImageComments} {
-		if strings.IndexFunc(s, func(c rune) bool { return c > 0x7e }) >= 0 {
-			charset = "ISO_IR 192"
-		}
-	}
 	var e elems
-	e.add(tag.FileMetaInformationVersion, []byte{0, 1})
-	e.str(tag.MediaStorageSOPClassUID, SecondaryCaptureStorage)
-	e.str(tag.MediaStorageSOPInstanceUID, sopUID)
-	e.str(tag.TransferSyntaxUID, ExplicitVRLittleEndian)
-	e.str(tag.ImplementationClassUID, implementationClassUID)
-	e.str(tag.ImplementationVersionName, implementationVersion)
-	if charset != "" {
-		e.str(tag.SpecificCharacterSet, charset)
-	}
+	e.header(SecondaryCaptureStorage, sopUID, textCharset(ref.PatientName, ref.PatientID, ref.StudyDescription, o.SeriesDescription, o.ImageComments))
 	e.str(tag.ImageType, "DERIVED", "SECONDARY")
 	e.str(tag.SOPClassUID, SecondaryCaptureStorage)
 	e.str(tag.SOPInstanceUID, sopUID)

@@ -68,3 +68,41 @@ print(ds.SOPClassUID, ds.StudyInstanceUID, ds.PatientName, a.shape, int(a[20,36,
 		t.Errorf("pydicom reads\n%s\nwant\n%s", got, want)
 	}
 }
+
+// TestTextCharset: ASCII texts declare no character set; one non-ASCII
+// text anywhere makes the object declare UTF-8, and a reader then decodes
+// the name as written.
+func TestTextCharset(t *testing.T) {
+	for _, tc := range []struct {
+		texts []string
+		want  string
+	}{
+		{nil, ""},
+		{[]string{"DOE^JANE", "CT abdomen"}, ""},
+		{[]string{"DOE^JANE", "Leber ~ 0x7e"}, ""},
+		{[]string{"DOE^JANE", "", "Müller"}, "ISO_IR 192"},
+		{[]string{"李^雷"}, "ISO_IR 192"},
+	} {
+		if got := textCharset(tc.texts...); got != tc.want {
+			t.Errorf("textCharset(%q) = %q, want %q", tc.texts, got, tc.want)
+		}
+	}
+	if err := exec.Command(python, "-c", "import pydicom").Run(); err != nil {
+		t.Skip("pydicom not importable: skipping the read-back")
+	}
+	img := image.NewRGBA(image.Rect(0, 0, 4, 4))
+	ref := volume.Info{PatientName: "MÜLLER^ANNA", PatientID: "P1", StudyInstanceUID: "1.2.3.4.5"}
+	path := filepath.Join(t.TempDir(), "sc.dcm")
+	if err := WriteSecondaryCapture(path, img, ref, SCOptions{UIDSeed: "charset"}); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(python, "-c", `import sys, pydicom
+ds = pydicom.dcmread(sys.argv[1])
+sys.stdout.buffer.write((ds.SpecificCharacterSet + "|" + str(ds.PatientName)).encode("utf-8"))`, path).CombinedOutput()
+	if err != nil {
+		t.Fatalf("pydicom: %v %s", err, out)
+	}
+	if got := string(out); got != "ISO_IR 192|MÜLLER^ANNA" {
+		t.Errorf("pydicom reads %q, want ISO_IR 192 and the name as written", got)
+	}
+}

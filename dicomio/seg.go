@@ -147,6 +147,32 @@ func (e *elems) add(t tag.Tag, data any) {
 
 func (e *elems) str(t tag.Tag, s ...string) { e.add(t, s) }
 
+// textCharset is the SpecificCharacterSet the given texts need: "" while
+// they are ASCII, else UTF-8 (ISO_IR 192), which covers all.
+func textCharset(texts ...string) string {
+	for _, s := range texts {
+		if strings.IndexFunc(s, func(c rune) bool { return c > 0x7e }) >= 0 {
+			return "ISO_IR 192"
+		}
+	}
+	return ""
+}
+
+// header starts a single-instance object LiverSeg writes (SEG, Secondary
+// Capture): the file meta information in explicit VR little endian, then
+// the character set when charset is not "".
+func (e *elems) header(sopClass, sopUID, charset string) {
+	e.add(tag.FileMetaInformationVersion, []byte{0, 1})
+	e.str(tag.MediaStorageSOPClassUID, sopClass)
+	e.str(tag.MediaStorageSOPInstanceUID, sopUID)
+	e.str(tag.TransferSyntaxUID, ExplicitVRLittleEndian)
+	e.str(tag.ImplementationClassUID, implementationClassUID)
+	e.str(tag.ImplementationVersionName, implementationVersion)
+	if charset != "" {
+		e.str(tag.SpecificCharacterSet, charset)
+	}
+}
+
 // seq adds a sequence whose items are built by the given functions.
 func (e *elems) seq(t tag.Tag, items ...func(*elems)) {
 	var out [][]*dicom.Element
@@ -297,26 +323,8 @@ func segDataset(ct *volume.Volume, m *volume.Mask, o SEGOptions) (dicom.Dataset,
 	if seriesNumber == 0 {
 		seriesNumber = 901
 	}
-	charset := ""
-	for _, s := range []string{info.PatientName, info.PatientID, info.StudyDescription, algo, o.ContentCreatorName, o.ContentDescription, o.SeriesDescription} {
-		for _, c := range s {
-			if c > 0x7e {
-				charset = "ISO_IR 192"
-			}
-		}
-	}
-
 	var e elems
-	e.add(tag.FileMetaInformationVersion, []byte{0, 1})
-	e.str(tag.MediaStorageSOPClassUID, SegmentationStorage)
-	e.str(tag.MediaStorageSOPInstanceUID, sopUID)
-	e.str(tag.TransferSyntaxUID, ExplicitVRLittleEndian)
-	e.str(tag.ImplementationClassUID, implementationClassUID)
-	e.str(tag.ImplementationVersionName, implementationVersion)
-
-	if charset != "" {
-		e.str(tag.SpecificCharacterSet, charset)
-	}
+	e.header(SegmentationStorage, sopUID, textCharset(info.PatientName, info.PatientID, info.StudyDescription, algo, o.ContentCreatorName, o.ContentDescription, o.SeriesDescription))
 	e.str(tag.ImageType, "DERIVED", "PRIMARY")
 	e.str(tag.SOPClassUID, SegmentationStorage)
 	e.str(tag.SOPInstanceUID, sopUID)

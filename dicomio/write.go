@@ -254,13 +254,7 @@ func planSeries(v *volume.Volume, o SeriesOptions) (*seriesPlan, error) {
 		return nil, fmt.Errorf("birth date %q is not YYYYMMDD", p.opts.PatientBirthDate)
 	}
 	// Text outside ASCII needs a declared character set; UTF-8 covers all.
-	for _, s := range []string{p.patName, p.patID, p.studyDesc, p.seriesDesc, o.ImageComments, o.Manufacturer, o.BodyPartExamined, o.StudyID, o.AccessionNumber} {
-		for _, c := range s {
-			if c > 0x7e {
-				p.charset = "ISO_IR 192"
-			}
-		}
-	}
+	p.charset = textCharset(p.patName, p.patID, p.studyDesc, p.seriesDesc, o.ImageComments, o.Manufacturer, o.BodyPartExamined, o.StudyID, o.AccessionNumber)
 
 	newUID := func(kind string, k int) string {
 		if o.UIDSeed != "" {
