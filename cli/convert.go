@@ -96,7 +96,16 @@ func convertTo(ctx context.Context, in, out, sel string, stderr io.Writer, o nif
 		}
 		return v, nifti.WriteVolume(out, v, o)
 	}
+	// A load that fails at once has already dropped its volume: its error
+	// is the answer (seen in CI with a 32000×32000 file).
 	v := l.Volume()
+	if v == nil {
+		_, err := l.Wait()
+		if err == nil {
+			err = fmt.Errorf("cannot read %s", in)
+		}
+		return nil, err
+	}
 	plane := v.Size[0] * v.Size[1]
 	err = nifti.WriteVolumeSlices(out, v.Geometry, func(k int) ([]int16, error) {
 		if err := l.WaitSlice(k); err != nil {
