@@ -722,3 +722,32 @@ func tsOf(t *testing.T, b []byte) []byte {
 	n := int(b[i+6]) | int(b[i+7])<<8
 	return bytes.TrimRight(b[i+8:i+8+n], "\x00 ")
 }
+
+// The browser's thumbnail: the archive renders the middle image, scaled to
+// fit; it shows a body on air. An unknown series is an error naming it.
+func TestThumbnail(t *testing.T) {
+	srv := seeded(t)
+	c := client(t, srv, nil)
+	img, err := c.Thumbnail(context.Background(), chaosStudy, chaosSeries, 96)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := img.Bounds()
+	if b.Dx() > 96 || b.Dy() > 96 || max(b.Dx(), b.Dy()) < 48 {
+		t.Fatalf("thumbnail %v, want it to fit 96 px", b.Size())
+	}
+	grey := func(x, y int) float64 {
+		r, g, bb, _ := img.At(b.Min.X+x, b.Min.Y+y).RGBA()
+		return float64(r+g+bb) / 3 / 257
+	}
+	centre, corner := 0.0, 0.0
+	for d := 0; d < 8; d++ {
+		centre += grey(b.Dx()/2-4+d, b.Dy()/2)
+		corner += grey(d, d)
+	}
+	if !(centre > corner+8*40) {
+		t.Errorf("centre %.0f, corner %.0f (sums of 8): no body on air", centre, corner)
+	}
+	_, err = c.Thumbnail(context.Background(), chaosStudy, "1.2.3.4.5.6.7", 96)
+	checkOneLine(t, err, "1.2.3.4.5.6.7")
+}
