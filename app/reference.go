@@ -18,12 +18,6 @@ import (
 	"github.com/liverseg/liverseg/volume"
 )
 
-// gridTolerance is how far (mm) a reference mask's voxel centres may lie
-// from the CT's to count as the same grid: NIfTI stores its affine in
-// float32, which rounds positions hundreds of mm from the origin by a few
-// micrometres.
-const gridTolerance = 0.05
-
 func (u *UI) chooseReference() {
 	if u.vol == nil {
 		u.setStatus("Open a study first, then its reference mask.")
@@ -184,7 +178,7 @@ func fitToGrid(m *volume.Mask, disp volume.Geometry) (*volume.Mask, string, erro
 		return nil, "", fmt.Errorf("mask has %d voxels, its grid %v needs %d", len(m.Voxels), m.Size, m.NumVoxels())
 	}
 	c := m.Canonical()
-	if c.SameGrid(disp, gridTolerance) {
+	if c.SameGrid(disp) {
 		c.Geometry = disp // the same voxels; take the CT's exact positions
 		return c, "", nil
 	}

@@ -149,17 +149,16 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 }
 
 // onGrid returns m on grid g when both hold the same voxel centres (within
-// 0.01 mm), possibly in another index order (a NIfTI reference stored RAS
+// volume.SameGridTolerance), possibly in another index order (a NIfTI reference stored RAS
 // for a DICOM series read LPS): the mask is then reordered voxel for voxel,
 // never resampled. The header of a reference may differ from the CT's by
 // rounding, so the result carries g itself.
 func onGrid(m *volume.Mask, g volume.Geometry) (*volume.Mask, error) {
-	const tol = 0.01
-	if m.Geometry.SameGrid(g, tol) {
+	if m.Geometry.SameGrid(g) {
 		return &volume.Mask{Geometry: g, Voxels: m.Voxels}, nil
 	}
 	cg := g.CanonicalGeometry()
-	if !m.CanonicalGeometry().SameGrid(cg, tol) {
+	if !m.CanonicalGeometry().SameGrid(cg) {
 		return m, fmt.Errorf("different grids")
 	}
 	c := m.Canonical()
