@@ -489,7 +489,7 @@ func (p *planUI) liverMaskChanged() {
 // positions when it lies on the same voxels.
 func canonicalOn(m *volume.Mask, disp volume.Geometry) *volume.Mask {
 	c := m.Canonical()
-	if c.SameGrid(disp, gridTolerance) {
+	if c.SameGrid(disp) {
 		return &volume.Mask{Geometry: disp, Voxels: c.Voxels}
 	}
 	return c

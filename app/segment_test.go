@@ -655,19 +655,6 @@ func TestReferenceMask(t *testing.T) {
 	}
 }
 
-func TestMaskFromSeriesRefusesImages(t *testing.T) {
-	v := synthetic()
-	if _, err := maskFromSeries(v); err == nil || !strings.Contains(err.Error(), "does not look like a mask") {
-		t.Errorf("CT accepted as a mask: %v", err)
-	}
-	m := volume.New(v.Geometry)
-	m.Voxels[5] = 255
-	mk, err := maskFromSeries(m)
-	if err != nil || mk.Count() != 1 {
-		t.Errorf("label series: %v, %d voxels", err, mk.Count())
-	}
-}
-
 // BenchmarkThresholdSlider is one threshold-slider step in the window on
 // the abdominal CT (testct.Abdomen): clean-up of the map, the three overlay layers at
 // their on-screen size, and the panel text (the volume and the mask follow

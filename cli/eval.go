@@ -10,14 +10,13 @@ import (
 	"strings"
 
 	"github.com/liverseg/liverseg/metrics"
-	"github.com/liverseg/liverseg/nifti"
-	"github.com/liverseg/liverseg/volume"
+	"github.com/liverseg/liverseg/refmask"
 )
 
 func init() {
 	Register(Command{
 		Name:  "eval",
-		Usage: "--ref REF.nii.gz [--model NAME]... [--json] [--models DIR] [--threads N] [--series UID] PATH   segment a CT with each model (default: all) and compare with a reference liver mask: Dice, HD95, volumes, time",
+		Usage: "--ref REF [--model NAME]... [--json] [--models DIR] [--threads N] [--series UID] PATH   segment a CT with each model (default: all) and compare with a reference liver mask (NIfTI, DICOM SEG or DICOM series, resampled onto the CT as in the app): Dice, HD95, volumes, time",
 		Run:   runEval,
 	})
 }
@@ -40,9 +39,12 @@ type evalModel struct {
 }
 
 type evalReport struct {
-	Input  string      `json:"input"`
-	Ref    string      `json:"ref"`
-	Models []evalModel `json:"models"`
+	Input string `json:"input"`
+	Ref   string `json:"ref"`
+	// RefNotes say what was done to put the reference on the input's grid
+	// (resampled, which SEG segment), as the app shows them.
+	RefNotes []string    `json:"ref_notes,omitempty"`
+	Models   []evalModel `json:"models"`
 	// GeometryAssumed lists what the input's geometry rests on that its
 	// files do not validly state: volumes and distances depend on it.
 	GeometryAssumed []string `json:"geometry_assumed,omitempty"`
@@ -57,7 +59,7 @@ func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
 func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fset := flag.NewFlagSet("eval", flag.ContinueOnError)
 	fset.SetOutput(io.Discard)
-	ref := fset.String("ref", "", "reference liver mask (NIfTI; any non-zero label counts as liver) on the CT's grid")
+	ref := fset.String("ref", "", "reference liver mask: NIfTI (any non-zero label counts as liver), DICOM SEG (its liver segment) or a DICOM series of labels; resampled when on another grid of the CT's patient space")
 	var models stringList
 	fset.Var(&models, "model", "model to evaluate (repeatable; default: every model in the folder)")
 	asJSON := fset.Bool("json", false, "print JSON instead of a table")
@@ -96,17 +98,18 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	for _, w := range v.Info.Warnings {
 		fmt.Fprintf(stderr, "liverseg eval: warning: %s\n", w)
 	}
-	refMask, err := nifti.ReadMask(*ref)
+	// The reference is read as the app reads it, so eval's Dice is the
+	// one the app shows for the same files.
+	rr, err := refmask.Read(ctx, *ref, v, v.Geometry)
 	if err != nil {
 		return err
 	}
-	if refMask, err = onGrid(refMask, v.Geometry); err != nil {
-		return fmt.Errorf("reference %s (size %v, spacing %.4g mm, origin %.2f, %s) is not on the grid of %s (size %v, spacing %.4g mm, origin %.2f, %s)",
-			*ref, refMask.Size, refMask.Spacing, refMask.Origin, refMask.NearestOrientation().Code(),
-			path, v.Size, v.Spacing, v.Origin, v.NearestOrientation().Code())
+	for _, n := range rr.Notes {
+		fmt.Fprintf(stderr, "liverseg eval: %s: %s\n", *ref, n)
 	}
+	refMask := rr.Mask
 
-	rep := evalReport{Input: path, Ref: *ref, GeometryAssumed: v.Info.Assumed}
+	rep := evalReport{Input: path, Ref: *ref, RefNotes: rr.Notes, GeometryAssumed: v.Info.Assumed}
 	for _, name := range models {
 		card, _ := reg.Lookup(name)
 		opts := card.DefaultOptions()
@@ -146,25 +149,6 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			r.Name, r.Dice, optMM(r.HD95MM), optMM(r.ASSDMM), r.VolumeML, r.Params, r.InferMS, r.TotalMS)
 	}
 	return nil
-}
-
-// onGrid returns m on grid g when both hold the same voxel centres (within
-// 0.01 mm), possibly in another index order (a NIfTI reference stored RAS
-// for a DICOM series read LPS): the mask is then reordered voxel for voxel,
-// never resampled. The header of a reference may differ from the CT's by
-// rounding, so the result carries g itself.
-func onGrid(m *volume.Mask, g volume.Geometry) (*volume.Mask, error) {
-	const tol = 0.01
-	if m.Geometry.SameGrid(g, tol) {
-		return &volume.Mask{Geometry: g, Voxels: m.Voxels}, nil
-	}
-	cg := g.CanonicalGeometry()
-	if !m.CanonicalGeometry().SameGrid(cg, tol) {
-		return m, fmt.Errorf("different grids")
-	}
-	c := m.Canonical()
-	c.Geometry = cg
-	return volume.MaskFromCanonical(c, g)
 }
 
 // optMM prints a distance, or "n/a" when it is undefined (an empty mask).

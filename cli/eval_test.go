@@ -1,16 +1,20 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"math"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/liverseg/liverseg/dicomio"
+	"github.com/liverseg/liverseg/inference"
 	"github.com/liverseg/liverseg/internal/shareddata"
 	"github.com/liverseg/liverseg/internal/testct"
 	"github.com/liverseg/liverseg/metrics"
 	"github.com/liverseg/liverseg/nifti"
+	"github.com/liverseg/liverseg/refmask"
 	"github.com/liverseg/liverseg/volume"
 )
 
@@ -106,7 +110,7 @@ func TestEvalErrors(t *testing.T) {
 		want string
 	}{
 		{"no ref", []string{"--models", tinyModels, ct}, "--ref is required"},
-		{"other grid", []string{"--models", tinyModels, "--ref", otherRef, ct}, "is not on the grid"},
+		{"other patient space", []string{"--models", tinyModels, "--ref", otherRef, ct}, "mask " + otherRef + ": it does not overlap the CT"},
 		{"unknown model", []string{"--models", tinyModels, "--model", "nope", "--ref", otherRef, ct}, `unknown model "nope"`},
 	}
 	for _, c := range cases {
@@ -115,6 +119,104 @@ func TestEvalErrors(t *testing.T) {
 			if code != 2 || !strings.Contains(stderr, c.want) {
 				t.Fatalf("exit %d, stderr %q; want 2 and %q", code, stderr, c.want)
 			}
+		})
+	}
+}
+
+// TestEvalDiceAsInApp checks that `liverseg eval --ref` gives, for every
+// form of reference, the Dice the app shows for the same study and
+// reference: the app reads the reference with refmask.Read onto its
+// display (canonical) grid and compares it with the segmentation in
+// canonical order (app/reference.go, app/segment.go).
+func TestEvalDiceAsInApp(t *testing.T) {
+	chaos := shareddata.Path(t, "cases", "chaos_ct01")
+	dir := t.TempDir()
+	load := func(path string) *volume.Volume {
+		v, _, err := dicomio.LoadPath(context.Background(), path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	chaosCT := load(filepath.Join(chaos, "dicom"))
+	chaosRef, err := nifti.ReadMask(filepath.Join(chaos, "liver.nii.gz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The reference on a coarser grid of the same space: both paths
+	// resample it.
+	coarse := chaosRef.Geometry
+	coarse.Spacing = [3]float64{1.3 * coarse.Spacing[0], 1.3 * coarse.Spacing[1], 3.1}
+	coarse.Size = [3]int{coarse.Size[0] * 10 / 13, coarse.Size[1] * 10 / 13, coarse.Size[2] * 2 / 3}
+	cm, _, err := chaosRef.OnGrid(coarse)
+	if err != nil {
+		t.Fatal(err)
+	}
+	coarseRef := filepath.Join(dir, "coarse.nii.gz")
+	if err := nifti.WriteMask(coarseRef, cm); err != nil {
+		t.Fatal(err)
+	}
+	// The reference as a DICOM series of labels in the CT's frame.
+	lv := volume.New(chaosCT.Geometry)
+	on, _, err := chaosRef.OnGrid(chaosCT.Geometry)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, x := range on.Voxels {
+		lv.Voxels[i] = int16(x)
+	}
+	seriesRef := filepath.Join(dir, "series")
+	if err := dicomio.WriteSeries(seriesRef, lv, dicomio.SeriesOptions{FrameOfReferenceUID: chaosCT.Info.FrameOfReference, UIDSeed: "eval test"}); err != nil {
+		t.Fatal(err)
+	}
+	// The reference as a DICOM SEG made on the CT (the three-slice CT with
+	// dcmqi's SEG is too thin for a model).
+	segRef := filepath.Join(dir, "liver.dcm")
+	if err := dicomio.WriteSEG(segRef, chaosCT, on, dicomio.SEGOptions{UIDSeed: "eval test"}); err != nil {
+		t.Fatal(err)
+	}
+
+	chaosRes := tinyResult(t, chaosCT)
+	tests := []struct {
+		name, ct, ref string
+		v             *volume.Volume // ct, loaded
+		res           *inference.Result
+		resampled     bool
+	}{
+		{"NIfTI reference of a DICOM CT", filepath.Join(chaos, "dicom"), filepath.Join(chaos, "liver.nii.gz"), chaosCT, chaosRes, false},
+		{"NIfTI reference on a coarser grid", filepath.Join(chaos, "dicom"), coarseRef, chaosCT, chaosRes, true},
+		{"DICOM series reference", filepath.Join(chaos, "dicom"), seriesRef, chaosCT, chaosRes, false},
+		{"DICOM SEG reference", filepath.Join(chaos, "dicom"), segRef, chaosCT, chaosRes, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			v, res := tc.v, tc.res
+			// The app's path.
+			disp := v.CanonicalGeometry()
+			ref, err := refmask.Read(context.Background(), tc.ref, v, disp)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ref.Resampled != tc.resampled {
+				t.Errorf("resampled %v, want %v", ref.Resampled, tc.resampled)
+			}
+			appDice, err := metrics.Dice(res.Mask.Canonical(), ref.Mask)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The command line's.
+			code, stdout, stderr := runCLI("eval", "--json", "--threads", "2", "--models", tinyModels, "--model", "tiny", "--ref", tc.ref, tc.ct)
+			var rep evalReport
+			if code != 0 || json.Unmarshal([]byte(stdout), &rep) != nil || len(rep.Models) != 1 {
+				t.Fatalf("eval: exit %d: %s\n%s", code, stderr, stdout)
+			}
+			if got := rep.Models[0].Dice; math.Abs(got-appDice) > 1e-12 || appDice <= 0 {
+				t.Errorf("eval Dice %.6f, app Dice %.6f", got, appDice)
+			}
+			if tc.resampled != strings.Contains(strings.Join(rep.RefNotes, " "), "Resampled") {
+				t.Errorf("eval's notes on the reference %q (resampled: %v)", rep.RefNotes, tc.resampled)
+			}
+			t.Logf("Dice %.4f (eval and app), notes %q", appDice, rep.RefNotes)
 		})
 	}
 }

@@ -7,8 +7,7 @@ import (
 	"io"
 	"os"
 
-	"github.com/liverseg/liverseg/dicomio"
-	"github.com/liverseg/liverseg/nifti"
+	"github.com/liverseg/liverseg/refmask"
 	"github.com/liverseg/liverseg/volume"
 )
 
@@ -27,7 +26,7 @@ const defaultLiverModel = "student"
 func addLiverFlags(fset *flag.FlagSet) liverFlags {
 	return liverFlags{
 		model: fset.String("model", "", "segment the liver with this model (default: "+defaultLiverModel+" when no --mask is given)"),
-		mask:  fset.String("mask", "", "liver mask on the study's grid: NIfTI (.nii/.nii.gz, any non-zero voxel) or DICOM SEG (.dcm)"),
+		mask:  fset.String("mask", "", "liver mask of the study: NIfTI (.nii/.nii.gz, any non-zero voxel), DICOM SEG (.dcm) or a DICOM series of labels; resampled when on another grid"),
 		mf:    addModelFlags(fset),
 	}
 }
@@ -55,7 +54,7 @@ func (f liverFlags) load(ctx context.Context, cmd, path string, stderr io.Writer
 		fmt.Fprintf(stderr, "liverseg %s: warning: %s\n", cmd, w)
 	}
 	if *f.mask != "" {
-		m, err := readMaskOnGrid(*f.mask, v)
+		m, err := readMask(ctx, cmd, *f.mask, v, stderr)
 		if err != nil {
 			return nil, nil, "", err
 		}
@@ -83,36 +82,20 @@ func (f liverFlags) load(ctx context.Context, cmd, path string, stderr io.Writer
 	return v, res.Mask, fmt.Sprintf("model %s (sha256 %.12s, threshold %.2f)", card.Name, card.SHA256, res.Post.Threshold), nil
 }
 
-// readMaskOnGrid reads a NIfTI mask or a DICOM SEG and puts it on v's grid
-// (the same voxels, in any index order); anything else is refused with the
-// reason.
-func readMaskOnGrid(path string, v *volume.Volume) (*volume.Mask, error) {
-	if !nifti.IsNIfTI(path) && dicomio.IsSEG(path) {
-		seg, err := dicomio.ReadSEG(path)
-		if err != nil {
-			return nil, err
-		}
-		if seg.FrameOfReference != "" && v.Info.FrameOfReference != "" && seg.FrameOfReference != v.Info.FrameOfReference {
-			return nil, fmt.Errorf("mask %s: the DICOM SEG's frame of reference %s is not the study's %s", path, seg.FrameOfReference, v.Info.FrameOfReference)
-		}
-		m, err := seg.OnGrid(v.Geometry)
-		if err != nil {
-			return nil, fmt.Errorf("mask %s: %w", path, err)
-		}
-		return m, nil
-	}
-	if !nifti.IsNIfTI(path) {
-		return nil, fmt.Errorf("mask %s: not a NIfTI file (.nii, .nii.gz) or a DICOM SEG", path)
-	}
-	m, err := nifti.ReadMask(path)
+// readMask reads a mask of study v (NIfTI, DICOM SEG or a DICOM series of
+// labels) onto v's own grid, as the app reads a reference (package
+// refmask): resampled when it lies on another grid of the same patient
+// space, refused when it does not overlap the study or belongs to another
+// frame of reference. What was done is printed on stderr.
+func readMask(ctx context.Context, cmd, path string, v *volume.Volume, stderr io.Writer) (*volume.Mask, error) {
+	r, err := refmask.Read(ctx, path, v, v.Geometry)
 	if err != nil {
 		return nil, err
 	}
-	on, err := onGrid(m, v.Geometry)
-	if err != nil {
-		return nil, fmt.Errorf("mask %s (size %v, spacing %.4g mm) is not on the study's grid (size %v, spacing %.4g mm)", path, m.Size, m.Spacing, v.Size, v.Spacing)
+	for _, n := range r.Notes {
+		fmt.Fprintf(stderr, "liverseg %s: %s: %s\n", cmd, path, n)
 	}
-	return on, nil
+	return r.Mask, nil
 }
 
 // checkOut refuses an output path that exists (unless force) or whose

@@ -38,7 +38,7 @@ func TestOpenImage(t *testing.T) {
 	if cat != nil {
 		t.Error("NIfTI input returned a DICOM catalog")
 	}
-	if !sameInt16(v.Voxels, src.Voxels) || !v.SameGrid(src.Geometry, 1e-4) {
+	if !sameInt16(v.Voxels, src.Voxels) || !v.SameGridWithin(src.Geometry, 1e-4) {
 		t.Fatal("NIfTI opened with different voxels or grid")
 	}
 

@@ -54,7 +54,7 @@ func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fset.SetOutput(io.Discard)
 	plane := fset.String("plane", "", "cutting plane PX,PY,PZ,NX,NY,NZ: a point and a normal in LPS mm; the normal points into the resected part")
 	planPath := fset.String("plan", "", "a plan saved by the app (JSON)")
-	lesion := fset.String("lesion", "", "lesion mask on the study's grid (NIfTI or DICOM SEG): excluded from the FLR, margin measured to it")
+	lesion := fset.String("lesion", "", "lesion mask of the study (NIfTI, DICOM SEG or DICOM series; resampled when on another grid): excluded from the FLR, margin measured to it")
 	height := fset.Float64("height-cm", 0, "patient height (cm), with --weight-kg for BSA/SLV")
 	weight := fset.Float64("weight-kg", 0, "patient weight (kg)")
 	minFLR := fset.Float64("min-flr", resection.DefaultThreshold, "minimum FLR % to compare with: 20 or 25 (normal liver), 30 (after chemotherapy), 40 (cirrhosis)")
@@ -114,7 +114,7 @@ func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	var les *volume.Mask
 	if *lesion != "" {
-		if les, err = readMaskOnGrid(*lesion, v); err != nil {
+		if les, err = readMask(ctx, "plan", *lesion, v, stderr); err != nil {
 			return err
 		}
 	}

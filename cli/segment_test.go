@@ -50,7 +50,7 @@ func TestSegmentDICOM(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !m.Geometry.SameGrid(v.Geometry, 1e-3) {
+	if !m.Geometry.SameGridWithin(v.Geometry, 1e-3) {
 		t.Fatalf("mask grid %+v is not the series grid %+v", m.Geometry, v.Geometry)
 	}
 	res := tinyResult(t, v)

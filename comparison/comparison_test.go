@@ -66,7 +66,7 @@ func loadStudy(tb testing.TB) study {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	if !ref.SameGrid(ct.Geometry, 1e-3) {
+	if !ref.SameGridWithin(ct.Geometry, 1e-3) {
 		tb.Fatalf("chaos_ct01 label and CT are on different grids")
 	}
 	ref.Geometry = ct.Geometry
@@ -144,7 +144,7 @@ func TestRunCachesResults(t *testing.T) {
 		switch {
 		case e.Name != c.Name || e.Role != c.Role || e.Params != c.Params:
 			t.Errorf("entry %d: %s %s %d, card %s %s %d", i, e.Name, e.Role, e.Params, c.Name, c.Role, c.Params)
-		case e.Mask == nil || !e.Mask.SameGrid(st.ct.Geometry, 1e-6) || len(e.Mask.Voxels) != st.ct.NumVoxels():
+		case e.Mask == nil || !e.Mask.SameGridWithin(st.ct.Geometry, 1e-6) || len(e.Mask.Voxels) != st.ct.NumVoxels():
 			t.Errorf("%s: mask not on the study's grid", e.Name)
 		case !(e.InferMS > 0) || !(e.TotalMS >= e.InferMS):
 			t.Errorf("%s: times network %.1f ms, total %.1f ms", e.Name, e.InferMS, e.TotalMS)

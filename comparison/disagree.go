@@ -38,7 +38,7 @@ func Disagree(a, b *volume.Mask) (*Disagreement, error) {
 	if len(a.Voxels) != a.NumVoxels() || len(b.Voxels) != b.NumVoxels() {
 		return nil, fmt.Errorf("disagreement: mask voxel count does not match its size")
 	}
-	if !a.Geometry.SameGrid(b.Geometry, 1e-2) {
+	if !a.Geometry.SameGrid(b.Geometry) {
 		return nil, fmt.Errorf("disagreement: masks are on different grids (size %v spacing %v vs size %v spacing %v)", a.Size, a.Spacing, b.Size, b.Spacing)
 	}
 	n := a.Size

@@ -47,7 +47,7 @@ func TestDisagree(t *testing.T) {
 			n++
 		}
 	}
-	if n != 72 || !d.Labels.SameGrid(g, 0) {
+	if n != 72 || !d.Labels.SameGridWithin(g, 0) {
 		t.Errorf("%d labelled voxels, want 72", n)
 	}
 

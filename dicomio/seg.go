@@ -213,7 +213,7 @@ func segDataset(ct *volume.Volume, m *volume.Mask, o SEGOptions) (dicom.Dataset,
 	if err := ct.Geometry.Validate(); err != nil {
 		return dicom.Dataset{}, err
 	}
-	if !ct.Geometry.SameGrid(m.Geometry, 1e-3) {
+	if !ct.Geometry.SameGrid(m.Geometry) {
 		return dicom.Dataset{}, fmt.Errorf("mask grid (size %v) is not the CT grid (size %v); resample it onto the CT first", m.Size, ct.Size)
 	}
 	if len(m.Voxels) != m.NumVoxels() {
@@ -841,33 +841,15 @@ func (s *SEG) OnGrid(g volume.Geometry) (*volume.Mask, error) {
 		return nil, fmt.Errorf("dicomio: SEG onto grid: %w", err)
 	}
 	src := s.Mask
-	// Map the SEG grid's origin and unit steps into g's index space; all
-	// four must be (near) integer vectors for voxels to coincide.
-	o := g.PatientToIndex(src.IndexToPatient([3]float64{0, 0, 0}))
-	var steps [3][3]int
-	var base [3]int
-	const tol = 0.1
-	round := func(v [3]float64, what string) ([3]int, error) {
-		var out [3]int
-		for a := 0; a < 3; a++ {
-			out[a] = int(math.Round(v[a]))
-			if math.Abs(v[a]-float64(out[a])) > tol {
-				return out, fmt.Errorf("dicomio: SEG onto grid: the SEG's %s falls between voxels of the grid (index %.3f, %.3f, %.3f)", what, v[0], v[1], v[2])
-			}
-		}
-		return out, nil
+	im, err := volume.NewIndexMap(src.Geometry, g)
+	if err != nil {
+		return nil, fmt.Errorf("dicomio: SEG onto grid: %w", err)
 	}
-	var err error
-	if base, err = round(o, "first voxel"); err != nil {
-		return nil, err
+	base, steps, err := im.Lattice(volume.LatticeTolerance)
+	if err != nil {
+		return nil, fmt.Errorf("dicomio: SEG onto grid: the SEG's %w", err)
 	}
 	for a := 0; a < 3; a++ {
-		var u [3]float64
-		u[a] = 1
-		p := g.PatientToIndex(src.IndexToPatient(u))
-		if steps[a], err = round([3]float64{p[0] - o[0], p[1] - o[1], p[2] - o[2]}, fmt.Sprintf("axis %d step", a)); err != nil {
-			return nil, err
-		}
 		if src.Size[a] > 1 && steps[a] == [3]int{} {
 			return nil, fmt.Errorf("dicomio: SEG onto grid: the SEG's voxels are finer than the grid's along axis %d", a)
 		}

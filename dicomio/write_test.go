@@ -407,7 +407,7 @@ func TestWriteSeriesLoadRoundTrip(t *testing.T) {
 		t.Fatalf("LoadPath: %v", err)
 	}
 	a, b := v.Canonical(), got.Canonical()
-	if !a.SameGrid(b.Geometry, 1e-4) {
+	if !a.SameGridWithin(b.Geometry, 1e-4) {
 		t.Fatalf("geometry read back %+v, written %+v", b.Geometry, a.Geometry)
 	}
 	for n := range a.Voxels {

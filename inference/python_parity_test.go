@@ -83,11 +83,11 @@ func TestPythonPipelineAgreesOnRealCase(t *testing.T) {
 			goTime := time.Since(start)
 
 			// Both masks must sit on the CT's own grid, not merely on each other's.
-			if py.Size != v.Size || !py.Geometry.SameGrid(v.Geometry, 1e-3) {
+			if py.Size != v.Size || !py.Geometry.SameGridWithin(v.Geometry, 1e-3) {
 				t.Fatalf("Python mask grid (size %v spacing %v origin %v) is not the CT's (size %v spacing %v origin %v)",
 					py.Size, py.Spacing, py.Origin, v.Size, v.Spacing, v.Origin)
 			}
-			if res.Mask.Size != v.Size || !res.Mask.Geometry.SameGrid(v.Geometry, 1e-3) {
+			if res.Mask.Size != v.Size || !res.Mask.Geometry.SameGridWithin(v.Geometry, 1e-3) {
 				t.Fatalf("Go mask grid (size %v origin %v) is not the CT's (size %v origin %v)",
 					res.Mask.Size, res.Mask.Origin, v.Size, v.Origin)
 			}

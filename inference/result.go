@@ -142,41 +142,33 @@ func (r *Result) Update(o PostOptions) error {
 	return nil
 }
 
-// toProb returns the affine map from the input's voxel index to the
-// probability map's continuous index: c = A·idx + b.
-func (r *Result) toProb() (a [3][3]float64, b [3]float64) {
+// toProb is the map from the input's voxel index to the probability
+// map's continuous index. The map's grid point 0 lies on canonical voxel
+// net.Min and steps by Prob.Spacing along the canonical axes.
+func (r *Result) toProb() volume.IndexMap {
 	cg := r.input.CanonicalGeometry()
-	f := func(idx [3]float64) [3]float64 {
-		c := cg.PatientToIndex(r.input.IndexToPatient(idx))
-		net := r.netBox()
-		for ax := 0; ax < 3; ax++ {
-			c[ax] = (c[ax] - float64(net.Min[ax])) * cg.Spacing[ax] / r.Prob.Spacing[ax]
-		}
-		return c
+	net := r.netBox().Min
+	pg := cg
+	pg.Origin = cg.IndexToPatient([3]float64{float64(net[0]), float64(net[1]), float64(net[2])})
+	pg.Spacing, pg.Size = r.Prob.Spacing, r.Prob.Size
+	im, err := volume.NewIndexMap(r.input, pg)
+	if err != nil {
+		// The input was segmented, so its grid validated: not reached.
+		panic(fmt.Sprintf("inference: probability map grid: %v", err))
 	}
-	b = f([3]float64{})
-	for col := 0; col < 3; col++ {
-		var e [3]float64
-		e[col] = 1
-		p := f(e)
-		for row := 0; row < 3; row++ {
-			a[row][col] = p[row] - b[row]
-		}
-	}
-	return a, b
+	return im
 }
 
 // sampler maps input voxel indices to probability-map samples.
 type sampler struct {
-	a      [3][3]float64
-	b      [3]float64
+	im     volume.IndexMap
 	lo, hi [3]float64 // first and last ROI position on the map, per axis
 	p      *ProbMap
 }
 
 func (r *Result) sampler() sampler {
 	s := sampler{p: r.fullProb()}
-	s.a, s.b = r.toProb()
+	s.im = r.toProb()
 	cg := r.input.CanonicalGeometry()
 	net := r.netBox()
 	for ax := 0; ax < 3; ax++ {
@@ -190,7 +182,7 @@ func (r *Result) sampler() sampler {
 // at samples the map at an input index; 0 outside the ROI (with a little
 // slack for rounding at its faces).
 func (s *sampler) at(x [3]float64) float32 {
-	c := apply(s.a, s.b, x)
+	c := s.im.At(x)
 	for ax := 0; ax < 3; ax++ {
 		if c[ax] < s.lo[ax]-1e-6 || c[ax] > s.hi[ax]+1e-6 {
 			return 0
@@ -204,14 +196,6 @@ func (s *sampler) at(x [3]float64) float32 {
 func (r *Result) ProbAt(i, j, k int) float32 {
 	s := r.sampler()
 	return s.at([3]float64{float64(i), float64(j), float64(k)})
-}
-
-func apply(a [3][3]float64, b, x [3]float64) [3]float64 {
-	var y [3]float64
-	for r := 0; r < 3; r++ {
-		y[r] = b[r] + a[r][0]*x[0] + a[r][1]*x[1] + a[r][2]*x[2]
-	}
-	return y
 }
 
 // ProbSlice samples the probability on one slice of the input's own grid:

@@ -63,7 +63,7 @@ func checkGrids(a, b *volume.Mask) error {
 	if len(a.Voxels) != a.NumVoxels() || len(b.Voxels) != b.NumVoxels() {
 		return fmt.Errorf("metrics: mask voxel count does not match its size")
 	}
-	if !a.Geometry.SameGrid(b.Geometry, 1e-2) {
+	if !a.Geometry.SameGrid(b.Geometry) {
 		return fmt.Errorf("metrics: masks are on different grids (size %v spacing %v origin %v vs size %v spacing %v origin %v); resample one onto the other first",
 			a.Size, a.Spacing, a.Origin, b.Size, b.Spacing, b.Origin)
 	}

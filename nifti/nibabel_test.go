@@ -228,7 +228,7 @@ func TestRealCases(t *testing.T) {
 				t.Errorf("%s: unexpected warnings %q", paths[1], v.Info.Warnings)
 			}
 			// The README: label and CT share exactly the same grid.
-			if !m.SameGrid(v.Geometry, 1e-4) {
+			if !m.SameGridWithin(v.Geometry, 1e-4) {
 				t.Fatalf("liver and CT grids differ")
 			}
 			// Plausible CT: air near −1000 HU, bone well above 0.

@@ -398,7 +398,7 @@ func TestReadBack(t *testing.T) {
 		t.Fatalf("LoadPath: %v", err)
 	}
 	a, b := p.CT.Canonical(), v.Canonical()
-	if !a.SameGrid(b.Geometry, 1e-3) {
+	if !a.SameGridWithin(b.Geometry, 1e-3) {
 		t.Fatalf("geometry read back %+v, generated %+v", b.Geometry, a.Geometry)
 	}
 	if !same(a.Voxels, b.Voxels) {
@@ -414,7 +414,7 @@ func TestReadBack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !m.SameGrid(p.Liver.Geometry, 1e-3) {
+	if !m.SameGridWithin(p.Liver.Geometry, 1e-3) {
 		t.Fatalf("mask geometry %+v, want %+v", m.Geometry, p.Liver.Geometry)
 	}
 	mc, pc := m.Canonical(), p.Liver.Canonical()
@@ -516,7 +516,7 @@ print(json.dumps({"name": str(d.PatientName), "id": d.PatientID, "modality": d.M
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !v.SameGrid(p.CT.Geometry, 1e-3) && !v.Canonical().SameGrid(p.CT.Canonical().Geometry, 1e-3) {
+		if !v.SameGridWithin(p.CT.Geometry, 1e-3) && !v.Canonical().SameGridWithin(p.CT.Canonical().Geometry, 1e-3) {
 			t.Fatalf("dcm2niix grid %+v, generated %+v", v.Geometry, p.CT.Geometry)
 		}
 		a, b := v.Canonical(), p.CT.Canonical()

@@ -111,7 +111,7 @@ func NewLiver(liver, lesion *volume.Mask) (*Liver, error) {
 	if len(liver.Voxels) != liver.NumVoxels() {
 		return nil, fmt.Errorf("liver mask has %d voxels, its grid needs %d", len(liver.Voxels), liver.NumVoxels())
 	}
-	if lesion != nil && !lesion.SameGrid(liver.Geometry, 0.05) {
+	if lesion != nil && !lesion.SameGrid(liver.Geometry) {
 		return nil, errors.New("the lesion mask is not on the liver mask's grid")
 	}
 	l := &Liver{geo: liver.Geometry, voxelML: liver.VoxelVolume() / 1000, cache: map[frameKey]*frame{}}

@@ -146,7 +146,7 @@ func New(ct *volume.Volume, src *volume.Mask, sourceName string, o Options) (*Ed
 			}
 		}
 	}
-	inv, ok := invert3(e.gram)
+	inv, ok := volume.Invert3(e.gram)
 	if !ok {
 		return nil, fmt.Errorf("segedit: CT grid %v has a degenerate direction matrix", ct.Size)
 	}
@@ -188,7 +188,7 @@ func (e *Editor) onGrid(m *volume.Mask, what string) ([]uint8, error) {
 		return nil, fmt.Errorf("segedit: %s has %d voxels, its grid %v needs %d", what, len(m.Voxels), m.Size, m.NumVoxels())
 	}
 	cm := m.Canonical()
-	if !cm.SameGrid(e.geom, 0.01) {
+	if !cm.SameGrid(e.geom) {
 		return nil, fmt.Errorf("segedit: %s grid (size %v, spacing %v) is not the CT's (size %v, spacing %v)", what, m.Size, m.Spacing, e.orig.Size, e.orig.Spacing)
 	}
 	return cm.Voxels, nil
@@ -481,22 +481,4 @@ func (e *Editor) Replace(m *volume.Mask, name string) (Change, error) {
 		}
 	}
 	return e.commit(name, t, nil), nil
-}
-
-func invert3(m [3][3]float64) ([3][3]float64, bool) {
-	det := m[0][0]*(m[1][1]*m[2][2]-m[1][2]*m[2][1]) -
-		m[0][1]*(m[1][0]*m[2][2]-m[1][2]*m[2][0]) +
-		m[0][2]*(m[1][0]*m[2][1]-m[1][1]*m[2][0])
-	if math.Abs(det) < 1e-12 || math.IsNaN(det) {
-		return [3][3]float64{}, false
-	}
-	var inv [3][3]float64
-	for r := 0; r < 3; r++ {
-		for c := 0; c < 3; c++ {
-			r1, r2 := (c+1)%3, (c+2)%3
-			c1, c2 := (r+1)%3, (r+2)%3
-			inv[r][c] = (m[r1][c1]*m[r2][c2] - m[r1][c2]*m[r2][c1]) / det
-		}
-	}
-	return inv, true
 }

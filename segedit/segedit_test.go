@@ -648,7 +648,7 @@ func TestAutosave(t *testing.T) {
 		t.Fatalf("records %+v (%v): want two, newest first", recs, err)
 	}
 	got, err := a.Load(recs[1])
-	if err != nil || !bytes.Equal(got.Voxels, m.Voxels) || !got.SameGrid(g, 1e-3) {
+	if err != nil || !bytes.Equal(got.Voxels, m.Voxels) || !got.SameGridWithin(g, 1e-3) {
 		t.Fatalf("loaded mask differs (%v)", err)
 	}
 	// A damaged record is named and skipped; the others still list.

@@ -36,7 +36,7 @@ func LiverHU(v *volume.Volume, m *volume.Mask) (LiverStats, error) {
 	switch {
 	case v == nil || m == nil:
 		return LiverStats{}, errors.New("viewer: liver HU: no volume or no mask")
-	case len(m.Voxels) != len(v.Voxels) || !m.SameGrid(v.Geometry, 0.01):
+	case len(m.Voxels) != len(v.Voxels) || !m.SameGrid(v.Geometry):
 		return LiverStats{}, fmt.Errorf("viewer: liver HU: mask grid %v does not match the volume grid %v", m.Size, v.Size)
 	}
 	var hist [1 << 16]int32

@@ -46,7 +46,7 @@ type maskField struct {
 }
 
 // NewMaskOverlay checks that m lies on the same grid as the volume shown by s
-// (within 0.01 mm at every corner, in any voxel order) and prepares it for
+// (volume.SameGridTolerance at every corner, in any voxel order) and prepares it for
 // display.
 func NewMaskOverlay(s *Slicer, m *volume.Mask, st Style) (*MaskOverlay, error) {
 	if m == nil {
@@ -56,7 +56,7 @@ func NewMaskOverlay(s *Slicer, m *volume.Mask, st Style) (*MaskOverlay, error) {
 		return nil, fmt.Errorf("viewer: mask has %d voxels, its geometry %v needs %d", len(m.Voxels), m.Size, m.NumVoxels())
 	}
 	cm := m.Canonical()
-	if !cm.SameGrid(s.vol.Geometry, 0.01) {
+	if !cm.SameGrid(s.vol.Geometry) {
 		return nil, fmt.Errorf("viewer: mask grid %v does not match the volume grid %v", m.Size, s.vol.Size)
 	}
 	return &MaskOverlay{mask: cm, Style: st}, nil
@@ -195,15 +195,14 @@ func NewProbOverlay(s *Slicer, g volume.Geometry, data []float32, threshold floa
 	v := s.vol
 	o := &ProbOverlay{Style: st, geom: g, data: data, thr: threshold, disp: v.Size,
 		vox: v.Spacing[0] * v.Spacing[1] * v.Spacing[2]}
-	// Display index → map index is affine; find it from three unit steps.
-	c0 := g.PatientToIndex(v.IndexToPatient([3]float64{}))
+	im, err := volume.NewIndexMap(v.Geometry, g) // display index → map index
+	if err != nil {
+		return nil, fmt.Errorf("viewer: probability map: %w", err)
+	}
 	for col := 0; col < 3; col++ {
-		var e [3]float64
-		e[col] = 1
-		c := g.PatientToIndex(v.IndexToPatient(e))
 		for row := 0; row < 3; row++ {
-			d := c[row] - c0[row]
-			if row != col && math.Abs(d) > 1e-4 {
+			d := im.Step[col][row]
+			if row != col && math.Abs(d) > parallelTolerance {
 				return nil, fmt.Errorf("viewer: probability map axes are not parallel to the volume's (display axis %d moves map axis %d by %.3g)", col, row, d)
 			}
 			if row == col {
@@ -214,9 +213,14 @@ func NewProbOverlay(s *Slicer, g volume.Geometry, data []float32, threshold floa
 			}
 		}
 	}
-	o.b = c0
+	o.b = im.Origin
 	return o, nil
 }
+
+// parallelTolerance is how far (map voxels per display voxel) a display
+// axis may move the map's other axes for the two grids to count as
+// parallel: over 512 voxels the drift stays under a twentieth of a voxel.
+const parallelTolerance = 1e-4
 
 // Threshold is the probability above which a voxel is drawn as inside.
 func (o *ProbOverlay) Threshold() float64 { return o.thr }

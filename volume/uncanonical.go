@@ -61,7 +61,7 @@ func MaskFromCanonical(c *Mask, g Geometry) (*Mask, error) {
 	if c.Size != cg.Size || len(c.Voxels) != cg.NumVoxels() {
 		return nil, fmt.Errorf("volume: mask of size %v is not on the canonical grid %v of the target geometry", c.Size, cg.Size)
 	}
-	if !c.Geometry.SameGrid(cg, 1e-3) {
+	if !c.Geometry.SameGrid(cg) {
 		return nil, fmt.Errorf("volume: mask grid (origin %v, spacing %v) differs from the canonical grid of the target geometry (origin %v, spacing %v)", c.Origin, c.Spacing, cg.Origin, cg.Spacing)
 	}
 	return &Mask{Geometry: g, Voxels: fromCanonical(g, c.Voxels)}, nil

@@ -71,21 +71,11 @@ func (g Geometry) IndexToPatient(idx [3]float64) [3]float64 {
 // PatientToIndex maps LPS millimetres to a continuous voxel index. It inverts
 // IndexToPatient for any non-degenerate direction matrix (not only
 // orthonormal ones, so sheared grids such as uncorrected gantry tilt stay
-// consistent).
+// consistent), and returns NaNs for a degenerate one. It inverts the matrix
+// on each call: to map many points take g.Inverse() once, and to map one
+// grid's voxels onto another's use NewIndexMap.
 func (g Geometry) PatientToIndex(p [3]float64) [3]float64 {
-	m := g.IndexToPatientMatrix()
-	inv, ok := invert3(m)
-	if !ok {
-		return [3]float64{math.NaN(), math.NaN(), math.NaN()}
-	}
-	d := [3]float64{p[0] - g.Origin[0], p[1] - g.Origin[1], p[2] - g.Origin[2]}
-	var idx [3]float64
-	for r := 0; r < 3; r++ {
-		for c := 0; c < 3; c++ {
-			idx[r] += inv[r][c] * d[c]
-		}
-	}
-	return idx
+	return g.Inverse().PatientToIndex(p)
 }
 
 // IndexToPatientMatrix is Direction · diag(Spacing).
@@ -144,9 +134,14 @@ func FromAffineLPS(size [3]int, a [4][4]float64) (Geometry, error) {
 	return g, nil
 }
 
-// SameGrid reports whether two geometries describe the same voxel centres to
-// within tol millimetres at every corner of the grid.
-func (g Geometry) SameGrid(o Geometry, tol float64) bool {
+// SameGrid reports whether two geometries describe the same voxel centres,
+// in the same index order, to within SameGridTolerance at every corner of
+// the grid: masks on one may be taken as lying on the other.
+func (g Geometry) SameGrid(o Geometry) bool { return g.SameGridWithin(o, SameGridTolerance) }
+
+// SameGridWithin is SameGrid with the tolerance tol (mm) given: for tests
+// that check an exact round trip.
+func (g Geometry) SameGridWithin(o Geometry, tol float64) bool {
 	if g.Size != o.Size {
 		return false
 	}
@@ -185,7 +180,7 @@ func (g Geometry) Validate() error {
 			return fmt.Errorf("volume: origin %v is not finite", g.Origin)
 		}
 	}
-	if _, ok := invert3(g.Direction); !ok {
+	if _, ok := Invert3(g.Direction); !ok {
 		return fmt.Errorf("volume: direction matrix %v is degenerate", g.Direction)
 	}
 	return nil
@@ -287,7 +282,9 @@ func (m *Mask) Count() int {
 // VolumeML is the volume of the non-zero voxels in millilitres.
 func (m *Mask) VolumeML() float64 { return float64(m.Count()) * m.VoxelVolume() / 1000 }
 
-func invert3(m [3][3]float64) ([3][3]float64, bool) {
+// Invert3 inverts a 3×3 matrix; ok is false when it is singular (|det| <
+// 1e-12) or not finite.
+func Invert3(m [3][3]float64) ([3][3]float64, bool) {
 	det := m[0][0]*(m[1][1]*m[2][2]-m[1][2]*m[2][1]) -
 		m[0][1]*(m[1][0]*m[2][2]-m[1][2]*m[2][0]) +
 		m[0][2]*(m[1][0]*m[2][1]-m[1][1]*m[2][0])

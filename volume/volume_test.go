@@ -34,7 +34,7 @@ func TestIndexPatientRoundTrip(t *testing.T) {
 		}
 	}
 	g2, err := FromAffineLPS(g.Size, g.AffineLPS())
-	if err != nil || !g2.SameGrid(g, 1e-9) {
+	if err != nil || !g2.SameGridWithin(g, 1e-9) {
 		t.Fatalf("FromAffineLPS(AffineLPS) = %+v, %v", g2, err)
 	}
 	ras := g.AffineRAS()
