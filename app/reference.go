@@ -13,6 +13,7 @@ import (
 	"fyne.io/fyne/v2/dialog"
 
 	"github.com/liverseg/liverseg/dicomio"
+	"github.com/liverseg/liverseg/dicomio/dicomseg"
 	"github.com/liverseg/liverseg/nifti"
 	"github.com/liverseg/liverseg/viewer"
 	"github.com/liverseg/liverseg/volume"
@@ -116,7 +117,7 @@ func readReference(path string, vol *volume.Volume, disp volume.Geometry) (*volu
 	}
 	var m *volume.Mask
 	frame := ""
-	if !st.IsDir() && dicomio.IsSEG(path) {
+	if !st.IsDir() && dicomseg.IsSEG(path) {
 		return readSEGReference(path, vol, disp)
 	}
 	if !st.IsDir() && nifti.IsNIfTI(path) {
@@ -237,7 +238,7 @@ func fitToGrid(m *volume.Mask, disp volume.Geometry) (*volume.Mask, string, erro
 // note (a second reconstruction of the same acquisition). When the SEG has
 // several segments, the one labelled as liver is taken if there is one.
 func readSEGReference(path string, vol *volume.Volume, disp volume.Geometry) (*volume.Mask, string, error) {
-	seg, err := dicomio.ReadSEG(path)
+	seg, err := dicomseg.ReadSEG(path)
 	if err != nil {
 		return nil, "", err
 	}
@@ -280,7 +281,7 @@ func readSEGReference(path string, vol *volume.Volume, disp volume.Geometry) (*v
 			notes = append(notes, fmt.Sprintf("SEG segments %s: none is labelled liver, so all are shown.", strings.Join(labels, ", ")))
 		}
 	}
-	onCT, err := (&dicomio.SEG{Mask: src}).OnGrid(vol.Geometry)
+	onCT, err := (&dicomseg.SEG{Mask: src}).OnGrid(vol.Geometry)
 	if err != nil {
 		// Same frame, other voxels (another reconstruction, a cropped
 		// grid): place it by patient position instead.

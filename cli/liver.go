@@ -7,7 +7,7 @@ import (
 	"io"
 	"os"
 
-	"github.com/liverseg/liverseg/dicomio"
+	"github.com/liverseg/liverseg/dicomio/dicomseg"
 	"github.com/liverseg/liverseg/nifti"
 	"github.com/liverseg/liverseg/volume"
 )
@@ -87,8 +87,8 @@ func (f liverFlags) load(ctx context.Context, cmd, path string, stderr io.Writer
 // (the same voxels, in any index order); anything else is refused with the
 // reason.
 func readMaskOnGrid(path string, v *volume.Volume) (*volume.Mask, error) {
-	if !nifti.IsNIfTI(path) && dicomio.IsSEG(path) {
-		seg, err := dicomio.ReadSEG(path)
+	if !nifti.IsNIfTI(path) && dicomseg.IsSEG(path) {
+		seg, err := dicomseg.ReadSEG(path)
 		if err != nil {
 			return nil, err
 		}

@@ -1,4 +1,4 @@
-package dicomio
+package dicomseg
 
 import (
 	"path/filepath"
