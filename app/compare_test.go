@@ -22,7 +22,7 @@ import (
 	"fyne.io/fyne/v2/driver/desktop"
 
 	"github.com/liverseg/liverseg/comparison"
-	"github.com/liverseg/liverseg/internal/testct"
+	"github.com/liverseg/liverseg/internal/testsupport/testct"
 	"github.com/liverseg/liverseg/viewer"
 	"github.com/liverseg/liverseg/viewer/sliceview"
 )

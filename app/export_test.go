@@ -19,9 +19,9 @@ import (
 	"fyne.io/fyne/v2/test"
 
 	"github.com/liverseg/liverseg/dicomio/dicomseg"
-	"github.com/liverseg/liverseg/internal/nrrdtest"
-	"github.com/liverseg/liverseg/internal/shareddata"
-	"github.com/liverseg/liverseg/internal/testct"
+	"github.com/liverseg/liverseg/internal/testsupport/nrrdtest"
+	"github.com/liverseg/liverseg/internal/testsupport/shareddata"
+	"github.com/liverseg/liverseg/internal/testsupport/testct"
 	"github.com/liverseg/liverseg/metrics"
 	"github.com/liverseg/liverseg/volume"
 )

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/liverseg/liverseg/inference"
-	"github.com/liverseg/liverseg/internal/shareddata"
+	"github.com/liverseg/liverseg/internal/testsupport/shareddata"
 	"github.com/liverseg/liverseg/metrics"
 	"github.com/liverseg/liverseg/nifti"
 	"github.com/liverseg/liverseg/phantom"
