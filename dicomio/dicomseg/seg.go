@@ -158,16 +158,16 @@ func segDataset(ct *volume.Volume, m *volume.Mask, o SEGOptions) (dicom.Dataset,
 	for r := 0; r < 3; r++ {
 		rowCos[r], colCos[r] = ct.Direction[r][0], ct.Direction[r][1]
 	}
-	rowCos, colCos = dsbuild.Unit(rowCos), dsbuild.Unit(colCos)
-	if d := math.Abs(dsbuild.Dot(rowCos, colCos)); d > 1e-4 {
+	rowCos, colCos = unitVec(rowCos), unitVec(colCos)
+	if d := math.Abs(dotVec(rowCos, colCos)); d > 1e-4 {
 		return dicom.Dataset{}, fmt.Errorf("in-plane axes are not orthogonal (cosine %.3g)", d)
 	}
-	normal := dsbuild.Unit(dsbuild.Cross(rowCos, colCos))
+	normal := unitVec(crossVec(rowCos, colCos))
 	var step [3]float64
 	for r := 0; r < 3; r++ {
 		step[r] = ct.Direction[r][2] * ct.Spacing[2]
 	}
-	spacingBetween := math.Abs(dsbuild.Dot(step, normal))
+	spacingBetween := math.Abs(dotVec(step, normal))
 	if spacingBetween < 1e-6 {
 		return dicom.Dataset{}, errors.New("slice axis lies in the image plane")
 	}
@@ -640,10 +640,10 @@ func decodeSEG(els []*dicom.Element) (*SEG, error) {
 	if len(iop) != 6 || len(ps) != 2 || !(ps[0] > 0) || !(ps[1] > 0) {
 		return nil, errors.New("no usable ImageOrientationPatient or PixelSpacing in the functional groups")
 	}
-	rowCos := dsbuild.Unit([3]float64{iop[0], iop[1], iop[2]})
-	colCos := dsbuild.Unit([3]float64{iop[3], iop[4], iop[5]})
-	normal := dsbuild.Unit(dsbuild.Cross(rowCos, colCos))
-	if math.Abs(dsbuild.Dot(rowCos, colCos)) > 1e-3 || dsbuild.Dot(normal, normal) < 0.5 {
+	rowCos := unitVec([3]float64{iop[0], iop[1], iop[2]})
+	colCos := unitVec([3]float64{iop[3], iop[4], iop[5]})
+	normal := unitVec(crossVec(rowCos, colCos))
+	if math.Abs(dotVec(rowCos, colCos)) > 1e-3 || dotVec(normal, normal) < 0.5 {
 		return nil, fmt.Errorf("ImageOrientationPatient %v is not two orthogonal unit vectors", iop)
 	}
 	type frameInfo struct {
@@ -665,7 +665,7 @@ func decodeSEG(els []*dicom.Element) (*SEG, error) {
 			return nil, fmt.Errorf("frame %d has no ImagePositionPatient", f+1)
 		}
 		fr[f].pos = [3]float64{p[0], p[1], p[2]}
-		fr[f].d = dsbuild.Dot(fr[f].pos, normal)
+		fr[f].d = dotVec(fr[f].pos, normal)
 		fr[f].seg = 1
 		if si := items(pf[f], tag.SegmentIdentificationSequence); len(si) > 0 {
 			if n, ok := elInt(si[0], tag.ReferencedSegmentNumber); ok {
@@ -730,7 +730,7 @@ func decodeSEG(els []*dicom.Element) (*SEG, error) {
 		k := int(math.Round(kf))
 		off := [3]float64{fr[f].pos[0] - origin[0], fr[f].pos[1] - origin[1], fr[f].pos[2] - origin[2]}
 		inPlane := [3]float64{off[0] - (fr[f].d-ds[0])*normal[0], off[1] - (fr[f].d-ds[0])*normal[1], off[2] - (fr[f].d-ds[0])*normal[2]}
-		if math.Abs(kf-float64(k))*step > 0.1*step+tol || math.Sqrt(dsbuild.Dot(inPlane, inPlane)) > 0.1*math.Min(ps[0], ps[1])+tol {
+		if math.Abs(kf-float64(k))*step > 0.1*step+tol || math.Sqrt(dotVec(inPlane, inPlane)) > 0.1*math.Min(ps[0], ps[1])+tol {
 			return nil, fmt.Errorf("frame %d at %v is not on the slice grid of %.4g mm spacing", f+1, fr[f].pos, step)
 		}
 		dst := m.Voxels[k*plane : (k+1)*plane]
