@@ -6,7 +6,7 @@ import (
 
 	"fyne.io/fyne/v2"
 
-	"github.com/liverseg/liverseg/internal/testct"
+	"github.com/liverseg/liverseg/internal/testsupport/testct"
 )
 
 // animDriver wraps the test driver and records the animations that repeat

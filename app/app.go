@@ -36,7 +36,7 @@ import (
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
-	"github.com/liverseg/liverseg/dicomio"
+	"github.com/liverseg/liverseg/dicomio/dicomseg"
 	"github.com/liverseg/liverseg/inference"
 	"github.com/liverseg/liverseg/nifti"
 	"github.com/liverseg/liverseg/viewer"
@@ -272,7 +272,7 @@ func (u *UI) openOrOverlay(paths []string) {
 	if len(paths) == 0 {
 		return
 	}
-	if len(paths) == 1 && !nifti.IsNIfTI(paths[0]) && dicomio.IsSEG(paths[0]) {
+	if len(paths) == 1 && !nifti.IsNIfTI(paths[0]) && dicomseg.IsSEG(paths[0]) {
 		if u.vol == nil {
 			u.showError(paths[0], errors.New("this is a DICOM Segmentation (SEG), not an image: open its CT first, then open or drop the SEG to show it over the CT"))
 			return

@@ -19,7 +19,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/liverseg/liverseg/dicomio"
-	"github.com/liverseg/liverseg/internal/testct"
+	"github.com/liverseg/liverseg/internal/testsupport/testct"
 	"github.com/liverseg/liverseg/phantom"
 	"github.com/liverseg/liverseg/viewer"
 	"github.com/liverseg/liverseg/viewer/sliceview"

@@ -4,8 +4,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/liverseg/liverseg/internal/dicomedit"
-	"github.com/liverseg/liverseg/internal/testct"
+	"github.com/liverseg/liverseg/internal/testsupport/dicomedit"
+	"github.com/liverseg/liverseg/internal/testsupport/testct"
 )
 
 // TestAssumedGeometryBesideTheVolume opens a real series whose

@@ -22,7 +22,7 @@ import (
 	"fyne.io/fyne/v2/driver/desktop"
 
 	"github.com/liverseg/liverseg/comparison"
-	"github.com/liverseg/liverseg/internal/testct"
+	"github.com/liverseg/liverseg/internal/testsupport/testct"
 	"github.com/liverseg/liverseg/viewer"
 	"github.com/liverseg/liverseg/viewer/sliceview"
 )
@@ -166,7 +166,6 @@ func TestCompareModes(t *testing.T) {
 	t.Run("cache hit is instant", func(t *testing.T) {
 		runs := c.runs
 		u.SetCompareMode(ModeSideBySide)
-		t0 := time.Now()
 		u.Compare()
 		select {
 		case err := <-h.done:
@@ -175,9 +174,6 @@ func TestCompareModes(t *testing.T) {
 			}
 		default:
 			t.Fatal("a cached comparison did not finish at once")
-		}
-		if el := time.Since(t0); el > 200*time.Millisecond {
-			t.Errorf("cached comparison took %v", el)
 		}
 		for _, m := range compareModes {
 			u.SetCompareMode(m)

@@ -26,7 +26,7 @@ import (
 	"fyne.io/fyne/v2/layout"
 	"fyne.io/fyne/v2/widget"
 
-	"github.com/liverseg/liverseg/dicomio"
+	"github.com/liverseg/liverseg/dicomio/dicomseg"
 	"github.com/liverseg/liverseg/inference"
 	"github.com/liverseg/liverseg/nifti"
 	"github.com/liverseg/liverseg/segedit"
@@ -485,7 +485,7 @@ func (u *UI) writeExport(src maskSource, format, path string, overwrite bool) {
 			case FormatSEG:
 				o := src.segOptions(overwrite)
 				o.Context = ctx
-				return dicomio.WriteSEG(path, vol, m, o)
+				return dicomseg.WriteSEG(path, vol, m, o)
 			default:
 				return nifti.WriteMask(path, m, nifti.WriteOptions{NoOverwrite: !overwrite, Context: ctx})
 			}
@@ -516,8 +516,8 @@ func (u *UI) writeExport(src maskSource, format, path string, overwrite bool) {
 
 // segOptions names the algorithm (model, role and file digest) or marks a
 // reference as manual.
-func (src maskSource) segOptions(overwrite bool) dicomio.SEGOptions {
-	o := dicomio.SEGOptions{SoftwareVersions: "LiverSeg " + SoftwareVersion(), Overwrite: overwrite}
+func (src maskSource) segOptions(overwrite bool) dicomseg.SEGOptions {
+	o := dicomseg.SEGOptions{SoftwareVersions: "LiverSeg " + SoftwareVersion(), Overwrite: overwrite}
 	if ed := src.edited; ed != nil {
 		// Corrected by a person: SEMIAUTOMATIC with the model named, or
 		// MANUAL when it was drawn from nothing (PS3.3 C.8.20.2).

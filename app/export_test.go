@@ -18,10 +18,10 @@ import (
 	"fyne.io/fyne/v2/storage"
 	"fyne.io/fyne/v2/test"
 
-	"github.com/liverseg/liverseg/dicomio"
-	"github.com/liverseg/liverseg/internal/nrrdtest"
-	"github.com/liverseg/liverseg/internal/shareddata"
-	"github.com/liverseg/liverseg/internal/testct"
+	"github.com/liverseg/liverseg/dicomio/dicomseg"
+	"github.com/liverseg/liverseg/internal/testsupport/nrrdtest"
+	"github.com/liverseg/liverseg/internal/testsupport/shareddata"
+	"github.com/liverseg/liverseg/internal/testsupport/testct"
 	"github.com/liverseg/liverseg/metrics"
 	"github.com/liverseg/liverseg/volume"
 )
@@ -162,7 +162,7 @@ func TestExportFromGUI(t *testing.T) {
 		if errs := dciodvfyErrors(t, path); len(errs) > 0 {
 			t.Errorf("dciodvfy reports %d errors:\n%s", len(errs), strings.Join(errs, "\n"))
 		}
-		seg, err := dicomio.ReadSEG(path)
+		seg, err := dicomseg.ReadSEG(path)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -204,7 +204,7 @@ func TestExportFromGUI(t *testing.T) {
 		if errs := dciodvfyErrors(t, path); len(errs) > 0 {
 			t.Errorf("dciodvfy reports %d errors:\n%s", len(errs), strings.Join(errs, "\n"))
 		}
-		seg, err := dicomio.ReadSEG(path)
+		seg, err := dicomseg.ReadSEG(path)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -283,7 +283,7 @@ func TestExportFromGUI(t *testing.T) {
 		if err := waitFor(t, done, 2*time.Minute, "export"); err != nil {
 			t.Fatal(err)
 		}
-		if !dicomio.IsSEG(path) {
+		if !dicomseg.IsSEG(path) {
 			t.Error("replacing: the file is not a SEG")
 		}
 	})
@@ -496,7 +496,7 @@ func TestReopenDcmqiSEG(t *testing.T) {
 	recon := *u.vol
 	recon.Info.SeriesInstanceUID = "2.25.123456789"
 	otherSeries := filepath.Join(t.TempDir(), "other_series.dcm")
-	if err := dicomio.WriteSEG(otherSeries, &recon, onCT, dicomio.SEGOptions{}); err != nil {
+	if err := dicomseg.WriteSEG(otherSeries, &recon, onCT, dicomseg.SEGOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	u.LoadReference(otherSeries)

@@ -28,6 +28,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/liverseg/liverseg/dicomio"
+	"github.com/liverseg/liverseg/dicomio/dicomseg"
 	"github.com/liverseg/liverseg/pacs"
 )
 
@@ -880,7 +881,7 @@ func (p *pacsController) sendNow() {
 			}
 			defer os.RemoveAll(tmp)
 			path := filepath.Join(tmp, "liver_seg.dcm")
-			if err := dicomio.WriteSEG(path, vol, m, src.segOptions(false)); err != nil {
+			if err := dicomseg.WriteSEG(path, vol, m, src.segOptions(false)); err != nil {
 				return nil, err
 			}
 			files := []string{path}

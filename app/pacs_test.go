@@ -11,8 +11,8 @@ import (
 
 	"fyne.io/fyne/v2/test"
 
-	"github.com/liverseg/liverseg/internal/orthanctest"
-	"github.com/liverseg/liverseg/internal/shareddata"
+	"github.com/liverseg/liverseg/internal/testsupport/orthanctest"
+	"github.com/liverseg/liverseg/internal/testsupport/shareddata"
 	"github.com/liverseg/liverseg/pacs"
 )
 

@@ -17,7 +17,7 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/dialog"
 
-	"github.com/liverseg/liverseg/dicomio"
+	"github.com/liverseg/liverseg/dicomio/dicomseg"
 	"github.com/liverseg/liverseg/internal/buildinfo"
 	"github.com/liverseg/liverseg/render3d"
 	"github.com/liverseg/liverseg/resection"
@@ -259,7 +259,7 @@ func (p *planUI) exportParts(dir string, done func([]string, error)) {
 					return err
 				}
 				path = filepath.Join(dir, tag+"_"+part.name+"_seg.dcm")
-				if err := dicomio.WriteSEG(path, vol, onCT, dicomio.SEGOptions{
+				if err := dicomseg.WriteSEG(path, vol, onCT, dicomseg.SEGOptions{
 					AlgorithmName:      "LiverSeg resection plan",
 					SoftwareVersions:   buildinfo.Software(),
 					SegmentLabel:       "Liver " + part.name,

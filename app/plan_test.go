@@ -14,7 +14,8 @@ import (
 	"fyne.io/fyne/v2/test"
 
 	"github.com/liverseg/liverseg/dicomio"
-	"github.com/liverseg/liverseg/internal/testct"
+	"github.com/liverseg/liverseg/dicomio/dicomseg"
+	"github.com/liverseg/liverseg/internal/testsupport/testct"
 	"github.com/liverseg/liverseg/nifti"
 	"github.com/liverseg/liverseg/resection"
 	"github.com/liverseg/liverseg/segedit"
@@ -397,7 +398,7 @@ func TestPlanExportsSEGForDICOM(t *testing.T) {
 			continue
 		}
 		segs++
-		seg, err := dicomio.ReadSEG(path)
+		seg, err := dicomseg.ReadSEG(path)
 		if err != nil {
 			t.Fatal(err)
 		}

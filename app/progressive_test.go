@@ -15,8 +15,8 @@ import (
 
 	"github.com/liverseg/liverseg/dicomio"
 	"github.com/liverseg/liverseg/inference"
-	"github.com/liverseg/liverseg/internal/testct"
-	"github.com/liverseg/liverseg/internal/thinct"
+	"github.com/liverseg/liverseg/internal/testsupport/testct"
+	"github.com/liverseg/liverseg/internal/testsupport/thinct"
 	"github.com/liverseg/liverseg/viewer"
 	"github.com/liverseg/liverseg/viewer/sliceview"
 )

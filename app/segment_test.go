@@ -21,7 +21,7 @@ import (
 
 	"github.com/liverseg/liverseg/dicomio"
 	"github.com/liverseg/liverseg/inference"
-	"github.com/liverseg/liverseg/internal/testct"
+	"github.com/liverseg/liverseg/internal/testsupport/testct"
 	"github.com/liverseg/liverseg/nifti"
 	"github.com/liverseg/liverseg/viewer/sliceview"
 	"github.com/liverseg/liverseg/volume"
@@ -400,10 +400,21 @@ func brokenModels(t *testing.T, fixSum bool) string {
 	for i := 16; i < len(bad); i += 7 {
 		bad[i] ^= 0x5a
 	}
-	c := strings.Replace(string(card), `"name": "tiny"`, `"name": "student"`, 1)
-	c = strings.Replace(c, `"onnx": "tiny.onnx"`, `"onnx": "student.onnx"`, 1)
+	// Each edit must find its text: a fixture that changed would
+	// otherwise give a card that is not the one this test means.
+	c := string(card)
+	replace := func(old, new string) {
+		t.Helper()
+		if !strings.Contains(c, old) {
+			t.Fatalf("tiny.json holds no %s to replace; update brokenModels for the new fixture", old)
+		}
+		c = strings.Replace(c, old, new, 1)
+	}
+	replace(`"name": "tiny"`, `"name": "student"`)
+	replace(`"onnx": "tiny.onnx"`, `"onnx": "student.onnx"`)
 	if fixSum {
-		c = strings.Replace(c, "2b1fbf0c76eb2d865840aa964f1d43904be7584165628e60713022c964902f41", sha256hex(bad), 1)
+		// The card's checksum is that of the intact tiny.onnx.
+		replace(sha256hex(onnx), sha256hex(bad))
 	}
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "student.json"), []byte(c), 0o644); err != nil {

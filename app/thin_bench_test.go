@@ -9,7 +9,7 @@ import (
 
 	"fyne.io/fyne/v2/test"
 
-	"github.com/liverseg/liverseg/internal/thinct"
+	"github.com/liverseg/liverseg/internal/testsupport/thinct"
 )
 
 // BenchmarkOpenThin opens thin-slice series made from chaos_ct01 (or the

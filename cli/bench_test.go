@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/liverseg/liverseg/internal/testct"
+	"github.com/liverseg/liverseg/internal/testsupport/testct"
 )
 
 // benchModels is the shipped models folder once the student exists, else

@@ -9,9 +9,10 @@ import (
 	"testing"
 
 	"github.com/liverseg/liverseg/dicomio"
+	"github.com/liverseg/liverseg/dicomio/dicomseg"
 	"github.com/liverseg/liverseg/inference"
-	"github.com/liverseg/liverseg/internal/shareddata"
-	"github.com/liverseg/liverseg/internal/testct"
+	"github.com/liverseg/liverseg/internal/testsupport/shareddata"
+	"github.com/liverseg/liverseg/internal/testsupport/testct"
 	"github.com/liverseg/liverseg/metrics"
 	"github.com/liverseg/liverseg/nifti"
 	"github.com/liverseg/liverseg/refmask"
@@ -172,7 +173,7 @@ func TestEvalDiceAsInApp(t *testing.T) {
 	// The reference as a DICOM SEG made on the CT (the three-slice CT with
 	// dcmqi's SEG is too thin for a model).
 	segRef := filepath.Join(dir, "liver.dcm")
-	if err := dicomio.WriteSEG(segRef, chaosCT, on, dicomio.SEGOptions{UIDSeed: "eval test"}); err != nil {
+	if err := dicomseg.WriteSEG(segRef, chaosCT, on, dicomseg.SEGOptions{UIDSeed: "eval test"}); err != nil {
 		t.Fatal(err)
 	}
 

@@ -9,8 +9,9 @@ import (
 	"testing"
 
 	"github.com/liverseg/liverseg/dicomio"
-	"github.com/liverseg/liverseg/internal/orthanctest"
-	"github.com/liverseg/liverseg/internal/shareddata"
+	"github.com/liverseg/liverseg/dicomio/dicomseg"
+	"github.com/liverseg/liverseg/internal/testsupport/orthanctest"
+	"github.com/liverseg/liverseg/internal/testsupport/shareddata"
 	"github.com/liverseg/liverseg/pacs"
 	"github.com/liverseg/liverseg/volume"
 )
@@ -76,7 +77,7 @@ func TestPACSCommands(t *testing.T) {
 		m.Voxels[i] = 1
 	}
 	seg := filepath.Join(t.TempDir(), "seg.dcm")
-	if err := dicomio.WriteSEG(seg, got, m, dicomio.SEGOptions{}); err != nil {
+	if err := dicomseg.WriteSEG(seg, got, m, dicomseg.SEGOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	code, out, errOut = runCLI("pacs", "send", "--server", srv.DICOMweb, "--user", srv.User, seg)

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/liverseg/liverseg/internal/testct"
+	"github.com/liverseg/liverseg/internal/testsupport/testct"
 	"github.com/liverseg/liverseg/nifti"
 	"github.com/liverseg/liverseg/resection"
 	"github.com/liverseg/liverseg/volume"

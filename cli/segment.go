@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/liverseg/liverseg/dicomio"
+	"github.com/liverseg/liverseg/dicomio/dicomseg"
 	"github.com/liverseg/liverseg/inference"
 	"github.com/liverseg/liverseg/internal/buildinfo"
 	"github.com/liverseg/liverseg/nifti"
@@ -137,7 +137,7 @@ func runSegment(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	if *format == "seg" {
-		err = dicomio.WriteSEG(*out, v, res.Mask, dicomio.SEGOptions{
+		err = dicomseg.WriteSEG(*out, v, res.Mask, dicomseg.SEGOptions{
 			AlgorithmName:    fmt.Sprintf("LiverSeg %s %.8s", card.Name, card.SHA256),
 			SoftwareVersions: buildinfo.Software(),
 			Overwrite:        *force,

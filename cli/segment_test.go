@@ -8,10 +8,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/liverseg/liverseg/dicomio"
+	"github.com/liverseg/liverseg/dicomio/dicomseg"
 	"github.com/liverseg/liverseg/inference"
-	"github.com/liverseg/liverseg/internal/shareddata"
-	"github.com/liverseg/liverseg/internal/testct"
+	"github.com/liverseg/liverseg/internal/testsupport/shareddata"
+	"github.com/liverseg/liverseg/internal/testsupport/testct"
 	"github.com/liverseg/liverseg/nifti"
 	"github.com/liverseg/liverseg/volume"
 )
@@ -118,7 +118,7 @@ func TestSegmentDICOMSEG(t *testing.T) {
 	} else {
 		t.Log("dciodvfy (Debian dicom3tools) not installed: SEG not validated here")
 	}
-	seg, err := dicomio.ReadSEG(out)
+	seg, err := dicomseg.ReadSEG(out)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -93,6 +93,7 @@ type Set struct {
 	order   []string // names, in the order they were added
 	ref     *volume.Mask
 	cache   map[pair]metrics.Report
+	misses  int           // pairs compare computed rather than found cached (the tests' hit counter)
 	dis     *Disagreement // the last pair Disagree computed
 	disKey  pair
 }
@@ -368,6 +369,7 @@ func (s *Set) compare(ctx context.Context, pred, ref *volume.Mask) (metrics.Repo
 	}
 	s.mu.Lock()
 	s.cache[k] = rep
+	s.misses++
 	s.mu.Unlock()
 	return rep, nil
 }

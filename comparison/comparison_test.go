@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/liverseg/liverseg/inference"
-	"github.com/liverseg/liverseg/internal/shareddata"
+	"github.com/liverseg/liverseg/internal/testsupport/shareddata"
 	"github.com/liverseg/liverseg/metrics"
 	"github.com/liverseg/liverseg/nifti"
 	"github.com/liverseg/liverseg/phantom"
@@ -160,6 +160,8 @@ func TestRunCachesResults(t *testing.T) {
 		t.Fatal(err)
 	}
 	second := time.Since(t0)
+	// Logged only (speed is shown by benchmarks): the events and entries
+	// below say whether it was a cache hit.
 	t.Logf("first Run %v, second Run %v (all cached)", first.Round(time.Millisecond), second)
 	if len(events) != len(allModels) {
 		t.Fatalf("second run: %d progress events, want one per model: %+v", len(events), events)
@@ -173,9 +175,6 @@ func TestRunCachesResults(t *testing.T) {
 		if e != entries[i] {
 			t.Errorf("%s was replaced by the second run", e.Name)
 		}
-	}
-	if second > first/20 {
-		t.Errorf("second Run took %v, the first %v: not a cache hit", second, first)
 	}
 }
 
@@ -311,12 +310,16 @@ func TestTableMatchesMetrics(t *testing.T) {
 
 	set.SetReference(st.ref)
 	defer set.SetReference(nil)
-	t0 := time.Now()
+	before := set.cacheMisses()
 	rows, err = set.Table(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	withRef := time.Since(t0)
+	// Every model against the new reference is a new pair; the pairs
+	// against the teacher were computed above.
+	if n := set.cacheMisses() - before; n != len(rows) {
+		t.Errorf("Table with a new reference computed %d pairs, want %d (one per model)", n, len(rows))
+	}
 	for _, r := range rows {
 		e, _ := set.Entry(r.Name)
 		want, _ := metrics.Compare(e.Mask, st.ref)
@@ -325,16 +328,14 @@ func TestTableMatchesMetrics(t *testing.T) {
 		}
 		t.Logf("%-11s vs %s reference: Dice %.4f HD95 %.2f mm ASSD %.2f mm", r.Name, st.name, want.Dice, want.HD95MM, want.ASSDMM)
 	}
-	// Cached per pair: the same table again costs no metric.
-	t0 = time.Now()
+	// Cached per pair: the same table again computes no metric.
+	before = set.cacheMisses()
 	again, err := set.Table(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cached := time.Since(t0)
-	t.Logf("Table with reference: %v first, %v cached", withRef.Round(time.Millisecond), cached)
-	if cached > withRef/10 {
-		t.Errorf("cached Table took %v, the first %v", cached, withRef)
+	if n := set.cacheMisses() - before; n != 0 {
+		t.Errorf("the same Table again computed %d pairs instead of reading the cache", n)
 	}
 	for i := range again {
 		if *again[i].VsReference != *rows[i].VsReference {
@@ -451,4 +452,12 @@ func TestConcurrentUse(t *testing.T) {
 	if got := len(s.Entries()); got != len(entries) {
 		t.Errorf("%d entries after concurrent Puts of %d models", got, len(entries))
 	}
+}
+
+// cacheMisses is how many metric pairs s has computed rather than read
+// from its cache.
+func (s *Set) cacheMisses() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.misses
 }

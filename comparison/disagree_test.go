@@ -4,7 +4,7 @@ import (
 	"context"
 	"testing"
 
-	"github.com/liverseg/liverseg/internal/masktest"
+	"github.com/liverseg/liverseg/internal/testsupport/masktest"
 	"github.com/liverseg/liverseg/metrics"
 	"github.com/liverseg/liverseg/volume"
 )

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/liverseg/liverseg/internal/shareddata"
+	"github.com/liverseg/liverseg/internal/testsupport/shareddata"
 )
 
 // BenchmarkLoadChaos times LoadPath (scan + load) on the 78-slice CHAOS

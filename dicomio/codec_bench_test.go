@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/liverseg/liverseg/internal/shareddata"
+	"github.com/liverseg/liverseg/internal/testsupport/shareddata"
 )
 
 // Compressed-series benchmarks: our LoadPath (scan + decode + HU) beside

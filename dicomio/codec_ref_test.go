@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/liverseg/liverseg/internal/shareddata"
+	"github.com/liverseg/liverseg/internal/testsupport/shareddata"
 )
 
 // refTool is the independent decompressor a transfer syntax is checked

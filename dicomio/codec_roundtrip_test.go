@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/liverseg/liverseg/internal/shareddata"
+	"github.com/liverseg/liverseg/internal/testsupport/shareddata"
 )
 
 // synthCT is a greyscale test image with smooth anatomy-like structure,

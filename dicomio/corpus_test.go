@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/liverseg/liverseg/internal/shareddata"
+	"github.com/liverseg/liverseg/internal/testsupport/shareddata"
 )
 
 // corpusRoots are the real-data folders every file of which must either

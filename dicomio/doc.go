@@ -21,12 +21,16 @@
 // # Transfer syntaxes
 //
 // Native: implicit and explicit VR little endian, explicit VR big endian,
-// deflated explicit VR little endian. Compressed (codec.go, through cgo):
+// deflated explicit VR little endian. Compressed, by the decoders
+// registered per transfer syntax (RegisterDecoder); those needing C
+// libraries live in dicomio/codec, which a program imports to link them:
 // JPEG baseline, extended 12-bit, the retired spectral/progressive
 // processes and lossless (process 14, every predictor, and SV1) with GDCM's
 // IJG libraries (libgdcmjpeg8/12/16); JPEG-LS lossless and near-lossless
 // with CharLS; JPEG 2000 lossless and lossy, and HTJ2K, with OpenJPEG; RLE
-// Lossless in pure Go. Building needs libgdcm-dev, libcharls-dev and
+// Lossless in pure Go, always registered. A file whose decoder is not
+// linked is refused naming the file and its transfer syntax. Building
+// dicomio/codec needs libgdcm-dev, libcharls-dev and
 // libopenjp2-7-dev (scripts/setup.sh). Encapsulated frames are found from
 // the Extended Offset Table, else the Basic Offset Table, else one fragment
 // per frame, else codestream start markers, so frames split into several

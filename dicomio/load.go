@@ -20,7 +20,7 @@ import (
 // Hounsfield units (RescaleSlope/Intercept applied, rounded and clamped to
 // int16; PixelRepresentation and BitsStored honoured).
 //
-// Slices are decoded by runtime.NumCPU() goroutines; progress, when not nil,
+// Slices are decoded by parallel.Workers() (GOMAXPROCS) goroutines; progress, when not nil,
 // is called from those worker goroutines (concurrently, done counting up to
 // total) and must be safe for that, e.g. use fyne.Do for UI updates.
 // Cancelling ctx stops the load between files and returns ctx.Err().

@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/liverseg/liverseg/internal/shareddata"
+	"github.com/liverseg/liverseg/internal/testsupport/shareddata"
 )
 
 func TestLoadChaosMatchesReferenceNIfTI(t *testing.T) {

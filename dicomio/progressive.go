@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/liverseg/liverseg/internal/parallel"
 	"github.com/liverseg/liverseg/volume"
 )
 
@@ -54,7 +55,7 @@ type Loading struct {
 }
 
 // StartLoad allocates the volume of s and starts reading its slices in
-// parallel (runtime.NumCPU() goroutines) in the order o asks for. It
+// parallel (parallel.Workers() goroutines) in the order o asks for. It
 // returns at once; Wait returns the volume or the first error. Cancelling
 // ctx (or Cancel) stops the reading between slices.
 func StartLoad(ctx context.Context, s *Series, o LoadOptions) (*Loading, error) {
@@ -167,7 +168,7 @@ func (l *Loading) run(lctx, ctx context.Context, o LoadOptions) {
 		firstErr error
 	)
 	cache := &loadCache{}
-	perr := parallel(lctx, len(order), func(i int) {
+	perr := parallel.EachContext(lctx, len(order), func(i int) {
 		k := order[i]
 		if o.BeforeRead != nil {
 			o.BeforeRead(k)

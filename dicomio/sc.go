@@ -12,6 +12,7 @@ import (
 	"github.com/suyashkumar/dicom"
 	"github.com/suyashkumar/dicom/pkg/tag"
 
+	"github.com/liverseg/liverseg/dicomio/internal/dsbuild"
 	"github.com/liverseg/liverseg/internal/atomicfile"
 	"github.com/liverseg/liverseg/volume"
 )
@@ -80,49 +81,49 @@ func scDataset(img image.Image, ref volume.Info, o SCOptions) (dicom.Dataset, er
 	if num == 0 {
 		num = 902
 	}
-	var e elems
-	e.header(SecondaryCaptureStorage, sopUID, textCharset(ref.PatientName, ref.PatientID, ref.StudyDescription, o.SeriesDescription, o.ImageComments))
-	e.str(tag.ImageType, "DERIVED", "SECONDARY")
-	e.str(tag.SOPClassUID, SecondaryCaptureStorage)
-	e.str(tag.SOPInstanceUID, sopUID)
-	e.str(tag.StudyDate, ref.StudyDate)
-	e.str(tag.ContentDate, now.Format("20060102"))
-	e.str(tag.StudyTime, "")
-	e.str(tag.ContentTime, now.Format("150405"))
-	e.str(tag.AccessionNumber, "")
-	e.str(tag.Modality, "OT")
-	e.str(tag.ConversionType, "WSD") // workstation
-	e.str(tag.Manufacturer, "LiverSeg")
-	e.str(tag.ReferringPhysicianName, "")
-	e.str(tag.StudyDescription, clipLO(ref.StudyDescription))
-	e.str(tag.SeriesDescription, clipLO(firstNonEmpty(o.SeriesDescription, "LiverSeg report")))
-	e.str(tag.PatientName, ref.PatientName)
-	e.str(tag.PatientID, ref.PatientID)
-	e.str(tag.PatientBirthDate, "")
-	e.str(tag.PatientSex, "")
+	var e dsbuild.Elems
+	e.Header(SecondaryCaptureStorage, sopUID, dsbuild.TextCharset(ref.PatientName, ref.PatientID, ref.StudyDescription, o.SeriesDescription, o.ImageComments))
+	e.Str(tag.ImageType, "DERIVED", "SECONDARY")
+	e.Str(tag.SOPClassUID, SecondaryCaptureStorage)
+	e.Str(tag.SOPInstanceUID, sopUID)
+	e.Str(tag.StudyDate, ref.StudyDate)
+	e.Str(tag.ContentDate, now.Format("20060102"))
+	e.Str(tag.StudyTime, "")
+	e.Str(tag.ContentTime, now.Format("150405"))
+	e.Str(tag.AccessionNumber, "")
+	e.Str(tag.Modality, "OT")
+	e.Str(tag.ConversionType, "WSD") // workstation
+	e.Str(tag.Manufacturer, "LiverSeg")
+	e.Str(tag.ReferringPhysicianName, "")
+	e.Str(tag.StudyDescription, dsbuild.ClipLO(ref.StudyDescription))
+	e.Str(tag.SeriesDescription, dsbuild.ClipLO(dsbuild.FirstNonEmpty(o.SeriesDescription, "LiverSeg report")))
+	e.Str(tag.PatientName, ref.PatientName)
+	e.Str(tag.PatientID, ref.PatientID)
+	e.Str(tag.PatientBirthDate, "")
+	e.Str(tag.PatientSex, "")
 	if o.SoftwareVersions != "" {
-		e.str(tag.SoftwareVersions, clipLO(o.SoftwareVersions))
+		e.Str(tag.SoftwareVersions, dsbuild.ClipLO(o.SoftwareVersions))
 	}
-	e.str(tag.StudyInstanceUID, ref.StudyInstanceUID)
-	e.str(tag.SeriesInstanceUID, seriesUID)
-	e.str(tag.StudyID, "")
-	e.str(tag.SeriesNumber, fmt.Sprint(num))
-	e.str(tag.Laterality, "") // Type 2C: dciodvfy cannot tell that no paired organ is shown
-	e.str(tag.InstanceNumber, "1")
-	e.str(tag.PatientOrientation, "")
+	e.Str(tag.StudyInstanceUID, ref.StudyInstanceUID)
+	e.Str(tag.SeriesInstanceUID, seriesUID)
+	e.Str(tag.StudyID, "")
+	e.Str(tag.SeriesNumber, fmt.Sprint(num))
+	e.Str(tag.Laterality, "") // Type 2C: dciodvfy cannot tell that no paired organ is shown
+	e.Str(tag.InstanceNumber, "1")
+	e.Str(tag.PatientOrientation, "")
 	if o.ImageComments != "" {
-		e.str(tag.ImageComments, o.ImageComments)
+		e.Str(tag.ImageComments, o.ImageComments)
 	}
-	e.str(tag.BurnedInAnnotation, "NO") // views and orientation letters, no identifying text
-	e.add(tag.SamplesPerPixel, []int{3})
-	e.str(tag.PhotometricInterpretation, "RGB")
-	e.add(tag.PlanarConfiguration, []int{0})
-	e.add(tag.Rows, []int{h})
-	e.add(tag.Columns, []int{w})
-	e.add(tag.BitsAllocated, []int{8})
-	e.add(tag.BitsStored, []int{8})
-	e.add(tag.HighBit, []int{7})
-	e.add(tag.PixelRepresentation, []int{0})
+	e.Str(tag.BurnedInAnnotation, "NO") // views and orientation letters, no identifying text
+	e.Add(tag.SamplesPerPixel, []int{3})
+	e.Str(tag.PhotometricInterpretation, "RGB")
+	e.Add(tag.PlanarConfiguration, []int{0})
+	e.Add(tag.Rows, []int{h})
+	e.Add(tag.Columns, []int{w})
+	e.Add(tag.BitsAllocated, []int{8})
+	e.Add(tag.BitsStored, []int{8})
+	e.Add(tag.HighBit, []int{7})
+	e.Add(tag.PixelRepresentation, []int{0})
 	raw := make([]byte, (w*h*3+1)/2*2)
 	i := 0
 	for y := b.Min.Y; y < b.Max.Y; y++ {
@@ -132,9 +133,9 @@ func scDataset(img image.Image, ref volume.Info, o SCOptions) (dicom.Dataset, er
 			i += 3
 		}
 	}
-	e.add(tag.PixelData, dicom.PixelDataInfo{IntentionallyUnprocessed: true, UnprocessedValueData: raw})
-	if e.err != nil {
-		return dicom.Dataset{}, e.err
+	e.Add(tag.PixelData, dicom.PixelDataInfo{IntentionallyUnprocessed: true, UnprocessedValueData: raw})
+	if e.Err != nil {
+		return dicom.Dataset{}, e.Err
 	}
-	return dicom.Dataset{Elements: e.sorted()}, nil
+	return dicom.Dataset{Elements: e.Sorted()}, nil
 }

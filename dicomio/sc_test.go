@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/liverseg/liverseg/dicomio/internal/dsbuild"
 	"github.com/liverseg/liverseg/volume"
 )
 
@@ -83,8 +84,8 @@ func TestTextCharset(t *testing.T) {
 		{[]string{"DOE^JANE", "", "Müller"}, "ISO_IR 192"},
 		{[]string{"李^雷"}, "ISO_IR 192"},
 	} {
-		if got := textCharset(tc.texts...); got != tc.want {
-			t.Errorf("textCharset(%q) = %q, want %q", tc.texts, got, tc.want)
+		if got := dsbuild.TextCharset(tc.texts...); got != tc.want {
+			t.Errorf("dsbuild.TextCharset(%q) = %q, want %q", tc.texts, got, tc.want)
 		}
 	}
 	if err := exec.Command(python, "-c", "import pydicom").Run(); err != nil {

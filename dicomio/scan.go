@@ -8,11 +8,11 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strings"
-	"sync"
 	"sync/atomic"
+
+	"github.com/liverseg/liverseg/internal/parallel"
 )
 
 // Catalog is the result of Scan: the image series found and every file that
@@ -155,7 +155,7 @@ func nonEmpty(ss ...string) []string {
 // series. Files that cannot be part of a volume are listed in
 // Catalog.Skipped with the reason. It never writes anything.
 //
-// Headers are read by runtime.NumCPU() goroutines; progress, when not nil,
+// Headers are read by parallel.Workers() (GOMAXPROCS) goroutines; progress, when not nil,
 // is called from those worker goroutines (concurrently, with done counting
 // up to total) and must be safe for that, e.g. use fyne.Do for UI updates.
 // Cancelling ctx stops the scan between files and returns ctx.Err().
@@ -216,7 +216,7 @@ func Scan(ctx context.Context, paths []string, progress func(done, total int)) (
 	reasons := make([]string, len(files))
 	rejected := make([]*fileInfo, len(files)) // refused for invalid geometry
 	var done atomic.Int64
-	err := parallel(ctx, len(files), func(i int) {
+	err := parallel.EachContext(ctx, len(files), func(i int) {
 		fi, err := readHeaderBounded(files[i], perFileTimeout)
 		switch {
 		case errors.Is(err, errNotDICOM):
@@ -254,32 +254,6 @@ func Scan(ctx context.Context, paths []string, progress func(done, total int)) (
 	cat.Series = series
 	cat.Skipped = append(cat.Skipped, dups...)
 	return cat, nil
-}
-
-// parallel runs fn(0..n-1) on runtime.NumCPU() goroutines and stops handing
-// out work as soon as ctx is cancelled.
-func parallel(ctx context.Context, n int, fn func(i int)) error {
-	workers := runtime.NumCPU()
-	if workers > n {
-		workers = n
-	}
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for ctx.Err() == nil {
-				i := int(next.Add(1)) - 1
-				if i >= n {
-					return
-				}
-				fn(i)
-			}
-		}()
-	}
-	wg.Wait()
-	return ctx.Err()
 }
 
 // groupKey builds the key a file is grouped under.

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/liverseg/liverseg/dicomio"
-	"github.com/liverseg/liverseg/internal/thinct"
+	"github.com/liverseg/liverseg/internal/testsupport/thinct"
 )
 
 func TestMain(m *testing.M) {

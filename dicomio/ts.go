@@ -61,20 +61,36 @@ func TransferSyntaxName(uid string) string {
 }
 
 // tsSupported tells whether Load can decode pixels in this transfer syntax.
-// Native syntaxes are read directly, compressed ones through codec.go.
+// Native syntaxes are read directly, compressed ones by the decoder
+// registered for them (decoders.go).
 func tsSupported(uid string) bool {
 	switch uid {
-	case "", tsImplicitLE, tsExplicitLE, tsDeflatedLE, tsExplicitBE,
-		tsJPEGBaseline, tsJPEGExtended, tsJPEGSpectral, tsJPEGProgress, tsJPEGLossless, tsJPEGLosslessSV,
-		tsJPEGLSLossless, tsJPEGLSNear, tsJ2KLossless, tsJ2K,
-		tsHTJ2KLossless, tsHTJ2KRPCL, tsHTJ2K, tsRLE:
+	case "", tsImplicitLE, tsExplicitLE, tsDeflatedLE, tsExplicitBE:
 		return true
 	}
-	return false
+	return decoderFor(uid) != nil
 }
 
-// unsupportedTS is the error Load returns for compressed syntaxes that need a
-// codec this build does not have yet.
+// tsCodec lists the compressed syntaxes dicomio/codec decodes: a file in
+// one of them, read by a program that did not link that package, is told
+// so rather than called unsupported.
+var tsCodec = map[string]bool{
+	tsJPEGBaseline: true, tsJPEGExtended: true, tsJPEGSpectral: true, tsJPEGProgress: true,
+	tsJPEGLossless: true, tsJPEGLosslessSV: true, tsJPEGLSLossless: true, tsJPEGLSNear: true,
+	tsJ2KLossless: true, tsJ2K: true, tsHTJ2KLossless: true, tsHTJ2KRPCL: true, tsHTJ2K: true,
+}
+
+// noDecoder says why no decoder is registered for uid.
+func noDecoder(uid string) string {
+	if tsCodec[uid] {
+		return fmt.Sprintf("transfer syntax %s (%s) needs a decoder this program does not link (import github.com/liverseg/liverseg/dicomio/codec)", uid, TransferSyntaxName(uid))
+	}
+	return fmt.Sprintf("transfer syntax %s (%s) is not supported", uid, TransferSyntaxName(uid))
+}
+
+// unsupportedTS is the error Load returns for a transfer syntax with no
+// decoder: one LiverSeg does not support, or one whose decoder is not
+// linked into this program.
 func unsupportedTS(path, uid string) error {
-	return fmt.Errorf("%s: transfer syntax %s (%s) is not supported", path, uid, TransferSyntaxName(uid))
+	return fmt.Errorf("%s: %s", path, noDecoder(uid))
 }

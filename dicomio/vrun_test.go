@@ -4,7 +4,7 @@ import (
 	"context"
 	"testing"
 
-	"github.com/liverseg/liverseg/internal/shareddata"
+	"github.com/liverseg/liverseg/internal/testsupport/shareddata"
 )
 
 // TestExplicitVRUNLoads reads a file whose every attribute has VR UN in

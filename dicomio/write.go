@@ -7,14 +7,11 @@ package dicomio
 
 import (
 	"bufio"
-	"crypto/rand"
-	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io/fs"
 	"math"
-	"math/big"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -26,6 +23,7 @@ import (
 	"github.com/suyashkumar/dicom"
 	"github.com/suyashkumar/dicom/pkg/tag"
 
+	"github.com/liverseg/liverseg/dicomio/internal/dsbuild"
 	"github.com/liverseg/liverseg/volume"
 )
 
@@ -34,16 +32,8 @@ const (
 	// CTImageStorage is the SOP Class UID of CT Image Storage.
 	CTImageStorage = "1.2.840.10008.5.1.4.1.1.2"
 	// ExplicitVRLittleEndian is the transfer syntax every written file uses.
-	ExplicitVRLittleEndian = "1.2.840.10008.1.2.1"
+	ExplicitVRLittleEndian = dsbuild.ExplicitVRLittleEndian
 )
-
-// implementationVersion names this writer in every file's meta header
-// (File Meta Information, SH: at most 16 characters).
-const implementationVersion = "LIVERSEG_1"
-
-// implementationClassUID identifies LiverSeg as the implementation that
-// wrote a file. It is derived like every other LiverSeg UID, so it is stable.
-var implementationClassUID = HashUID("liverseg", "implementation-class")
 
 // SeriesOptions controls WriteSeries. Every field is optional: empty
 // strings fall back to the volume's Info and then to the defaults noted.
@@ -207,25 +197,25 @@ func planSeries(v *volume.Volume, o SeriesOptions) (*seriesPlan, error) {
 		p.rowCos[r] = v.Direction[r][0]
 		p.colCos[r] = v.Direction[r][1]
 	}
-	p.rowCos, p.colCos = unitVec(p.rowCos), unitVec(p.colCos)
-	if d := math.Abs(dotVec(p.rowCos, p.colCos)); d > 1e-4 {
+	p.rowCos, p.colCos = dsbuild.Unit(p.rowCos), dsbuild.Unit(p.colCos)
+	if d := math.Abs(dsbuild.Dot(p.rowCos, p.colCos)); d > 1e-4 {
 		return nil, fmt.Errorf("in-plane axes are not orthogonal (cosine %.3g); DICOM ImageOrientationPatient cannot describe them", d)
 	}
-	p.normal = unitVec(crossVec(p.rowCos, p.colCos))
+	p.normal = dsbuild.Unit(dsbuild.Cross(p.rowCos, p.colCos))
 	var step [3]float64
 	for r := 0; r < 3; r++ {
 		step[r] = v.Direction[r][2] * v.Spacing[2]
 	}
-	p.thickness = math.Abs(dotVec(step, p.normal))
+	p.thickness = math.Abs(dsbuild.Dot(step, p.normal))
 	if p.thickness < 1e-6 {
 		return nil, errors.New("slice axis lies in the image plane")
 	}
 
 	info := v.Info
-	p.patName = firstNonEmpty(o.PatientName, info.PatientName)
-	p.patID = firstNonEmpty(o.PatientID, info.PatientID)
-	p.studyDesc = firstNonEmpty(o.StudyDescription, info.StudyDescription)
-	p.seriesDesc = firstNonEmpty(o.SeriesDescription, info.SeriesDescription)
+	p.patName = dsbuild.FirstNonEmpty(o.PatientName, info.PatientName)
+	p.patID = dsbuild.FirstNonEmpty(o.PatientID, info.PatientID)
+	p.studyDesc = dsbuild.FirstNonEmpty(o.StudyDescription, info.StudyDescription)
+	p.seriesDesc = dsbuild.FirstNonEmpty(o.SeriesDescription, info.SeriesDescription)
 	if p.opts.StudyDate == "" {
 		p.opts.StudyDate = info.StudyDate
 	}
@@ -247,14 +237,14 @@ func planSeries(v *volume.Volume, o SeriesOptions) (*seriesPlan, error) {
 	if strings.ContainsAny(p.opts.FilePrefix, `/\`) {
 		return nil, fmt.Errorf("file prefix %q contains a path separator", p.opts.FilePrefix)
 	}
-	if p.opts.StudyDate != "" && !isDate(p.opts.StudyDate) {
+	if p.opts.StudyDate != "" && !dsbuild.IsDate(p.opts.StudyDate) {
 		return nil, fmt.Errorf("study date %q is not YYYYMMDD", p.opts.StudyDate)
 	}
-	if p.opts.PatientBirthDate != "" && !isDate(p.opts.PatientBirthDate) {
+	if p.opts.PatientBirthDate != "" && !dsbuild.IsDate(p.opts.PatientBirthDate) {
 		return nil, fmt.Errorf("birth date %q is not YYYYMMDD", p.opts.PatientBirthDate)
 	}
 	// Text outside ASCII needs a declared character set; UTF-8 covers all.
-	p.charset = textCharset(p.patName, p.patID, p.studyDesc, p.seriesDesc, o.ImageComments, o.Manufacturer, o.BodyPartExamined, o.StudyID, o.AccessionNumber)
+	p.charset = dsbuild.TextCharset(p.patName, p.patID, p.studyDesc, p.seriesDesc, o.ImageComments, o.Manufacturer, o.BodyPartExamined, o.StudyID, o.AccessionNumber)
 
 	newUID := func(kind string, k int) string {
 		if o.UIDSeed != "" {
@@ -262,9 +252,9 @@ func planSeries(v *volume.Volume, o SeriesOptions) (*seriesPlan, error) {
 		}
 		return RandomUID()
 	}
-	p.studyUID = firstNonEmpty(o.StudyInstanceUID, newUID("study", 0))
-	p.seriesUID = firstNonEmpty(o.SeriesInstanceUID, newUID("series", 0))
-	p.forUID = firstNonEmpty(o.FrameOfReferenceUID, newUID("frame-of-reference", 0))
+	p.studyUID = dsbuild.FirstNonEmpty(o.StudyInstanceUID, newUID("study", 0))
+	p.seriesUID = dsbuild.FirstNonEmpty(o.SeriesInstanceUID, newUID("series", 0))
+	p.forUID = dsbuild.FirstNonEmpty(o.FrameOfReferenceUID, newUID("frame-of-reference", 0))
 	switch {
 	case len(o.SOPInstanceUIDs) == 0:
 		p.sopUIDs = make([]string, v.Size[2])
@@ -365,7 +355,7 @@ func sliceDataset(v *volume.Volume, p *seriesPlan, k int) (dicom.Dataset, error)
 	ds := func(x ...float64) []string {
 		out := make([]string, len(x))
 		for i, f := range x {
-			out[i] = formatDS(f)
+			out[i] = dsbuild.FormatDS(f)
 		}
 		return out
 	}
@@ -375,8 +365,8 @@ func sliceDataset(v *volume.Volume, p *seriesPlan, k int) (dicom.Dataset, error)
 	strs(tag.MediaStorageSOPClassUID, CTImageStorage)
 	strs(tag.MediaStorageSOPInstanceUID, p.sopUIDs[k])
 	strs(tag.TransferSyntaxUID, ExplicitVRLittleEndian)
-	strs(tag.ImplementationClassUID, implementationClassUID)
-	strs(tag.ImplementationVersionName, implementationVersion)
+	strs(tag.ImplementationClassUID, dsbuild.ImplementationClassUID)
+	strs(tag.ImplementationVersionName, dsbuild.ImplementationVersion)
 
 	// SOP Common, patient, study, series, equipment, frame of reference.
 	if p.charset != "" {
@@ -408,7 +398,7 @@ func sliceDataset(v *volume.Volume, p *seriesPlan, k int) (dicom.Dataset, error)
 		// with no body part named it is written empty (unknown).
 		strs(tag.Laterality, "")
 	}
-	strs(tag.SliceThickness, formatDS(p.thickness))
+	strs(tag.SliceThickness, dsbuild.FormatDS(p.thickness))
 	strs(tag.KVP, "")
 	strs(tag.PatientPosition, o.PatientPosition)
 	strs(tag.StudyInstanceUID, p.studyUID)
@@ -421,7 +411,7 @@ func sliceDataset(v *volume.Volume, p *seriesPlan, k int) (dicom.Dataset, error)
 	strs(tag.ImageOrientationPatient, ds(p.rowCos[0], p.rowCos[1], p.rowCos[2], p.colCos[0], p.colCos[1], p.colCos[2])...)
 	strs(tag.FrameOfReferenceUID, p.forUID)
 	strs(tag.PositionReferenceIndicator, "")
-	strs(tag.SliceLocation, formatDS(dotVec(ipp, p.normal)))
+	strs(tag.SliceLocation, dsbuild.FormatDS(dsbuild.Dot(ipp, p.normal)))
 	if o.ImageComments != "" {
 		strs(tag.ImageComments, o.ImageComments)
 	}
@@ -439,8 +429,8 @@ func sliceDataset(v *volume.Volume, p *seriesPlan, k int) (dicom.Dataset, error)
 	add(tag.PixelRepresentation, []int{1})
 	strs(tag.BurnedInAnnotation, "NO")
 	if o.WindowWidth > 0 {
-		strs(tag.WindowCenter, formatDS(o.WindowCenter))
-		strs(tag.WindowWidth, formatDS(o.WindowWidth))
+		strs(tag.WindowCenter, dsbuild.FormatDS(o.WindowCenter))
+		strs(tag.WindowWidth, dsbuild.FormatDS(o.WindowWidth))
 	}
 	strs(tag.RescaleIntercept, "0")
 	strs(tag.RescaleSlope, "1")
@@ -473,39 +463,10 @@ func sliceDataset(v *volume.Volume, p *seriesPlan, k int) (dicom.Dataset, error)
 // the parts. The same parts always give the same UID, and different parts
 // give different UIDs with overwhelming probability. Use it for synthetic or
 // reproducible objects (e.g. HashUID("phantom", seed, "series")).
-func HashUID(parts ...string) string {
-	h := sha256.New()
-	for _, s := range parts {
-		// Length-prefix each part so ("ab","c") and ("a","bc") differ.
-		var n [8]byte
-		binary.BigEndian.PutUint64(n[:], uint64(len(s)))
-		h.Write(n[:])
-		h.Write([]byte(s))
-	}
-	sum := h.Sum(nil)
-	return uuidUID(sum[:16], 8)
-}
+func HashUID(parts ...string) string { return dsbuild.HashUID(parts...) }
 
 // RandomUID returns a fresh "2.25." UID from a random (version 4) UUID.
-func RandomUID() string {
-	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		// crypto/rand does not fail on supported platforms; fall back to
-		// a hash of the time-independent process state rather than panic.
-		return HashUID("random-fallback", strconv.Itoa(os.Getpid()))
-	}
-	return uuidUID(b[:], 4)
-}
-
-// uuidUID stamps the UUID version and variant into b and renders it as a
-// 2.25 UID (ISO/IEC 9834-8): the UUID as one unsigned decimal integer.
-func uuidUID(b []byte, version byte) string {
-	u := make([]byte, 16)
-	copy(u, b)
-	u[6] = u[6]&0x0f | version<<4
-	u[8] = u[8]&0x3f | 0x80
-	return "2.25." + new(big.Int).SetBytes(u).String()
-}
+func RandomUID() string { return dsbuild.RandomUID() }
 
 // ValidUID reports why u is not a valid DICOM UID, or nil: at most 64
 // characters of digits and dots, no empty component and no leading zero in
@@ -528,57 +489,4 @@ func ValidUID(u string) error {
 		}
 	}
 	return nil
-}
-
-// formatDS renders x as a DICOM Decimal String (at most 16 characters),
-// with as many significant digits as fit.
-func formatDS(x float64) string {
-	if x == 0 || math.Abs(x) < 1e-12 {
-		return "0"
-	}
-	if s := strconv.FormatFloat(x, 'f', -1, 64); len(s) <= 16 {
-		return s
-	}
-	for prec := 15; prec > 0; prec-- {
-		s := strconv.FormatFloat(x, 'g', prec, 64)
-		if len(s) <= 16 {
-			return s
-		}
-	}
-	return strconv.FormatFloat(x, 'e', 6, 64)
-}
-
-func isDate(s string) bool {
-	if len(s) != 8 {
-		return false
-	}
-	for _, c := range s {
-		if c < '0' || c > '9' {
-			return false
-		}
-	}
-	return true
-}
-
-func firstNonEmpty(s ...string) string {
-	for _, x := range s {
-		if x != "" {
-			return x
-		}
-	}
-	return ""
-}
-
-func dotVec(a, b [3]float64) float64 { return a[0]*b[0] + a[1]*b[1] + a[2]*b[2] }
-
-func crossVec(a, b [3]float64) [3]float64 {
-	return [3]float64{a[1]*b[2] - a[2]*b[1], a[2]*b[0] - a[0]*b[2], a[0]*b[1] - a[1]*b[0]}
-}
-
-func unitVec(a [3]float64) [3]float64 {
-	n := math.Sqrt(dotVec(a, a))
-	if n == 0 {
-		return a
-	}
-	return [3]float64{a[0] / n, a[1] / n, a[2] / n}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/suyashkumar/dicom"
 	"github.com/suyashkumar/dicom/pkg/tag"
 
+	"github.com/liverseg/liverseg/dicomio/internal/dsbuild"
 	"github.com/liverseg/liverseg/volume"
 )
 
@@ -64,7 +65,7 @@ func TestWriteSeriesRoundTrip(t *testing.T) {
 	if len(ents) != v.Size[2] {
 		t.Fatalf("%d files, want %d", len(ents), v.Size[2])
 	}
-	normal := crossVec([3]float64{v.Direction[0][0], v.Direction[1][0], v.Direction[2][0]},
+	normal := dsbuild.Cross([3]float64{v.Direction[0][0], v.Direction[1][0], v.Direction[2][0]},
 		[3]float64{v.Direction[0][1], v.Direction[1][1], v.Direction[2][1]})
 	uids := map[string]bool{}
 	for k := 0; k < v.Size[2]; k++ {
@@ -124,8 +125,8 @@ func TestWriteSeriesRoundTrip(t *testing.T) {
 		if ps := floats(tag.PixelSpacing); ps[0] != v.Spacing[1] || ps[1] != v.Spacing[0] {
 			t.Errorf("PixelSpacing %v, want [%v %v]", ps, v.Spacing[1], v.Spacing[0])
 		}
-		if loc := floats(tag.SliceLocation)[0]; math.Abs(loc-dotVec(want, normal)) > 1e-6 {
-			t.Errorf("SliceLocation %v, want %v", loc, dotVec(want, normal))
+		if loc := floats(tag.SliceLocation)[0]; math.Abs(loc-dsbuild.Dot(want, normal)) > 1e-6 {
+			t.Errorf("SliceLocation %v, want %v", loc, dsbuild.Dot(want, normal))
 		}
 		// Pixel values: the raw little-endian words must be the slice's
 		// int16 voxels (the library reads them as unsigned).
@@ -268,25 +269,12 @@ func TestHashUID(t *testing.T) {
 			t.Errorf("different inputs gave the same UID %s", a)
 		}
 	}
-	for _, u := range []string{a, RandomUID(), implementationClassUID} {
+	for _, u := range []string{a, RandomUID(), dsbuild.ImplementationClassUID} {
 		if !strings.HasPrefix(u, "2.25.") {
 			t.Errorf("%s is not under the 2.25 root", u)
 		}
 		if err := ValidUID(u); err != nil {
 			t.Error(err)
-		}
-	}
-}
-
-func TestFormatDS(t *testing.T) {
-	for _, x := range []float64{0, 1e-17, -0.5, 0.7265625, -123.456789012345678, 1234567890123.456, 1e-9, -2.5e-7} {
-		s := formatDS(x)
-		if len(s) > 16 {
-			t.Errorf("formatDS(%v) = %q longer than 16", x, s)
-		}
-		f, err := strconv.ParseFloat(s, 64)
-		if err != nil || math.Abs(f-x) > 1e-9*math.Max(1, math.Abs(x)) {
-			t.Errorf("formatDS(%v) = %q parses to %v, %v", x, s, f, err)
 		}
 	}
 }

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/liverseg/liverseg/internal/shareddata"
-	"github.com/liverseg/liverseg/internal/testct"
+	"github.com/liverseg/liverseg/internal/testsupport/shareddata"
+	"github.com/liverseg/liverseg/internal/testsupport/testct"
 	"github.com/liverseg/liverseg/metrics"
 	"github.com/liverseg/liverseg/nifti"
 	"github.com/liverseg/liverseg/phantom"

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/liverseg/liverseg/internal/parallel"
 	"github.com/liverseg/liverseg/volume"
 )
 
@@ -121,7 +122,7 @@ func upsampleThresholdBox(prob *ProbMap, out [3]int, ob box, spacing [3]float64,
 	ox, oy := ob.max[0]-ob.min[0], ob.max[1]-ob.min[1]
 	sub := [3]int{ox, oy, ob.max[2] - ob.min[2]}
 	thr := float32(t)
-	parallel(sub[2], func(k0, k1 int) {
+	parallel.For(sub[2], 0, func(k0, k1 int) {
 		c := planeCache{ids: [2]int{-1, -1}, rows: make([]float32, ox*ly)}
 		for n := range c.planes {
 			c.planes[n] = make([]float32, ox*oy)

@@ -3,9 +3,8 @@ package inference
 import (
 	"fmt"
 	"math"
-	"runtime"
-	"sync"
 
+	"github.com/liverseg/liverseg/internal/parallel"
 	"github.com/liverseg/liverseg/volume"
 )
 
@@ -62,29 +61,6 @@ func newAxisTableFrom(first, nOut, nIn int, step float64) axisTable {
 // conversion forbids the compiler to fuse it into an FMA, which would
 // round differently from the reference.
 func lerp(a, b, w float32) float32 { return a + float32(w*(b-a)) }
-
-// parallel runs f(lo, hi) over [0, n) in chunks on every core.
-func parallel(n int, f func(lo, hi int)) {
-	workers := runtime.GOMAXPROCS(0)
-	if workers > n {
-		workers = n
-	}
-	if workers <= 1 {
-		f(0, n)
-		return
-	}
-	var wg sync.WaitGroup
-	chunk := (n + workers - 1) / workers
-	for lo := 0; lo < n; lo += chunk {
-		hi := min(lo+chunk, n)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			f(lo, hi)
-		}()
-	}
-	wg.Wait()
-}
 
 // Preprocess turns a volume of any orientation into the network input
 // described by p, working on its canonical view (index axes towards L, P,
@@ -151,7 +127,7 @@ func PreprocessROI(v *volume.Volume, roi Box, p Preprocessing) (*NetInput, error
 		at[k] = n * oy * ox
 	}
 	low := make([]float32, ox*oy*len(needed))
-	parallel(len(needed), func(n0, n1 int) {
+	parallel.For(len(needed), 0, func(n0, n1 int) {
 		rows := make([]float32, ox*ny)
 		for _, k := range needed[n0:n1] {
 			for j := 0; j < ny; j++ {
@@ -184,7 +160,7 @@ func PreprocessROI(v *volume.Volume, roi Box, p Preprocessing) (*NetInput, error
 	for n := range res {
 		res[n] = pad
 	}
-	parallel(oz, func(k0, k1 int) {
+	parallel.For(oz, 0, func(k0, k1 int) {
 		for k := k0; k < k1; k++ {
 			s0 := low[at[tab[2].lo[k]]:][:oy*ox]
 			s1 := low[at[tab[2].hi[k]]:][:oy*ox]

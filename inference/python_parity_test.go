@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/liverseg/liverseg/internal/shareddata"
+	"github.com/liverseg/liverseg/internal/testsupport/shareddata"
 	"github.com/liverseg/liverseg/metrics"
 	"github.com/liverseg/liverseg/nifti"
 )

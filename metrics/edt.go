@@ -3,11 +3,11 @@ package metrics
 import (
 	"bytes"
 	"math"
-	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
 
+	"github.com/liverseg/liverseg/internal/parallel"
 	"github.com/liverseg/liverseg/volume"
 )
 
@@ -118,7 +118,7 @@ func directedDistances(g volume.Geometry, a, b []uint8, bx box) (dab, dba []floa
 		return nil, nil
 	}
 	n := bx.size()
-	w := max(1, runtime.GOMAXPROCS(0)/2)
+	w := max(1, parallel.Workers()/2)
 	both(func() { dab = distancesAt(n, g.Spacing, sb, sa, w) },
 		func() { dba = distancesAt(n, g.Spacing, sa, sb, w) })
 	return dab, dba
@@ -199,7 +199,7 @@ func distancesAt(n [3]int, sp [3]float64, sites, queries []int32, workers int) [
 	}
 	passY(f, n, sp[1], rows, workers)
 	hz := sp[2]
-	parallelN(workers, len(queries), func(lo, hi int) {
+	parallel.ForN(workers, len(queries), func(lo, hi int) {
 		// Queries are in increasing offset order, so the planes read
 		// around consecutive queries advance together through memory.
 		for q := lo; q < hi; q++ {
@@ -245,7 +245,7 @@ func searchYZ(f []float32, n [3]int, sp [3]float64, queries []int32, d []float64
 	nxy := n[0] * n[1]
 	hy, hz := sp[1], sp[2]
 	var used atomic.Int64
-	parallelN(workers, count, func(lo, hi int) {
+	parallel.ForN(workers, count, func(lo, hi int) {
 		var reads int64
 		for t := lo; t < hi; t++ {
 			if t%64 == 0 {
@@ -304,7 +304,7 @@ func searchYZ(f []float32, n [3]int, sp [3]float64, queries []int32, d []float64
 // along x to the nearest site in that row. rows[k*n[1]+j] tells whether
 // row j of plane k holds a site; rows without one stay +Inf.
 func passX(f []float32, n [3]int, hx float64, rows []bool, workers int) {
-	parallelN(workers, n[1]*n[2], func(lo, hi int) {
+	parallel.ForN(workers, n[1]*n[2], func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			if rows[r] {
 				edtRowBinary(f[r*n[0]:(r+1)*n[0]], hx)
@@ -318,7 +318,7 @@ func passX(f []float32, n [3]int, hx float64, rows []bool, workers int) {
 // a scratch buffer so that its y lines are contiguous.
 func passY(f []float32, n [3]int, hy float64, rows []bool, workers int) {
 	nxy := n[0] * n[1]
-	parallelN(workers, n[2], func(lo, hi int) {
+	parallel.ForN(workers, n[2], func(lo, hi int) {
 		w := newFH(n[1], hy)
 		buf := make([]float32, nxy)
 		for k := lo; k < hi; k++ {
@@ -360,11 +360,11 @@ func SquaredEDT(f []float32, n [3]int, sp [3]float64) {
 			rows[o/n[0]] = true
 		}
 	}
-	workers := runtime.GOMAXPROCS(0)
+	workers := parallel.Workers()
 	passX(f, n, sp[0], rows, workers)
 	passY(f, n, sp[1], rows, workers)
 	// Axis z on every line, through a transposed x-z plane per j.
-	parallelN(workers, n[1], func(lo, hi int) {
+	parallel.ForN(workers, n[1], func(lo, hi int) {
 		w := newFH(n[2], sp[2])
 		buf := make([]float32, n[0]*n[2])
 		for j := lo; j < hi; j++ {
@@ -487,24 +487,4 @@ func (w *fh) line(f []float32) {
 	for q := range f {
 		f[q], k = w.eval(q, k)
 	}
-}
-
-// parallelN runs f(lo, hi) over [0, n) in chunks on up to workers
-// goroutines.
-func parallelN(workers, n int, f func(lo, hi int)) {
-	workers = min(workers, n)
-	if workers <= 1 {
-		f(0, n)
-		return
-	}
-	var wg sync.WaitGroup
-	chunk := (n + workers - 1) / workers
-	for lo := 0; lo < n; lo += chunk {
-		wg.Add(1)
-		go func(lo, hi int) {
-			defer wg.Done()
-			f(lo, hi)
-		}(lo, min(lo+chunk, n))
-	}
-	wg.Wait()
 }

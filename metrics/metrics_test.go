@@ -6,7 +6,7 @@ import (
 	"math/rand"
 	"testing"
 
-	"github.com/liverseg/liverseg/internal/masktest"
+	"github.com/liverseg/liverseg/internal/testsupport/masktest"
 	"github.com/liverseg/liverseg/volume"
 )
 

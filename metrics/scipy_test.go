@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/liverseg/liverseg/internal/shareddata"
+	"github.com/liverseg/liverseg/internal/testsupport/shareddata"
 	"github.com/liverseg/liverseg/nifti"
 	"github.com/liverseg/liverseg/volume"
 )

@@ -5,7 +5,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/liverseg/liverseg/internal/shareddata"
+	"github.com/liverseg/liverseg/internal/testsupport/shareddata"
 )
 
 // BenchmarkReadChaosCT reads the 512×512×78 int16 CHAOS CT (.nii.gz): gzip

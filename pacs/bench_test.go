@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/liverseg/liverseg/internal/orthanctest"
-	"github.com/liverseg/liverseg/internal/shareddata"
+	"github.com/liverseg/liverseg/internal/testsupport/orthanctest"
+	"github.com/liverseg/liverseg/internal/testsupport/shareddata"
 )
 
 // benchArchive is an Orthanc holding chaos_ct01 (78 slices, real DICOM)

@@ -17,8 +17,9 @@ import (
 	"time"
 
 	"github.com/liverseg/liverseg/dicomio"
-	"github.com/liverseg/liverseg/internal/orthanctest"
-	"github.com/liverseg/liverseg/internal/shareddata"
+	"github.com/liverseg/liverseg/dicomio/dicomseg"
+	"github.com/liverseg/liverseg/internal/testsupport/orthanctest"
+	"github.com/liverseg/liverseg/internal/testsupport/shareddata"
 	"github.com/liverseg/liverseg/volume"
 )
 
@@ -548,7 +549,7 @@ func segFor(t *testing.T, v *volume.Volume) string {
 		}
 	}
 	p := filepath.Join(t.TempDir(), "liver_seg.dcm")
-	if err := dicomio.WriteSEG(p, v, m, dicomio.SEGOptions{}); err != nil {
+	if err := dicomseg.WriteSEG(p, v, m, dicomseg.SEGOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	return p

@@ -1,6 +1,10 @@
 package phantom
 
-import "math"
+import (
+	"math"
+
+	"github.com/liverseg/liverseg/internal/parallel"
+)
 
 // Tissue labels every voxel of the phantom before blur and noise. The
 // liver's ground truth is Liver plus LiverVessel (intrahepatic vessels
@@ -611,7 +615,7 @@ func (a *anatomy) calibrateLiver() {
 		zs = append(zs, z)
 	}
 	planes := make([][]pt, len(zs))
-	parallel(len(zs), func(k int) {
+	parallel.Each(len(zs), func(k int) {
 		z := zs[k]
 		A, B, yc := a.bodyAt(z)
 		for y := bb.lo[1]; y <= bb.hi[1]; y += h {
@@ -630,7 +634,7 @@ func (a *anatomy) calibrateLiver() {
 	})
 	volume := func() float64 {
 		counts := make([]int, len(planes))
-		parallel(len(planes), func(k int) {
+		parallel.Each(len(planes), func(k int) {
 			for _, t := range planes[k] {
 				if a.livBB.has(t.q) && a.liverShape(t.q) < 0 {
 					counts[k]++

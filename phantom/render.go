@@ -2,9 +2,8 @@ package phantom
 
 import (
 	"math"
-	"runtime"
-	"sync"
-	"sync/atomic"
+
+	"github.com/liverseg/liverseg/internal/parallel"
 )
 
 // fieldSize (mm) is the spacing of the per-slice grid on which the
@@ -625,34 +624,20 @@ func (a *anatomy) liverAt(c *sliceCtx, p, q vec3, l layout, wall float64, i, j i
 // grid, slices in parallel. Each slice is a pure function of the seed and
 // its index, so the result does not depend on scheduling.
 func (a *anatomy) render(nx, ny, nz int, origin, spacing vec3, hu []float32, tis []uint8) {
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	workers := runtime.GOMAXPROCS(0)
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				k := int(next.Add(1) - 1)
-				if k >= nz {
-					return
-				}
-				z := origin[2] + float64(k)*spacing[2]
-				c := a.newSliceCtx(z, nx, ny, origin[0], origin[1], spacing[0], spacing[1])
-				base := k * nx * ny
-				for j := 0; j < ny; j++ {
-					y := origin[1] + float64(j)*spacing[1]
-					for i := 0; i < nx; i++ {
-						x := origin[0] + float64(i)*spacing[0]
-						h, t := a.sample(c, vec3{x, y, z}, i, j)
-						hu[base+j*nx+i] = float32(h)
-						tis[base+j*nx+i] = uint8(t)
-					}
-				}
+	parallel.Each(nz, func(k int) {
+		z := origin[2] + float64(k)*spacing[2]
+		c := a.newSliceCtx(z, nx, ny, origin[0], origin[1], spacing[0], spacing[1])
+		base := k * nx * ny
+		for j := 0; j < ny; j++ {
+			y := origin[1] + float64(j)*spacing[1]
+			for i := 0; i < nx; i++ {
+				x := origin[0] + float64(i)*spacing[0]
+				h, t := a.sample(c, vec3{x, y, z}, i, j)
+				hu[base+j*nx+i] = float32(h)
+				tis[base+j*nx+i] = uint8(t)
 			}
-		}()
-	}
-	wg.Wait()
+		}
+	})
 }
 
 // gaussKernel returns normalised Gaussian weights of standard deviation
@@ -713,7 +698,7 @@ func finish(hu []float32, out []int16, nx, ny, nz int, sxy, sz, noiseSD float64,
 	ns2 := splitmix64(seed ^ 0x7768697465)
 	plane := nx * ny
 	tmp := make([]float32, len(hu))
-	parallel(nz, func(k int) {
+	parallel.Each(nz, func(k int) {
 		s := hu[k*plane : (k+1)*plane]
 		if pre > 0 {
 			for n := range s {
@@ -751,7 +736,7 @@ func finish(hu []float32, out []int16, nx, ny, nz int, sxy, sz, noiseSD float64,
 	})
 	// Along z, into the int16 output.
 	rz := len(kz) / 2
-	parallel(nz, func(k int) {
+	parallel.Each(nz, func(k int) {
 		o := out[k*plane : (k+1)*plane]
 		for n := 0; n < plane; n++ {
 			var acc float32
@@ -767,24 +752,4 @@ func finish(hu []float32, out []int16, nx, ny, nz int, sxy, sz, noiseSD float64,
 			o[n] = int16(clamp(v, -1024, 3071))
 		}
 	})
-}
-
-// parallel runs f(0..n-1) on all cores; each index is independent.
-func parallel(n int, f func(int)) {
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				k := int(next.Add(1) - 1)
-				if k >= n {
-					return
-				}
-				f(k)
-			}
-		}()
-	}
-	wg.Wait()
 }

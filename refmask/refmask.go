@@ -18,6 +18,7 @@ import (
 	"strings"
 
 	"github.com/liverseg/liverseg/dicomio"
+	"github.com/liverseg/liverseg/dicomio/dicomseg"
 	"github.com/liverseg/liverseg/nifti"
 	"github.com/liverseg/liverseg/volume"
 )
@@ -75,7 +76,7 @@ func read(ctx context.Context, path string, ct *volume.Volume, grid volume.Geome
 	if err != nil {
 		return nil, err
 	}
-	if !st.IsDir() && dicomio.IsSEG(path) {
+	if !st.IsDir() && dicomseg.IsSEG(path) {
 		return readSEG(path, ct, grid)
 	}
 	if !st.IsDir() && nifti.IsNIfTI(path) {
@@ -194,7 +195,7 @@ func place(m *volume.Mask, grid volume.Geometry, notes []string) (*Reference, er
 // frame is accepted with a note (a second reconstruction of the same
 // acquisition).
 func readSEG(path string, ct *volume.Volume, grid volume.Geometry) (*Reference, error) {
-	seg, err := dicomio.ReadSEG(path)
+	seg, err := dicomseg.ReadSEG(path)
 	if err != nil {
 		return nil, err
 	}
@@ -202,7 +203,7 @@ func readSEG(path string, ct *volume.Volume, grid volume.Geometry) (*Reference, 
 }
 
 // fromSEG puts a decoded SEG on grid, choosing the segment.
-func fromSEG(seg *dicomio.SEG, ct *volume.Volume, grid volume.Geometry) (*Reference, error) {
+func fromSEG(seg *dicomseg.SEG, ct *volume.Volume, grid volume.Geometry) (*Reference, error) {
 	in := ct.Info
 	switch {
 	case seg.FrameOfReference == "":

@@ -9,8 +9,9 @@ import (
 	"testing"
 
 	"github.com/liverseg/liverseg/dicomio"
-	"github.com/liverseg/liverseg/internal/nrrdtest"
-	"github.com/liverseg/liverseg/internal/shareddata"
+	"github.com/liverseg/liverseg/dicomio/dicomseg"
+	"github.com/liverseg/liverseg/internal/testsupport/nrrdtest"
+	"github.com/liverseg/liverseg/internal/testsupport/shareddata"
 	"github.com/liverseg/liverseg/metrics"
 	"github.com/liverseg/liverseg/nifti"
 	"github.com/liverseg/liverseg/volume"
@@ -167,7 +168,7 @@ func TestReadRefuses(t *testing.T) {
 	other := *ct
 	other.Info.FrameOfReference = dicomio.HashUID("refmask test", "other frame")
 	otherSEG := filepath.Join(dir, "other.dcm")
-	if err := dicomio.WriteSEG(otherSEG, &other, truth, dicomio.SEGOptions{UIDSeed: "refmask test"}); err != nil {
+	if err := dicomseg.WriteSEG(otherSEG, &other, truth, dicomseg.SEGOptions{UIDSeed: "refmask test"}); err != nil {
 		t.Fatal(err)
 	}
 	otherSeries := filepath.Join(dir, "other-series")
@@ -232,17 +233,17 @@ func TestSEGSegmentChoice(t *testing.T) {
 	two.Voxels[0] = 1 // segment 1: one voxel, outside the liver
 	tests := []struct {
 		name    string
-		segs    []dicomio.Segment
+		segs    []dicomseg.Segment
 		segment int
 		count   int
 		note    string
 	}{
-		{"liver is segment 2", []dicomio.Segment{{Number: 1, Label: "Tumor"}, {Number: 2, Label: "Liver"}}, 2, truth.Count(), "showing segment 2 (liver)"},
-		{"none labelled liver", []dicomio.Segment{{Number: 1, Label: "A"}, {Number: 2, Label: "B"}}, 0, truth.Count() + 1, "none is labelled liver"},
+		{"liver is segment 2", []dicomseg.Segment{{Number: 1, Label: "Tumor"}, {Number: 2, Label: "Liver"}}, 2, truth.Count(), "showing segment 2 (liver)"},
+		{"none labelled liver", []dicomseg.Segment{{Number: 1, Label: "A"}, {Number: 2, Label: "B"}}, 0, truth.Count() + 1, "none is labelled liver"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			src := &dicomio.SEG{Mask: two, Segments: tc.segs, FrameOfReference: ct.Info.FrameOfReference}
+			src := &dicomseg.SEG{Mask: two, Segments: tc.segs, FrameOfReference: ct.Info.FrameOfReference}
 			r, err := fromSEG(src, ct, ct.Geometry)
 			if err != nil {
 				t.Fatal(err)

@@ -6,8 +6,8 @@ import (
 	"math"
 	"testing"
 
-	"github.com/liverseg/liverseg/internal/cputime"
-	"github.com/liverseg/liverseg/internal/shareddata"
+	"github.com/liverseg/liverseg/internal/testsupport/cputime"
+	"github.com/liverseg/liverseg/internal/testsupport/shareddata"
 	"github.com/liverseg/liverseg/nifti"
 	"github.com/liverseg/liverseg/surface"
 	"github.com/liverseg/liverseg/volume"

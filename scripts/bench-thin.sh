@@ -5,7 +5,7 @@
 # a window) and `liverseg segment --model student`, on chaos_ct01 (or the
 # phantom where ../shared/data is absent) interpolated along z to 78, 310
 # and 1000 slices. The series are written into a temporary folder by
-# internal/thinct and removed at the end; nothing goes into the
+# internal/testsupport/thinct and removed at the end; nothing goes into the
 # repository. Wall times by hyperfine (mean ± σ of RUNS runs after one
 # warm-up, every command as a whole process); peak resident memory by
 # /usr/bin/time, one run each.
@@ -23,7 +23,7 @@ export LIVERSEG_ORT_LIB=${LIVERSEG_ORT_LIB:-$PWD/third_party/ort/libonnxruntime.
 work=$(mktemp -d "${TMPDIR:-/tmp}/liverseg-bench-thin.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 go build -o "$work/liverseg" .
-go build -o "$work/thinct" ./internal/thinct/cmd/thinct
+go build -o "$work/thinct" ./internal/testsupport/thinct/cmd/thinct
 # shellcheck disable=SC2086
 "$work/thinct" "$work" $sizes
 ls="$work/liverseg"

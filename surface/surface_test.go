@@ -10,9 +10,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/liverseg/liverseg/internal/cputime"
-	"github.com/liverseg/liverseg/internal/masktest"
-	"github.com/liverseg/liverseg/internal/shareddata"
+	"github.com/liverseg/liverseg/internal/testsupport/cputime"
+	"github.com/liverseg/liverseg/internal/testsupport/masktest"
+	"github.com/liverseg/liverseg/internal/testsupport/shareddata"
 	"github.com/liverseg/liverseg/nifti"
 	"github.com/liverseg/liverseg/volume"
 )

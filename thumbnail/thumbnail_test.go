@@ -8,8 +8,8 @@ import (
 	"testing"
 
 	"github.com/liverseg/liverseg/dicomio"
-	"github.com/liverseg/liverseg/internal/shareddata"
-	"github.com/liverseg/liverseg/internal/testct"
+	"github.com/liverseg/liverseg/internal/testsupport/shareddata"
+	"github.com/liverseg/liverseg/internal/testsupport/testct"
 	"github.com/liverseg/liverseg/viewer"
 )
 

@@ -10,7 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 
-	"github.com/liverseg/liverseg/internal/thinct"
+	"github.com/liverseg/liverseg/internal/testsupport/thinct"
 )
 
 func main() {

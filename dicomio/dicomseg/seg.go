@@ -1,4 +1,7 @@
-package dicomio
+// Package dicomseg writes and reads DICOM Segmentation objects (PS3.3
+// A.51): a liver mask handed to or taken from a PACS, 3D Slicer, OHIF or
+// dcmqi, placed on the CT it was made from.
+package dicomseg
 
 // This file writes and reads DICOM Segmentation objects (PS3.3 A.51), the
 // standard way to hand a liver mask to a PACS, 3D Slicer or OHIF. The writer
@@ -24,6 +27,8 @@ import (
 	"github.com/suyashkumar/dicom"
 	"github.com/suyashkumar/dicom/pkg/tag"
 
+	"github.com/liverseg/liverseg/dicomio"
+	"github.com/liverseg/liverseg/dicomio/internal/dsbuild"
 	"github.com/liverseg/liverseg/internal/atomicfile"
 	"github.com/liverseg/liverseg/volume"
 )
@@ -126,86 +131,6 @@ func WriteSEG(path string, ct *volume.Volume, m *volume.Mask, opts SEGOptions) e
 	return nil
 }
 
-// elems collects elements, remembering the first error, and returns them
-// sorted by tag (dicom.Write keeps the order it is given, and the standard
-// requires ascending tags in every dataset and sequence item).
-type elems struct {
-	els []*dicom.Element
-	err error
-}
-
-func (e *elems) add(t tag.Tag, data any) {
-	el, err := dicom.NewElement(t, data)
-	if err != nil {
-		if e.err == nil {
-			e.err = fmt.Errorf("element %v: %w", t, err)
-		}
-		return
-	}
-	e.els = append(e.els, el)
-}
-
-func (e *elems) str(t tag.Tag, s ...string) { e.add(t, s) }
-
-// textCharset is the SpecificCharacterSet the given texts need: "" while
-// they are ASCII, else UTF-8 (ISO_IR 192), which covers all.
-func textCharset(texts ...string) string {
-	for _, s := range texts {
-		if strings.IndexFunc(s, func(c rune) bool { return c > 0x7e }) >= 0 {
-			return "ISO_IR 192"
-		}
-	}
-	return ""
-}
-
-// header starts a single-instance object LiverSeg writes (SEG, Secondary
-// Capture): the file meta information in explicit VR little endian, then
-// the character set when charset is not "".
-func (e *elems) header(sopClass, sopUID, charset string) {
-	e.add(tag.FileMetaInformationVersion, []byte{0, 1})
-	e.str(tag.MediaStorageSOPClassUID, sopClass)
-	e.str(tag.MediaStorageSOPInstanceUID, sopUID)
-	e.str(tag.TransferSyntaxUID, ExplicitVRLittleEndian)
-	e.str(tag.ImplementationClassUID, implementationClassUID)
-	e.str(tag.ImplementationVersionName, implementationVersion)
-	if charset != "" {
-		e.str(tag.SpecificCharacterSet, charset)
-	}
-}
-
-// seq adds a sequence whose items are built by the given functions.
-func (e *elems) seq(t tag.Tag, items ...func(*elems)) {
-	var out [][]*dicom.Element
-	for _, fill := range items {
-		var it elems
-		fill(&it)
-		if it.err != nil && e.err == nil {
-			e.err = it.err
-		}
-		out = append(out, it.sorted())
-	}
-	e.add(t, out)
-}
-
-func (e *elems) sorted() []*dicom.Element {
-	sort.SliceStable(e.els, func(a, b int) bool {
-		ta, tb := e.els[a].Tag, e.els[b].Tag
-		if ta.Group != tb.Group {
-			return ta.Group < tb.Group
-		}
-		return ta.Element < tb.Element
-	})
-	return e.els
-}
-
-func code(value, scheme, meaning string) func(*elems) {
-	return func(e *elems) {
-		e.str(tag.CodeValue, value)
-		e.str(tag.CodingSchemeDesignator, scheme)
-		e.str(tag.CodeMeaning, meaning)
-	}
-}
-
 func segDataset(ct *volume.Volume, m *volume.Mask, o SEGOptions) (dicom.Dataset, error) {
 	if ct == nil || m == nil {
 		return dicom.Dataset{}, errors.New("no CT volume or no mask")
@@ -286,13 +211,13 @@ func segDataset(ct *volume.Volume, m *volume.Mask, o SEGOptions) (dicom.Dataset,
 			instances = append(instances, u)
 		}
 	}
-	srcClass := firstNonEmpty(info.SOPClassUID, CTImageStorage)
+	srcClass := dsbuild.FirstNonEmpty(info.SOPClassUID, dicomio.CTImageStorage)
 
 	newUID := func(kind string) string {
 		if o.UIDSeed != "" {
-			return HashUID(o.UIDSeed, "seg", kind)
+			return dicomio.HashUID(o.UIDSeed, "seg", kind)
 		}
-		return RandomUID()
+		return dicomio.RandomUID()
 	}
 	seriesUID, sopUID := newUID("series"), newUID("sop-instance")
 	dimOrgUID := newUID("dimension-organization")
@@ -304,10 +229,10 @@ func segDataset(ct *volume.Volume, m *volume.Mask, o SEGOptions) (dicom.Dataset,
 	if o.ContentTime == "" {
 		o.ContentTime = now.Format("150405")
 	}
-	if !isDate(o.ContentDate) {
+	if !dsbuild.IsDate(o.ContentDate) {
 		return dicom.Dataset{}, fmt.Errorf("content date %q is not YYYYMMDD", o.ContentDate)
 	}
-	algo := firstNonEmpty(o.AlgorithmName, "LiverSeg")
+	algo := dsbuild.FirstNonEmpty(o.AlgorithmName, "LiverSeg")
 	algoType := "AUTOMATIC"
 	if o.SemiAutomatic {
 		algoType = "SEMIAUTOMATIC"
@@ -315,7 +240,7 @@ func segDataset(ct *volume.Volume, m *volume.Mask, o SEGOptions) (dicom.Dataset,
 	if o.Manual {
 		algoType = "MANUAL"
 	}
-	label := strings.ToUpper(firstNonEmpty(o.ContentLabel, "LIVER"))
+	label := strings.ToUpper(dsbuild.FirstNonEmpty(o.ContentLabel, "LIVER"))
 	if len(label) > 16 || strings.ContainsAny(label, " \\") {
 		return dicom.Dataset{}, fmt.Errorf("content label %q must be at most 16 characters without spaces", label)
 	}
@@ -323,101 +248,101 @@ func segDataset(ct *volume.Volume, m *volume.Mask, o SEGOptions) (dicom.Dataset,
 	if seriesNumber == 0 {
 		seriesNumber = 901
 	}
-	var e elems
-	e.header(SegmentationStorage, sopUID, textCharset(info.PatientName, info.PatientID, info.StudyDescription, algo, o.ContentCreatorName, o.ContentDescription, o.SeriesDescription))
-	e.str(tag.ImageType, "DERIVED", "PRIMARY")
-	e.str(tag.SOPClassUID, SegmentationStorage)
-	e.str(tag.SOPInstanceUID, sopUID)
-	e.str(tag.StudyDate, info.StudyDate)
-	e.str(tag.SeriesDate, o.ContentDate)
-	e.str(tag.ContentDate, o.ContentDate)
-	e.str(tag.StudyTime, "")
-	e.str(tag.SeriesTime, o.ContentTime)
-	e.str(tag.ContentTime, o.ContentTime)
-	e.str(tag.AccessionNumber, "")
-	e.str(tag.Modality, "SEG")
-	e.str(tag.Manufacturer, "LiverSeg")
-	e.str(tag.ReferringPhysicianName, "")
-	e.str(tag.StudyDescription, info.StudyDescription)
+	var e dsbuild.Elems
+	e.Header(SegmentationStorage, sopUID, dsbuild.TextCharset(info.PatientName, info.PatientID, info.StudyDescription, algo, o.ContentCreatorName, o.ContentDescription, o.SeriesDescription))
+	e.Str(tag.ImageType, "DERIVED", "PRIMARY")
+	e.Str(tag.SOPClassUID, SegmentationStorage)
+	e.Str(tag.SOPInstanceUID, sopUID)
+	e.Str(tag.StudyDate, info.StudyDate)
+	e.Str(tag.SeriesDate, o.ContentDate)
+	e.Str(tag.ContentDate, o.ContentDate)
+	e.Str(tag.StudyTime, "")
+	e.Str(tag.SeriesTime, o.ContentTime)
+	e.Str(tag.ContentTime, o.ContentTime)
+	e.Str(tag.AccessionNumber, "")
+	e.Str(tag.Modality, "SEG")
+	e.Str(tag.Manufacturer, "LiverSeg")
+	e.Str(tag.ReferringPhysicianName, "")
+	e.Str(tag.StudyDescription, info.StudyDescription)
 	// LO holds at most 64 characters: a long model name must not make the
 	// object invalid.
-	e.str(tag.SeriesDescription, clipLO(firstNonEmpty(o.SeriesDescription, "Liver segmentation ("+algo+")")))
-	e.str(tag.ManufacturerModelName, "LiverSeg")
-	refInstances := make([]func(*elems), 0, len(instances))
+	e.Str(tag.SeriesDescription, dsbuild.ClipLO(dsbuild.FirstNonEmpty(o.SeriesDescription, "Liver segmentation ("+algo+")")))
+	e.Str(tag.ManufacturerModelName, "LiverSeg")
+	refInstances := make([]func(*dsbuild.Elems), 0, len(instances))
 	for _, u := range instances {
-		refInstances = append(refInstances, func(it *elems) {
-			it.str(tag.ReferencedSOPClassUID, srcClass)
-			it.str(tag.ReferencedSOPInstanceUID, u)
+		refInstances = append(refInstances, func(it *dsbuild.Elems) {
+			it.Str(tag.ReferencedSOPClassUID, srcClass)
+			it.Str(tag.ReferencedSOPInstanceUID, u)
 		})
 	}
 	// The Common Instance Reference module needs at least one referenced
 	// instance per series, so a CT with no known source images (resampled)
 	// references no series at all rather than write an invalid sequence.
 	if info.SeriesInstanceUID != "" && len(instances) > 0 {
-		e.seq(tag.ReferencedSeriesSequence, func(it *elems) {
-			it.str(tag.SeriesInstanceUID, info.SeriesInstanceUID)
-			it.seq(tag.ReferencedInstanceSequence, refInstances...)
+		e.Seq(tag.ReferencedSeriesSequence, func(it *dsbuild.Elems) {
+			it.Str(tag.SeriesInstanceUID, info.SeriesInstanceUID)
+			it.Seq(tag.ReferencedInstanceSequence, refInstances...)
 		})
 	}
-	e.str(tag.PatientName, info.PatientName)
-	e.str(tag.PatientID, info.PatientID)
-	e.str(tag.PatientBirthDate, "")
-	e.str(tag.PatientSex, "")
-	e.str(tag.DeviceSerialNumber, "0")
-	e.str(tag.SoftwareVersions, firstNonEmpty(o.SoftwareVersions, "unknown"))
-	e.str(tag.StudyInstanceUID, info.StudyInstanceUID)
-	e.str(tag.SeriesInstanceUID, seriesUID)
-	e.str(tag.StudyID, "")
-	e.str(tag.SeriesNumber, strconv.Itoa(seriesNumber))
-	e.str(tag.InstanceNumber, "1")
-	e.str(tag.FrameOfReferenceUID, info.FrameOfReference)
-	e.str(tag.PositionReferenceIndicator, "")
-	e.seq(tag.DimensionOrganizationSequence, func(it *elems) {
-		it.str(tag.DimensionOrganizationUID, dimOrgUID)
+	e.Str(tag.PatientName, info.PatientName)
+	e.Str(tag.PatientID, info.PatientID)
+	e.Str(tag.PatientBirthDate, "")
+	e.Str(tag.PatientSex, "")
+	e.Str(tag.DeviceSerialNumber, "0")
+	e.Str(tag.SoftwareVersions, dsbuild.FirstNonEmpty(o.SoftwareVersions, "unknown"))
+	e.Str(tag.StudyInstanceUID, info.StudyInstanceUID)
+	e.Str(tag.SeriesInstanceUID, seriesUID)
+	e.Str(tag.StudyID, "")
+	e.Str(tag.SeriesNumber, strconv.Itoa(seriesNumber))
+	e.Str(tag.InstanceNumber, "1")
+	e.Str(tag.FrameOfReferenceUID, info.FrameOfReference)
+	e.Str(tag.PositionReferenceIndicator, "")
+	e.Seq(tag.DimensionOrganizationSequence, func(it *dsbuild.Elems) {
+		it.Str(tag.DimensionOrganizationUID, dimOrgUID)
 	})
-	e.seq(tag.DimensionIndexSequence,
-		func(it *elems) {
-			it.str(tag.DimensionOrganizationUID, dimOrgUID)
-			it.add(tag.DimensionIndexPointer, []int{0x0062, 0x000b})
-			it.add(tag.FunctionalGroupPointer, []int{0x0062, 0x000a})
-			it.str(tag.DimensionDescriptionLabel, "ReferencedSegmentNumber")
+	e.Seq(tag.DimensionIndexSequence,
+		func(it *dsbuild.Elems) {
+			it.Str(tag.DimensionOrganizationUID, dimOrgUID)
+			it.Add(tag.DimensionIndexPointer, []int{0x0062, 0x000b})
+			it.Add(tag.FunctionalGroupPointer, []int{0x0062, 0x000a})
+			it.Str(tag.DimensionDescriptionLabel, "ReferencedSegmentNumber")
 		},
-		func(it *elems) {
-			it.str(tag.DimensionOrganizationUID, dimOrgUID)
-			it.add(tag.DimensionIndexPointer, []int{0x0020, 0x0032})
-			it.add(tag.FunctionalGroupPointer, []int{0x0020, 0x9113})
-			it.str(tag.DimensionDescriptionLabel, "ImagePositionPatient")
+		func(it *dsbuild.Elems) {
+			it.Str(tag.DimensionOrganizationUID, dimOrgUID)
+			it.Add(tag.DimensionIndexPointer, []int{0x0020, 0x0032})
+			it.Add(tag.FunctionalGroupPointer, []int{0x0020, 0x9113})
+			it.Str(tag.DimensionDescriptionLabel, "ImagePositionPatient")
 		})
-	e.add(tag.SamplesPerPixel, []int{1})
-	e.str(tag.PhotometricInterpretation, "MONOCHROME2")
-	e.str(tag.NumberOfFrames, strconv.Itoa(len(frames)))
-	e.add(tag.Rows, []int{ny})
-	e.add(tag.Columns, []int{nx})
-	e.add(tag.BitsAllocated, []int{1})
-	e.add(tag.BitsStored, []int{1})
-	e.add(tag.HighBit, []int{0})
-	e.add(tag.PixelRepresentation, []int{0})
-	e.str(tag.LossyImageCompression, "00")
-	e.str(tag.SegmentationType, "BINARY")
-	e.seq(tag.SegmentSequence, func(it *elems) {
-		it.seq(tag.SegmentedPropertyCategoryCodeSequence, code("123037004", "SCT", "Anatomical Structure"))
-		it.add(tag.SegmentNumber, []int{1})
+	e.Add(tag.SamplesPerPixel, []int{1})
+	e.Str(tag.PhotometricInterpretation, "MONOCHROME2")
+	e.Str(tag.NumberOfFrames, strconv.Itoa(len(frames)))
+	e.Add(tag.Rows, []int{ny})
+	e.Add(tag.Columns, []int{nx})
+	e.Add(tag.BitsAllocated, []int{1})
+	e.Add(tag.BitsStored, []int{1})
+	e.Add(tag.HighBit, []int{0})
+	e.Add(tag.PixelRepresentation, []int{0})
+	e.Str(tag.LossyImageCompression, "00")
+	e.Str(tag.SegmentationType, "BINARY")
+	e.Seq(tag.SegmentSequence, func(it *dsbuild.Elems) {
+		it.Seq(tag.SegmentedPropertyCategoryCodeSequence, dsbuild.Code("123037004", "SCT", "Anatomical Structure"))
+		it.Add(tag.SegmentNumber, []int{1})
 		label := o.SegmentLabel
 		if label == "" {
 			label = "Liver"
 		}
-		it.str(tag.SegmentLabel, clipLO(label))
-		it.str(tag.SegmentAlgorithmType, algoType)
+		it.Str(tag.SegmentLabel, dsbuild.ClipLO(label))
+		it.Str(tag.SegmentAlgorithmType, algoType)
 		if !o.Manual {
 			// Type 1C: required unless the segment was drawn by hand.
-			it.str(tag.SegmentAlgorithmName, clipLO(algo))
+			it.Str(tag.SegmentAlgorithmName, dsbuild.ClipLO(algo))
 		}
-		it.add(tag.RecommendedDisplayCIELabValue, liverCIELab)
-		it.seq(tag.SegmentedPropertyTypeCodeSequence, code("10200004", "SCT", "Liver"))
-		it.seq(tag.AnatomicRegionSequence, code("10200004", "SCT", "Liver"))
+		it.Add(tag.RecommendedDisplayCIELabValue, liverCIELab)
+		it.Seq(tag.SegmentedPropertyTypeCodeSequence, dsbuild.Code("10200004", "SCT", "Liver"))
+		it.Seq(tag.AnatomicRegionSequence, dsbuild.Code("10200004", "SCT", "Liver"))
 	})
-	e.str(tag.ContentLabel, label)
-	e.str(tag.ContentDescription, firstNonEmpty(o.ContentDescription, "Liver segmentation"))
+	e.Str(tag.ContentLabel, label)
+	e.Str(tag.ContentDescription, dsbuild.FirstNonEmpty(o.ContentDescription, "Liver segmentation"))
 	if note := ct.Info.AssumedNote(); note != "" {
 		// A reader computing the segment's volume from this file gets
 		// the CT's assumed spacing: say so in the file (General Image
@@ -435,51 +360,51 @@ func segDataset(ct *volume.Volume, m *volume.Mask, o SEGOptions) (dicom.Dataset,
 		if len(note) > 10240 {
 			note = note[:10240]
 		}
-		e.str(tag.ImageComments, note)
+		e.Str(tag.ImageComments, note)
 	}
-	e.str(tag.ContentCreatorName, o.ContentCreatorName)
+	e.Str(tag.ContentCreatorName, o.ContentCreatorName)
 
-	e.seq(tag.SharedFunctionalGroupsSequence, func(it *elems) {
-		it.seq(tag.PlaneOrientationSequence, func(p *elems) {
-			p.str(tag.ImageOrientationPatient, formatDS(rowCos[0]), formatDS(rowCos[1]), formatDS(rowCos[2]),
-				formatDS(colCos[0]), formatDS(colCos[1]), formatDS(colCos[2]))
+	e.Seq(tag.SharedFunctionalGroupsSequence, func(it *dsbuild.Elems) {
+		it.Seq(tag.PlaneOrientationSequence, func(p *dsbuild.Elems) {
+			p.Str(tag.ImageOrientationPatient, dsbuild.FormatDS(rowCos[0]), dsbuild.FormatDS(rowCos[1]), dsbuild.FormatDS(rowCos[2]),
+				dsbuild.FormatDS(colCos[0]), dsbuild.FormatDS(colCos[1]), dsbuild.FormatDS(colCos[2]))
 		})
-		it.seq(tag.PixelMeasuresSequence, func(p *elems) {
+		it.Seq(tag.PixelMeasuresSequence, func(p *dsbuild.Elems) {
 			// A segmentation frame is as thick as the slices it labels.
-			p.str(tag.SliceThickness, formatDS(spacingBetween))
-			p.str(tag.SpacingBetweenSlices, formatDS(spacingBetween))
+			p.Str(tag.SliceThickness, dsbuild.FormatDS(spacingBetween))
+			p.Str(tag.SpacingBetweenSlices, dsbuild.FormatDS(spacingBetween))
 			// PixelSpacing is (between rows, between columns) = (j, i).
-			p.str(tag.PixelSpacing, formatDS(ct.Spacing[1]), formatDS(ct.Spacing[0]))
+			p.Str(tag.PixelSpacing, dsbuild.FormatDS(ct.Spacing[1]), dsbuild.FormatDS(ct.Spacing[0]))
 		})
 	})
-	perFrame := make([]func(*elems), 0, len(frames))
+	perFrame := make([]func(*dsbuild.Elems), 0, len(frames))
 	for n, k := range frames {
 		ipp := ct.IndexToPatient([3]float64{0, 0, float64(k)})
-		perFrame = append(perFrame, func(it *elems) {
+		perFrame = append(perFrame, func(it *dsbuild.Elems) {
 			if perFrameRefs {
-				it.seq(tag.DerivationImageSequence, func(d *elems) {
-					d.seq(tag.SourceImageSequence, func(s *elems) {
-						s.str(tag.ReferencedSOPClassUID, srcClass)
-						s.str(tag.ReferencedSOPInstanceUID, sops[k])
-						s.seq(tag.PurposeOfReferenceCodeSequence, code("121322", "DCM", "Source image for image processing operation"))
+				it.Seq(tag.DerivationImageSequence, func(d *dsbuild.Elems) {
+					d.Seq(tag.SourceImageSequence, func(s *dsbuild.Elems) {
+						s.Str(tag.ReferencedSOPClassUID, srcClass)
+						s.Str(tag.ReferencedSOPInstanceUID, sops[k])
+						s.Seq(tag.PurposeOfReferenceCodeSequence, dsbuild.Code("121322", "DCM", "Source image for image processing operation"))
 					})
-					d.seq(tag.DerivationCodeSequence, code("113076", "DCM", "Segmentation"))
+					d.Seq(tag.DerivationCodeSequence, dsbuild.Code("113076", "DCM", "Segmentation"))
 				})
 			}
-			it.seq(tag.FrameContentSequence, func(f *elems) {
+			it.Seq(tag.FrameContentSequence, func(f *dsbuild.Elems) {
 				// Frames are written in slice order, so the position
 				// index is the frame's rank along the stack.
-				f.add(tag.DimensionIndexValues, []int{1, n + 1})
+				f.Add(tag.DimensionIndexValues, []int{1, n + 1})
 			})
-			it.seq(tag.PlanePositionSequence, func(p *elems) {
-				p.str(tag.ImagePositionPatient, formatDS(ipp[0]), formatDS(ipp[1]), formatDS(ipp[2]))
+			it.Seq(tag.PlanePositionSequence, func(p *dsbuild.Elems) {
+				p.Str(tag.ImagePositionPatient, dsbuild.FormatDS(ipp[0]), dsbuild.FormatDS(ipp[1]), dsbuild.FormatDS(ipp[2]))
 			})
-			it.seq(tag.SegmentIdentificationSequence, func(s *elems) {
-				s.add(tag.ReferencedSegmentNumber, []int{1})
+			it.Seq(tag.SegmentIdentificationSequence, func(s *dsbuild.Elems) {
+				s.Add(tag.ReferencedSegmentNumber, []int{1})
 			})
 		})
 	}
-	e.seq(tag.PerFrameFunctionalGroupsSequence, perFrame...)
+	e.Seq(tag.PerFrameFunctionalGroupsSequence, perFrame...)
 
 	// Pixel data: frames back to back, one bit per pixel, the first pixel
 	// in the least significant bit (PS3.5 8.1.1); frames are not padded to
@@ -495,11 +420,11 @@ func segDataset(ct *volume.Volume, m *volume.Mask, o SEGOptions) (dicom.Dataset,
 			bit++
 		}
 	}
-	e.add(tag.PixelData, dicom.PixelDataInfo{IntentionallyUnprocessed: true, UnprocessedValueData: raw})
-	if e.err != nil {
-		return dicom.Dataset{}, e.err
+	e.Add(tag.PixelData, dicom.PixelDataInfo{IntentionallyUnprocessed: true, UnprocessedValueData: raw})
+	if e.Err != nil {
+		return dicom.Dataset{}, e.Err
 	}
-	return dicom.Dataset{Elements: e.sorted()}, nil
+	return dicom.Dataset{Elements: e.Sorted()}, nil
 }
 
 // Segment describes one segment of a SEG.
@@ -531,8 +456,8 @@ type SEG struct {
 // SOP class. It reads only the header, so that a dropped or chosen file
 // can be told apart from an image before it is loaded.
 func IsSEG(path string) bool {
-	fi, err := readHeaderBounded(path, 10*time.Second)
-	return err == nil && fi != nil && fi.SOPClassUID == SegmentationStorage
+	class, err := dicomio.SOPClassUID(path)
+	return err == nil && class == SegmentationStorage
 }
 
 // ReadSEG reads a DICOM Segmentation (native, uncompressed pixel data).
@@ -879,13 +804,4 @@ func (s *SEG) OnGrid(g volume.Geometry) (*volume.Mask, error) {
 		return nil, fmt.Errorf("dicomio: SEG onto grid: %d labelled voxels fall outside the grid (size %v)", outside, g.Size)
 	}
 	return out, nil
-}
-
-// clipLO shortens s to the 64 characters a DICOM LO value may hold.
-func clipLO(s string) string {
-	r := []rune(s)
-	if len(r) <= 64 {
-		return s
-	}
-	return string(r[:64])
 }

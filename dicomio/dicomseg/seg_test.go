@@ -1,4 +1,4 @@
-package dicomio
+package dicomseg
 
 import (
 	"context"
@@ -11,11 +11,15 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/liverseg/liverseg/internal/nrrdtest"
-	"github.com/liverseg/liverseg/internal/shareddata"
+	"github.com/liverseg/liverseg/dicomio"
+	"github.com/liverseg/liverseg/internal/testsupport/nrrdtest"
+	"github.com/liverseg/liverseg/internal/testsupport/shareddata"
 	"github.com/liverseg/liverseg/nifti"
 	"github.com/liverseg/liverseg/volume"
 )
+
+// python runs the pydicom read-backs (as in dicomio's tests).
+const python = "/usr/bin/python3"
 
 // dice of the non-zero voxels of two masks on the same grid.
 func dice(a, b *volume.Mask) float64 {
@@ -40,7 +44,7 @@ func dice(a, b *volume.Mask) float64 {
 
 func TestReadSEGDcmqi(t *testing.T) {
 	dir := shareddata.Path(t, "cases", "dcmqi_ct3slice")
-	ct, _, err := LoadPath(context.Background(), filepath.Join(dir, "dicom"), nil)
+	ct, _, err := dicomio.LoadPath(context.Background(), filepath.Join(dir, "dicom"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -230,7 +234,7 @@ func TestWriteSEGChaos(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: skipping the real-data SEG round trip")
 	}
-	ct, _, err := LoadPath(context.Background(), shareddata.Path(t, "cases", "chaos_ct01", "dicom"), nil)
+	ct, _, err := dicomio.LoadPath(context.Background(), shareddata.Path(t, "cases", "chaos_ct01", "dicom"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -280,14 +284,14 @@ func syntheticCT(withSOPs bool) (*volume.Volume, *volume.Mask) {
 	ct.Info = volume.Info{
 		PatientName:       "Synthetic^Flip",
 		PatientID:         "SYN-1",
-		StudyInstanceUID:  HashUID("segtest", "study"),
-		SeriesInstanceUID: HashUID("segtest", "series"),
-		FrameOfReference:  HashUID("segtest", "for"),
-		SOPClassUID:       CTImageStorage,
+		StudyInstanceUID:  dicomio.HashUID("segtest", "study"),
+		SeriesInstanceUID: dicomio.HashUID("segtest", "series"),
+		FrameOfReference:  dicomio.HashUID("segtest", "for"),
+		SOPClassUID:       dicomio.CTImageStorage,
 	}
 	if withSOPs {
 		for k := 0; k < g.Size[2]; k++ {
-			ct.Info.SOPInstanceUIDs = append(ct.Info.SOPInstanceUIDs, HashUID("segtest", "sop", strconv.Itoa(k)))
+			ct.Info.SOPInstanceUIDs = append(ct.Info.SOPInstanceUIDs, dicomio.HashUID("segtest", "sop", strconv.Itoa(k)))
 		}
 	}
 	return ct, m
@@ -362,10 +366,10 @@ func TestReadSEGErrors(t *testing.T) {
 	// A CT image is DICOM but not a SEG.
 	ct, _ := syntheticCT(false)
 	ctDir := filepath.Join(dir, "ct")
-	if err := WriteSeries(ctDir, ct, SeriesOptions{UIDSeed: "x"}); err != nil {
+	if err := dicomio.WriteSeries(ctDir, ct, dicomio.SeriesOptions{UIDSeed: "x"}); err != nil {
 		t.Fatal(err)
 	}
-	_, err := ReadSEG(filepath.Join(ctDir, SeriesFileName("", 0)))
+	_, err := ReadSEG(filepath.Join(ctDir, dicomio.SeriesFileName("", 0)))
 	if err == nil || !strings.Contains(err.Error(), "not Segmentation Storage") {
 		t.Errorf("ReadSEG of a CT image: err = %v", err)
 	}

@@ -1,10 +1,10 @@
-package dicomio
+package dicomseg
 
 import (
 	"path/filepath"
 	"testing"
 
-	"github.com/liverseg/liverseg/internal/shareddata"
+	"github.com/liverseg/liverseg/internal/testsupport/shareddata"
 )
 
 func TestIsSEG(t *testing.T) {

@@ -18,7 +18,7 @@ import (
 	"sync"
 
 	"github.com/liverseg/liverseg/dicomio"
-	"github.com/liverseg/liverseg/internal/shareddata"
+	"github.com/liverseg/liverseg/internal/testsupport/shareddata"
 	"github.com/liverseg/liverseg/phantom"
 	"github.com/liverseg/liverseg/volume"
 )
