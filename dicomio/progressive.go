@@ -82,6 +82,7 @@ func StartLoad(ctx context.Context, s *Series, o LoadOptions) (*Loading, error) 
 		}
 	}
 	v := &volume.Volume{Geometry: g, Voxels: make([]int16, g.NumVoxels()), Info: seriesInfo(s)}
+	adviseHuge(v.Voxels)
 	if o.Source != "" {
 		v.Info.Source = o.Source
 	}
@@ -159,6 +160,7 @@ func (l *Loading) run(lctx, ctx context.Context, o LoadOptions) {
 	if plan != nil {
 		in := plan.inSize
 		stackVox = make([]int16, in[0]*in[1]*in[2])
+		adviseHuge(stackVox)
 	}
 	plane := s.files[0].Cols * s.files[0].Rows
 	order := readOrder(len(s.files), o.First)

@@ -95,6 +95,29 @@ func (c ctxWriter) Write(p []byte) (int, error) {
 	return c.w.Write(p)
 }
 
+// directWrite is the size from which a write skips the buffer: the bufio
+// writer copies anything smaller than its free space, and for a converter
+// writing 512 KiB slices that copy was a fifth of the CPU time of a
+// 1000-slice convert.
+const directWrite = 256 << 10
+
+// passLarge buffers small writes and hands large ones to the file as they
+// are, after what is buffered (keeping the order).
+type passLarge struct {
+	bw *bufio.Writer
+	w  io.Writer
+}
+
+func (p passLarge) Write(b []byte) (int, error) {
+	if len(b) < directWrite {
+		return p.bw.Write(b)
+	}
+	if err := p.bw.Flush(); err != nil {
+		return 0, err
+	}
+	return p.w.Write(b)
+}
+
 // Write creates or replaces path with what fill writes. fill's writer is
 // buffered; its error aborts the write. The file gets mode 0644 (like a file
 // saved under a 022 umask: CreateTemp makes it 0600). Errors do not repeat
@@ -136,8 +159,9 @@ func Write(path string, o Options, fill func(io.Writer) error) (err error) {
 		}
 		f.Close()
 	}()
-	bw := bufio.NewWriterSize(ctxWriter{ctx, f}, 1<<20)
-	if err = fill(bw); err != nil {
+	cw := ctxWriter{ctx, f}
+	bw := bufio.NewWriterSize(cw, 1<<20)
+	if err = fill(passLarge{bw, cw}); err != nil {
 		return err
 	}
 	if err = bw.Flush(); err != nil {
