@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"math"
 	"os"
 
 	"github.com/liverseg/liverseg/dicomio"
@@ -99,39 +98,9 @@ func convertTo(ctx context.Context, in, out, sel string, stderr io.Writer, o nif
 	defer r.Close() // stops the readers when the write fails
 	v = &volume.Volume{Geometry: s.Geometry(), Info: s.Info()}
 	v.Info.Source = in
-	lo, hi = math.MaxInt16, math.MinInt16
-	err = nifti.WriteVolumeSlices(out, v.Geometry, func(k int) ([]int16, error) {
-		vox, err := r.Slice(k)
-		if err != nil {
-			return nil, err
-		}
-		// The range while the slice is in the cache, rather than in
-		// another pass over the file's worth of voxels.
-		l, h := sliceRange(vox)
-		lo, hi = min(lo, l), max(hi, h)
-		return vox, nil
-	}, o)
-	if err != nil {
+	if err := nifti.WriteVolumeSlices(out, v.Geometry, r.Slice, o); err != nil {
 		return nil, 0, 0, err
 	}
+	lo, hi = r.Range() // worked out by the readers, slice by slice
 	return v, lo, hi, nil
-}
-
-// sliceRange is the lowest and highest of vox (not empty), four lanes at a
-// time: with one pair of accumulators each step waits for the previous.
-func sliceRange(vox []int16) (lo, hi int16) {
-	l0, l1, l2, l3 := vox[0], vox[0], vox[0], vox[0]
-	h0, h1, h2, h3 := l0, l0, l0, l0
-	i := 0
-	for ; i+4 <= len(vox); i += 4 {
-		v := vox[i : i+4 : i+4]
-		l0, h0 = min(l0, v[0]), max(h0, v[0])
-		l1, h1 = min(l1, v[1]), max(h1, v[1])
-		l2, h2 = min(l2, v[2]), max(h2, v[2])
-		l3, h3 = min(l3, v[3]), max(h3, v[3])
-	}
-	for ; i < len(vox); i++ {
-		l0, h0 = min(l0, vox[i]), max(h0, vox[i])
-	}
-	return min(l0, l1, l2, l3), max(h0, h1, h2, h3)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"runtime"
 	"sync"
 
@@ -43,6 +44,11 @@ type SliceReader struct {
 	want   int   // the slice Slice must be asked for next
 	filled []int // slot i holds slice filled[i]-1 (0: none yet)
 	err    error
+	// lohi is the range of each slot's slice, worked out by the reader
+	// while the slice is in its core's cache; lo, hi of the slices handed
+	// out so far.
+	lohi   [][2]int16
+	lo, hi int16
 }
 
 // ReadSlices starts reading s for a consumer that calls Slice(0),
@@ -63,7 +69,7 @@ func ReadSlices(ctx context.Context, s *Series) (*SliceReader, error) {
 	}
 	n := len(s.files)
 	ahead := min(streamAhead, n)
-	r := &SliceReader{n: n, plane: s.files[0].Cols * s.files[0].Rows, bufs: make([][]int16, ahead), filled: make([]int, ahead), ctx: ctx}
+	r := &SliceReader{n: n, plane: s.files[0].Cols * s.files[0].Rows, bufs: make([][]int16, ahead), filled: make([]int, ahead), lohi: make([][2]int16, ahead), ctx: ctx, lo: math.MaxInt16, hi: math.MinInt16}
 	r.cond = sync.NewCond(&r.mu)
 	for i := range r.bufs {
 		r.bufs[i] = make([]int16, r.plane)
@@ -88,7 +94,9 @@ func ReadSlices(ctx context.Context, s *Series) (*SliceReader, error) {
 					r.stop(err)
 					return
 				}
+				lo, hi := int16Range(r.bufs[k%ahead])
 				r.mu.Lock()
+				r.lohi[k%ahead] = [2]int16{lo, hi}
 				r.filled[k%ahead] = k + 1
 				r.cond.Broadcast()
 				r.mu.Unlock()
@@ -148,7 +156,34 @@ func (r *SliceReader) Slice(k int) ([]int16, error) {
 		return nil, r.err
 	}
 	r.want = k + 1
+	r.lo, r.hi = min(r.lo, r.lohi[slot][0]), max(r.hi, r.lohi[slot][1])
 	return r.bufs[slot], nil
+}
+
+// Range is the lowest and highest HU of the slices Slice has returned.
+func (r *SliceReader) Range() (lo, hi int16) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.lo, r.hi
+}
+
+// int16Range is the lowest and highest of vox (not empty), four lanes at
+// a time: with one pair of accumulators each step waits for the previous.
+func int16Range(vox []int16) (lo, hi int16) {
+	l0, l1, l2, l3 := vox[0], vox[0], vox[0], vox[0]
+	h0, h1, h2, h3 := l0, l0, l0, l0
+	i := 0
+	for ; i+4 <= len(vox); i += 4 {
+		v := vox[i : i+4 : i+4]
+		l0, h0 = min(l0, v[0]), max(h0, v[0])
+		l1, h1 = min(l1, v[1]), max(h1, v[1])
+		l2, h2 = min(l2, v[2]), max(h2, v[2])
+		l3, h3 = min(l3, v[3]), max(h3, v[3])
+	}
+	for ; i < len(vox); i++ {
+		l0, h0 = min(l0, vox[i]), max(h0, vox[i])
+	}
+	return min(l0, l1, l2, l3), max(h0, h1, h2, h3)
 }
 
 // Close stops the readers and waits for them.

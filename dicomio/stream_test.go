@@ -28,6 +28,10 @@ func TestReadSlices(t *testing.T) {
 				t.Fatalf("%d slices: slice %d differs from the one written", n, k)
 			}
 		}
+		lo, hi := r.Range()
+		if wl, wh := want.Range(); lo != wl || hi != wh {
+			t.Errorf("%d slices: range %d…%d, the volume's is %d…%d", n, lo, hi, wl, wh)
+		}
 		if _, err := r.Slice(n); err == nil {
 			t.Errorf("%d slices: slice %d (past the end) gave no error", n, n)
 		}

@@ -82,17 +82,30 @@ func RemoveStale(path string) []string {
 	return removed
 }
 
-// ctxWriter fails every write once ctx is done.
-type ctxWriter struct {
-	ctx context.Context
-	w   io.Writer
+// writebackEvery is how much is written between two requests to start
+// writing the file to disk (startWriteback).
+const writebackEvery = 8 << 20
+
+// fileWriter writes to the temporary file, fails every write once ctx is
+// done, and has the kernel write the file to disk as it grows.
+type fileWriter struct {
+	ctx            context.Context
+	f              *os.File
+	fd             uintptr
+	off, startedTo int64
 }
 
-func (c ctxWriter) Write(p []byte) (int, error) {
+func (c *fileWriter) Write(p []byte) (int, error) {
 	if err := c.ctx.Err(); err != nil {
 		return 0, err
 	}
-	return c.w.Write(p)
+	n, err := c.f.Write(p)
+	c.off += int64(n)
+	if c.off-c.startedTo >= writebackEvery {
+		startWriteback(c.fd, c.startedTo, c.off-c.startedTo)
+		c.startedTo = c.off
+	}
+	return n, err
 }
 
 // directWrite is the size from which a write skips the buffer: the bufio
@@ -159,7 +172,7 @@ func Write(path string, o Options, fill func(io.Writer) error) (err error) {
 		}
 		f.Close()
 	}()
-	cw := ctxWriter{ctx, f}
+	cw := &fileWriter{ctx: ctx, f: f, fd: f.Fd()}
 	bw := bufio.NewWriterSize(cw, 1<<20)
 	if err = fill(passLarge{bw, cw}); err != nil {
 		return err
