@@ -43,14 +43,13 @@ func runConvert(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err := checkOutputFile(out, in, *force); err != nil {
 		return err
 	}
-	v, err := convertTo(ctx, in, out, *series, stderr, nifti.WriteOptions{NoOverwrite: !*force, Context: ctx})
+	v, lo, hi, err := convertTo(ctx, in, out, *series, stderr, nifti.WriteOptions{NoOverwrite: !*force, Context: ctx})
 	if err != nil {
 		if errors.Is(err, fs.ErrExist) {
 			return fmt.Errorf("%s already exists; use --force to replace it", out)
 		}
 		return err
 	}
-	lo, hi := v.Range()
 	fmt.Fprintf(stdout, "wrote %s: %d × %d × %d int16 HU, spacing %.4g × %.4g × %.4g mm, orientation %s, HU %d … %d\n",
 		out, v.Size[0], v.Size[1], v.Size[2], v.Spacing[0], v.Spacing[1], v.Spacing[2],
 		v.NearestOrientation().Code(), lo, hi)
@@ -63,58 +62,45 @@ func runConvert(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	return nil
 }
 
-// convertTo writes the CT in `in` to out and returns it. A DICOM series is
-// written slice by slice while it is being read (two cores: the reader
-// workers and the writer overlap, and the pixels are read straight into
-// the volume and written from it without another copy); a NIfTI input, or
-// a series that must be resampled onto a regular grid, is read whole
-// first.
-func convertTo(ctx context.Context, in, out, sel string, stderr io.Writer, o nifti.WriteOptions) (*volume.Volume, error) {
-	if nifti.IsNIfTI(in) {
-		v, err := openInput(ctx, in, sel, "convert", stderr)
+// convertTo writes the CT in `in` to out and returns its geometry and Info
+// (v.Voxels is nil when the series was streamed) and its HU range. A DICOM
+// series is streamed: the readers (every core) fill a few slice buffers
+// ahead of the writer, which writes each slice as soon as it is read, and
+// no volume is allocated, so the pixels are copied once from the files
+// into a buffer in the processor's cache and once from there into the
+// output. A NIfTI input, or a series that must be resampled onto a regular
+// grid, is read whole first.
+func convertTo(ctx context.Context, in, out, sel string, stderr io.Writer, o nifti.WriteOptions) (v *volume.Volume, lo, hi int16, err error) {
+	whole := func(v *volume.Volume, err error) (*volume.Volume, int16, int16, error) {
 		if err != nil {
-			return nil, err
+			return nil, 0, 0, err
 		}
-		return v, nifti.WriteVolume(out, v, o)
+		lo, hi := v.Range()
+		return v, lo, hi, nifti.WriteVolume(out, v, o)
+	}
+	if nifti.IsNIfTI(in) {
+		return whole(openInput(ctx, in, sel, "convert", stderr))
 	}
 	if _, err := os.Stat(in); err != nil {
-		return nil, fmt.Errorf("cannot open %s: %w", in, unwrapPathError(err))
+		return nil, 0, 0, fmt.Errorf("cannot open %s: %w", in, unwrapPathError(err))
 	}
 	s, err := chooseSeries(ctx, in, sel, "convert", stderr)
 	if err != nil {
-		return nil, err
+		return nil, 0, 0, err
 	}
-	l, err := dicomio.StartLoad(ctx, s, dicomio.LoadOptions{Source: in})
+	if s.NeedsResampling() {
+		return whole(dicomio.Load(ctx, s, nil))
+	}
+	r, err := dicomio.ReadSlices(ctx, s)
 	if err != nil {
-		return nil, err
+		return nil, 0, 0, err
 	}
-	defer l.Cancel() // stops the reader when the write fails
-	if !l.Direct() {
-		v, err := l.Wait()
-		if err != nil {
-			return nil, err
-		}
-		return v, nifti.WriteVolume(out, v, o)
+	defer r.Close() // stops the readers when the write fails
+	v = &volume.Volume{Geometry: s.Geometry(), Info: s.Info()}
+	v.Info.Source = in
+	if err := nifti.WriteVolumeSlices(out, v.Geometry, r.Slice, o); err != nil {
+		return nil, 0, 0, err
 	}
-	// A load that fails at once has already dropped its volume: its error
-	// is the answer (seen in CI with a 32000×32000 file).
-	v := l.Volume()
-	if v == nil {
-		_, err := l.Wait()
-		if err == nil {
-			err = fmt.Errorf("cannot read %s", in)
-		}
-		return nil, err
-	}
-	plane := v.Size[0] * v.Size[1]
-	err = nifti.WriteVolumeSlices(out, v.Geometry, func(k int) ([]int16, error) {
-		if err := l.WaitSlice(k); err != nil {
-			return nil, err
-		}
-		return v.Voxels[k*plane : (k+1)*plane], nil
-	}, o)
-	if err != nil {
-		return nil, err
-	}
-	return l.Wait()
+	lo, hi = r.Range() // worked out by the readers, slice by slice
+	return v, lo, hi, nil
 }

@@ -122,7 +122,9 @@ func readHeaderAt(f io.ReaderAt, size, modTime int64, path string) (fi *fileInfo
 	if size < 16 {
 		return nil, fmt.Errorf("%w: only %d bytes", errNotDICOM, size)
 	}
-	lay, _, err := readLayout(f, size)
+	w := getWindow(f, size)
+	defer putWindow(w)
+	lay, _, err := readLayoutWith(w)
 	if err != nil {
 		return nil, err
 	}
@@ -131,7 +133,7 @@ func readHeaderAt(f io.ReaderAt, size, modTime int64, path string) (fi *fileInfo
 	// That sidesteps its crashes on transfer syntaxes it does not know
 	// (e.g. Deflated Image Frame Compression), on deflated streams and on
 	// meta groups without preamble or group length.
-	var dsBytes []byte
+	var dsBytes, hdr []byte
 	// Only what the walker checked goes to the parser: it trusts lengths
 	// and allocates them before reading (a 4 GB UT after an element past
 	// (7FE0,0010) made it allocate 4 GB).
@@ -146,13 +148,20 @@ func readHeaderAt(f io.ReaderAt, size, modTime int64, path string) (fi *fileInfo
 		}
 		dsBytes = inflated[:min(end, int64(len(inflated)))]
 	} else {
-		dsBytes = make([]byte, end-lay.dsOff)
-		if _, err := f.ReadAt(dsBytes, lay.dsOff); err != nil {
+		// The header goes straight into the parser's buffer, from the
+		// walker's window when it holds it (a CT header is a few KiB).
+		hdr = syntheticMeta(lay.sx, int(end-lay.dsOff))
+		dsBytes = hdr[len(hdr)-int(end-lay.dsOff):]
+		if b, ok := w.cached(lay.dsOff, len(dsBytes)); ok {
+			copy(dsBytes, b)
+		} else if _, err := f.ReadAt(dsBytes, lay.dsOff); err != nil {
 			return nil, err
 		}
 	}
-	dsBytes = fixUNCharset(dsBytes, lay.sx)
-	hdr := syntheticMeta(lay.sx, dsBytes)
+	if fixed := fixUNCharset(dsBytes, lay.sx); hdr == nil || len(fixed) != len(dsBytes) {
+		hdr = syntheticMeta(lay.sx, len(fixed))
+		copy(hdr[len(hdr)-len(fixed):], fixed)
+	}
 	ds, err := parseDataset(hdr)
 	// A late error (e.g. a broken private element after the image
 	// attributes) keeps what was read before it; the checks in notImage
@@ -292,7 +301,7 @@ func fixUNCharset(ds []byte, sx syntax) []byte {
 	if sx.implicit {
 		return ds
 	}
-	w := newWindow(bytes.NewReader(ds), int64(len(ds)))
+	w := bytesView(ds)
 	for off := int64(0); off < int64(len(ds)); {
 		e, err := readElem(w, off, sx, 0)
 		if err != nil || e.tag > 0x00080005 {
@@ -344,9 +353,10 @@ func safely(what string, fn func() error) (err error) {
 	return fn()
 }
 
-// syntheticMeta prefixes a dataset with a preamble and a File Meta group
-// that only declares the transfer syntax the dataset is encoded in.
-func syntheticMeta(sx syntax, ds []byte) []byte {
+// syntheticMeta is a preamble and a File Meta group that only declares the
+// transfer syntax the dataset is encoded in, followed by room for the n
+// bytes of the dataset (the last n bytes of the result).
+func syntheticMeta(sx syntax, n int) []byte {
 	ts := tsExplicitLE + "\x00" // UI values are padded to even length with NUL
 	switch {
 	case sx.implicit:
@@ -354,14 +364,14 @@ func syntheticMeta(sx syntax, ds []byte) []byte {
 	case sx.bo == binary.BigEndian:
 		ts = tsExplicitBE + "\x00"
 	}
-	out := make([]byte, 128, 128+4+12+8+len(ts)+len(ds))
+	out := make([]byte, 128, 128+4+12+8+len(ts)+n)
 	out = append(out, "DICM"...)
 	out = append(out, 0x02, 0, 0, 0, 'U', 'L', 4, 0)
 	out = binary.LittleEndian.AppendUint32(out, uint32(8+len(ts)))
 	out = append(out, 0x02, 0, 0x10, 0, 'U', 'I')
 	out = binary.LittleEndian.AppendUint16(out, uint16(len(ts)))
 	out = append(out, ts...)
-	return append(out, ds...)
+	return out[:len(out)+n]
 }
 
 // header wraps a parsed dataset with forgiving accessors: a missing or

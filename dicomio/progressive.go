@@ -39,8 +39,10 @@ type LoadOptions struct {
 // volume exists from the start, with its final geometry and Info; when
 // Direct is true the slices land in it one by one and slice k's voxels may
 // be read once Ready(k) reports true, while other slices are still being
-// written. Otherwise (gantry tilt or uneven spacing: the stack is
-// resampled at the end) the voxels are valid only after Wait.
+// written. Until then a slice holds whatever the memory held (the volume
+// is not cleared first: see uninitialisedInt16s), so nothing may read it.
+// Otherwise (gantry tilt or uneven spacing: the stack is resampled at the
+// end) the voxels are valid only after Wait.
 type Loading struct {
 	s      *Series
 	vol    atomic.Pointer[volume.Volume]
@@ -82,7 +84,18 @@ func StartLoad(ctx context.Context, s *Series, o LoadOptions) (*Loading, error) 
 			return nil, fmt.Errorf("dicomio: series %s: the slices as read exceed the %d GiB limit per volume", s.Key, maxVolumeBytes>>30)
 		}
 	}
-	v := &volume.Volume{Geometry: g, Voxels: make([]int16, g.NumVoxels()), Info: seriesInfo(s)}
+	// Every voxel of a direct load is written by the slice read into it
+	// (a failed load drops the volume): it needs no clearing first, which
+	// for a large series would delay the first image (see
+	// uninitialisedInt16s). A resampled volume is cleared as usual.
+	var vox []int16
+	if plan == nil {
+		vox = uninitialisedInt16s(g.NumVoxels())
+	} else {
+		vox = make([]int16, g.NumVoxels())
+	}
+	adviseHuge(vox)
+	v := &volume.Volume{Geometry: g, Voxels: vox, Info: seriesInfo(s)}
 	if o.Source != "" {
 		v.Info.Source = o.Source
 	}
@@ -159,7 +172,8 @@ func (l *Loading) run(lctx, ctx context.Context, o LoadOptions) {
 	plan := s.geo.plan
 	if plan != nil {
 		in := plan.inSize
-		stackVox = make([]int16, in[0]*in[1]*in[2])
+		stackVox = uninitialisedInt16s(in[0] * in[1] * in[2]) // every slice is read into it
+		adviseHuge(stackVox)
 	}
 	plane := s.files[0].Cols * s.files[0].Rows
 	order := readOrder(len(s.files), o.First)

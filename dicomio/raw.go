@@ -1,13 +1,13 @@
 package dicomio
 
 import (
-	"bytes"
 	"compress/flate"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 )
 
 // This file is a small, allocation-light walker over the DICOM byte stream.
@@ -45,6 +45,34 @@ type window struct {
 }
 
 func newWindow(r io.ReaderAt, size int64) *window { return &window{r: r, size: size} }
+
+// windows recycles the windows (and their 16 KiB buffers) of header reads:
+// a scan of 1000 files otherwise allocates 16 MiB, and the collector's
+// work for it was a fifth of the scan's CPU time.
+var windows = sync.Pool{New: func() any { return new(window) }}
+
+func getWindow(r io.ReaderAt, size int64) *window {
+	w := windows.Get().(*window)
+	w.r, w.size, w.start, w.buf = r, size, 0, w.buf[:0]
+	return w
+}
+
+// putWindow returns w to the pool; nothing it returned may be used after.
+func putWindow(w *window) {
+	w.r = nil
+	windows.Put(w)
+}
+
+// bytesView is a window over bytes already in memory (no reads, no copy).
+func bytesView(b []byte) *window { return &window{size: int64(len(b)), buf: b} }
+
+// cached returns the n bytes at off when the window already holds them.
+func (w *window) cached(off int64, n int) ([]byte, bool) {
+	if off >= w.start && n >= 0 && off+int64(n) <= w.start+int64(len(w.buf)) {
+		return w.buf[off-w.start : off-w.start+int64(n)], true
+	}
+	return nil, false
+}
 
 // bytes returns n bytes at off, valid until the next call.
 func (w *window) bytes(off int64, n int) ([]byte, error) {
@@ -234,7 +262,13 @@ type layout struct {
 // For deflated files it returns the inflated dataset too (ds != nil), and the
 // offsets refer to it.
 func readLayout(r io.ReaderAt, size int64) (lay layout, ds []byte, err error) {
-	w := newWindow(r, size)
+	return readLayoutWith(newWindow(r, size))
+}
+
+// readLayoutWith is readLayout through w; for a file that is not deflated,
+// w then holds the last bytes walked (for a header, usually all of it).
+func readLayoutWith(w *window) (lay layout, ds []byte, err error) {
+	r, size := w.r, w.size
 	var metaOff int64 = -1
 	if b, err := w.bytes(128, 4); err == nil && string(b) == "DICM" {
 		metaOff = 132
@@ -317,7 +351,7 @@ func readLayout(r io.ReaderAt, size int64) (lay layout, ds []byte, err error) {
 		if int64(len(ds)) > limit {
 			return lay, nil, fmt.Errorf("deflated dataset of %d bytes inflates to more than %d bytes", size-off, limit)
 		}
-		w = newWindow(bytes.NewReader(ds), int64(len(ds)))
+		w = bytesView(ds)
 		off = 0
 		lay.dsOff = 0
 	}

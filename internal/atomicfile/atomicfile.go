@@ -82,17 +82,53 @@ func RemoveStale(path string) []string {
 	return removed
 }
 
-// ctxWriter fails every write once ctx is done.
-type ctxWriter struct {
-	ctx context.Context
-	w   io.Writer
+// writebackEvery is how much is written between two requests to start
+// writing the file to disk (startWriteback).
+const writebackEvery = 8 << 20
+
+// fileWriter writes to the temporary file, fails every write once ctx is
+// done, and has the kernel write the file to disk as it grows.
+type fileWriter struct {
+	ctx            context.Context
+	f              *os.File
+	fd             uintptr
+	off, startedTo int64
 }
 
-func (c ctxWriter) Write(p []byte) (int, error) {
+func (c *fileWriter) Write(p []byte) (int, error) {
 	if err := c.ctx.Err(); err != nil {
 		return 0, err
 	}
-	return c.w.Write(p)
+	n, err := c.f.Write(p)
+	c.off += int64(n)
+	if c.off-c.startedTo >= writebackEvery {
+		startWriteback(c.fd, c.startedTo, c.off-c.startedTo)
+		c.startedTo = c.off
+	}
+	return n, err
+}
+
+// directWrite is the size from which a write skips the buffer: the bufio
+// writer copies anything smaller than its free space, and for a converter
+// writing 512 KiB slices that copy was a fifth of the CPU time of a
+// 1000-slice convert.
+const directWrite = 256 << 10
+
+// passLarge buffers small writes and hands large ones to the file as they
+// are, after what is buffered (keeping the order).
+type passLarge struct {
+	bw *bufio.Writer
+	w  io.Writer
+}
+
+func (p passLarge) Write(b []byte) (int, error) {
+	if len(b) < directWrite {
+		return p.bw.Write(b)
+	}
+	if err := p.bw.Flush(); err != nil {
+		return 0, err
+	}
+	return p.w.Write(b)
 }
 
 // Write creates or replaces path with what fill writes. fill's writer is
@@ -136,8 +172,9 @@ func Write(path string, o Options, fill func(io.Writer) error) (err error) {
 		}
 		f.Close()
 	}()
-	bw := bufio.NewWriterSize(ctxWriter{ctx, f}, 1<<20)
-	if err = fill(bw); err != nil {
+	cw := &fileWriter{ctx: ctx, f: f, fd: f.Fd()}
+	bw := bufio.NewWriterSize(cw, 1<<20)
+	if err = fill(passLarge{bw, cw}); err != nil {
 		return err
 	}
 	if err = bw.Flush(); err != nil {
