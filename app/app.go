@@ -222,9 +222,7 @@ func newWithSettings(a fyne.App, st settings) *UI {
 	u.setStatus("Open a DICOM folder or file, or a NIfTI file (.nii, .nii.gz), or drop one on this window.")
 	u.win.SetOnClosed(func() {
 		u.stopWorker()
-		if u.seg.cancel != nil {
-			u.seg.cancel()
-		}
+		u.seg.run.Cancel()
 	})
 	return u
 }

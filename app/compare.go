@@ -23,6 +23,7 @@ import (
 
 	"github.com/liverseg/liverseg/comparison"
 	"github.com/liverseg/liverseg/inference"
+	"github.com/liverseg/liverseg/internal/task"
 	"github.com/liverseg/liverseg/viewer"
 	"github.com/liverseg/liverseg/viewer/sliceview"
 	"github.com/liverseg/liverseg/volume"
@@ -83,9 +84,8 @@ type cmpState struct {
 	ref     *volume.Mask // reference shown (canonical), as given to the set
 	refDisp *cmpModel
 
-	// The run in progress.
-	gen     int
-	cancel  context.CancelFunc
+	// The run in progress: Cancel or another study supersedes it.
+	run     task.Slot
 	running bool
 	runs    int // models actually run (not cache hits), for tests
 
@@ -127,11 +127,11 @@ type cmpState struct {
 	cols       []tableCol
 	tableRef   *volume.Mask // the reference the rows were measured with
 	chartImg   image.Image
-	tableGen   int
+	tableRun   task.Slot // measuring the table
 	disRes     disResult
 	dis        *comparison.Disagreement
 	disPair    [2]string
-	disGen     int
+	disRun     task.Slot                 // computing a disagreement map
 	triOverlay map[string]viewer.Overlay // overlay mode: outlines
 	sbsOverlay map[string]viewer.Overlay // side by side: fill + outline
 
@@ -246,10 +246,7 @@ func (u *UI) syncReference() {
 // startCompareRun runs the missing models in the background.
 func (u *UI) startCompareRun(names []string) {
 	c := &u.cmp
-	c.gen++
-	gen := c.gen
-	ctx, cancel := context.WithCancel(context.Background())
-	c.cancel, c.running = cancel, true
+	c.running = true
 	c.bar.SetValue(0)
 	c.bar.Show()
 	c.stage.SetText("Starting…")
@@ -259,7 +256,7 @@ func (u *UI) startCompareRun(names []string) {
 	set, reg, slicer := c.set, u.seg.reg, u.scene.Slicer()
 	frac := map[inference.Stage]float64{inference.StageLoad: 0.05, inference.StagePreprocess: 0.15, inference.StageInfer: 0.3, inference.StagePostprocess: 0.8}
 	t0 := time.Now()
-	go func() {
+	task.Start(&c.run, u.do, func(t *task.Task) (time.Duration, error) {
 		progress := func(p comparison.Progress) {
 			f := float64(p.Index)
 			if p.Done {
@@ -276,10 +273,7 @@ func (u *UI) startCompareRun(names []string) {
 					m = prepareModel(e, slicer)
 				}
 			}
-			u.do(func() {
-				if gen != c.gen {
-					return
-				}
+			t.Post(func() {
 				c.bar.SetValue(f)
 				switch {
 				case p.Done && p.Cached:
@@ -298,15 +292,12 @@ func (u *UI) startCompareRun(names []string) {
 				}
 			})
 		}
-		err := set.Run(ctx, reg, names, nil, progress)
-		elapsed := time.Since(t0)
-		u.do(func() {
-			if gen != c.gen {
-				return // cancelled (reported then) or another study
-			}
-			u.compareRunDone(err, elapsed)
-		})
-	}()
+		err := set.Run(t.Context(), reg, names, nil, progress)
+		return time.Since(t0), err
+	}, func(elapsed time.Duration, err error) {
+		// Dropped when cancelled (reported then) or on another study.
+		u.compareRunDone(err, elapsed)
+	})
 }
 
 // compareRunDone ends a run: the table follows in the background.
@@ -328,10 +319,7 @@ func (u *UI) compareRunDone(err error, elapsed time.Duration) {
 func (u *UI) endCompareRun() {
 	c := &u.cmp
 	c.running = false
-	if c.cancel != nil {
-		c.cancel()
-		c.cancel = nil
-	}
+	c.run.Cancel()
 	c.bar.Hide()
 	c.stage.Hide()
 	c.cancelBtn.Disable()
@@ -345,7 +333,7 @@ func (u *UI) CancelCompare() {
 	if !c.running {
 		return
 	}
-	c.gen++ // first, so that the run's late reports are dropped
+	c.run.Cancel() // first, so that the run's late reports are dropped
 	u.endCompareRun()
 	done := len(c.set.Entries())
 	u.setStatus(fmt.Sprintf("Comparison cancelled; %d of %d models done and kept.", done, len(u.compareNames())))
@@ -425,12 +413,11 @@ func (u *UI) resetCompare() {
 		return
 	}
 	if c.running {
-		c.gen++
 		u.endCompareRun()
 	}
-	c.gen++
-	c.tableGen++
-	c.disGen++
+	c.run.Cancel()
+	c.tableRun.Cancel()
+	c.disRun.Cancel()
 	c.set, c.models, c.ref, c.refDisp, c.rows, c.dis = nil, nil, nil, nil, nil, nil
 	c.triOverlay, c.sbsOverlay = map[string]viewer.Overlay{}, map[string]viewer.Overlay{}
 	c.shown = map[string]bool{}

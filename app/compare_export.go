@@ -20,6 +20,7 @@ import (
 
 	"github.com/liverseg/liverseg/comparison"
 	"github.com/liverseg/liverseg/inference"
+	"github.com/liverseg/liverseg/internal/task"
 	"github.com/liverseg/liverseg/viewer/sliceview"
 )
 
@@ -114,8 +115,8 @@ func (u *UI) ExportComparison(dir string, overwrite bool) {
 	if u.seg.refName != "" && c.set.Reference() != nil {
 		meta.Reference = u.seg.refName
 	}
-	go func() {
-		paths := make([]string, len(names))
+	paths := make([]string, len(names))
+	task.Go(u.do, func(*task.Task) ([]string, error) {
 		for i, n := range names {
 			paths[i] = filepath.Join(dir, n)
 		}
@@ -140,8 +141,8 @@ func (u *UI) ExportComparison(dir string, overwrite bool) {
 			}
 			return comparison.WritePNG(paths[3], views)
 		}()
-		u.do(func() { done(paths, err) })
-	}()
+		return paths, err
+	}, done)
 }
 
 func baseNames(paths []string) []string {

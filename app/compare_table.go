@@ -1,7 +1,6 @@
 package app
 
 import (
-	"context"
 	"fmt"
 	"image"
 	"math"
@@ -14,6 +13,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/liverseg/liverseg/comparison"
+	"github.com/liverseg/liverseg/internal/task"
 	"github.com/liverseg/liverseg/metrics"
 	"github.com/liverseg/liverseg/volume"
 )
@@ -202,45 +202,50 @@ func (u *UI) refreshTable() {
 	if c.set == nil {
 		return
 	}
-	c.tableGen++
-	gen := c.tableGen
 	set := c.set
 	if len(set.Entries()) == 0 {
+		c.tableRun.Cancel()
 		c.rows = nil
 		c.table.Refresh()
 		return
 	}
 	c.tableNote.SetText("Measuring…")
-	go func() {
-		ref := set.Reference()
-		rows, err := set.Table(context.Background())
-		var chart image.Image
-		var cerr error
+	type measured struct {
+		ref   *volume.Mask
+		rows  []comparison.Row
+		chart image.Image
+		cerr  error
+	}
+	task.Start(&c.tableRun, u.do, func(t *task.Task) (measured, error) {
+		m := measured{ref: set.Reference()}
+		var err error
+		m.rows, err = set.Table(t.Context())
 		if err == nil {
-			chart, cerr = comparison.Chart(timedRows(rows), chartW, chartH)
+			m.chart, m.cerr = comparison.Chart(timedRows(m.rows), chartW, chartH)
 		}
-		u.do(func() {
-			if gen != c.tableGen || set != c.set {
-				return
-			}
-			if err != nil {
-				c.tableNote.SetText("Metrics failed: " + err.Error())
-				return
-			}
-			order := u.compareNames()
-			slices.SortStableFunc(rows, func(a, b comparison.Row) int {
-				return slices.Index(order, a.Name) - slices.Index(order, b.Name)
-			})
-			c.rows, c.tableRef, c.chartImg = rows, ref, chart
-			u.setColumns(columnsFor(ref != nil))
-			c.tableNote.SetText(tableNote(rows, set.TeacherName(), ref, cerr))
-			c.chart.Image = chart
-			c.chart.Refresh()
-			if c.onTable != nil {
-				c.onTable()
-			}
+		return m, err
+	}, func(m measured, err error) {
+		rows, ref, chart, cerr := m.rows, m.ref, m.chart, m.cerr
+		if set != c.set {
+			return
+		}
+		if err != nil {
+			c.tableNote.SetText("Metrics failed: " + err.Error())
+			return
+		}
+		order := u.compareNames()
+		slices.SortStableFunc(rows, func(a, b comparison.Row) int {
+			return slices.Index(order, a.Name) - slices.Index(order, b.Name)
 		})
-	}()
+		c.rows, c.tableRef, c.chartImg = rows, ref, chart
+		u.setColumns(columnsFor(ref != nil))
+		c.tableNote.SetText(tableNote(rows, set.TeacherName(), ref, cerr))
+		c.chart.Image = chart
+		c.chart.Refresh()
+		if c.onTable != nil {
+			c.onTable()
+		}
+	})
 }
 
 // tableNote explains the columns under the table.

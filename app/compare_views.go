@@ -13,6 +13,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/liverseg/liverseg/comparison"
+	"github.com/liverseg/liverseg/internal/task"
 	"github.com/liverseg/liverseg/viewer"
 	"github.com/liverseg/liverseg/viewer/sliceview"
 	"github.com/liverseg/liverseg/volume"
@@ -413,30 +414,24 @@ func (u *UI) updateDisagreement() {
 	}
 	u.clearDisagreement()
 	c.disText.SetText("Computing…")
-	c.disGen++
-	gen := c.disGen
-	go func() {
-		r, err := disagreement(ma.canon, mb.canon)
-		u.do(func() {
-			if gen != c.disGen {
-				return
-			}
-			if err != nil {
-				c.disText.SetText(err.Error())
-				return
-			}
-			c.dis, c.disPair = r.d, [2]string{a, b}
-			c.disRes = r
-			// Drawn only if still wanted: the reader may have left the
-			// mode or chosen another pair meanwhile (then it stays cached).
-			if c.mode == ModeDisagreement && c.pairA.Selected == a && c.pairB.Selected == b {
-				u.installDisagreement(ma, mb)
-			}
-			if c.onDisagree != nil {
-				c.onDisagree()
-			}
-		})
-	}()
+	task.Start(&c.disRun, u.do, func(*task.Task) (disResult, error) {
+		return disagreement(ma.canon, mb.canon)
+	}, func(r disResult, err error) {
+		if err != nil {
+			c.disText.SetText(err.Error())
+			return
+		}
+		c.dis, c.disPair = r.d, [2]string{a, b}
+		c.disRes = r
+		// Drawn only if still wanted: the reader may have left the
+		// mode or chosen another pair meanwhile (then it stays cached).
+		if c.mode == ModeDisagreement && c.pairA.Selected == a && c.pairB.Selected == b {
+			u.installDisagreement(ma, mb)
+		}
+		if c.onDisagree != nil {
+			c.onDisagree()
+		}
+	})
 }
 
 // disagreement compares two canonical masks and adds the both-liver label.

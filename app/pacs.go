@@ -734,9 +734,9 @@ func (p *pacsController) openSelected() {
 func (u *UI) OpenFromPACS(c *pacs.Client, cache *pacs.Cache, se pacs.Series) {
 	p := u.pacsCtl()
 	label := c.Server().Label()
-	ctx := u.startLoad(fmt.Sprintf("Retrieving %s from %s", orDash(se.Description), label))
+	u.startLoad(fmt.Sprintf("Retrieving %s from %s", orDash(se.Description), label))
 	gen := u.load.gen
-	go func() {
+	u.loadTask(func(ctx context.Context) {
 		defer c.Close()
 		t0 := time.Now()
 		var lastText time.Time
@@ -767,7 +767,7 @@ func (u *UI) OpenFromPACS(c *pacs.Client, cache *pacs.Cache, se pacs.Series) {
 			u.setStatus(fmt.Sprintf("Retrieved %s from %s into %s", orDash(se.Description), label, dir))
 			u.Open(dir) // the folder path from here: scan, picker rules, loader, student
 		})
-	}()
+	})
 }
 
 // ---------------------------------------------------------------- send

@@ -246,10 +246,7 @@ func (u *UI) shownDone(p *shownLoad) {
 		p.ran = true
 		u.autoRun()
 	}
-	if u.load.cancel != nil {
-		u.load.cancel()
-		u.load.cancel = nil
-	}
+	u.load.run.Cancel()
 	u.setStatus(fmt.Sprintf("Opened %s (%d slices).", v.Info.Source, v.Size[2]))
 	if ref := u.load.thenRef; ref != "" {
 		u.load.thenRef = ""

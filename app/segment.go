@@ -17,6 +17,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/liverseg/liverseg/inference"
+	"github.com/liverseg/liverseg/internal/task"
 	"github.com/liverseg/liverseg/metrics"
 	"github.com/liverseg/liverseg/viewer"
 	"github.com/liverseg/liverseg/viewer/sliceview"
@@ -93,11 +94,12 @@ type segState struct {
 	diceStatus *widget.Label
 	settingThr bool
 
-	// The run in progress.
-	gen     int // bumped per run and by Cancel, so a superseded result is dropped
-	cancel  context.CancelFunc
-	running string // model name, "" when idle
-	runs    int    // Registry.Run calls started (tests count them)
+	// The run in progress: a newer run or Cancel supersedes it, and its
+	// late result is dropped.
+	run     task.Slot
+	running string    // model name, "" when idle
+	check   task.Slot // the start-up check of the automatic model
+	runs    int       // Registry.Run calls started (tests count them)
 
 	// What is shown.
 	res      *inference.Result
@@ -113,7 +115,7 @@ type segState struct {
 	// Background mask and volume updates, latest threshold winning.
 	post    chan postJob
 	postGen atomic.Int64
-	stop    chan struct{}
+	worker  task.Slot
 	stopped chan struct{} // closed when the worker has returned
 
 	// Test hooks, called on the Fyne goroutine.
@@ -281,23 +283,23 @@ func (u *UI) UseModels(dir string) error {
 	// at start-up, and the first segmentation is faster.
 	checked := make(chan struct{})
 	s.checked = checked
-	go func() {
-		defer close(checked)
+	task.Start(&s.check, u.do, func(t *task.Task) (struct{}, error) {
 		if err := reg.Load(auto); err != nil {
-			u.do(func() {
-				if s.reg == reg && s.running == "" && s.res == nil {
-					u.showSegError(fmt.Errorf("model %s cannot be used: %w", auto, err), false)
-				}
-			})
-			return
+			return struct{}{}, err
 		}
 		// One run on a small blank volume: ONNX Runtime sets up its
 		// kernels and threads on the first run, which would otherwise
 		// delay the first study's overlay.
 		t0 := time.Now()
-		_, err := reg.Run(context.Background(), warmupVolume(), auto, inference.Options{Threshold: 0.5, ProbabilityOnly: true})
+		_, err := reg.Run(t.Context(), warmupVolume(), auto, inference.Options{Threshold: 0.5, ProbabilityOnly: true})
 		trace("warm-up run of %s: %.0f ms (err %v)", auto, msSince(t0), err)
-	}()
+		return struct{}{}, nil // a failed warm-up only costs the first run its set-up
+	}, func(_ struct{}, err error) {
+		defer close(checked)
+		if err != nil && s.reg == reg && s.running == "" && s.res == nil {
+			u.showSegError(fmt.Errorf("model %s cannot be used: %w", auto, err), false)
+		}
+	})
 	return nil
 }
 
@@ -374,27 +376,9 @@ func (u *UI) runModel(name string, auto bool) {
 		u.showSegError(err, true)
 		return
 	}
-	if s.cancel != nil {
-		s.cancel()
-	}
-	s.gen++
-	gen := s.gen
-	ctx, cancel := context.WithCancel(context.Background())
-	s.cancel = cancel
 	s.running = name
 	s.runs++
 	s.errText.Hide()
-	// The animated bar appears only when a run lasts: the student is
-	// usually done before it would have moved, and an animation repaints
-	// the window every frame, which costs the run CPU time on machines
-	// without a GPU.
-	time.AfterFunc(barDelay, func() {
-		u.do(func() {
-			if gen == s.gen && s.running != "" {
-				s.bar.Run()
-			}
-		})
-	})
 	s.stage.SetText(name + ": starting…")
 	s.stage.Show()
 	s.cancelBtn.Enable()
@@ -404,36 +388,36 @@ func (u *UI) runModel(name string, auto bool) {
 		b := *s.box
 		opts.ROI = &b
 	}
-	opts.Progress = func(st inference.Stage) {
-		u.do(func() {
-			if gen == s.gen && st != inference.StageDone {
-				s.stage.SetText(fmt.Sprintf("%s: %s…", name, st))
-			}
-		})
-	}
 	reg, vol := s.reg, u.vol
 	queued := time.Now()
-	go func() {
+	var ret time.Time
+	t := task.Start(&s.run, u.do, func(t *task.Task) (*inference.Result, error) {
 		trace("run %s: goroutine started %.0f ms after the request", name, msSince(queued))
-		var res *inference.Result
-		err := func() (err error) {
-			// An inference failure must never take the viewer down.
-			defer func() {
-				if r := recover(); r != nil {
-					err = fmt.Errorf("internal error while running model %s: %v", name, r)
+		opts.Progress = func(st inference.Stage) {
+			t.Post(func() {
+				if st != inference.StageDone {
+					s.stage.SetText(fmt.Sprintf("%s: %s…", name, st))
 				}
-			}()
-			res, err = reg.Run(ctx, vol, name, opts)
-			return err
-		}()
-		ret := time.Now()
+			})
+		}
+		res, err := reg.Run(t.Context(), vol, name, opts)
+		ret = time.Now()
 		trace("run %s: returned %.0f ms after the request (err %v)", name, msSince(queued), err)
-		u.do(func() {
-			trace("run %s: result reached the UI goroutine %.0f ms after returning", name, msSince(ret))
-			u.runDone(gen, vol, name, res, err)
-			trace("run %s: overlay installed %.0f ms after returning", name, msSince(ret))
-		})
-	}()
+		return res, err
+	}, func(res *inference.Result, err error) {
+		trace("run %s: result reached the UI goroutine %.0f ms after returning", name, msSince(ret))
+		u.runDone(vol, name, res, err)
+		trace("run %s: overlay installed %.0f ms after returning", name, msSince(ret))
+	})
+	// The animated bar appears only when a run lasts: the student is
+	// usually done before it would have moved, and an animation repaints
+	// the window every frame, which costs the run CPU time on machines
+	// without a GPU.
+	t.PostAfter(barDelay, func() {
+		if s.running != "" {
+			s.bar.Run()
+		}
+	})
 }
 
 // CancelSegmentation stops the run in progress; what was shown stays.
@@ -442,11 +426,7 @@ func (u *UI) CancelSegmentation() {
 	if s.running == "" {
 		return
 	}
-	s.gen++ // first, so that the cancelled run's late result is dropped
-	if s.cancel != nil {
-		s.cancel()
-		s.cancel = nil
-	}
+	s.run.Cancel() // first, so that the cancelled run's late result is dropped
 	name := s.running
 	u.endRun()
 	u.setStatus("Segmentation with " + name + " cancelled.")
@@ -463,14 +443,10 @@ func (u *UI) endRun() {
 	s.cancelBtn.Disable()
 }
 
-func (u *UI) runDone(gen int, vol *volume.Volume, name string, res *inference.Result, err error) {
+func (u *UI) runDone(vol *volume.Volume, name string, res *inference.Result, err error) {
 	s := &u.seg
-	if gen != s.gen || vol != u.vol {
+	if vol != u.vol {
 		return
-	}
-	if s.cancel != nil {
-		s.cancel()
-		s.cancel = nil
 	}
 	auto := s.firstRun
 	s.firstRun = false
@@ -563,9 +539,17 @@ func (u *UI) queuePost(keep []uint8, delay bool) {
 	s := &u.seg
 	if s.post == nil {
 		s.post = make(chan postJob, 1)
-		s.stop = make(chan struct{})
 		s.stopped = make(chan struct{})
-		go u.postWorker(s.post, s.stop, s.stopped)
+		jobs, stopped := s.post, s.stopped
+		task.Start(&s.worker, u.do, func(t *task.Task) (struct{}, error) {
+			defer close(stopped)
+			u.postWorker(t, jobs)
+			return struct{}{}, nil
+		}, func(_ struct{}, err error) {
+			if err != nil { // a panic: the masks stop following the threshold
+				u.showSegError(fmt.Errorf("the background mask worker stopped: %w", err), false)
+			}
+		})
 	}
 	post := s.res.Post
 	post.Threshold = s.ovl.Threshold()
@@ -578,20 +562,15 @@ func (u *UI) queuePost(keep []uint8, delay bool) {
 }
 
 // stopWorker ends the background worker (when the window closes).
-func (u *UI) stopWorker() {
-	if u.seg.stop != nil {
-		close(u.seg.stop)
-		u.seg.stop = nil
-	}
-}
+func (u *UI) stopWorker() { u.seg.worker.Cancel() }
 
 // postWorker computes volumes and masks one job at a time. It first
 // reports the overlay's volume (a few ms), then, unless a newer threshold
 // arrived meanwhile, builds the full-resolution mask (hundreds of ms for a
 // CT) and its Dice with the reference.
-func (u *UI) postWorker(jobs <-chan postJob, stop <-chan struct{}, stopped chan<- struct{}) {
-	defer close(stopped)
+func (u *UI) postWorker(t *task.Task, jobs <-chan postJob) {
 	s := &u.seg
+	stop := t.Context().Done()
 	closed := func() bool {
 		select {
 		case <-stop:
@@ -619,7 +598,7 @@ func (u *UI) postWorker(jobs <-chan postJob, stop <-chan struct{}, stopped chan<
 		// loop may already have read the next job into job: they use cur,
 		// this iteration's copy.
 		cur := job
-		u.do(func() {
+		t.Post(func() {
 			if s.res == cur.res && cur.gen == s.postGen.Load() {
 				u.showResultText(ml, true)
 			}
@@ -659,7 +638,7 @@ func (u *UI) postWorker(jobs <-chan postJob, stop <-chan struct{}, stopped chan<
 		if closed() {
 			return
 		}
-		u.do(func() {
+		t.Post(func() {
 			if s.res != cur.res || cur.gen != s.postGen.Load() {
 				return
 			}
@@ -806,11 +785,7 @@ func (u *UI) showSegError(err error, dialogToo bool) {
 func (u *UI) resetSegmentation() {
 	s := &u.seg
 	if s.running != "" {
-		s.gen++
-		if s.cancel != nil {
-			s.cancel()
-			s.cancel = nil
-		}
+		s.run.Cancel()
 		u.endRun()
 	}
 	s.postGen.Add(1) // drop pending background work

@@ -20,6 +20,7 @@ import (
 	"os"
 	"runtime/debug"
 	"sync"
+	"time"
 )
 
 // Post runs fn later on the UI thread.
@@ -86,6 +87,13 @@ func Start[T any](s *Slot, post Post, work func(t *Task) (T, error), done func(T
 	return t
 }
 
+// Go runs work as a task of its own kind, which nothing supersedes (a
+// file written where the user asked: a second one is not a newer version
+// of the first). done gets the result on the UI thread, as with Start.
+func Go[T any](post Post, work func(t *Task) (T, error), done func(T, error)) *Task {
+	return Start(new(Slot), post, work, done)
+}
+
 // protect runs work, turning a panic into a *PanicError.
 func protect[T any](t *Task, work func(t *Task) (T, error)) (v T, err error) {
 	defer func() {
@@ -142,6 +150,13 @@ func (t *Task) Post(fn func()) {
 			fn()
 		}
 	})
+}
+
+// PostAfter runs fn on the UI thread after d, unless the task is no
+// longer current by then (a progress bar that shows only when work
+// lasts).
+func (t *Task) PostAfter(d time.Duration, fn func()) {
+	time.AfterFunc(d, func() { t.Post(fn) })
 }
 
 // Cancel cancels t if it is still its slot's current task.

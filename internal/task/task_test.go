@@ -126,6 +126,26 @@ func TestStart(t *testing.T) {
 			},
 		},
 		{
+			name: "PostAfter delivers while current, not after Cancel",
+			run: func(t *testing.T, s *Slot, ui *uiThread) outcome {
+				var o outcome
+				block := make(chan struct{})
+				tk := Start(s, ui.post, func(*Task) (int, error) { <-block; return 0, nil }, nil)
+				tk.PostAfter(time.Millisecond, func() { o.progress = append(o.progress, 1) })
+				ui.runUntil(t, "the delayed post", func() bool { return len(o.progress) == 1 })
+				tk.PostAfter(time.Millisecond, func() { o.progress = append(o.progress, 2) })
+				s.Cancel()
+				close(block)
+				ui.drain()
+				return o
+			},
+			check: func(t *testing.T, o outcome) {
+				if len(o.progress) != 1 || o.progress[0] != 1 {
+					t.Errorf("delayed posts delivered %v, want [1]", o.progress)
+				}
+			},
+		},
+		{
 			name: "cancel: context cancelled, result and progress dropped",
 			run: func(t *testing.T, s *Slot, ui *uiThread) outcome {
 				var o outcome
