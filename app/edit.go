@@ -22,6 +22,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/liverseg/liverseg/comparison"
+	"github.com/liverseg/liverseg/internal/task"
 	"github.com/liverseg/liverseg/segedit"
 	"github.com/liverseg/liverseg/viewer"
 	"github.com/liverseg/liverseg/viewer/sliceview"
@@ -340,7 +341,7 @@ func (u *UI) StartEdit(n int) {
 	s.busy = true
 	s.startBtn.Disable()
 	u.setStatus("Preparing " + src.Label + " for editing…")
-	go func() {
+	task.Go(u.do, func(*task.Task) (*segedit.Editor, error) {
 		var m *volume.Mask
 		var err error
 		if src.name != "empty" {
@@ -366,22 +367,22 @@ func (u *UI) StartEdit(n int) {
 			}
 			ed, err = segedit.New(vol, m, srcName, o)
 		}
-		u.do(func() {
-			s.busy = false
-			s.startBtn.Enable()
-			if vol != u.vol {
-				return // another study was opened meanwhile
-			}
-			if err != nil {
-				u.showSegError(fmt.Errorf("cannot edit %s: %w", src.Label, err), true)
-			} else {
-				u.installEditor(ed)
-			}
-			if s.onStarted != nil {
-				s.onStarted(err)
-			}
-		})
-	}()
+		return ed, err
+	}, func(ed *segedit.Editor, err error) {
+		s.busy = false
+		s.startBtn.Enable()
+		if vol != u.vol {
+			return // another study was opened meanwhile
+		}
+		if err != nil {
+			u.showSegError(fmt.Errorf("cannot edit %s: %w", src.Label, err), true)
+		} else {
+			u.installEditor(ed)
+		}
+		if s.onStarted != nil {
+			s.onStarted(err)
+		}
+	})
 }
 
 // installEditor shows ed's mask and the edit tools.
@@ -744,24 +745,26 @@ func (u *UI) runPending(p *segedit.Pending, what string) {
 	s.busy = true
 	s.smoothBtn.Disable()
 	u.setStatus(what)
-	go func() {
+	task.Go(u.do, func(*task.Task) (struct{}, error) {
 		p.Compute()
-		u.do(func() {
-			s.busy = false
-			s.smoothBtn.Enable()
-			if s.ed != ed {
-				return // editing stopped or another study opened
-			}
-			_, err := p.Apply()
-			u.editDone(err)
-			if err == nil {
-				u.setStatus(strings.TrimSuffix(what, "…") + ": done.")
-			}
-			if s.onSmoothed != nil {
-				s.onSmoothed(err)
-			}
-		})
-	}()
+		return struct{}{}, nil
+	}, func(_ struct{}, err error) {
+		s.busy = false
+		s.smoothBtn.Enable()
+		if s.ed != ed {
+			return // editing stopped or another study opened
+		}
+		if err == nil {
+			_, err = p.Apply()
+		}
+		u.editDone(err)
+		if err == nil {
+			u.setStatus(strings.TrimSuffix(what, "…") + ": done.")
+		}
+		if s.onSmoothed != nil {
+			s.onSmoothed(err)
+		}
+	})
 }
 
 // Undo and Redo step through the edit history (Ctrl+Z, Ctrl+Shift+Z).
@@ -964,17 +967,16 @@ func (u *UI) autosaveNow(gen int) {
 	rec.Name, rec.Source, rec.Saved, rec.Steps, rec.VolumeML = ed.Name(), ed.Source(), time.Now().UTC(), len(steps), st.VolumeML
 	m := ed.Mask()
 	store := *s.store
-	go func() {
-		err := store.Save(rec, m)
-		u.do(func() {
-			if err != nil {
-				u.setStatus("Autosave failed: " + err.Error())
-			}
-			if s.onAutosave != nil {
-				s.onAutosave(err)
-			}
-		})
-	}()
+	task.Go(u.do, func(*task.Task) (struct{}, error) {
+		return struct{}{}, store.Save(rec, m)
+	}, func(_ struct{}, err error) {
+		if err != nil {
+			u.setStatus("Autosave failed: " + err.Error())
+		}
+		if s.onAutosave != nil {
+			s.onAutosave(err)
+		}
+	})
 }
 
 // AutosaveNow writes the autosave at once (tests, and before quitting).
