@@ -13,6 +13,7 @@ import (
 	"fyne.io/fyne/v2/dialog"
 
 	"github.com/liverseg/liverseg/dicomio"
+	"github.com/liverseg/liverseg/internal/task"
 	"github.com/liverseg/liverseg/nifti"
 	"github.com/liverseg/liverseg/viewer"
 	"github.com/liverseg/liverseg/volume"
@@ -64,10 +65,14 @@ func (u *UI) LoadReference(path string) {
 	vol := u.vol
 	disp := u.scene.Slicer().Volume().Geometry // canonical
 	u.setStatus("Reading reference " + path + "…")
-	go func() {
+	type read struct {
+		m    *volume.Mask
+		note string
+	}
+	task.Go(u.do, func(*task.Task) (read, error) {
 		m, note, err := readReference(path, vol, disp)
-		u.do(func() { u.referenceDone(vol, path, m, note, err) })
-	}()
+		return read{m, note}, err
+	}, func(r read, err error) { u.referenceDone(vol, path, r.m, r.note, err) })
 }
 
 func (u *UI) referenceDone(vol *volume.Volume, path string, m *volume.Mask, note string, err error) {
