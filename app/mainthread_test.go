@@ -101,6 +101,25 @@ func waitFor[T any](t testing.TB, ch <-chan T, timeout time.Duration, what strin
 	}
 }
 
+// waitUntil runs what is posted until cond holds, checking it after each
+// closure; it fails the test after timeout (a guard against a hang, not a
+// measure of speed).
+func waitUntil(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	for !cond() {
+		if runOne() {
+			continue
+		}
+		select {
+		case <-mainQueue.wake:
+		case <-timer.C:
+			t.Fatalf("%s: not done after %v", what, timeout)
+		}
+	}
+}
+
 // sleepPumping waits for d, running what is posted meanwhile.
 func sleepPumping(d time.Duration) {
 	timer := time.NewTimer(d)

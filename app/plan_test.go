@@ -261,16 +261,21 @@ func TestPlanFromCrosshairShowsVolumesAndColours(t *testing.T) {
 	}
 }
 
-// settle pumps the main queue until cond holds (true) or 30 s pass.
+// settle runs the main queue until cond holds (true) or 30 s pass.
 func settle(cond func() bool) bool {
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		sleepPumping(20 * time.Millisecond)
-		if cond() {
-			return true
+	timer := time.NewTimer(30 * time.Second)
+	defer timer.Stop()
+	for !cond() {
+		if runOne() {
+			continue
+		}
+		select {
+		case <-mainQueue.wake:
+		case <-timer.C:
+			return cond()
 		}
 	}
-	return false
+	return true
 }
 
 // A lesion loaded as a mask is excluded from the FLR and measured against

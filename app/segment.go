@@ -116,7 +116,6 @@ type segState struct {
 	post    chan postJob
 	postGen atomic.Int64
 	worker  task.Slot
-	stopped chan struct{} // closed when the worker has returned
 
 	// Test hooks, called on the Fyne goroutine.
 	onRunDone  func(err error)
@@ -539,10 +538,8 @@ func (u *UI) queuePost(keep []uint8, delay bool) {
 	s := &u.seg
 	if s.post == nil {
 		s.post = make(chan postJob, 1)
-		s.stopped = make(chan struct{})
-		jobs, stopped := s.post, s.stopped
+		jobs := s.post
 		task.Start(&s.worker, u.do, func(t *task.Task) (struct{}, error) {
-			defer close(stopped)
 			u.postWorker(t, jobs)
 			return struct{}{}, nil
 		}, func(_ struct{}, err error) {

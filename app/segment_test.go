@@ -493,11 +493,14 @@ func TestCancelRun(t *testing.T) {
 	if !u.seg.stage.Visible() || u.seg.cancelBtn.Disabled() {
 		t.Error("no progress or Cancel while running")
 	}
+	abandoned := u.seg.run.Last()
 	test.Tap(u.seg.cancelBtn)
 	if err := waitRun(t, runDone); !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancel: %v", err)
 	}
-	sleepPumping(1500 * time.Millisecond) // the abandoned run finishes; its late result must be dropped
+	// The abandoned run finishes; its late result must be dropped.
+	waitFor(t, abandoned.Done(), 2*time.Minute, "the abandoned run")
+	pump()
 	if u.seg.res != nil || len(u.scene.Overlays()) != 0 || u.seg.bar.Visible() || !strings.Contains(u.status.Text, "cancelled") {
 		t.Errorf("after cancel: result %v, overlays %d, bar %v, status %q", u.seg.res != nil, len(u.scene.Overlays()), u.seg.bar.Visible(), u.status.Text)
 	}
@@ -801,9 +804,9 @@ func missingRuntimeChild(t *testing.T) {
 // return, so that it never calls into a torn-down test app.
 func waitWorker(u *UI) {
 	u.stopWorker()
-	if u.seg.stopped != nil {
+	if w := u.seg.worker.Last(); w != nil {
 		select {
-		case <-u.seg.stopped:
+		case <-w.Done():
 		case <-time.After(30 * time.Second):
 		}
 	}

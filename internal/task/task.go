@@ -31,7 +31,8 @@ type Slot struct {
 	mu      sync.Mutex
 	gen     uint64 // bumped by every Start and Cancel: a task is current while its gen is the slot's
 	cancel  context.CancelFunc
-	running bool // the current task's done has not run yet
+	running bool  // the current task's done has not run yet
+	last    *Task // the task started last
 }
 
 // Task is a started task, as its work and its starter see it.
@@ -40,6 +41,7 @@ type Task struct {
 	slot *Slot
 	gen  uint64
 	post Post
+	done chan struct{} // closed when the work has returned and its result is posted
 }
 
 // PanicError is what done receives when the work panicked.
@@ -65,9 +67,11 @@ func Start[T any](s *Slot, post Post, work func(t *Task) (T, error), done func(T
 	s.gen++
 	s.cancel = cancel
 	s.running = true
-	t := &Task{ctx: ctx, slot: s, gen: s.gen, post: post}
+	t := &Task{ctx: ctx, slot: s, gen: s.gen, post: post, done: make(chan struct{})}
+	s.last = t
 	s.mu.Unlock()
 	go func() {
+		defer close(t.done)
 		v, err := protect(t, work)
 		t.Post(func() {
 			s.mu.Lock()
@@ -123,6 +127,14 @@ func (s *Slot) Cancel() bool {
 	return was
 }
 
+// Last is the task started last in the slot (current or not), nil before
+// the first.
+func (s *Slot) Last() *Task {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.last
+}
+
 // Running reports whether the slot's current task has not finished (its
 // done has not run and it was not cancelled).
 func (s *Slot) Running() bool {
@@ -134,6 +146,11 @@ func (s *Slot) Running() bool {
 // Context is cancelled when the task is superseded or cancelled, and
 // after its done has run.
 func (t *Task) Context() context.Context { return t.ctx }
+
+// Done is closed when the work has returned and its result (if still
+// wanted) has been posted to the UI thread: what waits for a task to be
+// over, such as a window closing, waits on it.
+func (t *Task) Done() <-chan struct{} { return t.done }
 
 // Current reports whether the task is still its slot's current one.
 func (t *Task) Current() bool {

@@ -44,7 +44,6 @@ func (u *uiThread) drain() {
 	}
 }
 
-
 func TestStart(t *testing.T) {
 	type outcome struct {
 		done     bool
@@ -150,7 +149,7 @@ func TestStart(t *testing.T) {
 			run: func(t *testing.T, s *Slot, ui *uiThread) outcome {
 				var o outcome
 				started, stopped := make(chan struct{}), make(chan error, 1)
-				Start(s, ui.post, func(tk *Task) (int, error) {
+				tk := Start(s, ui.post, func(tk *Task) (int, error) {
 					close(started)
 					<-tk.Context().Done()
 					tk.Post(func() { o.progress = append(o.progress, 1) })
@@ -166,6 +165,10 @@ func TestStart(t *testing.T) {
 				}
 				if err := <-stopped; !errors.Is(err, context.Canceled) {
 					t.Errorf("the work's context ended with %v, want context.Canceled", err)
+				}
+				<-tk.Done() // closed once the cancelled work has returned
+				if s.Last() != tk {
+					t.Error("Last is not the task started last")
 				}
 				ui.drain()
 				if s.Running() {
