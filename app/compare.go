@@ -87,7 +87,6 @@ type cmpState struct {
 	// The run in progress: Cancel or another study supersedes it.
 	run     task.Slot
 	running bool
-	runs    int // models actually run (not cache hits), for tests
 
 	// Widgets, built on first use.
 	area       *fyne.Container // in the viewer area, instead of the grid
@@ -253,7 +252,7 @@ func (u *UI) startCompareRun(names []string) {
 	c.stage.Show()
 	c.cancelBtn.Enable()
 	c.cancelBtn.Show()
-	set, reg, slicer := c.set, u.seg.reg, u.scene.Slicer()
+	set, runner, slicer := c.set, u.seg.runner, u.scene.Slicer()
 	frac := map[inference.Stage]float64{inference.StageLoad: 0.05, inference.StagePreprocess: 0.15, inference.StageInfer: 0.3, inference.StagePostprocess: 0.8}
 	t0 := time.Now()
 	task.Start(&c.run, u.do, func(t *task.Task) (time.Duration, error) {
@@ -279,7 +278,6 @@ func (u *UI) startCompareRun(names []string) {
 				case p.Done && p.Cached:
 					c.stage.SetText(fmt.Sprintf("%s: cached (%d/%d)", p.Model, p.Index+1, p.Total))
 				case p.Done:
-					c.runs++
 					c.stage.SetText(fmt.Sprintf("%s: done (%d/%d)", p.Model, p.Index+1, p.Total))
 				default:
 					c.stage.SetText(fmt.Sprintf("%s: %s… (%d/%d)", p.Model, p.Stage, p.Index+1, p.Total))
@@ -292,7 +290,7 @@ func (u *UI) startCompareRun(names []string) {
 				}
 			})
 		}
-		err := set.Run(t.Context(), reg, names, nil, progress)
+		err := set.Run(t.Context(), runner, names, nil, progress)
 		return time.Since(t0), err
 	}, func(elapsed time.Duration, err error) {
 		// Dropped when cancelled (reported then) or on another study.

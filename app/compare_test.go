@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,9 +23,11 @@ import (
 	"fyne.io/fyne/v2/driver/desktop"
 
 	"github.com/liverseg/liverseg/comparison"
+	"github.com/liverseg/liverseg/inference"
 	"github.com/liverseg/liverseg/internal/testct"
 	"github.com/liverseg/liverseg/viewer"
 	"github.com/liverseg/liverseg/viewer/sliceview"
+	"github.com/liverseg/liverseg/volume"
 )
 
 // cmpHooks are channels fed by the comparison's test hooks.
@@ -33,10 +36,25 @@ type cmpHooks struct {
 	table    chan struct{}
 	disagree chan struct{}
 	export   chan error
+	runner   *countingRunner // the real models, counted
+}
+
+// countingRunner runs the real models (the registry it wraps) and counts
+// the runs: a cached comparison must not add any.
+type countingRunner struct {
+	modelRunner
+	runs atomic.Int64
+}
+
+func (r *countingRunner) Run(ctx context.Context, v *volume.Volume, name string, o inference.Options) (*inference.Result, error) {
+	r.runs.Add(1)
+	return r.modelRunner.Run(ctx, v, name, o)
 }
 
 func hookCompare(u *UI) *cmpHooks {
 	h := &cmpHooks{done: make(chan error, 8), table: make(chan struct{}, 8), disagree: make(chan struct{}, 8), export: make(chan error, 8)}
+	h.runner = &countingRunner{modelRunner: u.seg.runner}
+	u.seg.runner = h.runner
 	c := &u.cmp
 	c.onDone = func(err error) { h.done <- err }
 	c.onTable = func() { h.table <- struct{}{} }
@@ -127,8 +145,8 @@ func TestCompareModes(t *testing.T) {
 		// Every model ran in the comparison, the student too: its time in the
 		// table is measured back to back with the others, not taken from the
 		// automatic run at open (which overlaps the warm-up).
-		if c.runs != len(names) {
-			t.Errorf("%d models ran, want %d", c.runs, len(names))
+		if n := h.runner.runs.Load(); n != int64(len(names)) {
+			t.Errorf("%d models ran, want %d", n, len(names))
 		}
 		rows := u.CompareRows()
 		if len(rows) != len(names) || rows[0].Name != "teacher" {
@@ -164,7 +182,9 @@ func TestCompareModes(t *testing.T) {
 	})
 
 	t.Run("cache hit runs nothing", func(t *testing.T) {
-		runs := c.runs
+		if n := h.runner.runs.Load(); n != int64(len(names)) {
+			t.Fatalf("the first comparison ran the models %d times, want %d", n, len(names))
+		}
 		last := c.run.Last()
 		u.SetCompareMode(ModeSideBySide)
 		u.Compare()
@@ -176,8 +196,8 @@ func TestCompareModes(t *testing.T) {
 		default:
 			t.Fatal("a cached comparison did not finish at once")
 		}
-		if c.run.Last() != last || c.running {
-			t.Error("a cached comparison started a run")
+		if c.run.Last() != last || c.running || h.runner.runs.Load() != int64(len(names)) {
+			t.Errorf("a cached comparison started a run (%d model runs in all)", h.runner.runs.Load())
 		}
 		for _, m := range compareModes {
 			u.SetCompareMode(m)
@@ -190,8 +210,8 @@ func TestCompareModes(t *testing.T) {
 		if list, _ := c.tri[0].Overlays(); len(list) != len(names) {
 			t.Errorf("a late disagreement map replaced the outlines: %d overlays in overlay mode", len(list))
 		}
-		if c.runs != runs {
-			t.Errorf("%d models ran again", c.runs-runs)
+		if n := h.runner.runs.Load(); n != int64(len(names)) {
+			t.Errorf("%d models ran again", n-int64(len(names)))
 		}
 	})
 
@@ -509,8 +529,8 @@ func TestCompareCancel(t *testing.T) {
 	if _, ok := c.set.Entry("teacher"); ok {
 		t.Error("the cancelled teacher's result was kept")
 	}
-	if c.runs != 0 {
-		t.Errorf("%d models finished after Cancel", c.runs)
+	if n := h.runner.runs.Load(); n != 1 {
+		t.Errorf("%d model runs; want only the cancelled teacher's", n)
 	}
 	select {
 	case err := <-h.done:
@@ -533,7 +553,7 @@ func TestCompareCancel(t *testing.T) {
 func TestCompareWithReference(t *testing.T) {
 	u, h, study := openCompare(t)
 	c := &u.cmp
-	runs := c.runs
+	runs := h.runner.runs.Load()
 	u.showCompareArea(false)
 	refDone := make(chan error, 2)
 	u.seg.onRefDone = func(err error) { refDone <- err }
@@ -546,8 +566,8 @@ func TestCompareWithReference(t *testing.T) {
 		t.Fatal(err)
 	}
 	wait(t, h.table, "table with the reference")
-	if c.runs != runs {
-		t.Errorf("%d models ran again for the reference", c.runs-runs)
+	if n := h.runner.runs.Load(); n != runs {
+		t.Errorf("%d models ran again for the reference", n-runs)
 	}
 	if !slices.Contains(c.pairB.Options, refName) {
 		t.Errorf("the reference is not offered for the disagreement pair: %v", c.pairB.Options)

@@ -16,6 +16,7 @@ import (
 	"fyne.io/fyne/v2/dialog"
 	"fyne.io/fyne/v2/widget"
 
+	"github.com/liverseg/liverseg/comparison"
 	"github.com/liverseg/liverseg/inference"
 	"github.com/liverseg/liverseg/internal/task"
 	"github.com/liverseg/liverseg/metrics"
@@ -57,6 +58,9 @@ func colorByName(name string) color.NRGBA {
 type segState struct {
 	reg    *inference.Registry
 	regErr error
+	// runner runs the models (segmentation and comparison): reg, or in
+	// tests a wrapper of it that counts the runs.
+	runner modelRunner
 	// checked is closed when the start-up check of the registry's
 	// automatic model (load, then a warm-up run) has finished; the error
 	// it reports is posted through u.do before. Tests wait on it (and run
@@ -99,7 +103,6 @@ type segState struct {
 	run     task.Slot
 	running string    // model name, "" when idle
 	check   task.Slot // the start-up check of the automatic model
-	runs    int       // Registry.Run calls started (tests count them)
 
 	// What is shown.
 	res      *inference.Result
@@ -123,6 +126,10 @@ type segState struct {
 	onRefDone  func(err error)
 	lastErr    error
 }
+
+// modelRunner is what runs a model on a volume: the registry's Lookup
+// and Run, as comparison.Set.Run needs them too.
+type modelRunner = comparison.Runner
 
 // postJob is a threshold whose volume and full-resolution mask are to be
 // computed in the background.
@@ -252,7 +259,7 @@ func (u *UI) UseModels(dir string) error {
 	s := &u.seg
 	if s.reg != nil {
 		s.reg.Close()
-		s.reg = nil
+		s.reg, s.runner = nil, nil
 	}
 	reg, err := inference.OpenRegistry(dir, inference.RegistryOptions{Threads: u.threads()})
 	if err == nil && len(reg.Cards()) == 0 {
@@ -267,7 +274,7 @@ func (u *UI) UseModels(dir string) error {
 		u.showSegError(fmt.Errorf("segmentation is unavailable: %w; the viewer works without it", err), false)
 		return err
 	}
-	s.reg, s.regErr = reg, nil
+	s.reg, s.regErr, s.runner = reg, nil, reg
 	names := make([]string, 0, len(reg.Cards()))
 	for _, c := range reg.Cards() {
 		names = append(names, c.Name)
@@ -370,13 +377,12 @@ func (u *UI) runModel(name string, auto bool) {
 	if name == "" {
 		name = u.autoModel()
 	}
-	card, err := s.reg.Lookup(name)
+	card, err := s.runner.Lookup(name)
 	if err != nil {
 		u.showSegError(err, true)
 		return
 	}
 	s.running = name
-	s.runs++
 	s.errText.Hide()
 	s.stage.SetText(name + ": starting…")
 	s.stage.Show()
@@ -387,7 +393,7 @@ func (u *UI) runModel(name string, auto bool) {
 		b := *s.box
 		opts.ROI = &b
 	}
-	reg, vol := s.reg, u.vol
+	runner, vol := s.runner, u.vol
 	queued := time.Now()
 	var ret time.Time
 	t := task.Start(&s.run, u.do, func(t *task.Task) (*inference.Result, error) {
@@ -399,7 +405,7 @@ func (u *UI) runModel(name string, auto bool) {
 				}
 			})
 		}
-		res, err := reg.Run(t.Context(), vol, name, opts)
+		res, err := runner.Run(t.Context(), vol, name, opts)
 		ret = time.Now()
 		trace("run %s: returned %.0f ms after the request (err %v)", name, msSince(queued), err)
 		return res, err

@@ -63,9 +63,13 @@ func segUI(t *testing.T, dir string) (*UI, chan error, chan struct{}) {
 	if err := u.UseModels(dir); err != nil {
 		t.Fatal(err)
 	}
+	u.seg.runner = &countingRunner{modelRunner: u.seg.runner}
 	waitChecked(t, u)
 	return u, runDone, postDone
 }
+
+// runsOf is how many model runs segUI's window has started.
+func runsOf(u *UI) int { return int(u.seg.runner.(*countingRunner).runs.Load()) }
 
 // waitChecked waits for the start-up model check that UseModels starts
 // (see segState.checked).
@@ -227,8 +231,8 @@ func insideVoxel(t testing.TB, m *volume.Mask) [3]int {
 // volume and the time in the panel.
 func TestOpenSegmentsWithStudent(t *testing.T) {
 	u, _, postDone, real, study := openAbdomen(t)
-	if u.seg.runs != 1 || u.seg.res == nil {
-		t.Fatalf("runs %d, result %v after opening", u.seg.runs, u.seg.res != nil)
+	if runsOf(u) != 1 || u.seg.res == nil {
+		t.Fatalf("runs %d, result %v after opening", runsOf(u), u.seg.res != nil)
 	}
 	if real && u.seg.res.Model != AutoModel {
 		t.Errorf("ran %s, want %s", u.seg.res.Model, AutoModel)
@@ -294,7 +298,7 @@ func TestThresholdSliderDoesNotRerun(t *testing.T) {
 	waitPost(t, postDone)
 	res := u.seg.res
 	u.scene.SetCursor(insideVoxel(t, res.Mask))
-	runs := u.seg.runs
+	runs := runsOf(u)
 	before := res.Mask.VolumeML()
 	n0, _ := overlayStats(u.views[0])
 	txt0 := u.VolumeText()
@@ -316,8 +320,8 @@ func TestThresholdSliderDoesNotRerun(t *testing.T) {
 	for len(postDone) > 0 {
 		<-postDone
 	}
-	if u.seg.runs != runs || u.seg.res != res {
-		t.Errorf("the slider ran the network again (%d → %d runs)", runs, u.seg.runs)
+	if runsOf(u) != runs || u.seg.res != res {
+		t.Errorf("the slider ran the network again (%d → %d runs)", runs, runsOf(u))
 	}
 	if res.Post.Threshold != 0.2 {
 		t.Errorf("mask threshold %v after the background step, want 0.2", res.Post.Threshold)
@@ -477,7 +481,7 @@ func TestNoModelsFolder(t *testing.T) {
 	if err := u.ShowVolume(synthetic()); err != nil {
 		t.Fatal(err)
 	}
-	if u.seg.runs != 0 {
+	if u.seg.run.Last() != nil {
 		t.Error("a run started without models")
 	}
 }
@@ -515,7 +519,7 @@ func TestCancelRun(t *testing.T) {
 // it on the coronal view: each re-runs the model inside the box only.
 func TestBoxRestrictsSegmentation(t *testing.T) {
 	u, runDone, _, _, _ := openAbdomen(t)
-	runs := u.seg.runs
+	runs := runsOf(u)
 	u.seg.boxMode.SetChecked(true)
 	if !u.views[0].BoxMode {
 		t.Fatal("box mode not passed to the views")
@@ -527,8 +531,8 @@ func TestBoxRestrictsSegmentation(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := inference.Box{Min: [3]int{100, 120, 0}, Max: [3]int{301, 331, size[2]}}
-	if u.seg.runs != runs+1 || u.seg.res.ROI != want {
-		t.Fatalf("runs %d → %d, ROI %v, want %v", runs, u.seg.runs, u.seg.res.ROI, want)
+	if runsOf(u) != runs+1 || u.seg.res.ROI != want {
+		t.Fatalf("runs %d → %d, ROI %v, want %v", runs, runsOf(u), u.seg.res.ROI, want)
 	}
 	// The coronal view sets x and z, keeping y from the axial box.
 	j := u.views[1].Slice()
