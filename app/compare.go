@@ -74,8 +74,10 @@ func (m *cmpModel) overlay(s *viewer.Slicer, st viewer.Style) (viewer.Overlay, e
 	return viewer.NewMaskOverlay(s, m.canon, st)
 }
 
-// cmpState is the comparison side of the window.
-type cmpState struct {
+// cmpController is the comparison side of the window.
+type cmpController struct {
+	u *UI
+
 	btn *widget.Button // "Compare models" in the segmentation panel
 
 	// The study's results; nil until Compare is first pressed on it.
@@ -137,28 +139,27 @@ type cmpState struct {
 	// Test hooks, called on the Fyne goroutine.
 	onDone     func(err error) // a Compare request finished (run or cache hit)
 	onProgress func(p comparison.Progress)
-	onTable    func() // the metrics table was installed
-	onDisagree func() // a disagreement map was installed
 	onExport   func(paths []string, err error)
 }
 
-// compareButton is the button of the segmentation panel that starts the
-// comparison.
-func (u *UI) compareButton() fyne.CanvasObject {
-	c := &u.cmp
-	c.btn = widget.NewButtonWithIcon("Compare models…", theme.ViewRestoreIcon(), u.Compare)
-	return c.btn
+// newCmpController makes the comparison's controller and the button that
+// starts it, which the segmentation panel places; the comparison area is
+// built on first use (buildCompare).
+func newCmpController(u *UI) *cmpController {
+	c := &cmpController{u: u}
+	c.btn = widget.NewButtonWithIcon("Compare models…", theme.ViewRestoreIcon(), c.Compare)
+	return c
 }
 
 // Compare shows the comparison of every model on the open study, running
 // in the background those not run on it yet (with progress and Cancel).
 // Results stay cached for the study: a second Compare, or switching
 // modes, runs nothing.
-func (u *UI) Compare() {
+func (c *cmpController) Compare() {
+	u := c.u
 	if u.stillLoading() {
 		return
 	}
-	c := &u.cmp
 	if u.vol == nil || u.scene == nil {
 		u.setStatus("Open a study first.")
 		return
@@ -168,21 +169,21 @@ func (u *UI) Compare() {
 		if err == nil {
 			err = errors.New("no models folder is configured")
 		}
-		u.showSegError(fmt.Errorf("comparison is unavailable: %w", err), true)
+		u.seg.showSegError(fmt.Errorf("comparison is unavailable: %w", err), true)
 		return
 	}
-	u.buildCompare()
+	u.cmp.buildCompare()
 	if c.set == nil || c.set.Study() != u.vol {
-		u.resetCompare()
+		u.cmp.resetCompare()
 		c.set = comparison.NewSet(u.vol)
 	}
-	u.syncReference()
+	u.cmp.syncReference()
 	u.syncEditedCompare()
-	u.showCompareArea(true)
+	u.cmp.showCompareArea(true)
 	if c.running {
 		return
 	}
-	names := u.compareNames()
+	names := u.cmp.compareNames()
 	var missing []string
 	for _, n := range names {
 		if _, ok := c.set.Entry(n); !ok {
@@ -192,9 +193,9 @@ func (u *UI) Compare() {
 	if len(missing) == 0 {
 		// Everything is cached: only the displays that lack a model are
 		// brought up to date, nothing runs.
-		u.installModels()
+		u.cmp.installModels()
 		if c.rows == nil || c.tableStale() {
-			u.refreshTable()
+			u.cmp.refreshTable()
 		}
 		u.setStatus(fmt.Sprintf("Comparison of %d models (cached for this study).", len(names)))
 		if c.onDone != nil {
@@ -202,16 +203,17 @@ func (u *UI) Compare() {
 		}
 		return
 	}
-	u.startCompareRun(names)
+	u.cmp.startCompareRun(names)
 }
 
 // compareNames are the models compared, largest first (the teacher leads).
-func (u *UI) compareNames() []string { return comparison.ModelOrder(u.seg.reg) }
+func (c *cmpController) compareNames() []string { u := c.u; return comparison.ModelOrder(u.seg.reg) }
 
 // syncReference gives the set the reference mask the panel shows (on the
 // study's own grid, like the models' masks).
-func (u *UI) syncReference() {
-	s, c := &u.seg, &u.cmp
+func (c *cmpController) syncReference() {
+	u := c.u
+	s, c := u.seg, u.cmp
 	if s.ref == c.ref {
 		return
 	}
@@ -224,9 +226,9 @@ func (u *UI) syncReference() {
 		c.dis, c.disPair = nil, [2]string{}
 	}
 	defer func() {
-		u.rebuildLegend()
-		u.rebuildSideBySide()
-		u.updatePairChoices()
+		u.cmp.rebuildLegend()
+		u.cmp.rebuildSideBySide()
+		u.cmp.updatePairChoices()
 	}()
 	if s.ref == nil {
 		c.set.SetReference(nil)
@@ -234,7 +236,7 @@ func (u *UI) syncReference() {
 	}
 	m, err := volume.MaskFromCanonical(s.ref, u.vol.Geometry)
 	if err != nil {
-		u.showSegError(fmt.Errorf("reference for the comparison: %w", err), false)
+		u.seg.showSegError(fmt.Errorf("reference for the comparison: %w", err), false)
 		c.set.SetReference(nil)
 		return
 	}
@@ -243,8 +245,8 @@ func (u *UI) syncReference() {
 }
 
 // startCompareRun runs the missing models in the background.
-func (u *UI) startCompareRun(names []string) {
-	c := &u.cmp
+func (c *cmpController) startCompareRun(names []string) {
+	u := c.u
 	c.running = true
 	c.bar.SetValue(0)
 	c.bar.Show()
@@ -283,7 +285,7 @@ func (u *UI) startCompareRun(names []string) {
 					c.stage.SetText(fmt.Sprintf("%s: %s… (%d/%d)", p.Model, p.Stage, p.Index+1, p.Total))
 				}
 				if m != nil && set == c.set {
-					u.addModel(m)
+					u.cmp.addModel(m)
 				}
 				if c.onProgress != nil {
 					c.onProgress(p)
@@ -294,28 +296,27 @@ func (u *UI) startCompareRun(names []string) {
 		return time.Since(t0), err
 	}, func(elapsed time.Duration, err error) {
 		// Dropped when cancelled (reported then) or on another study.
-		u.compareRunDone(err, elapsed)
+		u.cmp.compareRunDone(err, elapsed)
 	})
 }
 
 // compareRunDone ends a run: the table follows in the background.
-func (u *UI) compareRunDone(err error, elapsed time.Duration) {
-	c := &u.cmp
-	u.endCompareRun()
-	u.installModels()
+func (c *cmpController) compareRunDone(err error, elapsed time.Duration) {
+	u := c.u
+	u.cmp.endCompareRun()
+	u.cmp.installModels()
 	if err != nil {
-		u.showSegError(fmt.Errorf("comparison: %w", err), false)
+		u.seg.showSegError(fmt.Errorf("comparison: %w", err), false)
 	} else {
 		u.setStatus(fmt.Sprintf("Comparison: %d models in %.1f s.", len(c.set.Entries()), elapsed.Seconds()))
 	}
-	u.refreshTable()
+	u.cmp.refreshTable()
 	if c.onDone != nil {
 		c.onDone(err)
 	}
 }
 
-func (u *UI) endCompareRun() {
-	c := &u.cmp
+func (c *cmpController) endCompareRun() {
 	c.running = false
 	c.run.Cancel()
 	c.bar.Hide()
@@ -326,17 +327,17 @@ func (u *UI) endCompareRun() {
 
 // CancelCompare stops the comparison run; the models finished so far stay
 // cached and shown.
-func (u *UI) CancelCompare() {
-	c := &u.cmp
+func (c *cmpController) CancelCompare() {
+	u := c.u
 	if !c.running {
 		return
 	}
 	c.run.Cancel() // first, so that the run's late reports are dropped
-	u.endCompareRun()
+	u.cmp.endCompareRun()
 	done := len(c.set.Entries())
-	u.setStatus(fmt.Sprintf("Comparison cancelled; %d of %d models done and kept.", done, len(u.compareNames())))
-	u.installModels()
-	u.refreshTable()
+	u.setStatus(fmt.Sprintf("Comparison cancelled; %d of %d models done and kept.", done, len(u.cmp.compareNames())))
+	u.cmp.installModels()
+	u.cmp.refreshTable()
 	if c.onDone != nil {
 		c.onDone(context.Canceled)
 	}
@@ -357,18 +358,18 @@ func nrgba(c color.RGBA) color.NRGBA { return color.NRGBA{R: c.R, G: c.G, B: c.B
 
 // installModels prepares (on this goroutine) any entry of the set not yet
 // shown (a cancelled run's finished models).
-func (u *UI) installModels() {
-	c := &u.cmp
+func (c *cmpController) installModels() {
+	u := c.u
 	for _, e := range c.set.Entries() {
 		if m, ok := c.models[e.Name]; !ok || m.entry != e {
-			u.addModel(prepareModel(e, u.scene.Slicer()))
+			u.cmp.addModel(prepareModel(e, u.scene.Slicer()))
 		}
 	}
 }
 
 // addModel shows one more model in every mode.
-func (u *UI) addModel(m *cmpModel) {
-	c := &u.cmp
+func (c *cmpController) addModel(m *cmpModel) {
+	u := c.u
 	if c.models == nil {
 		c.models = map[string]*cmpModel{}
 	}
@@ -378,18 +379,18 @@ func (u *UI) addModel(m *cmpModel) {
 	if _, ok := c.shown[m.name]; !ok {
 		c.shown[m.name] = true
 	}
-	u.rebuildLegend()
-	u.rebuildSideBySide()
-	u.updatePairChoices()
-	u.showMode()
+	u.cmp.rebuildLegend()
+	u.cmp.rebuildSideBySide()
+	u.cmp.updatePairChoices()
+	u.cmp.showMode()
 }
 
 // displayModels are the models shown, in comparison order, then the
 // reference when one is loaded.
-func (u *UI) displayModels() []*cmpModel {
-	c := &u.cmp
+func (c *cmpController) displayModels() []*cmpModel {
+	u := c.u
 	var out []*cmpModel
-	for _, n := range u.compareNames() {
+	for _, n := range u.cmp.compareNames() {
 		if m, ok := c.models[n]; ok {
 			out = append(out, m)
 		}
@@ -404,14 +405,14 @@ func (u *UI) displayModels() []*cmpModel {
 // resetCompare forgets the comparison of the previous study (a new study
 // is shown): cancels its run, drops its cache and returns to the normal
 // views.
-func (u *UI) resetCompare() {
-	c := &u.cmp
+func (c *cmpController) resetCompare() {
+	u := c.u
 	if c.area == nil {
 		c.set = nil
 		return
 	}
 	if c.running {
-		u.endCompareRun()
+		u.cmp.endCompareRun()
 	}
 	c.run.Cancel()
 	c.tableRun.Cancel()
@@ -424,20 +425,20 @@ func (u *UI) resetCompare() {
 	c.tableNote.SetText("")
 	c.chart.Image = nil
 	c.chart.Refresh()
-	u.rebuildLegend()
-	u.rebuildSideBySide()
-	u.updatePairChoices()
+	u.cmp.rebuildLegend()
+	u.cmp.rebuildSideBySide()
+	u.cmp.updatePairChoices()
 	for _, v := range c.tri {
 		v.SetOverlays()
 		v.SetScene(nil)
 	}
-	u.showCompareArea(false)
+	u.cmp.showCompareArea(false)
 }
 
 // buildCompare creates the comparison area on first use and puts it in
 // the viewer area, hidden, on top of the three views' grid.
-func (u *UI) buildCompare() {
-	c := &u.cmp
+func (c *cmpController) buildCompare() {
+	u := c.u
 	if c.area != nil {
 		return
 	}
@@ -446,7 +447,7 @@ func (u *UI) buildCompare() {
 	c.mode = ModeOverlay
 	c.modeSel = widget.NewRadioGroup(compareModes, func(m string) {
 		if m != "" {
-			u.SetCompareMode(m)
+			u.cmp.SetCompareMode(m)
 		}
 	})
 	c.modeSel.Horizontal = true
@@ -456,17 +457,17 @@ func (u *UI) buildCompare() {
 	c.bar.Hide()
 	c.stage = widget.NewLabel("")
 	c.stage.Hide()
-	c.cancelBtn = widget.NewButtonWithIcon("Cancel", theme.CancelIcon(), u.CancelCompare)
+	c.cancelBtn = widget.NewButtonWithIcon("Cancel", theme.CancelIcon(), u.cmp.CancelCompare)
 	c.cancelBtn.Hide()
-	c.exportBtn = widget.NewButtonWithIcon("Export…", theme.DocumentSaveIcon(), u.chooseCompareExport)
-	back := widget.NewButtonWithIcon("Back to segmentation", theme.NavigateBackIcon(), func() { u.showCompareArea(false) })
+	c.exportBtn = widget.NewButtonWithIcon("Export…", theme.DocumentSaveIcon(), u.cmp.chooseCompareExport)
+	back := widget.NewButtonWithIcon("Back to segmentation", theme.NavigateBackIcon(), func() { u.cmp.showCompareArea(false) })
 	top := container.NewBorder(nil, nil,
 		container.NewHBox(widget.NewLabelWithStyle("Compare", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}), c.modeSel),
 		container.NewHBox(c.exportBtn, back),
 		container.NewBorder(nil, nil, nil, c.cancelBtn, container.NewHBox(container.NewGridWrap(fyne.NewSize(180, c.bar.MinSize().Height), c.bar), c.stage)))
 
 	for n, p := range viewer.Planes {
-		v := u.newCompareView(p)
+		v := u.cmp.newCompareView(p)
 		c.tri[n] = v
 	}
 	c.triBox = container.NewGridWithColumns(3, c.tri[0], c.tri[1], c.tri[2])
@@ -477,19 +478,19 @@ func (u *UI) buildCompare() {
 	c.ovlSide = container.NewVBox(boldLabel("Outlines"), c.ovlChecks,
 		hint("Each model's liver contour on the same three views. Untick a model to hide it."))
 
-	c.sbsAxis = widget.NewSelect([]string{"Axial", "Coronal", "Sagittal"}, func(string) { u.rebuildSideBySide() })
+	c.sbsAxis = widget.NewSelect([]string{"Axial", "Coronal", "Sagittal"}, func(string) { u.cmp.rebuildSideBySide() })
 	c.sbsAxis.Selected = "Axial"
 	c.sbsSlice = widget.NewLabel("")
 	c.sbsSlice.TextStyle.Monospace = true
 	c.sbsSide = container.NewVBox(boldLabel("Side by side"), widget.NewLabel("Plane"), c.sbsAxis, c.sbsSlice,
 		hint("One panel per model on the same slice. Scrolling, zoom, pan, the crosshair and window/level move all panels together."))
 
-	c.pairA = widget.NewSelect(nil, func(string) { u.updateDisagreement() })
-	c.pairB = widget.NewSelect(nil, func(string) { u.updateDisagreement() })
+	c.pairA = widget.NewSelect(nil, func(string) { u.cmp.updateDisagreement() })
+	c.pairB = widget.NewSelect(nil, func(string) { u.cmp.updateDisagreement() })
 	c.disLegend = container.NewVBox()
 	c.disText = widget.NewLabel("")
 	c.disText.Wrapping = fyne.TextWrapWord
-	c.jumpBtn = widget.NewButtonWithIcon("Jump to most disagreement", theme.SearchIcon(), u.JumpToDisagreement)
+	c.jumpBtn = widget.NewButtonWithIcon("Jump to most disagreement", theme.SearchIcon(), u.cmp.JumpToDisagreement)
 	c.jumpBtn.Disable()
 	c.disSide = container.NewVBox(boldLabel("Disagreement"),
 		container.NewBorder(nil, nil, widget.NewLabel("A"), nil, c.pairA),
@@ -499,13 +500,13 @@ func (u *UI) buildCompare() {
 	side := container.New(fixedWidth(230), container.NewVScroll(c.sideBox))
 	modeArea := container.NewBorder(nil, nil, nil, side, c.viewsBox)
 
-	bottom := u.buildTable()
+	bottom := u.cmp.buildTable()
 	split := container.NewVSplit(modeArea, bottom)
 	split.Offset = 0.67
 	c.area = container.NewBorder(top, nil, nil, nil, split)
 	c.area.Hide()
 	u.viewerArea.Add(c.area)
-	u.showMode()
+	u.cmp.showMode()
 }
 
 func boldLabel(t string) *widget.Label {
@@ -523,7 +524,8 @@ func hint(t string) *widget.Label {
 
 // newCompareView is a view of the comparison on the main scene: the
 // status line and the keys work as in the three views.
-func (u *UI) newCompareView(p viewer.Plane) *sliceview.SliceView {
+func (c *cmpController) newCompareView(p viewer.Plane) *sliceview.SliceView {
+	u := c.u
 	v := sliceview.New(p)
 	v.OnHover = u.hover
 	v.OnFocus = func(v *sliceview.SliceView) { u.active = v }
@@ -533,8 +535,8 @@ func (u *UI) newCompareView(p viewer.Plane) *sliceview.SliceView {
 
 // showCompareArea shows the comparison instead of the three views (or
 // back). Hidden views are paused, so that only what is on screen renders.
-func (u *UI) showCompareArea(on bool) {
-	c := &u.cmp
+func (c *cmpController) showCompareArea(on bool) {
+	u := c.u
 	if c.area == nil {
 		return
 	}
@@ -545,7 +547,7 @@ func (u *UI) showCompareArea(on bool) {
 			v.SetPaused(true)
 		}
 		c.area.Show()
-		u.showMode()
+		u.cmp.showMode()
 		return
 	}
 	c.area.Hide()
@@ -563,13 +565,13 @@ func (u *UI) showCompareArea(on bool) {
 }
 
 // CompareShown reports whether the comparison area is on screen.
-func (u *UI) CompareShown() bool { return u.cmp.area != nil && u.cmp.area.Visible() }
+func (c *cmpController) CompareShown() bool { return c.area != nil && c.area.Visible() }
 
 // SetCompareMode switches between ModeOverlay, ModeSideBySide and
 // ModeDisagreement. Nothing is recomputed: the views of the new mode are
 // drawn from the cached results.
-func (u *UI) SetCompareMode(m string) {
-	c := &u.cmp
+func (c *cmpController) SetCompareMode(m string) {
+	u := c.u
 	if !slices.Contains(compareModes, m) {
 		return
 	}
@@ -578,11 +580,11 @@ func (u *UI) SetCompareMode(m string) {
 		c.modeSel.SetSelected(m) // calls back here once more, then returns early below
 		return
 	}
-	u.showMode()
+	u.cmp.showMode()
 }
 
 // CompareMode is the mode shown.
-func (u *UI) CompareMode() string { return u.cmp.mode }
+func (c *cmpController) CompareMode() string { return c.mode }
 
 // widthLayout lays its objects out over the whole container and asks for
 // the width it returns (and their height): a side panel whose wrapped

@@ -106,8 +106,7 @@ func columnsFor(ref bool) []tableCol {
 
 // setColumns shows cols with widths that fit their header and widest
 // value (chars is that value's length in monospace characters).
-func (u *UI) setColumns(cols []tableCol) {
-	c := &u.cmp
+func (c *cmpController) setColumns(cols []tableCol) {
 	c.cols = cols
 	mono := fyne.MeasureText("0", theme.TextSize(), fyne.TextStyle{Monospace: true}).Width
 	pad := 2 * theme.InnerPadding()
@@ -128,13 +127,13 @@ func (u *UI) setColumns(cols []tableCol) {
 // table's scroll bar and a little air. The table is laid out at it, so
 // that none is cut off while the window is wide enough; the chart beside
 // it takes the rest.
-func (c *cmpState) tableWidth() float32 {
+func (c *cmpController) tableWidth() float32 {
 	return c.colsWidth + theme.ScrollBarSize() + 2*theme.Padding()
 }
 
 // buildTable makes the metrics table and the chart beside it.
-func (u *UI) buildTable() fyne.CanvasObject {
-	c := &u.cmp
+func (c *cmpController) buildTable() fyne.CanvasObject {
+	u := c.u
 	t := widget.NewTableWithHeaders(
 		func() (int, int) { return len(c.rows), len(c.cols) },
 		func() fyne.CanvasObject {
@@ -176,7 +175,7 @@ func (u *UI) buildTable() fyne.CanvasObject {
 		}
 	}
 	c.table = t
-	u.setColumns(columnsFor(false))
+	u.cmp.setColumns(columnsFor(false))
 	// The note in the normal text colour: the theme's low-importance grey
 	// on the dark background was too faint to read.
 	c.tableNote = widget.NewLabel("")
@@ -191,14 +190,14 @@ func (u *UI) buildTable() fyne.CanvasObject {
 }
 
 // tableStale says whether the table misses a model or the reference.
-func (c *cmpState) tableStale() bool {
+func (c *cmpController) tableStale() bool {
 	return len(c.rows) != len(c.set.Entries()) || c.tableRef != c.set.Reference()
 }
 
 // refreshTable measures the models in the background (each pair once; the
 // set caches it) and then shows the table and the chart.
-func (u *UI) refreshTable() {
-	c := &u.cmp
+func (c *cmpController) refreshTable() {
+	u := c.u
 	if c.set == nil {
 		return
 	}
@@ -233,18 +232,15 @@ func (u *UI) refreshTable() {
 			c.tableNote.SetText("Metrics failed: " + err.Error())
 			return
 		}
-		order := u.compareNames()
+		order := u.cmp.compareNames()
 		slices.SortStableFunc(rows, func(a, b comparison.Row) int {
 			return slices.Index(order, a.Name) - slices.Index(order, b.Name)
 		})
 		c.rows, c.tableRef, c.chartImg = rows, ref, chart
-		u.setColumns(columnsFor(ref != nil))
+		u.cmp.setColumns(columnsFor(ref != nil))
 		c.tableNote.SetText(tableNote(rows, set.TeacherName(), ref, cerr))
 		c.chart.Image = chart
 		c.chart.Refresh()
-		if c.onTable != nil {
-			c.onTable()
-		}
 	})
 }
 
@@ -266,9 +262,10 @@ func tableNote(rows []comparison.Row, teacher string, ref *volume.Mask, chartErr
 }
 
 // CompareRows are the metrics table's rows as shown.
-func (u *UI) CompareRows() []comparison.Row { return u.cmp.rows }
+func (c *cmpController) CompareRows() []comparison.Row { return c.rows }
 
 // CompareCell is the text of a table cell as shown (for tests).
-func (u *UI) CompareCell(row, col int) string {
+func (c *cmpController) CompareCell(row, col int) string {
+	u := c.u
 	return u.cmp.cols[col].cell(u.cmp.rows[row])
 }

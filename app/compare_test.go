@@ -32,11 +32,9 @@ import (
 
 // cmpHooks are channels fed by the comparison's test hooks.
 type cmpHooks struct {
-	done     chan error
-	table    chan struct{}
-	disagree chan struct{}
-	export   chan error
-	runner   *countingRunner // the real models, counted
+	done   chan error
+	export chan error
+	runner *countingRunner // the real models, counted
 }
 
 // countingRunner runs the real models (the registry it wraps) and counts
@@ -52,13 +50,11 @@ func (r *countingRunner) Run(ctx context.Context, v *volume.Volume, name string,
 }
 
 func hookCompare(u *UI) *cmpHooks {
-	h := &cmpHooks{done: make(chan error, 8), table: make(chan struct{}, 8), disagree: make(chan struct{}, 8), export: make(chan error, 8)}
+	h := &cmpHooks{done: make(chan error, 8), export: make(chan error, 8)}
 	h.runner = &countingRunner{modelRunner: u.seg.runner}
 	u.seg.runner = h.runner
-	c := &u.cmp
+	c := u.cmp
 	c.onDone = func(err error) { h.done <- err }
-	c.onTable = func() { h.table <- struct{}{} }
-	c.onDisagree = func() { h.disagree <- struct{}{} }
 	c.onExport = func(_ []string, err error) { h.export <- err }
 	return h
 }
@@ -79,11 +75,11 @@ func openCompare(t *testing.T) (*UI, *cmpHooks, testct.Study) {
 	}
 	waitPost(t, postDone) // the panel's own student run is finished
 	h := hookCompare(u)
-	u.Compare()
+	u.cmp.Compare()
 	if err := wait(t, h.done, "comparison"); err != nil {
 		t.Fatal(err)
 	}
-	wait(t, h.table, "metrics table")
+	waitIdle(t, &u.cmp.tableRun, "metrics table")
 	return u, h, study
 }
 
@@ -132,8 +128,8 @@ func modelColour(name string) color.NRGBA { return nrgba(comparison.Color(name))
 // jump, the export and that a new study clears the cache.
 func TestCompareModes(t *testing.T) {
 	u, h, study := openCompare(t)
-	c := &u.cmp
-	names := u.compareNames()
+	c := u.cmp
+	names := u.cmp.compareNames()
 	if len(names) < 4 || names[0] != "teacher" {
 		t.Fatalf("models compared %v: want the teacher first and four models", names)
 	}
@@ -148,7 +144,7 @@ func TestCompareModes(t *testing.T) {
 		if n := h.runner.runs.Load(); n != int64(len(names)) {
 			t.Errorf("%d models ran, want %d", n, len(names))
 		}
-		rows := u.CompareRows()
+		rows := u.cmp.CompareRows()
 		if len(rows) != len(names) || rows[0].Name != "teacher" {
 			t.Fatalf("table rows %v", rowNames(rows))
 		}
@@ -157,23 +153,23 @@ func TestCompareModes(t *testing.T) {
 		}
 		for i, r := range rows {
 			for col := range c.cols {
-				cell := u.CompareCell(i, col)
+				cell := u.cmp.CompareCell(i, col)
 				if cell == "" || strings.Contains(cell, "NaN") || strings.Contains(cell, "Inf") {
 					t.Errorf("row %s column %q: %q", r.Name, c.cols[col].title, cell)
 				}
 			}
 			if r.Name == "teacher" {
-				if got := u.CompareCell(i, 5); got != undefined {
+				if got := u.cmp.CompareCell(i, 5); got != undefined {
 					t.Errorf("teacher's Dice with itself shown as %q, want %q", got, undefined)
 				}
 				continue
 			}
-			d, err := strconv.ParseFloat(u.CompareCell(i, 5), 64)
+			d, err := strconv.ParseFloat(u.cmp.CompareCell(i, 5), 64)
 			if err != nil || d < 0.5 || d > 1 {
-				t.Errorf("%s: Dice against the teacher %q", r.Name, u.CompareCell(i, 5))
+				t.Errorf("%s: Dice against the teacher %q", r.Name, u.cmp.CompareCell(i, 5))
 			}
-			if ms, err := strconv.ParseFloat(u.CompareCell(i, 2), 64); err != nil || ms <= 0 {
-				t.Errorf("%s: network time %q", r.Name, u.CompareCell(i, 2))
+			if ms, err := strconv.ParseFloat(u.cmp.CompareCell(i, 2), 64); err != nil || ms <= 0 {
+				t.Errorf("%s: network time %q", r.Name, u.cmp.CompareCell(i, 2))
 			}
 		}
 		if c.chart.Image == nil || c.chart.Image.Bounds().Dx() != chartW {
@@ -186,8 +182,8 @@ func TestCompareModes(t *testing.T) {
 			t.Fatalf("the first comparison ran the models %d times, want %d", n, len(names))
 		}
 		last := c.run.Last()
-		u.SetCompareMode(ModeSideBySide)
-		u.Compare()
+		u.cmp.SetCompareMode(ModeSideBySide)
+		u.cmp.Compare()
 		select {
 		case err := <-h.done:
 			if err != nil {
@@ -200,13 +196,13 @@ func TestCompareModes(t *testing.T) {
 			t.Errorf("a cached comparison started a run (%d model runs in all)", h.runner.runs.Load())
 		}
 		for _, m := range compareModes {
-			u.SetCompareMode(m)
+			u.cmp.SetCompareMode(m)
 		}
 		// The disagreement map (computed in the background) is all that
 		// the mode switches started; it arrives after the reader has
 		// left the mode again, and must not be drawn over the outlines.
-		u.SetCompareMode(ModeOverlay)
-		wait(t, h.disagree, "disagreement map")
+		u.cmp.SetCompareMode(ModeOverlay)
+		waitIdle(t, &u.cmp.disRun, "disagreement map")
 		if list, _ := c.tri[0].Overlays(); len(list) != len(names) {
 			t.Errorf("a late disagreement map replaced the outlines: %d overlays in overlay mode", len(list))
 		}
@@ -216,7 +212,7 @@ func TestCompareModes(t *testing.T) {
 	})
 
 	t.Run("overlay", func(t *testing.T) {
-		u.SetCompareMode(ModeOverlay)
+		u.cmp.SetCompareMode(ModeOverlay)
 		if list, _ := c.tri[0].Overlays(); len(list) != len(names) {
 			t.Fatalf("overlay mode draws %d overlays, want one outline per model (%d)", len(list), len(names))
 		}
@@ -237,7 +233,7 @@ func TestCompareModes(t *testing.T) {
 			t.Errorf("teacher's outline not on screen (%d pixels)", got)
 		}
 		grey := append([]byte(nil), ax.Image().Pix...)
-		u.SetModelShown("teacher", false)
+		u.cmp.SetModelShown("teacher", false)
 		if got := colourPixels(ax.Overlay(), modelColour("teacher"), 250, 3); got != 0 {
 			t.Errorf("teacher unticked, still %d pixels of its colour", got)
 		}
@@ -247,12 +243,12 @@ func TestCompareModes(t *testing.T) {
 		if !bytes.Equal(grey, ax.Image().Pix) {
 			t.Error("toggling an outline re-rendered the CT image")
 		}
-		u.SetModelShown("teacher", true)
+		u.cmp.SetModelShown("teacher", true)
 	})
 
 	t.Run("side by side linked", func(t *testing.T) {
-		u.SetCompareMode(ModeSideBySide)
-		panels, shown := u.SideBySide()
+		u.cmp.SetCompareMode(ModeSideBySide)
+		panels, shown := u.cmp.SideBySide()
 		if !slices.Equal(shown, names) || len(panels) != len(names) {
 			t.Fatalf("panels %v, want %v", shown, names)
 		}
@@ -336,12 +332,12 @@ func TestCompareModes(t *testing.T) {
 				t.Errorf("panel %s draws the crosshair elsewhere", shown[i])
 			}
 		}
-		u.SetSideBySideAxis(viewer.Coronal)
-		panels, _ = u.SideBySide()
+		u.cmp.SetSideBySideAxis(viewer.Coronal)
+		panels, _ = u.cmp.SideBySide()
 		if panels[0].Plane() != viewer.Coronal || panels[len(panels)-1].Plane() != viewer.Coronal {
 			t.Error("axis picker did not switch the panels to coronal")
 		}
-		u.SetSideBySideAxis(viewer.Axial)
+		u.cmp.SetSideBySideAxis(viewer.Axial)
 		// The three views are paused meanwhile.
 		if !c.tri[0].Paused() || !u.views[0].Paused() {
 			t.Error("views that are not on screen still render")
@@ -349,7 +345,7 @@ func TestCompareModes(t *testing.T) {
 	})
 
 	t.Run("disagreement", func(t *testing.T) {
-		u.SetCompareMode(ModeDisagreement) // drawn at once from the map computed above
+		u.cmp.SetCompareMode(ModeDisagreement) // drawn at once from the map computed above
 		if c.pairA.Selected != "student" || c.pairB.Selected != "teacher" {
 			t.Errorf("default pair %s vs %s, want student vs teacher", c.pairA.Selected, c.pairB.Selected)
 		}
@@ -397,8 +393,8 @@ func TestCompareModes(t *testing.T) {
 			t.Errorf("disagreement text %q", c.disText.Text)
 		}
 		// Another pair.
-		u.SetDisagreementPair("assistant", "teacher")
-		wait(t, h.disagree, "second disagreement map")
+		u.cmp.SetDisagreementPair("assistant", "teacher")
+		waitIdle(t, &u.cmp.disRun, "second disagreement map")
 		if c.disPair != [2]string{"assistant", "teacher"} {
 			t.Errorf("pair shown %v", c.disPair)
 		}
@@ -409,7 +405,7 @@ func TestCompareModes(t *testing.T) {
 
 	t.Run("export", func(t *testing.T) {
 		dir := t.TempDir()
-		u.ExportComparison(dir, false)
+		u.cmp.ExportComparison(dir, false)
 		if err := wait(t, h.export, "export"); err != nil {
 			t.Fatal(err)
 		}
@@ -459,14 +455,14 @@ func TestCompareModes(t *testing.T) {
 		}
 		// No overwrite without permission; nothing half-written left.
 		st, _ := os.Stat(filepath.Join(dir, files[0]))
-		u.ExportComparison(dir, false)
+		u.cmp.ExportComparison(dir, false)
 		if err := wait(t, h.export, "second export"); !errors.Is(err, ErrExists) {
 			t.Errorf("export over existing files: %v, want ErrExists", err)
 		}
 		if st2, _ := os.Stat(filepath.Join(dir, files[0])); !st2.ModTime().Equal(st.ModTime()) {
 			t.Error("the CSV was replaced without permission")
 		}
-		u.ExportComparison(dir, true)
+		u.cmp.ExportComparison(dir, true)
 		if err := wait(t, h.export, "export with overwrite"); err != nil {
 			t.Error(err)
 		}
@@ -484,7 +480,7 @@ func TestCompareModes(t *testing.T) {
 		if err := openAndWait(t, u, study.DICOM); err != nil {
 			t.Fatal(err)
 		}
-		if c.set != nil || u.CompareShown() || len(c.models) != 0 {
+		if c.set != nil || u.cmp.CompareShown() || len(c.models) != 0 {
 			t.Error("the comparison of the previous study is still there")
 		}
 		if u.views[0].Paused() {
@@ -510,13 +506,13 @@ func TestCompareCancel(t *testing.T) {
 	}
 	waitPost(t, postDone)
 	h := hookCompare(u)
-	c := &u.cmp
+	c := u.cmp
 	c.onProgress = func(p comparison.Progress) {
 		if p.Model == "teacher" && p.Stage == 2 && !p.Done && c.running { // inference.StageInfer
-			u.CancelCompare()
+			u.cmp.CancelCompare()
 		}
 	}
-	u.Compare()
+	u.cmp.Compare()
 	if err := wait(t, h.done, "cancelled comparison"); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Compare ended with %v, want cancelled", err)
 	}
@@ -538,11 +534,11 @@ func TestCompareCancel(t *testing.T) {
 	default:
 	}
 	c.onProgress = nil
-	u.Compare()
+	u.cmp.Compare()
 	if err := wait(t, h.done, "comparison after cancel"); err != nil {
 		t.Fatal(err)
 	}
-	if got := len(c.set.Entries()); got != len(u.compareNames()) {
+	if got := len(c.set.Entries()); got != len(u.cmp.compareNames()) {
 		t.Errorf("%d results after the second Compare", got)
 	}
 }
@@ -552,20 +548,20 @@ func TestCompareCancel(t *testing.T) {
 // (without running them) and shows it as its own panel and pair choice.
 func TestCompareWithReference(t *testing.T) {
 	u, h, study := openCompare(t)
-	c := &u.cmp
+	c := u.cmp
 	runs := h.runner.runs.Load()
-	u.showCompareArea(false)
+	u.cmp.showCompareArea(false)
 	refDone := make(chan error, 2)
 	u.seg.onRefDone = func(err error) { refDone <- err }
 	u.LoadReference(study.Liver)
 	if err := wait(t, refDone, "reference"); err != nil {
 		t.Fatal(err)
 	}
-	u.Compare()
+	u.cmp.Compare()
 	if err := wait(t, h.done, "comparison"); err != nil {
 		t.Fatal(err)
 	}
-	wait(t, h.table, "table with the reference")
+	waitIdle(t, &u.cmp.tableRun, "table with the reference")
 	if n := h.runner.runs.Load(); n != runs {
 		t.Errorf("%d models ran again for the reference", n-runs)
 	}
@@ -575,19 +571,19 @@ func TestCompareWithReference(t *testing.T) {
 	if len(c.cols) != len(tableCols) {
 		t.Fatalf("%d columns with a reference, want %d", len(c.cols), len(tableCols))
 	}
-	for i, r := range u.CompareRows() {
-		d, err := strconv.ParseFloat(u.CompareCell(i, len(tableCols)-refCols), 64)
+	for i, r := range u.cmp.CompareRows() {
+		d, err := strconv.ParseFloat(u.cmp.CompareCell(i, len(tableCols)-refCols), 64)
 		if err != nil || d < 0.6 || d > 1 {
-			t.Errorf("%s: Dice against the reference %q", r.Name, u.CompareCell(i, len(tableCols)-refCols))
+			t.Errorf("%s: Dice against the reference %q", r.Name, u.cmp.CompareCell(i, len(tableCols)-refCols))
 		}
-		hd, err := strconv.ParseFloat(u.CompareCell(i, len(tableCols)-2), 64)
+		hd, err := strconv.ParseFloat(u.cmp.CompareCell(i, len(tableCols)-2), 64)
 		if err != nil || hd <= 0 || hd > 100 {
-			t.Errorf("%s: HD95 against the reference %q", r.Name, u.CompareCell(i, len(tableCols)-2))
+			t.Errorf("%s: HD95 against the reference %q", r.Name, u.cmp.CompareCell(i, len(tableCols)-2))
 		}
 	}
-	u.SetCompareMode(ModeSideBySide)
-	_, shown := u.SideBySide()
-	if len(shown) != len(u.compareNames())+1 || shown[len(shown)-1] != refName {
+	u.cmp.SetCompareMode(ModeSideBySide)
+	_, shown := u.cmp.SideBySide()
+	if len(shown) != len(u.cmp.compareNames())+1 || shown[len(shown)-1] != refName {
 		t.Errorf("panels %v: want the models and the reference", shown)
 	}
 }

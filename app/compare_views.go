@@ -33,8 +33,8 @@ var (
 
 // showMode puts the current mode's views and controls on screen and
 // pauses the others.
-func (u *UI) showMode() {
-	c := &u.cmp
+func (c *cmpController) showMode() {
+	u := c.u
 	if c.area == nil || u.scene == nil {
 		return
 	}
@@ -55,7 +55,7 @@ func (u *UI) showMode() {
 		c.listening = sc
 		sc.Listen(func(ch viewer.Change) {
 			if ch&viewer.ChangeCursor != 0 && u.scene == sc && c.mode == ModeSideBySide && c.area.Visible() {
-				u.showSideBySideSlice()
+				u.cmp.showSideBySideSlice()
 			}
 		})
 	}
@@ -64,9 +64,9 @@ func (u *UI) showMode() {
 		for _, v := range c.tri {
 			v.SetTitle(v.Plane().String(), nil)
 		}
-		u.applyTriOverlays()
+		u.cmp.applyTriOverlays()
 	case ModeDisagreement:
-		u.updateDisagreement()
+		u.cmp.updateDisagreement()
 	}
 	for _, v := range c.tri {
 		v.SetPaused(!on || !tri)
@@ -92,8 +92,7 @@ func setVisible(o fyne.CanvasObject, on bool) {
 }
 
 // lookupModel is a shown model or the reference.
-func (u *UI) lookupModel(name string) *cmpModel {
-	c := &u.cmp
+func (c *cmpController) lookupModel(name string) *cmpModel {
 	if name == refName && c.refDisp != nil {
 		return c.refDisp
 	}
@@ -102,12 +101,12 @@ func (u *UI) lookupModel(name string) *cmpModel {
 
 // applyTriOverlays shows the ticked models' outlines on the three views,
 // the reference underneath and the smallest model on top.
-func (u *UI) applyTriOverlays() {
-	c := &u.cmp
-	models := u.displayModels()
+func (c *cmpController) applyTriOverlays() {
+	u := c.u
+	models := u.cmp.displayModels()
 	var list []viewer.Overlay
 	if r := c.refDisp; r != nil && c.shown[r.name] {
-		if o := u.triOverlayOf(r); o != nil {
+		if o := u.cmp.triOverlayOf(r); o != nil {
 			list = append(list, o)
 		}
 	}
@@ -115,19 +114,20 @@ func (u *UI) applyTriOverlays() {
 		if m == c.refDisp || !c.shown[m.name] {
 			continue
 		}
-		if o := u.triOverlayOf(m); o != nil {
+		if o := u.cmp.triOverlayOf(m); o != nil {
 			list = append(list, o)
 		}
 	}
 	for _, v := range c.tri {
 		v.SetOverlays(list...)
 	}
-	u.setTriLegend()
+	u.cmp.setTriLegend()
 }
 
 // triStyle is how the overlay mode draws a model: a solid outline, the
 // reference dashed.
-func (u *UI) triStyle(m *cmpModel) viewer.Style {
+func (c *cmpController) triStyle(m *cmpModel) viewer.Style {
+	u := c.u
 	if m == u.cmp.refDisp {
 		return referenceStyle(m.color)
 	}
@@ -136,12 +136,12 @@ func (u *UI) triStyle(m *cmpModel) viewer.Style {
 
 // setTriLegend puts the shown models' legend on the three views of the
 // overlay mode (and so on its exported picture).
-func (u *UI) setTriLegend() {
-	c := &u.cmp
+func (c *cmpController) setTriLegend() {
+	u := c.u
 	var es []sliceview.LegendEntry
-	for _, m := range u.displayModels() {
+	for _, m := range u.cmp.displayModels() {
 		if c.shown[m.name] {
-			es = append(es, legendEntry(m.name, u.triStyle(m)))
+			es = append(es, legendEntry(m.name, u.cmp.triStyle(m)))
 		}
 	}
 	for _, v := range c.tri {
@@ -149,14 +149,14 @@ func (u *UI) setTriLegend() {
 	}
 }
 
-func (u *UI) triOverlayOf(m *cmpModel) viewer.Overlay {
-	c := &u.cmp
+func (c *cmpController) triOverlayOf(m *cmpModel) viewer.Overlay {
+	u := c.u
 	if o, ok := c.triOverlay[m.name]; ok {
 		return o
 	}
-	o, err := m.overlay(u.scene.Slicer(), u.triStyle(m))
+	o, err := m.overlay(u.scene.Slicer(), u.cmp.triStyle(m))
 	if err != nil {
-		u.showSegError(fmt.Errorf("comparison: %s: %w", m.name, err), false)
+		u.seg.showSegError(fmt.Errorf("comparison: %s: %w", m.name, err), false)
 		return nil
 	}
 	c.triOverlay[m.name] = o
@@ -172,30 +172,30 @@ func styleSwatch(st viewer.Style) fyne.CanvasObject {
 }
 
 // rebuildLegend lists the models with a colour and a tick box each.
-func (u *UI) rebuildLegend() {
-	c := &u.cmp
+func (c *cmpController) rebuildLegend() {
+	u := c.u
 	c.ovlChecks.RemoveAll()
-	for _, m := range u.displayModels() {
+	for _, m := range u.cmp.displayModels() {
 		name := m.name
 		ck := widget.NewCheck(fmt.Sprintf("%s  %.0f mL", name, m.entry.VolumeML), func(on bool) {
 			c.shown[name] = on
-			u.applyTriOverlays()
+			u.cmp.applyTriOverlays()
 		})
 		if _, ok := c.shown[name]; !ok {
 			c.shown[name] = true
 		}
 		ck.Checked = c.shown[name]
-		c.ovlChecks.Add(container.NewBorder(nil, nil, styleSwatch(u.triStyle(m)), nil, ck))
+		c.ovlChecks.Add(container.NewBorder(nil, nil, styleSwatch(u.cmp.triStyle(m)), nil, ck))
 	}
 	c.ovlChecks.Refresh()
 }
 
 // SetModelShown ticks or unticks a model's outline in the overlay mode.
-func (u *UI) SetModelShown(name string, on bool) {
-	c := &u.cmp
+func (c *cmpController) SetModelShown(name string, on bool) {
+	u := c.u
 	c.shown[name] = on
-	u.rebuildLegend()
-	u.applyTriOverlays()
+	u.cmp.rebuildLegend()
+	u.cmp.applyTriOverlays()
 }
 
 // planeByName maps the axis picker's choice to a plane.
@@ -211,12 +211,12 @@ func planeByName(s string) viewer.Plane {
 // rebuildSideBySide makes one panel per shown model on the chosen plane,
 // all on the main scene (so slice, crosshair and window are shared) with
 // zoom and pan linked.
-func (u *UI) rebuildSideBySide() {
-	c := &u.cmp
+func (c *cmpController) rebuildSideBySide() {
+	u := c.u
 	if c.sbsBox == nil {
 		return
 	}
-	models := u.displayModels()
+	models := u.cmp.displayModels()
 	plane := planeByName(c.sbsAxis.Selected)
 	names := make([]string, len(models))
 	for i, m := range models {
@@ -237,17 +237,17 @@ func (u *UI) rebuildSideBySide() {
 	c.sbs, c.sbsNames = nil, names
 	objs := make([]fyne.CanvasObject, 0, len(models))
 	for _, m := range models {
-		v := u.newCompareView(plane)
+		v := u.cmp.newCompareView(plane)
 		// The model's name only: the plane is in the picker, and narrow
 		// panels have no room for more before the orientation letter.
 		v.SetTitle(m.name, m.color)
 		// The same slice everywhere: said once, in the side panel, not
 		// over each narrow panel's orientation letter.
 		v.SetLabelShown(false)
-		v.OnViewChanged = u.linkPanels
+		v.OnViewChanged = u.cmp.linkPanels
 		if u.scene != nil {
 			v.SetScene(u.scene)
-			if o := u.sbsOverlayOf(m); o != nil {
+			if o := u.cmp.sbsOverlayOf(m); o != nil {
 				v.SetOverlays(o)
 			}
 			v.SetViewState(zoom, pan)
@@ -262,12 +262,11 @@ func (u *UI) rebuildSideBySide() {
 	if !paused && len(c.sbs) > 0 {
 		u.active = c.sbs[0]
 	}
-	u.showSideBySideSlice()
+	u.cmp.showSideBySideSlice()
 }
 
 // showSideBySideSlice writes the panels' common slice in the side panel.
-func (u *UI) showSideBySideSlice() {
-	c := &u.cmp
+func (c *cmpController) showSideBySideSlice() {
 	if c.sbsSlice == nil {
 		return
 	}
@@ -278,8 +277,8 @@ func (u *UI) showSideBySideSlice() {
 	c.sbsSlice.SetText("Slice " + c.sbs[0].Label())
 }
 
-func (u *UI) sbsOverlayOf(m *cmpModel) viewer.Overlay {
-	c := &u.cmp
+func (c *cmpController) sbsOverlayOf(m *cmpModel) viewer.Overlay {
+	u := c.u
 	if o, ok := c.sbsOverlay[m.name]; ok {
 		return o
 	}
@@ -289,7 +288,7 @@ func (u *UI) sbsOverlayOf(m *cmpModel) viewer.Overlay {
 	}
 	o, err := m.overlay(u.scene.Slicer(), st)
 	if err != nil {
-		u.showSegError(fmt.Errorf("comparison: %s: %w", m.name, err), false)
+		u.seg.showSegError(fmt.Errorf("comparison: %s: %w", m.name, err), false)
 		return nil
 	}
 	c.sbsOverlay[m.name] = o
@@ -299,7 +298,8 @@ func (u *UI) sbsOverlayOf(m *cmpModel) viewer.Overlay {
 // linkPanels gives every side-by-side panel the zoom and pan the user just
 // set on one of them (slice, crosshair and window are shared through the
 // scene already).
-func (u *UI) linkPanels(src *sliceview.SliceView) {
+func (c *cmpController) linkPanels(src *sliceview.SliceView) {
+	u := c.u
 	zoom, pan := src.ViewState()
 	ss := src.Size()
 	for _, v := range u.cmp.sbs {
@@ -315,20 +315,20 @@ func (u *UI) linkPanels(src *sliceview.SliceView) {
 }
 
 // SideBySide are the side-by-side panels and the model each shows.
-func (u *UI) SideBySide() ([]*sliceview.SliceView, []string) { return u.cmp.sbs, u.cmp.sbsNames }
+func (c *cmpController) SideBySide() ([]*sliceview.SliceView, []string) { return c.sbs, c.sbsNames }
 
 // SetSideBySideAxis chooses the plane of the side-by-side panels.
-func (u *UI) SetSideBySideAxis(p viewer.Plane) { u.cmp.sbsAxis.SetSelected(p.String()) }
+func (c *cmpController) SetSideBySideAxis(p viewer.Plane) { c.sbsAxis.SetSelected(p.String()) }
 
 // updatePairChoices offers the shown models (and the reference) for the
 // disagreement pair: by default the smallest student against the teacher.
-func (u *UI) updatePairChoices() {
-	c := &u.cmp
+func (c *cmpController) updatePairChoices() {
+	u := c.u
 	if c.pairA == nil {
 		return
 	}
 	var names []string
-	for _, m := range u.displayModels() {
+	for _, m := range u.cmp.displayModels() {
 		names = append(names, m.name)
 	}
 	c.pairA.Options, c.pairB.Options = names, names
@@ -349,8 +349,8 @@ func (u *UI) updatePairChoices() {
 		teacher = c.set.TeacherName()
 	}
 	last := ""
-	if n := len(u.compareNames()); n > 0 {
-		last = u.compareNames()[n-1] // the smallest model
+	if n := len(u.cmp.compareNames()); n > 0 {
+		last = u.cmp.compareNames()[n-1] // the smallest model
 	}
 	pick(c.pairA, AutoModel, last)
 	pick(c.pairB, teacher, "teacher")
@@ -359,12 +359,12 @@ func (u *UI) updatePairChoices() {
 }
 
 // SetDisagreementPair chooses the two models of the disagreement map.
-func (u *UI) SetDisagreementPair(a, b string) {
-	c := &u.cmp
+func (c *cmpController) SetDisagreementPair(a, b string) {
+	u := c.u
 	c.pairA.Selected, c.pairB.Selected = a, b
 	c.pairA.Refresh()
 	c.pairB.Refresh()
-	u.updateDisagreement()
+	u.cmp.updateDisagreement()
 }
 
 // disResult is a disagreement map ready for display.
@@ -377,22 +377,22 @@ type disResult struct {
 
 // updateDisagreement shows the map of the chosen pair, computing it in the
 // background the first time (tens of ms on a CT).
-func (u *UI) updateDisagreement() {
-	c := &u.cmp
+func (c *cmpController) updateDisagreement() {
+	u := c.u
 	if c.pairA == nil || c.mode != ModeDisagreement || c.set == nil {
 		return
 	}
 	a, b := c.pairA.Selected, c.pairB.Selected
-	ma, mb := u.lookupModel(a), u.lookupModel(b)
+	ma, mb := u.cmp.lookupModel(a), u.cmp.lookupModel(b)
 	c.disLegend.RemoveAll()
 	switch {
 	case ma == nil || mb == nil:
 		c.disText.SetText("Choose two models.")
-		u.clearDisagreement()
+		u.cmp.clearDisagreement()
 		return
 	case a == b:
 		c.disText.SetText("Choose two different models.")
-		u.clearDisagreement()
+		u.cmp.clearDisagreement()
 		return
 	}
 	ca, cb := ma.color, mb.color
@@ -409,10 +409,10 @@ func (u *UI) updateDisagreement() {
 		v.SetTitle(v.Plane().String(), nil)
 	}
 	if c.dis != nil && c.disPair == [2]string{a, b} {
-		u.installDisagreement(ma, mb)
+		u.cmp.installDisagreement(ma, mb)
 		return
 	}
-	u.clearDisagreement()
+	u.cmp.clearDisagreement()
 	c.disText.SetText("Computing…")
 	task.Start(&c.disRun, u.do, func(*task.Task) (disResult, error) {
 		return disagreement(ma.canon, mb.canon)
@@ -426,10 +426,7 @@ func (u *UI) updateDisagreement() {
 		// Drawn only if still wanted: the reader may have left the
 		// mode or chosen another pair meanwhile (then it stays cached).
 		if c.mode == ModeDisagreement && c.pairA.Selected == a && c.pairB.Selected == b {
-			u.installDisagreement(ma, mb)
-		}
-		if c.onDisagree != nil {
-			c.onDisagree()
+			u.cmp.installDisagreement(ma, mb)
 		}
 	})
 }
@@ -486,8 +483,7 @@ func disagreement(a, b *volume.Mask) (disResult, error) {
 	return r, nil
 }
 
-func (u *UI) clearDisagreement() {
-	c := &u.cmp
+func (c *cmpController) clearDisagreement() {
 	c.jumpBtn.Disable()
 	for _, v := range c.tri {
 		v.SetOverlays()
@@ -496,8 +492,8 @@ func (u *UI) clearDisagreement() {
 }
 
 // installDisagreement draws the computed map of (ma, mb) on the three views.
-func (u *UI) installDisagreement(ma, mb *cmpModel) {
-	c := &u.cmp
+func (c *cmpController) installDisagreement(ma, mb *cmpModel) {
+	u := c.u
 	r := c.disRes
 	s := u.scene.Slicer()
 	ca, cb := ma.color, mb.color
@@ -545,8 +541,8 @@ func firstErr(errs ...error) error {
 // JumpToDisagreement moves the crosshair to the axial slice where the pair
 // disagrees most (on a disagreeing voxel near the middle of that slice's
 // disagreement), which all views follow.
-func (u *UI) JumpToDisagreement() {
-	c := &u.cmp
+func (c *cmpController) JumpToDisagreement() {
+	u := c.u
 	if c.dis == nil || !c.disRes.ok || u.scene == nil {
 		return
 	}

@@ -375,7 +375,7 @@ func (u *UI) StartEdit(n int) {
 			return // another study was opened meanwhile
 		}
 		if err != nil {
-			u.showSegError(fmt.Errorf("cannot edit %s: %w", src.Label, err), true)
+			u.seg.showSegError(fmt.Errorf("cannot edit %s: %w", src.Label, err), true)
 		} else {
 			u.installEditor(ed)
 		}
@@ -390,7 +390,7 @@ func (u *UI) installEditor(ed *segedit.Editor) {
 	s := &u.edit
 	o, err := viewer.NewMaskOverlay(u.scene.Slicer(), ed.CanonicalMask(), styleFrom(true, true, 0.35, EditColor))
 	if err != nil {
-		u.showSegError(err, true)
+		u.seg.showSegError(err, true)
 		return
 	}
 	s.ed, s.ovl, s.vol, s.path, s.stroke = ed, o, u.vol, nil, nil
@@ -456,7 +456,7 @@ func (u *UI) resetEdit() {
 // dropEditedCompare takes the edited mask out of the comparison when
 // editing ends.
 func (u *UI) dropEditedCompare() {
-	s, c := &u.edit, &u.cmp
+	s, c := &u.edit, u.cmp
 	name := s.cmpName
 	s.cmpName = ""
 	if name == "" || c.set == nil || c.area == nil {
@@ -470,11 +470,11 @@ func (u *UI) dropEditedCompare() {
 		c.dis, c.disPair = nil, [2]string{}
 	}
 	c.rows = nil
-	u.rebuildLegend()
-	u.rebuildSideBySide()
-	u.updatePairChoices()
-	u.showMode()
-	u.refreshTable()
+	u.cmp.rebuildLegend()
+	u.cmp.rebuildSideBySide()
+	u.cmp.updatePairChoices()
+	u.cmp.showMode()
+	u.cmp.refreshTable()
 }
 
 // editOverlays is the edited mask's overlay for the scene (the hook in
@@ -1087,7 +1087,7 @@ func (u *UI) editMenu() *fyne.Menu {
 // (a first-class result beside the models: overlay, side by side,
 // disagreement, table), or takes a stale one out (hook in Compare).
 func (u *UI) syncEditedCompare() {
-	s, c := &u.edit, &u.cmp
+	s, c := &u.edit, u.cmp
 	if c.set == nil {
 		return
 	}

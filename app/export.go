@@ -136,7 +136,7 @@ func (u *UI) exportSources() []maskSource {
 
 // resultSources are exportSources without the edited mask.
 func (u *UI) resultSources() []maskSource {
-	s := &u.seg
+	s := u.seg
 	var out []maskSource
 	for _, r := range u.modelResults() {
 		post := r.Post
@@ -161,7 +161,7 @@ func (u *UI) resultSources() []maskSource {
 		src.Label = fmt.Sprintf("%s (threshold %.2f, %s%s)", r.Model, post.Threshold, what, shown)
 		out = append(out, src)
 	}
-	out = append(out, u.compareSources(out)...)
+	out = append(out, u.cmp.compareSources(out)...)
 	if s.ref != nil {
 		out = append(out, maskSource{Label: "Reference " + s.refName, ref: s.ref, name: s.refName})
 	}

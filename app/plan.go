@@ -146,7 +146,6 @@ type planUI struct {
 	lesionLabel *widget.Label
 	setting     bool   // widgets being set from the plan: ignore their callbacks
 	onUpdated   func() // test hook: volumes shown
-	onSurface   func() // test hook: surfaces ready
 }
 
 type planJob struct {
@@ -483,9 +482,6 @@ func (p *planUI) liverMaskChanged() {
 			p.setLesion(p.lesion, p.lesionName)
 		}
 		p.changed()
-		if p.onSurface != nil {
-			p.onSurface()
-		}
 	})
 }
 

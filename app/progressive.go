@@ -273,7 +273,7 @@ func (u *UI) cancelShown() {
 // closeStudy empties the views and forgets the study and everything
 // computed on it.
 func (u *UI) closeStudy() {
-	u.resetSegmentation()
+	u.seg.resetSegmentation()
 	for _, v := range u.views {
 		v.SetScene(nil)
 	}
@@ -299,7 +299,7 @@ func (u *UI) stillLoading() bool {
 func (u *UI) autoRun() {
 	if u.seg.reg != nil {
 		trace("series shown")
-		u.runModel(u.autoModel(), true)
+		u.seg.runModel(u.seg.autoModel(), true)
 	}
 }
 
@@ -309,7 +309,7 @@ func (u *UI) autoPreprocessing() *inference.Preprocessing {
 	if u.seg.reg == nil || len(u.seg.reg.Cards()) == 0 {
 		return nil
 	}
-	c, ok := u.seg.reg.Card(u.autoModel())
+	c, ok := u.seg.reg.Card(u.seg.autoModel())
 	if !ok {
 		return nil
 	}

@@ -76,7 +76,7 @@ func (u *UI) LoadReference(path string) {
 }
 
 func (u *UI) referenceDone(vol *volume.Volume, path string, m *volume.Mask, note string, err error) {
-	s := &u.seg
+	s := u.seg
 	if vol != u.vol {
 		return // another study was opened meanwhile
 	}
@@ -86,15 +86,15 @@ func (u *UI) referenceDone(vol *volume.Volume, path string, m *volume.Mask, note
 		if err == nil {
 			s.ref, s.refOvl, s.refName = m, o, filepath.Base(path)
 			u.plan.liverMaskChanged()
-			u.applyStyle()
+			u.seg.applyStyle()
 			u.updateOverlays()
-			u.showDice(math.NaN())
+			u.seg.showDice(math.NaN())
 			if note != "" {
 				s.refLabel.SetText(s.refLabel.Text + "\n" + note)
 			}
 			u.setStatus(fmt.Sprintf("Reference %s: %.1f mL.", s.refName, m.VolumeML()))
 			if s.res != nil && s.ovl != nil {
-				u.queuePost(s.ovl.Keep(), false) // Dice with the shown segmentation
+				u.seg.queuePost(s.ovl.Keep(), false) // Dice with the shown segmentation
 			}
 		}
 	}

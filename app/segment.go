@@ -53,9 +53,11 @@ func colorByName(name string) color.NRGBA {
 	return overlayColors[0].C
 }
 
-// segState is the segmentation side of the window: the models, the run in
-// progress, the result shown and its overlay controls.
-type segState struct {
+// segController is the segmentation side of the window: the models, the
+// run in progress, the result shown and its overlay controls.
+type segController struct {
+	u *UI
+
 	reg    *inference.Registry
 	regErr error
 	// runner runs the models (segmentation and comparison): reg, or in
@@ -153,16 +155,17 @@ const barDelay = 400 * time.Millisecond
 // mask is rebuilt for it.
 const maskDelay = 250 * time.Millisecond
 
-// segPanel builds the segmentation controls.
-func (u *UI) segPanel() fyne.CanvasObject {
-	s := &u.seg
+// newSegController builds the segmentation controls (s.panel, which the
+// window places) and wires them to the controller.
+func newSegController(u *UI) *segController {
+	s := &segController{u: u}
 	s.cardInfo = widget.NewLabel("")
 	s.cardInfo.Wrapping = fyne.TextWrapWord
-	s.model = widget.NewSelect(nil, func(name string) { u.showCard(name) })
+	s.model = widget.NewSelect(nil, func(name string) { u.seg.showCard(name) })
 	s.model.PlaceHolder = "Model"
-	s.runBtn = widget.NewButton("Run", func() { u.RunModel(s.model.Selected) })
+	s.runBtn = widget.NewButton("Run", func() { u.seg.RunModel(s.model.Selected) })
 	s.runBtn.Importance = widget.HighImportance
-	s.cancelBtn = widget.NewButton("Cancel", u.CancelSegmentation)
+	s.cancelBtn = widget.NewButton("Cancel", u.seg.CancelSegmentation)
 	s.cancelBtn.Disable()
 	s.bar = newBusyBar()
 	s.stage = widget.NewLabel("")
@@ -179,7 +182,7 @@ func (u *UI) segPanel() fyne.CanvasObject {
 	s.thr.Value = 0.5
 	s.thr.OnChanged = func(v float64) {
 		if !s.settingThr {
-			u.SetThreshold(v)
+			u.seg.SetThreshold(v)
 		}
 	}
 	s.thrLabel = widget.NewLabel("0.50")
@@ -187,19 +190,19 @@ func (u *UI) segPanel() fyne.CanvasObject {
 
 	s.show = widget.NewCheck("Show", func(bool) { u.updateOverlays() })
 	s.show.Checked = true
-	s.fill = widget.NewCheck("Fill", func(bool) { u.applyStyle() })
+	s.fill = widget.NewCheck("Fill", func(bool) { u.seg.applyStyle() })
 	s.fill.Checked = true
-	s.outline = widget.NewCheck("Outline", func(bool) { u.applyStyle() })
+	s.outline = widget.NewCheck("Outline", func(bool) { u.seg.applyStyle() })
 	s.outline.Checked = true
 	s.opacity = widget.NewSlider(0, 1)
 	s.opacity.Step = 0.05
 	s.opacity.Value = 0.35
-	s.opacity.OnChanged = func(float64) { u.applyStyle() }
+	s.opacity.OnChanged = func(float64) { u.seg.applyStyle() }
 	names := make([]string, len(overlayColors))
 	for i, c := range overlayColors {
 		names[i] = c.Name
 	}
-	s.color = widget.NewSelect(names, func(string) { u.applyStyle() })
+	s.color = widget.NewSelect(names, func(string) { u.seg.applyStyle() })
 	s.color.Selected = "Red"
 
 	s.boxMode = widget.NewCheck("Box: drag on a view", func(on bool) {
@@ -207,7 +210,7 @@ func (u *UI) segPanel() fyne.CanvasObject {
 			v.BoxMode = on
 		}
 	})
-	s.clearBox = widget.NewButton("Whole volume", u.ClearBox)
+	s.clearBox = widget.NewButton("Whole volume", u.seg.ClearBox)
 	s.clearBox.Disable()
 	s.boxLabel = widget.NewLabel("")
 	s.boxLabel.Wrapping = fyne.TextWrapWord
@@ -216,8 +219,8 @@ func (u *UI) segPanel() fyne.CanvasObject {
 	s.refBtn = widget.NewButton("Reference mask…", u.chooseReference)
 	s.refShow = widget.NewCheck("Show", func(bool) { u.updateOverlays() })
 	s.refShow.Checked = true
-	s.refFill = widget.NewCheck("Fill", func(bool) { u.applyStyle() })
-	s.refColor = widget.NewSelect(names, func(string) { u.applyStyle() })
+	s.refFill = widget.NewCheck("Fill", func(bool) { u.seg.applyStyle() })
+	s.refColor = widget.NewSelect(names, func(string) { u.seg.applyStyle() })
 	s.refColor.Selected = "Green"
 	s.refLabel = widget.NewLabel("")
 	s.refLabel.Wrapping = fyne.TextWrapWord
@@ -240,7 +243,7 @@ func (u *UI) segPanel() fyne.CanvasObject {
 		s.cardInfo,
 		container.NewBorder(nil, nil, nil, nil, container.NewStack(s.bar)), s.stage,
 		s.result, s.errText,
-		container.NewBorder(nil, nil, u.compareButton(), s.clearBox, s.boxMode), s.boxLabel,
+		container.NewBorder(nil, nil, u.cmp.btn, s.clearBox, s.boxMode), s.boxLabel,
 		container.NewGridWithColumns(2,
 			container.NewBorder(nil, nil, widget.NewLabel("Threshold"), s.thrLabel, s.thr),
 			container.NewBorder(nil, nil, widget.NewLabel("Opacity"), nil, s.opacity)),
@@ -248,15 +251,15 @@ func (u *UI) segPanel() fyne.CanvasObject {
 		container.NewHBox(widget.NewLabel("Reference"), s.refBtn, s.refShow, s.refFill, colorSel(s.refColor)),
 		s.refLabel,
 	)
-	return s.panel
+	return s
 }
 
 // UseModels opens the models folder dir (the model cards and their
 // networks) for segmentation and starts loading the automatic model in the
 // background so that the first run does not pay for it. A folder that
 // cannot be used leaves the viewer working, with the reason in the panel.
-func (u *UI) UseModels(dir string) error {
-	s := &u.seg
+func (s *segController) UseModels(dir string) error {
+	u := s.u
 	if s.reg != nil {
 		s.reg.Close()
 		s.reg, s.runner = nil, nil
@@ -271,7 +274,7 @@ func (u *UI) UseModels(dir string) error {
 		s.model.ClearSelected()
 		s.model.Disable()
 		s.runBtn.Disable()
-		u.showSegError(fmt.Errorf("segmentation is unavailable: %w; the viewer works without it", err), false)
+		u.seg.showSegError(fmt.Errorf("segmentation is unavailable: %w; the viewer works without it", err), false)
 		return err
 	}
 	s.reg, s.regErr, s.runner = reg, nil, reg
@@ -282,7 +285,7 @@ func (u *UI) UseModels(dir string) error {
 	s.model.Options = names
 	s.model.Enable()
 	s.runBtn.Enable()
-	auto := u.autoModel()
+	auto := u.seg.autoModel()
 	s.model.SetSelected(auto)
 	s.errText.Hide()
 	// Verify and load the automatic model now: a broken file is reported
@@ -303,7 +306,7 @@ func (u *UI) UseModels(dir string) error {
 	}, func(_ struct{}, err error) {
 		defer close(checked)
 		if err != nil && s.reg == reg && s.running == "" && s.res == nil {
-			u.showSegError(fmt.Errorf("model %s cannot be used: %w", auto, err), false)
+			u.seg.showSegError(fmt.Errorf("model %s cannot be used: %w", auto, err), false)
 		}
 	})
 	return nil
@@ -316,8 +319,7 @@ func warmupVolume() *volume.Volume {
 }
 
 // showCard describes the chosen model under the picker.
-func (u *UI) showCard(name string) {
-	s := &u.seg
+func (s *segController) showCard(name string) {
 	if s.reg == nil {
 		s.cardInfo.SetText("")
 		return
@@ -342,7 +344,8 @@ func groupThousands(n int64) string {
 }
 
 // autoModel is AutoModel when the folder has it, else its first model.
-func (u *UI) autoModel() string {
+func (s *segController) autoModel() string {
+	u := s.u
 	if _, ok := u.seg.reg.Card(AutoModel); ok {
 		return AutoModel
 	}
@@ -352,15 +355,15 @@ func (u *UI) autoModel() string {
 // RunModel segments the shown volume with the named model in the
 // background (inside the box when one is drawn), replacing any run in
 // progress. The viewer stays usable; Cancel stops the run.
-func (u *UI) RunModel(name string) { u.runModel(name, false) }
+func (s *segController) RunModel(name string) { u := s.u; u.seg.runModel(name, false) }
 
 // runModel starts a run; auto marks the automatic run after opening,
 // whose failure is reported without a dialog.
-func (u *UI) runModel(name string, auto bool) {
+func (s *segController) runModel(name string, auto bool) {
+	u := s.u
 	if !auto && u.stillLoading() {
 		return
 	}
-	s := &u.seg
 	s.firstRun = auto
 	if u.vol == nil || u.scene == nil {
 		u.setStatus("Open a study first.")
@@ -371,15 +374,15 @@ func (u *UI) runModel(name string, auto bool) {
 		if err == nil {
 			err = errors.New("no models folder is configured")
 		}
-		u.showSegError(fmt.Errorf("segmentation is unavailable: %w", err), true)
+		u.seg.showSegError(fmt.Errorf("segmentation is unavailable: %w", err), true)
 		return
 	}
 	if name == "" {
-		name = u.autoModel()
+		name = u.seg.autoModel()
 	}
 	card, err := s.runner.Lookup(name)
 	if err != nil {
-		u.showSegError(err, true)
+		u.seg.showSegError(err, true)
 		return
 	}
 	s.running = name
@@ -411,7 +414,7 @@ func (u *UI) runModel(name string, auto bool) {
 		return res, err
 	}, func(res *inference.Result, err error) {
 		trace("run %s: result reached the UI goroutine %.0f ms after returning", name, msSince(ret))
-		u.runDone(vol, name, res, err)
+		u.seg.runDone(vol, name, res, err)
 		trace("run %s: overlay installed %.0f ms after returning", name, msSince(ret))
 	})
 	// The animated bar appears only when a run lasts: the student is
@@ -426,38 +429,37 @@ func (u *UI) runModel(name string, auto bool) {
 }
 
 // CancelSegmentation stops the run in progress; what was shown stays.
-func (u *UI) CancelSegmentation() {
-	s := &u.seg
+func (s *segController) CancelSegmentation() {
+	u := s.u
 	if s.running == "" {
 		return
 	}
 	s.run.Cancel() // first, so that the cancelled run's late result is dropped
 	name := s.running
-	u.endRun()
+	u.seg.endRun()
 	u.setStatus("Segmentation with " + name + " cancelled.")
 	if s.onRunDone != nil {
 		s.onRunDone(context.Canceled)
 	}
 }
 
-func (u *UI) endRun() {
-	s := &u.seg
+func (s *segController) endRun() {
 	s.running = ""
 	s.bar.Halt()
 	s.stage.Hide()
 	s.cancelBtn.Disable()
 }
 
-func (u *UI) runDone(vol *volume.Volume, name string, res *inference.Result, err error) {
-	s := &u.seg
+func (s *segController) runDone(vol *volume.Volume, name string, res *inference.Result, err error) {
+	u := s.u
 	if vol != u.vol {
 		return
 	}
 	auto := s.firstRun
 	s.firstRun = false
-	u.endRun()
+	u.seg.endRun()
 	if err == nil {
-		err = u.showResult(res)
+		err = u.seg.showResult(res)
 	}
 	if err == nil {
 		u.rememberResult(res) // exportable and reported later, whatever is shown
@@ -466,7 +468,7 @@ func (u *UI) runDone(vol *volume.Volume, name string, res *inference.Result, err
 	case errors.Is(err, context.Canceled):
 		u.setStatus("Segmentation with " + name + " cancelled.")
 	case err != nil:
-		u.showSegError(fmt.Errorf("segmentation with %s failed: %w", name, err), !auto)
+		u.seg.showSegError(fmt.Errorf("segmentation with %s failed: %w", name, err), !auto)
 	case auto:
 		u.setStatus(fmt.Sprintf("%s: liver overlay on screen %.2f s after the series was shown.", name, time.Since(s.shownAt).Seconds()))
 	default:
@@ -479,13 +481,13 @@ func (u *UI) runDone(vol *volume.Volume, name string, res *inference.Result, err
 
 // showResult installs a new result: its probability overlay at the
 // model's threshold, the slider, and the background mask.
-func (u *UI) showResult(res *inference.Result) error {
-	s := &u.seg
+func (s *segController) showResult(res *inference.Result) error {
+	u := s.u
 	keep, err := cleanMap(res, res.Post)
 	if err != nil {
 		return err
 	}
-	o, err := viewer.NewProbOverlay(u.scene.Slicer(), res.Prob.Geometry, res.Prob.Data, res.Post.Threshold, u.predStyle())
+	o, err := viewer.NewProbOverlay(u.scene.Slicer(), res.Prob.Geometry, res.Prob.Data, res.Post.Threshold, u.seg.predStyle())
 	if err != nil {
 		return err
 	}
@@ -498,8 +500,8 @@ func (u *UI) showResult(res *inference.Result) error {
 	s.settingThr = false
 	s.thrLabel.SetText(fmt.Sprintf("%.2f", res.Post.Threshold))
 	u.updateOverlays()
-	u.showResultText(math.NaN(), true)
-	u.queuePost(keep, false)
+	u.seg.showResultText(math.NaN(), true)
+	u.seg.queuePost(keep, false)
 	return nil
 }
 
@@ -516,8 +518,8 @@ func cleanMap(res *inference.Result, o inference.PostOptions) ([]uint8, error) {
 // overlay layers are redrawn at once from the kept probability map (no
 // network run); the volume and the full-resolution mask follow from a
 // background goroutine, latest threshold winning.
-func (u *UI) SetThreshold(t float64) {
-	s := &u.seg
+func (s *segController) SetThreshold(t float64) {
+	u := s.u
 	s.thrLabel.SetText(fmt.Sprintf("%.2f", t))
 	if s.res == nil || s.ovl == nil || !(t > 0 && t < 1) {
 		return
@@ -526,31 +528,31 @@ func (u *UI) SetThreshold(t float64) {
 	post.Threshold = t
 	keep, err := cleanMap(s.res, post)
 	if err != nil {
-		u.showSegError(err, false)
+		u.seg.showSegError(err, false)
 		return
 	}
 	if err := s.ovl.SetThreshold(t, keep); err != nil {
-		u.showSegError(err, false)
+		u.seg.showSegError(err, false)
 		return
 	}
 	u.scene.OverlaysChanged()
-	u.showResultText(math.NaN(), true)
-	u.queuePost(keep, true)
+	u.seg.showResultText(math.NaN(), true)
+	u.seg.queuePost(keep, true)
 }
 
 // queuePost asks the background worker for the volume and the mask at the
 // overlay's current threshold, replacing any request not yet started.
-func (u *UI) queuePost(keep []uint8, delay bool) {
-	s := &u.seg
+func (s *segController) queuePost(keep []uint8, delay bool) {
+	u := s.u
 	if s.post == nil {
 		s.post = make(chan postJob, 1)
 		jobs := s.post
 		task.Start(&s.worker, u.do, func(t *task.Task) (struct{}, error) {
-			u.postWorker(t, jobs)
+			u.seg.postWorker(t, jobs)
 			return struct{}{}, nil
 		}, func(_ struct{}, err error) {
 			if err != nil { // a panic: the masks stop following the threshold
-				u.showSegError(fmt.Errorf("the background mask worker stopped: %w", err), false)
+				u.seg.showSegError(fmt.Errorf("the background mask worker stopped: %w", err), false)
 			}
 		})
 	}
@@ -565,14 +567,14 @@ func (u *UI) queuePost(keep []uint8, delay bool) {
 }
 
 // stopWorker ends the background worker (when the window closes).
-func (u *UI) stopWorker() { u.seg.worker.Cancel() }
+func (s *segController) stopWorker() { s.worker.Cancel() }
 
 // postWorker computes volumes and masks one job at a time. It first
 // reports the overlay's volume (a few ms), then, unless a newer threshold
 // arrived meanwhile, builds the full-resolution mask (hundreds of ms for a
 // CT) and its Dice with the reference.
-func (u *UI) postWorker(t *task.Task, jobs <-chan postJob) {
-	s := &u.seg
+func (s *segController) postWorker(t *task.Task, jobs <-chan postJob) {
+	u := s.u
 	stop := t.Context().Done()
 	closed := func() bool {
 		select {
@@ -603,7 +605,7 @@ func (u *UI) postWorker(t *task.Task, jobs <-chan postJob) {
 		cur := job
 		t.Post(func() {
 			if s.res == cur.res && cur.gen == s.postGen.Load() {
-				u.showResultText(ml, true)
+				u.seg.showResultText(ml, true)
 			}
 		})
 		// The full-resolution mask costs hundreds of ms of CPU: wait until
@@ -646,7 +648,7 @@ func (u *UI) postWorker(t *task.Task, jobs <-chan postJob) {
 				return
 			}
 			if err != nil {
-				u.showSegError(err, false)
+				u.seg.showSegError(err, false)
 				return
 			}
 			cur.res.Mask, cur.res.Post = m, cur.post
@@ -656,11 +658,11 @@ func (u *UI) postWorker(t *task.Task, jobs <-chan postJob) {
 			tm := &cur.res.Timings
 			tm.Total += took - tm.Postprocess
 			tm.Postprocess = took
-			u.showResultText(m.VolumeML(), false)
+			u.seg.showResultText(m.VolumeML(), false)
 			if liver != nil && cur.vol == u.vol {
 				u.setLiverStats(*liver, cur.res.Model)
 			}
-			u.showDice(dice)
+			u.seg.showDice(dice)
 			if s.onPostDone != nil {
 				s.onPostDone()
 			}
@@ -670,8 +672,8 @@ func (u *UI) postWorker(t *task.Task, jobs <-chan postJob) {
 
 // showResultText writes the result line: model, volume (approximate while
 // the mask is being rebuilt), threshold and timings.
-func (u *UI) showResultText(ml float64, approx bool) {
-	s := &u.seg
+func (s *segController) showResultText(ml float64, approx bool) {
+	u := s.u
 	r := s.res
 	if r == nil {
 		s.result.SetText("No segmentation yet.")
@@ -701,11 +703,10 @@ func (u *UI) showResultText(ml float64, approx bool) {
 }
 
 // VolumeText is the result line shown in the panel (for tests).
-func (u *UI) VolumeText() string { return u.seg.result.Text }
+func (s *segController) VolumeText() string { return s.result.Text }
 
 // predStyle is the prediction's overlay style from the controls.
-func (u *UI) predStyle() viewer.Style {
-	s := &u.seg
+func (s *segController) predStyle() viewer.Style {
 	return styleFrom(s.fill.Checked, s.outline.Checked, s.opacity.Value, colorByName(s.color.Selected))
 }
 
@@ -724,10 +725,10 @@ func styleFrom(fill, outline bool, opacity float64, c color.NRGBA) viewer.Style 
 
 // applyStyle copies the overlay controls into the overlays and redraws
 // the overlay layers (never the CT images).
-func (u *UI) applyStyle() {
-	s := &u.seg
+func (s *segController) applyStyle() {
+	u := s.u
 	if s.ovl != nil {
-		s.ovl.Style = u.predStyle()
+		s.ovl.Style = u.seg.predStyle()
 	}
 	if s.refOvl != nil {
 		st := referenceStyle(colorByName(s.refColor.Selected))
@@ -746,7 +747,7 @@ func (u *UI) applyStyle() {
 // the reference's dashed outline over it (so that neither hides the
 // other where they overlap), the box on top.
 func (u *UI) updateOverlays() {
-	s := &u.seg
+	s := u.seg
 	if u.scene == nil {
 		return
 	}
@@ -771,8 +772,8 @@ func (u *UI) updateOverlays() {
 
 // showSegError reports a segmentation failure in the panel and the status
 // line, and in a dialog when the user asked for the run.
-func (u *UI) showSegError(err error, dialogToo bool) {
-	s := &u.seg
+func (s *segController) showSegError(err error, dialogToo bool) {
+	u := s.u
 	s.lastErr = err
 	msg := err.Error()
 	s.errText.SetText(msg)
@@ -785,14 +786,14 @@ func (u *UI) showSegError(err error, dialogToo bool) {
 
 // resetSegmentation forgets the previous study's segmentation, box and
 // reference when another volume is shown, and cancels a run on it.
-func (u *UI) resetSegmentation() {
-	s := &u.seg
+func (s *segController) resetSegmentation() {
+	u := s.u
 	if s.running != "" {
 		s.run.Cancel()
-		u.endRun()
+		u.seg.endRun()
 	}
 	s.postGen.Add(1) // drop pending background work
-	u.resetCompare()
+	u.cmp.resetCompare()
 	u.forgetLiverStats()
 	s.res, s.ovl, s.box, s.boxOvl, s.ref, s.refOvl, s.refName = nil, nil, nil, nil, nil, nil, ""
 	s.result.SetText("No segmentation yet.")
@@ -806,11 +807,11 @@ func (u *UI) resetSegmentation() {
 // its two in-plane axes from the rectangle, the third from the box drawn
 // before on another view, or the whole extent. The selected model then runs
 // inside it.
-func (u *UI) onBox(v *sliceview.SliceView, a, b [3]int) {
+func (s *segController) onBox(v *sliceview.SliceView, a, b [3]int) {
+	u := s.u
 	if u.stillLoading() {
 		return
 	}
-	s := &u.seg
 	if u.scene == nil {
 		return
 	}
@@ -825,19 +826,19 @@ func (u *UI) onBox(v *sliceview.SliceView, a, b [3]int) {
 	} else {
 		box.Min[n], box.Max[n] = 0, size[n]
 	}
-	u.SetBox(&box)
+	u.seg.SetBox(&box)
 }
 
 // SetBox restricts segmentation to a canonical voxel box (nil: the whole
 // volume) and re-runs the selected model. A box smaller than the model can
 // work on (one tile of its input grid) is enlarged around its centre.
-func (u *UI) SetBox(b *inference.Box) {
-	s := &u.seg
+func (s *segController) SetBox(b *inference.Box) {
+	u := s.u
 	if u.scene == nil {
 		return
 	}
 	if b == nil {
-		u.ClearBox()
+		u.seg.ClearBox()
 		return
 	}
 	size := u.scene.Slicer().Size()
@@ -845,7 +846,7 @@ func (u *UI) SetBox(b *inference.Box) {
 	name := s.model.Selected
 	if s.reg != nil {
 		if name == "" {
-			name = u.autoModel()
+			name = u.seg.autoModel()
 		}
 		if c, ok := s.reg.Card(name); ok {
 			box = fitBox(box, size, u.vol.CanonicalGeometry().Spacing, c.Preprocessing)
@@ -868,14 +869,14 @@ func (u *UI) SetBox(b *inference.Box) {
 	s.clearBox.Enable()
 	u.updateOverlays()
 	if s.reg != nil {
-		u.RunModel(name)
+		u.seg.RunModel(name)
 	}
 }
 
 // ClearBox removes the region of interest and re-runs the selected model
 // on the whole volume.
-func (u *UI) ClearBox() {
-	s := &u.seg
+func (s *segController) ClearBox() {
+	u := s.u
 	if s.box == nil {
 		return
 	}
@@ -884,7 +885,7 @@ func (u *UI) ClearBox() {
 	s.clearBox.Disable()
 	u.updateOverlays()
 	if s.reg != nil && u.vol != nil {
-		u.RunModel(s.model.Selected)
+		u.seg.RunModel(s.model.Selected)
 	}
 }
 
@@ -908,8 +909,8 @@ func fitBox(b inference.Box, size [3]int, spacing [3]float64, p inference.Prepro
 }
 
 // showDice writes the prediction's Dice with the reference next to it.
-func (u *UI) showDice(d float64) {
-	s := &u.seg
+func (s *segController) showDice(d float64) {
+	u := s.u
 	if s.ref == nil {
 		return
 	}

@@ -60,7 +60,7 @@ func segUI(t *testing.T, dir string) (*UI, chan error, chan struct{}) {
 	postDone := make(chan struct{}, 64)
 	u.seg.onRunDone = func(err error) { runDone <- err }
 	u.seg.onPostDone = func() { postDone <- struct{}{} }
-	if err := u.UseModels(dir); err != nil {
+	if err := u.seg.UseModels(dir); err != nil {
 		t.Fatal(err)
 	}
 	u.seg.runner = &countingRunner{modelRunner: u.seg.runner}
@@ -72,7 +72,7 @@ func segUI(t *testing.T, dir string) (*UI, chan error, chan struct{}) {
 func runsOf(u *UI) int { return int(u.seg.runner.(*countingRunner).runs.Load()) }
 
 // waitChecked waits for the start-up model check that UseModels starts
-// (see segState.checked).
+// (see segController.checked).
 func waitChecked(t testing.TB, u *UI) {
 	t.Helper()
 	waitFor(t, u.seg.checked, 2*time.Minute, "start-up model check")
@@ -269,7 +269,7 @@ func TestOpenSegmentsWithStudent(t *testing.T) {
 		}
 	}
 	u.seg.show.SetChecked(true)
-	txt := u.VolumeText()
+	txt := u.seg.VolumeText()
 	if !strings.Contains(txt, "mL") || !strings.Contains(txt, "ms") || strings.Contains(txt, "≈") {
 		t.Errorf("result text %q lacks the exact volume or the time", txt)
 	}
@@ -301,7 +301,7 @@ func TestThresholdSliderDoesNotRerun(t *testing.T) {
 	runs := runsOf(u)
 	before := res.Mask.VolumeML()
 	n0, _ := overlayStats(u.views[0])
-	txt0 := u.VolumeText()
+	txt0 := u.seg.VolumeText()
 	img0 := append([]byte(nil), u.views[0].Image().Pix...)
 
 	u.seg.thr.SetValue(0.2)
@@ -312,7 +312,7 @@ func TestThresholdSliderDoesNotRerun(t *testing.T) {
 	if u.seg.ovl.Threshold() != 0.2 || u.seg.thrLabel.Text != "0.20" {
 		t.Errorf("overlay threshold %v, label %q", u.seg.ovl.Threshold(), u.seg.thrLabel.Text)
 	}
-	if u.VolumeText() == txt0 {
+	if u.seg.VolumeText() == txt0 {
 		t.Error("volume text unchanged by the slider")
 	}
 	waitPost(t, postDone)
@@ -329,8 +329,8 @@ func TestThresholdSliderDoesNotRerun(t *testing.T) {
 	if after := res.Mask.VolumeML(); after < before {
 		t.Errorf("volume %.1f → %.1f mL at a lower threshold", before, after)
 	}
-	if strings.Contains(u.VolumeText(), "≈") {
-		t.Errorf("volume still approximate: %q", u.VolumeText())
+	if strings.Contains(u.seg.VolumeText(), "≈") {
+		t.Errorf("volume still approximate: %q", u.seg.VolumeText())
 	}
 	want, err := res.Threshold(0.2)
 	if err != nil {
@@ -457,7 +457,7 @@ func TestInferenceFailureKeepsViewer(t *testing.T) {
 				t.Errorf("scrolling after the failure: slice %d → %d", s, ax.Slice())
 			}
 			// An explicit Run shows a dialog too.
-			u.RunModel("student")
+			u.seg.RunModel("student")
 			if err := waitRun(t, runDone); err == nil {
 				t.Fatal("second run succeeded")
 			}
@@ -472,7 +472,7 @@ func TestInferenceFailureKeepsViewer(t *testing.T) {
 // says so; opening a study still works.
 func TestNoModelsFolder(t *testing.T) {
 	u := newUI(t)
-	if err := u.UseModels(t.TempDir()); err == nil {
+	if err := u.seg.UseModels(t.TempDir()); err == nil {
 		t.Fatal("empty models folder accepted")
 	}
 	if !u.seg.errText.Visible() || !strings.Contains(u.seg.errText.Text, "no model cards") || !u.seg.runBtn.Disabled() {
@@ -526,7 +526,7 @@ func TestBoxRestrictsSegmentation(t *testing.T) {
 	}
 	size := u.scene.Slicer().Size()
 	k := u.views[0].Slice()
-	u.onBox(u.views[0], [3]int{300, 120, k}, [3]int{100, 330, k})
+	u.seg.onBox(u.views[0], [3]int{300, 120, k}, [3]int{100, 330, k})
 	if err := waitRun(t, runDone); err != nil {
 		t.Fatal(err)
 	}
@@ -536,7 +536,7 @@ func TestBoxRestrictsSegmentation(t *testing.T) {
 	}
 	// The coronal view sets x and z, keeping y from the axial box.
 	j := u.views[1].Slice()
-	u.onBox(u.views[1], [3]int{120, j, 20}, [3]int{280, j, 60})
+	u.seg.onBox(u.views[1], [3]int{120, j, 20}, [3]int{280, j, 60})
 	if err := waitRun(t, runDone); err != nil {
 		t.Fatal(err)
 	}
@@ -544,15 +544,15 @@ func TestBoxRestrictsSegmentation(t *testing.T) {
 	if u.seg.res.ROI != want {
 		t.Errorf("ROI %v, want %v", u.seg.res.ROI, want)
 	}
-	if !strings.Contains(u.VolumeText(), "in the box") || !u.seg.boxLabel.Visible() {
-		t.Errorf("panel %q does not say the run was in the box", u.VolumeText())
+	if !strings.Contains(u.seg.VolumeText(), "in the box") || !u.seg.boxLabel.Visible() {
+		t.Errorf("panel %q does not say the run was in the box", u.seg.VolumeText())
 	}
 	// Nothing is drawn outside the box.
 	u.scene.SetCursor([3]int{200, 200, 10})
 	if n, _ := overlayStats(u.views[0]); n != 0 {
 		t.Errorf("axial slice 10 is outside the box but has %d overlay pixels", n)
 	}
-	u.ClearBox()
+	u.seg.ClearBox()
 	if err := waitRun(t, runDone); err != nil {
 		t.Fatal(err)
 	}
@@ -688,7 +688,7 @@ func BenchmarkThresholdSlider(b *testing.B) {
 	u.win.Resize(fyne.NewSize(1400, 900))
 	runDone := make(chan error, 2)
 	u.seg.onRunDone = func(err error) { runDone <- err }
-	if err := u.UseModels(dir); err != nil {
+	if err := u.seg.UseModels(dir); err != nil {
 		b.Fatal(err)
 	}
 	loadDone := make(chan error, 1)
@@ -709,7 +709,7 @@ func BenchmarkThresholdSlider(b *testing.B) {
 	}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		u.SetThreshold(0.3 + 0.4*float64(i%20)/20)
+		u.seg.SetThreshold(0.3 + 0.4*float64(i%20)/20)
 	}
 	b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/step")
 	b.Logf("overlay layers %v (device pixels)", px)
@@ -807,7 +807,7 @@ func missingRuntimeChild(t *testing.T) {
 // waitWorker waits, after the window closed, for the background worker to
 // return, so that it never calls into a torn-down test app.
 func waitWorker(u *UI) {
-	u.stopWorker()
+	u.seg.stopWorker()
 	if w := u.seg.worker.Last(); w != nil {
 		select {
 		case <-w.Done():
