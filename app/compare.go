@@ -172,18 +172,18 @@ func (c *cmpController) Compare() {
 		u.seg.showSegError(fmt.Errorf("comparison is unavailable: %w", err), true)
 		return
 	}
-	u.cmp.buildCompare()
+	c.buildCompare()
 	if c.set == nil || c.set.Study() != u.vol {
-		u.cmp.resetCompare()
+		c.resetCompare()
 		c.set = comparison.NewSet(u.vol)
 	}
-	u.cmp.syncReference()
+	c.syncReference()
 	u.syncEditedCompare()
-	u.cmp.showCompareArea(true)
+	c.showCompareArea(true)
 	if c.running {
 		return
 	}
-	names := u.cmp.compareNames()
+	names := c.compareNames()
 	var missing []string
 	for _, n := range names {
 		if _, ok := c.set.Entry(n); !ok {
@@ -193,9 +193,9 @@ func (c *cmpController) Compare() {
 	if len(missing) == 0 {
 		// Everything is cached: only the displays that lack a model are
 		// brought up to date, nothing runs.
-		u.cmp.installModels()
+		c.installModels()
 		if c.rows == nil || c.tableStale() {
-			u.cmp.refreshTable()
+			c.refreshTable()
 		}
 		u.setStatus(fmt.Sprintf("Comparison of %d models (cached for this study).", len(names)))
 		if c.onDone != nil {
@@ -203,11 +203,11 @@ func (c *cmpController) Compare() {
 		}
 		return
 	}
-	u.cmp.startCompareRun(names)
+	c.startCompareRun(names)
 }
 
 // compareNames are the models compared, largest first (the teacher leads).
-func (c *cmpController) compareNames() []string { u := c.u; return comparison.ModelOrder(u.seg.reg) }
+func (c *cmpController) compareNames() []string { return comparison.ModelOrder(c.u.seg.reg) }
 
 // syncReference gives the set the reference mask the panel shows (on the
 // study's own grid, like the models' masks).
@@ -226,9 +226,9 @@ func (c *cmpController) syncReference() {
 		c.dis, c.disPair = nil, [2]string{}
 	}
 	defer func() {
-		u.cmp.rebuildLegend()
-		u.cmp.rebuildSideBySide()
-		u.cmp.updatePairChoices()
+		c.rebuildLegend()
+		c.rebuildSideBySide()
+		c.updatePairChoices()
 	}()
 	if s.ref == nil {
 		c.set.SetReference(nil)
@@ -285,7 +285,7 @@ func (c *cmpController) startCompareRun(names []string) {
 					c.stage.SetText(fmt.Sprintf("%s: %s… (%d/%d)", p.Model, p.Stage, p.Index+1, p.Total))
 				}
 				if m != nil && set == c.set {
-					u.cmp.addModel(m)
+					c.addModel(m)
 				}
 				if c.onProgress != nil {
 					c.onProgress(p)
@@ -296,21 +296,21 @@ func (c *cmpController) startCompareRun(names []string) {
 		return time.Since(t0), err
 	}, func(elapsed time.Duration, err error) {
 		// Dropped when cancelled (reported then) or on another study.
-		u.cmp.compareRunDone(err, elapsed)
+		c.compareRunDone(err, elapsed)
 	})
 }
 
 // compareRunDone ends a run: the table follows in the background.
 func (c *cmpController) compareRunDone(err error, elapsed time.Duration) {
 	u := c.u
-	u.cmp.endCompareRun()
-	u.cmp.installModels()
+	c.endCompareRun()
+	c.installModels()
 	if err != nil {
 		u.seg.showSegError(fmt.Errorf("comparison: %w", err), false)
 	} else {
 		u.setStatus(fmt.Sprintf("Comparison: %d models in %.1f s.", len(c.set.Entries()), elapsed.Seconds()))
 	}
-	u.cmp.refreshTable()
+	c.refreshTable()
 	if c.onDone != nil {
 		c.onDone(err)
 	}
@@ -333,11 +333,11 @@ func (c *cmpController) CancelCompare() {
 		return
 	}
 	c.run.Cancel() // first, so that the run's late reports are dropped
-	u.cmp.endCompareRun()
+	c.endCompareRun()
 	done := len(c.set.Entries())
-	u.setStatus(fmt.Sprintf("Comparison cancelled; %d of %d models done and kept.", done, len(u.cmp.compareNames())))
-	u.cmp.installModels()
-	u.cmp.refreshTable()
+	u.setStatus(fmt.Sprintf("Comparison cancelled; %d of %d models done and kept.", done, len(c.compareNames())))
+	c.installModels()
+	c.refreshTable()
 	if c.onDone != nil {
 		c.onDone(context.Canceled)
 	}
@@ -362,14 +362,13 @@ func (c *cmpController) installModels() {
 	u := c.u
 	for _, e := range c.set.Entries() {
 		if m, ok := c.models[e.Name]; !ok || m.entry != e {
-			u.cmp.addModel(prepareModel(e, u.scene.Slicer()))
+			c.addModel(prepareModel(e, u.scene.Slicer()))
 		}
 	}
 }
 
 // addModel shows one more model in every mode.
 func (c *cmpController) addModel(m *cmpModel) {
-	u := c.u
 	if c.models == nil {
 		c.models = map[string]*cmpModel{}
 	}
@@ -379,10 +378,10 @@ func (c *cmpController) addModel(m *cmpModel) {
 	if _, ok := c.shown[m.name]; !ok {
 		c.shown[m.name] = true
 	}
-	u.cmp.rebuildLegend()
-	u.cmp.rebuildSideBySide()
-	u.cmp.updatePairChoices()
-	u.cmp.showMode()
+	c.rebuildLegend()
+	c.rebuildSideBySide()
+	c.updatePairChoices()
+	c.showMode()
 }
 
 // displayModels are the models shown, in comparison order, then the
@@ -390,7 +389,7 @@ func (c *cmpController) addModel(m *cmpModel) {
 func (c *cmpController) displayModels() []*cmpModel {
 	u := c.u
 	var out []*cmpModel
-	for _, n := range u.cmp.compareNames() {
+	for _, n := range c.compareNames() {
 		if m, ok := c.models[n]; ok {
 			out = append(out, m)
 		}
@@ -406,13 +405,12 @@ func (c *cmpController) displayModels() []*cmpModel {
 // is shown): cancels its run, drops its cache and returns to the normal
 // views.
 func (c *cmpController) resetCompare() {
-	u := c.u
 	if c.area == nil {
 		c.set = nil
 		return
 	}
 	if c.running {
-		u.cmp.endCompareRun()
+		c.endCompareRun()
 	}
 	c.run.Cancel()
 	c.tableRun.Cancel()
@@ -425,14 +423,14 @@ func (c *cmpController) resetCompare() {
 	c.tableNote.SetText("")
 	c.chart.Image = nil
 	c.chart.Refresh()
-	u.cmp.rebuildLegend()
-	u.cmp.rebuildSideBySide()
-	u.cmp.updatePairChoices()
+	c.rebuildLegend()
+	c.rebuildSideBySide()
+	c.updatePairChoices()
 	for _, v := range c.tri {
 		v.SetOverlays()
 		v.SetScene(nil)
 	}
-	u.cmp.showCompareArea(false)
+	c.showCompareArea(false)
 }
 
 // buildCompare creates the comparison area on first use and puts it in
@@ -447,7 +445,7 @@ func (c *cmpController) buildCompare() {
 	c.mode = ModeOverlay
 	c.modeSel = widget.NewRadioGroup(compareModes, func(m string) {
 		if m != "" {
-			u.cmp.SetCompareMode(m)
+			c.SetCompareMode(m)
 		}
 	})
 	c.modeSel.Horizontal = true
@@ -457,17 +455,17 @@ func (c *cmpController) buildCompare() {
 	c.bar.Hide()
 	c.stage = widget.NewLabel("")
 	c.stage.Hide()
-	c.cancelBtn = widget.NewButtonWithIcon("Cancel", theme.CancelIcon(), u.cmp.CancelCompare)
+	c.cancelBtn = widget.NewButtonWithIcon("Cancel", theme.CancelIcon(), c.CancelCompare)
 	c.cancelBtn.Hide()
-	c.exportBtn = widget.NewButtonWithIcon("Export…", theme.DocumentSaveIcon(), u.cmp.chooseCompareExport)
-	back := widget.NewButtonWithIcon("Back to segmentation", theme.NavigateBackIcon(), func() { u.cmp.showCompareArea(false) })
+	c.exportBtn = widget.NewButtonWithIcon("Export…", theme.DocumentSaveIcon(), c.chooseCompareExport)
+	back := widget.NewButtonWithIcon("Back to segmentation", theme.NavigateBackIcon(), func() { c.showCompareArea(false) })
 	top := container.NewBorder(nil, nil,
 		container.NewHBox(widget.NewLabelWithStyle("Compare", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}), c.modeSel),
 		container.NewHBox(c.exportBtn, back),
 		container.NewBorder(nil, nil, nil, c.cancelBtn, container.NewHBox(container.NewGridWrap(fyne.NewSize(180, c.bar.MinSize().Height), c.bar), c.stage)))
 
 	for n, p := range viewer.Planes {
-		v := u.cmp.newCompareView(p)
+		v := c.newCompareView(p)
 		c.tri[n] = v
 	}
 	c.triBox = container.NewGridWithColumns(3, c.tri[0], c.tri[1], c.tri[2])
@@ -478,19 +476,19 @@ func (c *cmpController) buildCompare() {
 	c.ovlSide = container.NewVBox(boldLabel("Outlines"), c.ovlChecks,
 		hint("Each model's liver contour on the same three views. Untick a model to hide it."))
 
-	c.sbsAxis = widget.NewSelect([]string{"Axial", "Coronal", "Sagittal"}, func(string) { u.cmp.rebuildSideBySide() })
+	c.sbsAxis = widget.NewSelect([]string{"Axial", "Coronal", "Sagittal"}, func(string) { c.rebuildSideBySide() })
 	c.sbsAxis.Selected = "Axial"
 	c.sbsSlice = widget.NewLabel("")
 	c.sbsSlice.TextStyle.Monospace = true
 	c.sbsSide = container.NewVBox(boldLabel("Side by side"), widget.NewLabel("Plane"), c.sbsAxis, c.sbsSlice,
 		hint("One panel per model on the same slice. Scrolling, zoom, pan, the crosshair and window/level move all panels together."))
 
-	c.pairA = widget.NewSelect(nil, func(string) { u.cmp.updateDisagreement() })
-	c.pairB = widget.NewSelect(nil, func(string) { u.cmp.updateDisagreement() })
+	c.pairA = widget.NewSelect(nil, func(string) { c.updateDisagreement() })
+	c.pairB = widget.NewSelect(nil, func(string) { c.updateDisagreement() })
 	c.disLegend = container.NewVBox()
 	c.disText = widget.NewLabel("")
 	c.disText.Wrapping = fyne.TextWrapWord
-	c.jumpBtn = widget.NewButtonWithIcon("Jump to most disagreement", theme.SearchIcon(), u.cmp.JumpToDisagreement)
+	c.jumpBtn = widget.NewButtonWithIcon("Jump to most disagreement", theme.SearchIcon(), c.JumpToDisagreement)
 	c.jumpBtn.Disable()
 	c.disSide = container.NewVBox(boldLabel("Disagreement"),
 		container.NewBorder(nil, nil, widget.NewLabel("A"), nil, c.pairA),
@@ -500,13 +498,13 @@ func (c *cmpController) buildCompare() {
 	side := container.New(fixedWidth(230), container.NewVScroll(c.sideBox))
 	modeArea := container.NewBorder(nil, nil, nil, side, c.viewsBox)
 
-	bottom := u.cmp.buildTable()
+	bottom := c.buildTable()
 	split := container.NewVSplit(modeArea, bottom)
 	split.Offset = 0.67
 	c.area = container.NewBorder(top, nil, nil, nil, split)
 	c.area.Hide()
 	u.viewerArea.Add(c.area)
-	u.cmp.showMode()
+	c.showMode()
 }
 
 func boldLabel(t string) *widget.Label {
@@ -547,7 +545,7 @@ func (c *cmpController) showCompareArea(on bool) {
 			v.SetPaused(true)
 		}
 		c.area.Show()
-		u.cmp.showMode()
+		c.showMode()
 		return
 	}
 	c.area.Hide()
@@ -571,7 +569,6 @@ func (c *cmpController) CompareShown() bool { return c.area != nil && c.area.Vis
 // ModeDisagreement. Nothing is recomputed: the views of the new mode are
 // drawn from the cached results.
 func (c *cmpController) SetCompareMode(m string) {
-	u := c.u
 	if !slices.Contains(compareModes, m) {
 		return
 	}
@@ -580,7 +577,7 @@ func (c *cmpController) SetCompareMode(m string) {
 		c.modeSel.SetSelected(m) // calls back here once more, then returns early below
 		return
 	}
-	u.cmp.showMode()
+	c.showMode()
 }
 
 // CompareMode is the mode shown.

@@ -53,12 +53,12 @@ func (c *cmpController) chooseCompareExport() {
 				fmt.Sprintf("%s already holds %s.\nReplace them?", path, strings.Join(clash, ", ")),
 				func(ok bool) {
 					if ok {
-						u.cmp.ExportComparison(path, true)
+						c.ExportComparison(path, true)
 					}
 				}, u.win).Show()
 			return
 		}
-		u.cmp.ExportComparison(path, false)
+		c.ExportComparison(path, false)
 	}, u.win)
 	d.Resize(fyne.NewSize(900, 600))
 	d.Show()
@@ -109,7 +109,7 @@ func (c *cmpController) ExportComparison(dir string, overwrite bool) {
 			return
 		}
 	}
-	views := u.cmp.captureCompareViews()
+	views := c.captureCompareViews()
 	rows, chart := c.rows, c.chartImg
 	meta := comparison.NewMeta(u.vol)
 	if u.seg.refName != "" && c.set.Reference() != nil {
@@ -218,7 +218,7 @@ func (c *cmpController) compareSources(listed []maskSource) []maskSource {
 	}
 	whole := inference.Box{Max: u.vol.CanonicalGeometry().Size}
 	var out []maskSource
-	for _, name := range u.cmp.compareNames() {
+	for _, name := range c.compareNames() {
 		e, ok := c.set.Entry(name)
 		if !ok || e.Result == nil {
 			continue

@@ -133,7 +133,6 @@ func (c *cmpController) tableWidth() float32 {
 
 // buildTable makes the metrics table and the chart beside it.
 func (c *cmpController) buildTable() fyne.CanvasObject {
-	u := c.u
 	t := widget.NewTableWithHeaders(
 		func() (int, int) { return len(c.rows), len(c.cols) },
 		func() fyne.CanvasObject {
@@ -175,7 +174,7 @@ func (c *cmpController) buildTable() fyne.CanvasObject {
 		}
 	}
 	c.table = t
-	u.cmp.setColumns(columnsFor(false))
+	c.setColumns(columnsFor(false))
 	// The note in the normal text colour: the theme's low-importance grey
 	// on the dark background was too faint to read.
 	c.tableNote = widget.NewLabel("")
@@ -232,12 +231,12 @@ func (c *cmpController) refreshTable() {
 			c.tableNote.SetText("Metrics failed: " + err.Error())
 			return
 		}
-		order := u.cmp.compareNames()
+		order := c.compareNames()
 		slices.SortStableFunc(rows, func(a, b comparison.Row) int {
 			return slices.Index(order, a.Name) - slices.Index(order, b.Name)
 		})
 		c.rows, c.tableRef, c.chartImg = rows, ref, chart
-		u.cmp.setColumns(columnsFor(ref != nil))
+		c.setColumns(columnsFor(ref != nil))
 		c.tableNote.SetText(tableNote(rows, set.TeacherName(), ref, cerr))
 		c.chart.Image = chart
 		c.chart.Refresh()
@@ -266,6 +265,5 @@ func (c *cmpController) CompareRows() []comparison.Row { return c.rows }
 
 // CompareCell is the text of a table cell as shown (for tests).
 func (c *cmpController) CompareCell(row, col int) string {
-	u := c.u
-	return u.cmp.cols[col].cell(u.cmp.rows[row])
+	return c.cols[col].cell(c.rows[row])
 }

@@ -587,3 +587,40 @@ func TestCompareWithReference(t *testing.T) {
 		t.Errorf("panels %v: want the models and the reference", shown)
 	}
 }
+
+// panicRunner is a runner with a bug: every run panics (a seam we own;
+// the registry itself stays real for the models' cards).
+type panicRunner struct{ modelRunner }
+
+func (panicRunner) Run(context.Context, *volume.Volume, string, inference.Options) (*inference.Result, error) {
+	panic("runner bug")
+}
+
+// TestModelPanicIsReported: a model run that panics is reported as an
+// error, for the single run and for the comparison alike (both run
+// through internal/task), and the window goes on working.
+func TestModelPanicIsReported(t *testing.T) {
+	dir, _ := testModels(t)
+	u, runDone, _ := segUI(t, dir)
+	u.seg.runner = panicRunner{u.seg.runner}
+	if err := u.ShowVolume(synthetic()); err != nil { // starts the automatic run
+		t.Fatal(err)
+	}
+	if err := waitRun(t, runDone); err == nil || !strings.Contains(err.Error(), "internal error: runner bug") {
+		t.Fatalf("the automatic run ended with %v, want the panic as an error", err)
+	}
+	if !u.seg.errText.Visible() || !strings.Contains(u.seg.errText.Text, "runner bug") {
+		t.Errorf("panel error %q (visible %v)", u.seg.errText.Text, u.seg.errText.Visible())
+	}
+	h := hookCompare(u)
+	u.cmp.Compare()
+	if err := wait(t, h.done, "comparison"); err == nil || !strings.Contains(err.Error(), "internal error: runner bug") {
+		t.Fatalf("the comparison ended with %v, want the panic as an error", err)
+	}
+	if u.cmp.running || u.cmp.bar.Visible() {
+		t.Error("the comparison's progress still shows after the panic")
+	}
+	if !strings.Contains(u.status.Text, "runner bug") {
+		t.Errorf("status %q does not report the failure", u.status.Text)
+	}
+}

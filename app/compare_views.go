@@ -55,7 +55,7 @@ func (c *cmpController) showMode() {
 		c.listening = sc
 		sc.Listen(func(ch viewer.Change) {
 			if ch&viewer.ChangeCursor != 0 && u.scene == sc && c.mode == ModeSideBySide && c.area.Visible() {
-				u.cmp.showSideBySideSlice()
+				c.showSideBySideSlice()
 			}
 		})
 	}
@@ -64,9 +64,9 @@ func (c *cmpController) showMode() {
 		for _, v := range c.tri {
 			v.SetTitle(v.Plane().String(), nil)
 		}
-		u.cmp.applyTriOverlays()
+		c.applyTriOverlays()
 	case ModeDisagreement:
-		u.cmp.updateDisagreement()
+		c.updateDisagreement()
 	}
 	for _, v := range c.tri {
 		v.SetPaused(!on || !tri)
@@ -102,11 +102,10 @@ func (c *cmpController) lookupModel(name string) *cmpModel {
 // applyTriOverlays shows the ticked models' outlines on the three views,
 // the reference underneath and the smallest model on top.
 func (c *cmpController) applyTriOverlays() {
-	u := c.u
-	models := u.cmp.displayModels()
+	models := c.displayModels()
 	var list []viewer.Overlay
 	if r := c.refDisp; r != nil && c.shown[r.name] {
-		if o := u.cmp.triOverlayOf(r); o != nil {
+		if o := c.triOverlayOf(r); o != nil {
 			list = append(list, o)
 		}
 	}
@@ -114,21 +113,20 @@ func (c *cmpController) applyTriOverlays() {
 		if m == c.refDisp || !c.shown[m.name] {
 			continue
 		}
-		if o := u.cmp.triOverlayOf(m); o != nil {
+		if o := c.triOverlayOf(m); o != nil {
 			list = append(list, o)
 		}
 	}
 	for _, v := range c.tri {
 		v.SetOverlays(list...)
 	}
-	u.cmp.setTriLegend()
+	c.setTriLegend()
 }
 
 // triStyle is how the overlay mode draws a model: a solid outline, the
 // reference dashed.
 func (c *cmpController) triStyle(m *cmpModel) viewer.Style {
-	u := c.u
-	if m == u.cmp.refDisp {
+	if m == c.refDisp {
 		return referenceStyle(m.color)
 	}
 	return outlineStyle(m.color)
@@ -137,11 +135,10 @@ func (c *cmpController) triStyle(m *cmpModel) viewer.Style {
 // setTriLegend puts the shown models' legend on the three views of the
 // overlay mode (and so on its exported picture).
 func (c *cmpController) setTriLegend() {
-	u := c.u
 	var es []sliceview.LegendEntry
-	for _, m := range u.cmp.displayModels() {
+	for _, m := range c.displayModels() {
 		if c.shown[m.name] {
-			es = append(es, legendEntry(m.name, u.cmp.triStyle(m)))
+			es = append(es, legendEntry(m.name, c.triStyle(m)))
 		}
 	}
 	for _, v := range c.tri {
@@ -154,7 +151,7 @@ func (c *cmpController) triOverlayOf(m *cmpModel) viewer.Overlay {
 	if o, ok := c.triOverlay[m.name]; ok {
 		return o
 	}
-	o, err := m.overlay(u.scene.Slicer(), u.cmp.triStyle(m))
+	o, err := m.overlay(u.scene.Slicer(), c.triStyle(m))
 	if err != nil {
 		u.seg.showSegError(fmt.Errorf("comparison: %s: %w", m.name, err), false)
 		return nil
@@ -173,29 +170,27 @@ func styleSwatch(st viewer.Style) fyne.CanvasObject {
 
 // rebuildLegend lists the models with a colour and a tick box each.
 func (c *cmpController) rebuildLegend() {
-	u := c.u
 	c.ovlChecks.RemoveAll()
-	for _, m := range u.cmp.displayModels() {
+	for _, m := range c.displayModels() {
 		name := m.name
 		ck := widget.NewCheck(fmt.Sprintf("%s  %.0f mL", name, m.entry.VolumeML), func(on bool) {
 			c.shown[name] = on
-			u.cmp.applyTriOverlays()
+			c.applyTriOverlays()
 		})
 		if _, ok := c.shown[name]; !ok {
 			c.shown[name] = true
 		}
 		ck.Checked = c.shown[name]
-		c.ovlChecks.Add(container.NewBorder(nil, nil, styleSwatch(u.cmp.triStyle(m)), nil, ck))
+		c.ovlChecks.Add(container.NewBorder(nil, nil, styleSwatch(c.triStyle(m)), nil, ck))
 	}
 	c.ovlChecks.Refresh()
 }
 
 // SetModelShown ticks or unticks a model's outline in the overlay mode.
 func (c *cmpController) SetModelShown(name string, on bool) {
-	u := c.u
 	c.shown[name] = on
-	u.cmp.rebuildLegend()
-	u.cmp.applyTriOverlays()
+	c.rebuildLegend()
+	c.applyTriOverlays()
 }
 
 // planeByName maps the axis picker's choice to a plane.
@@ -216,7 +211,7 @@ func (c *cmpController) rebuildSideBySide() {
 	if c.sbsBox == nil {
 		return
 	}
-	models := u.cmp.displayModels()
+	models := c.displayModels()
 	plane := planeByName(c.sbsAxis.Selected)
 	names := make([]string, len(models))
 	for i, m := range models {
@@ -237,17 +232,17 @@ func (c *cmpController) rebuildSideBySide() {
 	c.sbs, c.sbsNames = nil, names
 	objs := make([]fyne.CanvasObject, 0, len(models))
 	for _, m := range models {
-		v := u.cmp.newCompareView(plane)
+		v := c.newCompareView(plane)
 		// The model's name only: the plane is in the picker, and narrow
 		// panels have no room for more before the orientation letter.
 		v.SetTitle(m.name, m.color)
 		// The same slice everywhere: said once, in the side panel, not
 		// over each narrow panel's orientation letter.
 		v.SetLabelShown(false)
-		v.OnViewChanged = u.cmp.linkPanels
+		v.OnViewChanged = c.linkPanels
 		if u.scene != nil {
 			v.SetScene(u.scene)
-			if o := u.cmp.sbsOverlayOf(m); o != nil {
+			if o := c.sbsOverlayOf(m); o != nil {
 				v.SetOverlays(o)
 			}
 			v.SetViewState(zoom, pan)
@@ -262,7 +257,7 @@ func (c *cmpController) rebuildSideBySide() {
 	if !paused && len(c.sbs) > 0 {
 		u.active = c.sbs[0]
 	}
-	u.cmp.showSideBySideSlice()
+	c.showSideBySideSlice()
 }
 
 // showSideBySideSlice writes the panels' common slice in the side panel.
@@ -299,10 +294,9 @@ func (c *cmpController) sbsOverlayOf(m *cmpModel) viewer.Overlay {
 // set on one of them (slice, crosshair and window are shared through the
 // scene already).
 func (c *cmpController) linkPanels(src *sliceview.SliceView) {
-	u := c.u
 	zoom, pan := src.ViewState()
 	ss := src.Size()
-	for _, v := range u.cmp.sbs {
+	for _, v := range c.sbs {
 		if v == src {
 			continue
 		}
@@ -323,12 +317,11 @@ func (c *cmpController) SetSideBySideAxis(p viewer.Plane) { c.sbsAxis.SetSelecte
 // updatePairChoices offers the shown models (and the reference) for the
 // disagreement pair: by default the smallest student against the teacher.
 func (c *cmpController) updatePairChoices() {
-	u := c.u
 	if c.pairA == nil {
 		return
 	}
 	var names []string
-	for _, m := range u.cmp.displayModels() {
+	for _, m := range c.displayModels() {
 		names = append(names, m.name)
 	}
 	c.pairA.Options, c.pairB.Options = names, names
@@ -349,8 +342,8 @@ func (c *cmpController) updatePairChoices() {
 		teacher = c.set.TeacherName()
 	}
 	last := ""
-	if n := len(u.cmp.compareNames()); n > 0 {
-		last = u.cmp.compareNames()[n-1] // the smallest model
+	if n := len(c.compareNames()); n > 0 {
+		last = c.compareNames()[n-1] // the smallest model
 	}
 	pick(c.pairA, AutoModel, last)
 	pick(c.pairB, teacher, "teacher")
@@ -360,11 +353,10 @@ func (c *cmpController) updatePairChoices() {
 
 // SetDisagreementPair chooses the two models of the disagreement map.
 func (c *cmpController) SetDisagreementPair(a, b string) {
-	u := c.u
 	c.pairA.Selected, c.pairB.Selected = a, b
 	c.pairA.Refresh()
 	c.pairB.Refresh()
-	u.cmp.updateDisagreement()
+	c.updateDisagreement()
 }
 
 // disResult is a disagreement map ready for display.
@@ -383,16 +375,16 @@ func (c *cmpController) updateDisagreement() {
 		return
 	}
 	a, b := c.pairA.Selected, c.pairB.Selected
-	ma, mb := u.cmp.lookupModel(a), u.cmp.lookupModel(b)
+	ma, mb := c.lookupModel(a), c.lookupModel(b)
 	c.disLegend.RemoveAll()
 	switch {
 	case ma == nil || mb == nil:
 		c.disText.SetText("Choose two models.")
-		u.cmp.clearDisagreement()
+		c.clearDisagreement()
 		return
 	case a == b:
 		c.disText.SetText("Choose two different models.")
-		u.cmp.clearDisagreement()
+		c.clearDisagreement()
 		return
 	}
 	ca, cb := ma.color, mb.color
@@ -409,10 +401,10 @@ func (c *cmpController) updateDisagreement() {
 		v.SetTitle(v.Plane().String(), nil)
 	}
 	if c.dis != nil && c.disPair == [2]string{a, b} {
-		u.cmp.installDisagreement(ma, mb)
+		c.installDisagreement(ma, mb)
 		return
 	}
-	u.cmp.clearDisagreement()
+	c.clearDisagreement()
 	c.disText.SetText("Computing…")
 	task.Start(&c.disRun, u.do, func(*task.Task) (disResult, error) {
 		return disagreement(ma.canon, mb.canon)
@@ -426,7 +418,7 @@ func (c *cmpController) updateDisagreement() {
 		// Drawn only if still wanted: the reader may have left the
 		// mode or chosen another pair meanwhile (then it stays cached).
 		if c.mode == ModeDisagreement && c.pairA.Selected == a && c.pairB.Selected == b {
-			u.cmp.installDisagreement(ma, mb)
+			c.installDisagreement(ma, mb)
 		}
 	})
 }

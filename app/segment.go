@@ -161,11 +161,11 @@ func newSegController(u *UI) *segController {
 	s := &segController{u: u}
 	s.cardInfo = widget.NewLabel("")
 	s.cardInfo.Wrapping = fyne.TextWrapWord
-	s.model = widget.NewSelect(nil, func(name string) { u.seg.showCard(name) })
+	s.model = widget.NewSelect(nil, func(name string) { s.showCard(name) })
 	s.model.PlaceHolder = "Model"
-	s.runBtn = widget.NewButton("Run", func() { u.seg.RunModel(s.model.Selected) })
+	s.runBtn = widget.NewButton("Run", func() { s.RunModel(s.model.Selected) })
 	s.runBtn.Importance = widget.HighImportance
-	s.cancelBtn = widget.NewButton("Cancel", u.seg.CancelSegmentation)
+	s.cancelBtn = widget.NewButton("Cancel", s.CancelSegmentation)
 	s.cancelBtn.Disable()
 	s.bar = newBusyBar()
 	s.stage = widget.NewLabel("")
@@ -182,7 +182,7 @@ func newSegController(u *UI) *segController {
 	s.thr.Value = 0.5
 	s.thr.OnChanged = func(v float64) {
 		if !s.settingThr {
-			u.seg.SetThreshold(v)
+			s.SetThreshold(v)
 		}
 	}
 	s.thrLabel = widget.NewLabel("0.50")
@@ -190,19 +190,19 @@ func newSegController(u *UI) *segController {
 
 	s.show = widget.NewCheck("Show", func(bool) { u.updateOverlays() })
 	s.show.Checked = true
-	s.fill = widget.NewCheck("Fill", func(bool) { u.seg.applyStyle() })
+	s.fill = widget.NewCheck("Fill", func(bool) { s.applyStyle() })
 	s.fill.Checked = true
-	s.outline = widget.NewCheck("Outline", func(bool) { u.seg.applyStyle() })
+	s.outline = widget.NewCheck("Outline", func(bool) { s.applyStyle() })
 	s.outline.Checked = true
 	s.opacity = widget.NewSlider(0, 1)
 	s.opacity.Step = 0.05
 	s.opacity.Value = 0.35
-	s.opacity.OnChanged = func(float64) { u.seg.applyStyle() }
+	s.opacity.OnChanged = func(float64) { s.applyStyle() }
 	names := make([]string, len(overlayColors))
 	for i, c := range overlayColors {
 		names[i] = c.Name
 	}
-	s.color = widget.NewSelect(names, func(string) { u.seg.applyStyle() })
+	s.color = widget.NewSelect(names, func(string) { s.applyStyle() })
 	s.color.Selected = "Red"
 
 	s.boxMode = widget.NewCheck("Box: drag on a view", func(on bool) {
@@ -210,7 +210,7 @@ func newSegController(u *UI) *segController {
 			v.BoxMode = on
 		}
 	})
-	s.clearBox = widget.NewButton("Whole volume", u.seg.ClearBox)
+	s.clearBox = widget.NewButton("Whole volume", s.ClearBox)
 	s.clearBox.Disable()
 	s.boxLabel = widget.NewLabel("")
 	s.boxLabel.Wrapping = fyne.TextWrapWord
@@ -219,8 +219,8 @@ func newSegController(u *UI) *segController {
 	s.refBtn = widget.NewButton("Reference mask…", u.chooseReference)
 	s.refShow = widget.NewCheck("Show", func(bool) { u.updateOverlays() })
 	s.refShow.Checked = true
-	s.refFill = widget.NewCheck("Fill", func(bool) { u.seg.applyStyle() })
-	s.refColor = widget.NewSelect(names, func(string) { u.seg.applyStyle() })
+	s.refFill = widget.NewCheck("Fill", func(bool) { s.applyStyle() })
+	s.refColor = widget.NewSelect(names, func(string) { s.applyStyle() })
 	s.refColor.Selected = "Green"
 	s.refLabel = widget.NewLabel("")
 	s.refLabel.Wrapping = fyne.TextWrapWord
@@ -274,7 +274,7 @@ func (s *segController) UseModels(dir string) error {
 		s.model.ClearSelected()
 		s.model.Disable()
 		s.runBtn.Disable()
-		u.seg.showSegError(fmt.Errorf("segmentation is unavailable: %w; the viewer works without it", err), false)
+		s.showSegError(fmt.Errorf("segmentation is unavailable: %w; the viewer works without it", err), false)
 		return err
 	}
 	s.reg, s.regErr, s.runner = reg, nil, reg
@@ -285,7 +285,7 @@ func (s *segController) UseModels(dir string) error {
 	s.model.Options = names
 	s.model.Enable()
 	s.runBtn.Enable()
-	auto := u.seg.autoModel()
+	auto := s.autoModel()
 	s.model.SetSelected(auto)
 	s.errText.Hide()
 	// Verify and load the automatic model now: a broken file is reported
@@ -306,7 +306,7 @@ func (s *segController) UseModels(dir string) error {
 	}, func(_ struct{}, err error) {
 		defer close(checked)
 		if err != nil && s.reg == reg && s.running == "" && s.res == nil {
-			u.seg.showSegError(fmt.Errorf("model %s cannot be used: %w", auto, err), false)
+			s.showSegError(fmt.Errorf("model %s cannot be used: %w", auto, err), false)
 		}
 	})
 	return nil
@@ -345,17 +345,16 @@ func groupThousands(n int64) string {
 
 // autoModel is AutoModel when the folder has it, else its first model.
 func (s *segController) autoModel() string {
-	u := s.u
-	if _, ok := u.seg.reg.Card(AutoModel); ok {
+	if _, ok := s.reg.Card(AutoModel); ok {
 		return AutoModel
 	}
-	return u.seg.reg.Cards()[0].Name
+	return s.reg.Cards()[0].Name
 }
 
 // RunModel segments the shown volume with the named model in the
 // background (inside the box when one is drawn), replacing any run in
 // progress. The viewer stays usable; Cancel stops the run.
-func (s *segController) RunModel(name string) { u := s.u; u.seg.runModel(name, false) }
+func (s *segController) RunModel(name string) { s.runModel(name, false) }
 
 // runModel starts a run; auto marks the automatic run after opening,
 // whose failure is reported without a dialog.
@@ -374,15 +373,15 @@ func (s *segController) runModel(name string, auto bool) {
 		if err == nil {
 			err = errors.New("no models folder is configured")
 		}
-		u.seg.showSegError(fmt.Errorf("segmentation is unavailable: %w", err), true)
+		s.showSegError(fmt.Errorf("segmentation is unavailable: %w", err), true)
 		return
 	}
 	if name == "" {
-		name = u.seg.autoModel()
+		name = s.autoModel()
 	}
 	card, err := s.runner.Lookup(name)
 	if err != nil {
-		u.seg.showSegError(err, true)
+		s.showSegError(err, true)
 		return
 	}
 	s.running = name
@@ -414,7 +413,7 @@ func (s *segController) runModel(name string, auto bool) {
 		return res, err
 	}, func(res *inference.Result, err error) {
 		trace("run %s: result reached the UI goroutine %.0f ms after returning", name, msSince(ret))
-		u.seg.runDone(vol, name, res, err)
+		s.runDone(vol, name, res, err)
 		trace("run %s: overlay installed %.0f ms after returning", name, msSince(ret))
 	})
 	// The animated bar appears only when a run lasts: the student is
@@ -436,7 +435,7 @@ func (s *segController) CancelSegmentation() {
 	}
 	s.run.Cancel() // first, so that the cancelled run's late result is dropped
 	name := s.running
-	u.seg.endRun()
+	s.endRun()
 	u.setStatus("Segmentation with " + name + " cancelled.")
 	if s.onRunDone != nil {
 		s.onRunDone(context.Canceled)
@@ -457,9 +456,9 @@ func (s *segController) runDone(vol *volume.Volume, name string, res *inference.
 	}
 	auto := s.firstRun
 	s.firstRun = false
-	u.seg.endRun()
+	s.endRun()
 	if err == nil {
-		err = u.seg.showResult(res)
+		err = s.showResult(res)
 	}
 	if err == nil {
 		u.rememberResult(res) // exportable and reported later, whatever is shown
@@ -468,7 +467,7 @@ func (s *segController) runDone(vol *volume.Volume, name string, res *inference.
 	case errors.Is(err, context.Canceled):
 		u.setStatus("Segmentation with " + name + " cancelled.")
 	case err != nil:
-		u.seg.showSegError(fmt.Errorf("segmentation with %s failed: %w", name, err), !auto)
+		s.showSegError(fmt.Errorf("segmentation with %s failed: %w", name, err), !auto)
 	case auto:
 		u.setStatus(fmt.Sprintf("%s: liver overlay on screen %.2f s after the series was shown.", name, time.Since(s.shownAt).Seconds()))
 	default:
@@ -487,7 +486,7 @@ func (s *segController) showResult(res *inference.Result) error {
 	if err != nil {
 		return err
 	}
-	o, err := viewer.NewProbOverlay(u.scene.Slicer(), res.Prob.Geometry, res.Prob.Data, res.Post.Threshold, u.seg.predStyle())
+	o, err := viewer.NewProbOverlay(u.scene.Slicer(), res.Prob.Geometry, res.Prob.Data, res.Post.Threshold, s.predStyle())
 	if err != nil {
 		return err
 	}
@@ -500,8 +499,8 @@ func (s *segController) showResult(res *inference.Result) error {
 	s.settingThr = false
 	s.thrLabel.SetText(fmt.Sprintf("%.2f", res.Post.Threshold))
 	u.updateOverlays()
-	u.seg.showResultText(math.NaN(), true)
-	u.seg.queuePost(keep, false)
+	s.showResultText(math.NaN(), true)
+	s.queuePost(keep, false)
 	return nil
 }
 
@@ -528,16 +527,16 @@ func (s *segController) SetThreshold(t float64) {
 	post.Threshold = t
 	keep, err := cleanMap(s.res, post)
 	if err != nil {
-		u.seg.showSegError(err, false)
+		s.showSegError(err, false)
 		return
 	}
 	if err := s.ovl.SetThreshold(t, keep); err != nil {
-		u.seg.showSegError(err, false)
+		s.showSegError(err, false)
 		return
 	}
 	u.scene.OverlaysChanged()
-	u.seg.showResultText(math.NaN(), true)
-	u.seg.queuePost(keep, true)
+	s.showResultText(math.NaN(), true)
+	s.queuePost(keep, true)
 }
 
 // queuePost asks the background worker for the volume and the mask at the
@@ -548,11 +547,11 @@ func (s *segController) queuePost(keep []uint8, delay bool) {
 		s.post = make(chan postJob, 1)
 		jobs := s.post
 		task.Start(&s.worker, u.do, func(t *task.Task) (struct{}, error) {
-			u.seg.postWorker(t, jobs)
+			s.postWorker(t, jobs)
 			return struct{}{}, nil
 		}, func(_ struct{}, err error) {
 			if err != nil { // a panic: the masks stop following the threshold
-				u.seg.showSegError(fmt.Errorf("the background mask worker stopped: %w", err), false)
+				s.showSegError(fmt.Errorf("the background mask worker stopped: %w", err), false)
 			}
 		})
 	}
@@ -605,7 +604,7 @@ func (s *segController) postWorker(t *task.Task, jobs <-chan postJob) {
 		cur := job
 		t.Post(func() {
 			if s.res == cur.res && cur.gen == s.postGen.Load() {
-				u.seg.showResultText(ml, true)
+				s.showResultText(ml, true)
 			}
 		})
 		// The full-resolution mask costs hundreds of ms of CPU: wait until
@@ -648,7 +647,7 @@ func (s *segController) postWorker(t *task.Task, jobs <-chan postJob) {
 				return
 			}
 			if err != nil {
-				u.seg.showSegError(err, false)
+				s.showSegError(err, false)
 				return
 			}
 			cur.res.Mask, cur.res.Post = m, cur.post
@@ -658,11 +657,11 @@ func (s *segController) postWorker(t *task.Task, jobs <-chan postJob) {
 			tm := &cur.res.Timings
 			tm.Total += took - tm.Postprocess
 			tm.Postprocess = took
-			u.seg.showResultText(m.VolumeML(), false)
+			s.showResultText(m.VolumeML(), false)
 			if liver != nil && cur.vol == u.vol {
 				u.setLiverStats(*liver, cur.res.Model)
 			}
-			u.seg.showDice(dice)
+			s.showDice(dice)
 			if s.onPostDone != nil {
 				s.onPostDone()
 			}
@@ -728,7 +727,7 @@ func styleFrom(fill, outline bool, opacity float64, c color.NRGBA) viewer.Style 
 func (s *segController) applyStyle() {
 	u := s.u
 	if s.ovl != nil {
-		s.ovl.Style = u.seg.predStyle()
+		s.ovl.Style = s.predStyle()
 	}
 	if s.refOvl != nil {
 		st := referenceStyle(colorByName(s.refColor.Selected))
@@ -790,7 +789,7 @@ func (s *segController) resetSegmentation() {
 	u := s.u
 	if s.running != "" {
 		s.run.Cancel()
-		u.seg.endRun()
+		s.endRun()
 	}
 	s.postGen.Add(1) // drop pending background work
 	u.cmp.resetCompare()
@@ -826,7 +825,7 @@ func (s *segController) onBox(v *sliceview.SliceView, a, b [3]int) {
 	} else {
 		box.Min[n], box.Max[n] = 0, size[n]
 	}
-	u.seg.SetBox(&box)
+	s.SetBox(&box)
 }
 
 // SetBox restricts segmentation to a canonical voxel box (nil: the whole
@@ -838,7 +837,7 @@ func (s *segController) SetBox(b *inference.Box) {
 		return
 	}
 	if b == nil {
-		u.seg.ClearBox()
+		s.ClearBox()
 		return
 	}
 	size := u.scene.Slicer().Size()
@@ -846,7 +845,7 @@ func (s *segController) SetBox(b *inference.Box) {
 	name := s.model.Selected
 	if s.reg != nil {
 		if name == "" {
-			name = u.seg.autoModel()
+			name = s.autoModel()
 		}
 		if c, ok := s.reg.Card(name); ok {
 			box = fitBox(box, size, u.vol.CanonicalGeometry().Spacing, c.Preprocessing)
@@ -869,7 +868,7 @@ func (s *segController) SetBox(b *inference.Box) {
 	s.clearBox.Enable()
 	u.updateOverlays()
 	if s.reg != nil {
-		u.seg.RunModel(name)
+		s.RunModel(name)
 	}
 }
 
@@ -885,7 +884,7 @@ func (s *segController) ClearBox() {
 	s.clearBox.Disable()
 	u.updateOverlays()
 	if s.reg != nil && u.vol != nil {
-		u.seg.RunModel(s.model.Selected)
+		s.RunModel(s.model.Selected)
 	}
 }
 
