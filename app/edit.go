@@ -101,11 +101,11 @@ type editState struct {
 	scroll                *container.Scroll
 
 	// Autosave.
-	store     *segedit.Autosave
-	saveTimer *time.Timer
-	saveGen   int
-	study     string // path the study was opened from
-	recovery  *segedit.Record
+	store    *segedit.Autosave
+	saveWait task.Slot // the delay before an autosave: each step restarts it
+	saveGen  int
+	study    string // path the study was opened from
+	recovery *segedit.Record
 
 	cmpName string // the edited entry put in the comparison, "" for none
 
@@ -436,9 +436,7 @@ func (u *UI) resetEdit() {
 	}
 	s.ed, s.ovl, s.vol, s.stroke, s.path = nil, nil, nil, nil, nil
 	s.saveGen++
-	if s.saveTimer != nil {
-		s.saveTimer.Stop()
-	}
+	s.saveWait.Cancel()
 	for _, v := range u.views {
 		v.EditMode, v.EditTrail = false, false
 		v.SetBrushRadius(0)
@@ -943,10 +941,7 @@ func (u *UI) scheduleAutosave() {
 	}
 	s.saveGen++
 	gen := s.saveGen
-	if s.saveTimer != nil {
-		s.saveTimer.Stop()
-	}
-	s.saveTimer = time.AfterFunc(autosaveDelay, func() { u.do(func() { u.autosaveNow(gen) }) })
+	task.After(&s.saveWait, u.do, autosaveDelay, func() { u.autosaveNow(gen) })
 }
 
 // autosaveNow copies the mask (on the UI goroutine) and writes it in the
@@ -995,9 +990,7 @@ func (u *UI) autosaveRecord() segedit.Record {
 func (u *UI) dropAutosave() {
 	s := &u.edit
 	s.saveGen++
-	if s.saveTimer != nil {
-		s.saveTimer.Stop()
-	}
+	s.saveWait.Cancel()
 	if s.store != nil && s.vol != nil {
 		_ = s.store.Remove(u.autosaveRecord())
 	}

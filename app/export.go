@@ -550,27 +550,22 @@ func (u *UI) exportFailed(path string, err error) {
 // a moment (most exports finish before it would flash up), with a Cancel
 // button that calls cancel, and returns the function that ends it.
 func (u *UI) startProgress(title, text string, cancel func()) (done func()) {
-	finished := false
+	var delay task.Slot
 	var d dialog.Dialog
 	var bar *busyBar
-	time.AfterFunc(300*time.Millisecond, func() {
-		u.do(func() {
-			if finished {
-				return
-			}
-			l := widget.NewLabel(text)
-			l.Wrapping = fyne.TextWrapWord
-			bar = newBusyBar()
-			bar.Run()
-			stop := widget.NewButton("Cancel", cancel)
-			d = dialog.NewCustomWithoutButtons(title, container.NewVBox(l, bar, container.NewCenter(stop)), u.win)
-			d.Resize(fyne.NewSize(520, 150))
-			u.exp.progress = d
-			d.Show()
-		})
+	task.After(&delay, u.do, 300*time.Millisecond, func() {
+		l := widget.NewLabel(text)
+		l.Wrapping = fyne.TextWrapWord
+		bar = newBusyBar()
+		bar.Run()
+		stop := widget.NewButton("Cancel", cancel)
+		d = dialog.NewCustomWithoutButtons(title, container.NewVBox(l, bar, container.NewCenter(stop)), u.win)
+		d.Resize(fyne.NewSize(520, 150))
+		u.exp.progress = d
+		d.Show()
 	})
 	return func() {
-		finished = true
+		delay.Cancel() // finished before the dialog showed: it never will
 		if bar != nil {
 			bar.Halt()
 		}

@@ -98,6 +98,23 @@ func Go[T any](post Post, work func(t *Task) (T, error), done func(T, error)) *T
 	return Start(new(Slot), post, work, done)
 }
 
+// After runs fn on the UI thread after d, as the slot's task: a newer
+// task in the slot or Cancel before then drops it, so the last of several
+// calls in a row is the one that runs (a debounce), and a delay that is
+// no longer wanted is called off with Cancel.
+func After(s *Slot, post Post, d time.Duration, fn func()) *Task {
+	return Start(s, post, func(t *Task) (struct{}, error) {
+		timer := time.NewTimer(d)
+		defer timer.Stop()
+		select {
+		case <-timer.C:
+			return struct{}{}, nil
+		case <-t.Context().Done():
+			return struct{}{}, t.Context().Err()
+		}
+	}, func(struct{}, error) { fn() })
+}
+
 // protect runs work, turning a panic into a *PanicError.
 func protect[T any](t *Task, work func(t *Task) (T, error)) (v T, err error) {
 	defer func() {

@@ -145,6 +145,25 @@ func TestStart(t *testing.T) {
 			},
 		},
 		{
+			name: "After: the last of several in a row runs, a cancelled one never",
+			run: func(t *testing.T, s *Slot, ui *uiThread) outcome {
+				var o outcome
+				for i := range 3 {
+					After(s, ui.post, 20*time.Millisecond, func() { o.progress = append(o.progress, i) })
+				}
+				ui.runUntil(t, "the last delayed call", func() bool { return len(o.progress) > 0 })
+				After(s, ui.post, time.Millisecond, func() { o.progress = append(o.progress, 9) })
+				s.Cancel()
+				ui.drain()
+				return o
+			},
+			check: func(t *testing.T, o outcome) {
+				if len(o.progress) != 1 || o.progress[0] != 2 {
+					t.Errorf("delayed calls that ran: %v, want [2]", o.progress)
+				}
+			},
+		},
+		{
 			name: "cancel: context cancelled, result and progress dropped",
 			run: func(t *testing.T, s *Slot, ui *uiThread) outcome {
 				var o outcome
