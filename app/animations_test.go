@@ -101,7 +101,7 @@ func TestNoAnimationLeftRunning(t *testing.T) {
 		t.Skip("the shipped models are not in models/: no slower model and no comparison to run")
 	}
 	_, before := anim.counts()
-	u.RunModel("assistant")
+	u.seg.RunModel("assistant")
 	if err := waitRun(t, runDone); err != nil {
 		t.Fatal(err)
 	}
@@ -112,10 +112,10 @@ func TestNoAnimationLeftRunning(t *testing.T) {
 	check("the assistant's run")
 
 	h := hookCompare(u)
-	u.Compare()
+	u.cmp.Compare()
 	if err := wait(t, h.done, "comparison"); err != nil {
 		t.Fatal(err)
 	}
-	wait(t, h.table, "metrics table")
+	waitIdle(t, &u.cmp.tableRun, "metrics table")
 	check("the comparison")
 }

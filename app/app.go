@@ -82,9 +82,9 @@ func Run(path string) {
 	u := newWithSettings(a, st)
 	if dir, err := inference.FindModelsDir(); err != nil {
 		u.seg.regErr = err
-		u.showSegError(fmt.Errorf("segmentation is unavailable: %w; the viewer works without it", err), false)
+		u.seg.showSegError(fmt.Errorf("segmentation is unavailable: %w; the viewer works without it", err), false)
 	} else {
-		u.UseModels(dir) // a failure is shown in the panel
+		u.seg.UseModels(dir) // a failure is shown in the panel
 	}
 	u.win.Show()
 	if path != "" {
@@ -120,11 +120,11 @@ type UI struct {
 	warnText          *widget.Label
 
 	load     loadState
-	seg      segState
+	seg      *segController
 	exp      exportState
 	rep      reportState
 	settings settingsState
-	cmp      cmpState
+	cmp      *cmpController
 	wl       wlState
 	shown    shownState // a series shown while it loads (progressive.go)
 	edit     editState
@@ -142,12 +142,16 @@ func newWithSettings(a fyne.App, st settings) *UI {
 	u := &UI{app: a, win: a.NewWindow("LiverSeg")}
 	u.settings.store = st
 	u.win.Resize(fyne.NewSize(1400, 900))
+	// The features' controllers build their own controls, which the
+	// window then places; they exist before anything calls into them.
+	u.cmp = newCmpController(u)
+	u.seg = newSegController(u)
 
 	for n, p := range viewer.Planes {
 		v := sliceview.New(p)
 		v.OnHover = u.hover
 		v.OnFocus = func(v *sliceview.SliceView) { u.active = v }
-		v.OnBox = u.onBox
+		v.OnBox = u.seg.onBox
 		u.views[n] = v
 	}
 	u.active = u.views[0]
@@ -186,7 +190,7 @@ func newWithSettings(a fyne.App, st settings) *UI {
 	help := widget.NewLabel(helpText)
 	help.Wrapping = fyne.TextWrapWord
 	panel := container.NewVScroll(container.NewVBox(
-		u.segPanel(), widget.NewSeparator(),
+		u.seg.panel, widget.NewSeparator(),
 		u.editPanel(), widget.NewSeparator(),
 		widget.NewLabelWithStyle("Study", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
 		u.infoText, u.warnText, widget.NewSeparator(), help))
@@ -221,10 +225,8 @@ func newWithSettings(a fyne.App, st settings) *UI {
 	u.editSetup()
 	u.setStatus("Open a DICOM folder or file, or a NIfTI file (.nii, .nii.gz), or drop one on this window.")
 	u.win.SetOnClosed(func() {
-		u.stopWorker()
-		if u.seg.cancel != nil {
-			u.seg.cancel()
-		}
+		u.seg.stopWorker()
+		u.seg.run.Cancel()
 	})
 	return u
 }
@@ -239,8 +241,8 @@ func (u *UI) mainMenu() *fyne.MainMenu {
 		fyne.NewMenuItemSeparator(),
 		fyne.NewMenuItem("Export segmentation…", u.ShowExport),
 		fyne.NewMenuItem("Save report…", u.ShowReport),
-		fyne.NewMenuItem("Compare models…", u.Compare),
-		fyne.NewMenuItem("Export comparison…", u.chooseCompareExport),
+		fyne.NewMenuItem("Compare models…", u.cmp.Compare),
+		fyne.NewMenuItem("Export comparison…", u.cmp.chooseCompareExport),
 		fyne.NewMenuItemSeparator(),
 		fyne.NewMenuItem("Find on PACS…", u.ShowPACSFind),
 		fyne.NewMenuItem("Send to PACS…", u.ShowPACSSend),
@@ -336,7 +338,7 @@ func (u *UI) showVolume(v *volume.Volume, avail viewer.Availability) error {
 	if u.scene != nil {
 		wl = u.scene.Window() // keep the reader's window across studies
 	}
-	u.resetSegmentation()
+	u.seg.resetSegmentation()
 	u.vol = v
 	u.scene = viewer.NewScene(s)
 	u.scene.SetWindow(wl)

@@ -448,10 +448,8 @@ func TestProgressBar(t *testing.T) {
 	}
 	u.progress(30, 100)
 	u.progress(10, 100) // a slower worker reporting late
-	deadline := time.Now().Add(3 * time.Second)
-	for u.load.bar.Value < 0.29 && time.Now().Before(deadline) {
-		sleepPumping(20 * time.Millisecond)
-	}
+	// The ticker moves the bar through the main-thread queue.
+	waitUntil(t, time.Minute, "the bar", func() bool { return u.load.bar.Value >= 0.29 })
 	if v := u.load.bar.Value; v < 0.29 || v > 0.31 || !u.load.bar.Visible() {
 		t.Errorf("bar value %v visible %v, want 0.3 and visible", v, u.load.bar.Visible())
 	}

@@ -26,7 +26,7 @@ func TestAssumedGeometryBesideTheVolume(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitPost(t, postDone)
-	if txt := u.VolumeText(); !strings.Contains(txt, "mL ON ASSUMED GEOMETRY") {
+	if txt := u.seg.VolumeText(); !strings.Contains(txt, "mL ON ASSUMED GEOMETRY") {
 		t.Errorf("volume shown without its assumption: %q", txt)
 	}
 	if w := u.warnText.Text; !strings.Contains(w, `PixelSpacing "NaN\NaN" is not finite`) || !strings.Contains(w, "ImagerPixelSpacing 0.75 × 0.75 mm") {

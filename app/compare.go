@@ -23,6 +23,7 @@ import (
 
 	"github.com/liverseg/liverseg/comparison"
 	"github.com/liverseg/liverseg/inference"
+	"github.com/liverseg/liverseg/internal/task"
 	"github.com/liverseg/liverseg/viewer"
 	"github.com/liverseg/liverseg/viewer/sliceview"
 	"github.com/liverseg/liverseg/volume"
@@ -73,8 +74,10 @@ func (m *cmpModel) overlay(s *viewer.Slicer, st viewer.Style) (viewer.Overlay, e
 	return viewer.NewMaskOverlay(s, m.canon, st)
 }
 
-// cmpState is the comparison side of the window.
-type cmpState struct {
+// cmpController is the comparison side of the window.
+type cmpController struct {
+	u *UI
+
 	btn *widget.Button // "Compare models" in the segmentation panel
 
 	// The study's results; nil until Compare is first pressed on it.
@@ -83,11 +86,9 @@ type cmpState struct {
 	ref     *volume.Mask // reference shown (canonical), as given to the set
 	refDisp *cmpModel
 
-	// The run in progress.
-	gen     int
-	cancel  context.CancelFunc
+	// The run in progress: Cancel or another study supersedes it.
+	run     task.Slot
 	running bool
-	runs    int // models actually run (not cache hits), for tests
 
 	// Widgets, built on first use.
 	area       *fyne.Container // in the viewer area, instead of the grid
@@ -127,39 +128,38 @@ type cmpState struct {
 	cols       []tableCol
 	tableRef   *volume.Mask // the reference the rows were measured with
 	chartImg   image.Image
-	tableGen   int
+	tableRun   task.Slot // measuring the table
 	disRes     disResult
 	dis        *comparison.Disagreement
 	disPair    [2]string
-	disGen     int
+	disRun     task.Slot                 // computing a disagreement map
 	triOverlay map[string]viewer.Overlay // overlay mode: outlines
 	sbsOverlay map[string]viewer.Overlay // side by side: fill + outline
 
 	// Test hooks, called on the Fyne goroutine.
 	onDone     func(err error) // a Compare request finished (run or cache hit)
 	onProgress func(p comparison.Progress)
-	onTable    func() // the metrics table was installed
-	onDisagree func() // a disagreement map was installed
 	onExport   func(paths []string, err error)
 }
 
-// compareButton is the button of the segmentation panel that starts the
-// comparison.
-func (u *UI) compareButton() fyne.CanvasObject {
-	c := &u.cmp
-	c.btn = widget.NewButtonWithIcon("Compare models…", theme.ViewRestoreIcon(), u.Compare)
-	return c.btn
+// newCmpController makes the comparison's controller and the button that
+// starts it, which the segmentation panel places; the comparison area is
+// built on first use (buildCompare).
+func newCmpController(u *UI) *cmpController {
+	c := &cmpController{u: u}
+	c.btn = widget.NewButtonWithIcon("Compare models…", theme.ViewRestoreIcon(), c.Compare)
+	return c
 }
 
 // Compare shows the comparison of every model on the open study, running
 // in the background those not run on it yet (with progress and Cancel).
 // Results stay cached for the study: a second Compare, or switching
 // modes, runs nothing.
-func (u *UI) Compare() {
+func (c *cmpController) Compare() {
+	u := c.u
 	if u.stillLoading() {
 		return
 	}
-	c := &u.cmp
 	if u.vol == nil || u.scene == nil {
 		u.setStatus("Open a study first.")
 		return
@@ -169,21 +169,21 @@ func (u *UI) Compare() {
 		if err == nil {
 			err = errors.New("no models folder is configured")
 		}
-		u.showSegError(fmt.Errorf("comparison is unavailable: %w", err), true)
+		u.seg.showSegError(fmt.Errorf("comparison is unavailable: %w", err), true)
 		return
 	}
-	u.buildCompare()
+	c.buildCompare()
 	if c.set == nil || c.set.Study() != u.vol {
-		u.resetCompare()
+		c.resetCompare()
 		c.set = comparison.NewSet(u.vol)
 	}
-	u.syncReference()
+	c.syncReference()
 	u.syncEditedCompare()
-	u.showCompareArea(true)
+	c.showCompareArea(true)
 	if c.running {
 		return
 	}
-	names := u.compareNames()
+	names := c.compareNames()
 	var missing []string
 	for _, n := range names {
 		if _, ok := c.set.Entry(n); !ok {
@@ -193,9 +193,9 @@ func (u *UI) Compare() {
 	if len(missing) == 0 {
 		// Everything is cached: only the displays that lack a model are
 		// brought up to date, nothing runs.
-		u.installModels()
+		c.installModels()
 		if c.rows == nil || c.tableStale() {
-			u.refreshTable()
+			c.refreshTable()
 		}
 		u.setStatus(fmt.Sprintf("Comparison of %d models (cached for this study).", len(names)))
 		if c.onDone != nil {
@@ -203,16 +203,17 @@ func (u *UI) Compare() {
 		}
 		return
 	}
-	u.startCompareRun(names)
+	c.startCompareRun(names)
 }
 
 // compareNames are the models compared, largest first (the teacher leads).
-func (u *UI) compareNames() []string { return comparison.ModelOrder(u.seg.reg) }
+func (c *cmpController) compareNames() []string { return comparison.ModelOrder(c.u.seg.reg) }
 
 // syncReference gives the set the reference mask the panel shows (on the
 // study's own grid, like the models' masks).
-func (u *UI) syncReference() {
-	s, c := &u.seg, &u.cmp
+func (c *cmpController) syncReference() {
+	u := c.u
+	s, c := u.seg, u.cmp
 	if s.ref == c.ref {
 		return
 	}
@@ -225,9 +226,9 @@ func (u *UI) syncReference() {
 		c.dis, c.disPair = nil, [2]string{}
 	}
 	defer func() {
-		u.rebuildLegend()
-		u.rebuildSideBySide()
-		u.updatePairChoices()
+		c.rebuildLegend()
+		c.rebuildSideBySide()
+		c.updatePairChoices()
 	}()
 	if s.ref == nil {
 		c.set.SetReference(nil)
@@ -235,7 +236,7 @@ func (u *UI) syncReference() {
 	}
 	m, err := volume.MaskFromCanonical(s.ref, u.vol.Geometry)
 	if err != nil {
-		u.showSegError(fmt.Errorf("reference for the comparison: %w", err), false)
+		u.seg.showSegError(fmt.Errorf("reference for the comparison: %w", err), false)
 		c.set.SetReference(nil)
 		return
 	}
@@ -244,22 +245,19 @@ func (u *UI) syncReference() {
 }
 
 // startCompareRun runs the missing models in the background.
-func (u *UI) startCompareRun(names []string) {
-	c := &u.cmp
-	c.gen++
-	gen := c.gen
-	ctx, cancel := context.WithCancel(context.Background())
-	c.cancel, c.running = cancel, true
+func (c *cmpController) startCompareRun(names []string) {
+	u := c.u
+	c.running = true
 	c.bar.SetValue(0)
 	c.bar.Show()
 	c.stage.SetText("Starting…")
 	c.stage.Show()
 	c.cancelBtn.Enable()
 	c.cancelBtn.Show()
-	set, reg, slicer := c.set, u.seg.reg, u.scene.Slicer()
+	set, runner, slicer := c.set, u.seg.runner, u.scene.Slicer()
 	frac := map[inference.Stage]float64{inference.StageLoad: 0.05, inference.StagePreprocess: 0.15, inference.StageInfer: 0.3, inference.StagePostprocess: 0.8}
 	t0 := time.Now()
-	go func() {
+	task.Start(&c.run, u.do, func(t *task.Task) (time.Duration, error) {
 		progress := func(p comparison.Progress) {
 			f := float64(p.Index)
 			if p.Done {
@@ -276,62 +274,51 @@ func (u *UI) startCompareRun(names []string) {
 					m = prepareModel(e, slicer)
 				}
 			}
-			u.do(func() {
-				if gen != c.gen {
-					return
-				}
+			t.Post(func() {
 				c.bar.SetValue(f)
 				switch {
 				case p.Done && p.Cached:
 					c.stage.SetText(fmt.Sprintf("%s: cached (%d/%d)", p.Model, p.Index+1, p.Total))
 				case p.Done:
-					c.runs++
 					c.stage.SetText(fmt.Sprintf("%s: done (%d/%d)", p.Model, p.Index+1, p.Total))
 				default:
 					c.stage.SetText(fmt.Sprintf("%s: %s… (%d/%d)", p.Model, p.Stage, p.Index+1, p.Total))
 				}
 				if m != nil && set == c.set {
-					u.addModel(m)
+					c.addModel(m)
 				}
 				if c.onProgress != nil {
 					c.onProgress(p)
 				}
 			})
 		}
-		err := set.Run(ctx, reg, names, nil, progress)
-		elapsed := time.Since(t0)
-		u.do(func() {
-			if gen != c.gen {
-				return // cancelled (reported then) or another study
-			}
-			u.compareRunDone(err, elapsed)
-		})
-	}()
+		err := set.Run(t.Context(), runner, names, nil, progress)
+		return time.Since(t0), err
+	}, func(elapsed time.Duration, err error) {
+		// Dropped when cancelled (reported then) or on another study.
+		c.compareRunDone(err, elapsed)
+	})
 }
 
 // compareRunDone ends a run: the table follows in the background.
-func (u *UI) compareRunDone(err error, elapsed time.Duration) {
-	c := &u.cmp
-	u.endCompareRun()
-	u.installModels()
+func (c *cmpController) compareRunDone(err error, elapsed time.Duration) {
+	u := c.u
+	c.endCompareRun()
+	c.installModels()
 	if err != nil {
-		u.showSegError(fmt.Errorf("comparison: %w", err), false)
+		u.seg.showSegError(fmt.Errorf("comparison: %w", err), false)
 	} else {
 		u.setStatus(fmt.Sprintf("Comparison: %d models in %.1f s.", len(c.set.Entries()), elapsed.Seconds()))
 	}
-	u.refreshTable()
+	c.refreshTable()
 	if c.onDone != nil {
 		c.onDone(err)
 	}
 }
 
-func (u *UI) endCompareRun() {
-	c := &u.cmp
+func (c *cmpController) endCompareRun() {
 	c.running = false
-	if c.cancel != nil {
-		c.cancel()
-		c.cancel = nil
-	}
+	c.run.Cancel()
 	c.bar.Hide()
 	c.stage.Hide()
 	c.cancelBtn.Disable()
@@ -340,17 +327,17 @@ func (u *UI) endCompareRun() {
 
 // CancelCompare stops the comparison run; the models finished so far stay
 // cached and shown.
-func (u *UI) CancelCompare() {
-	c := &u.cmp
+func (c *cmpController) CancelCompare() {
+	u := c.u
 	if !c.running {
 		return
 	}
-	c.gen++ // first, so that the run's late reports are dropped
-	u.endCompareRun()
+	c.run.Cancel() // first, so that the run's late reports are dropped
+	c.endCompareRun()
 	done := len(c.set.Entries())
-	u.setStatus(fmt.Sprintf("Comparison cancelled; %d of %d models done and kept.", done, len(u.compareNames())))
-	u.installModels()
-	u.refreshTable()
+	u.setStatus(fmt.Sprintf("Comparison cancelled; %d of %d models done and kept.", done, len(c.compareNames())))
+	c.installModels()
+	c.refreshTable()
 	if c.onDone != nil {
 		c.onDone(context.Canceled)
 	}
@@ -371,18 +358,17 @@ func nrgba(c color.RGBA) color.NRGBA { return color.NRGBA{R: c.R, G: c.G, B: c.B
 
 // installModels prepares (on this goroutine) any entry of the set not yet
 // shown (a cancelled run's finished models).
-func (u *UI) installModels() {
-	c := &u.cmp
+func (c *cmpController) installModels() {
+	u := c.u
 	for _, e := range c.set.Entries() {
 		if m, ok := c.models[e.Name]; !ok || m.entry != e {
-			u.addModel(prepareModel(e, u.scene.Slicer()))
+			c.addModel(prepareModel(e, u.scene.Slicer()))
 		}
 	}
 }
 
 // addModel shows one more model in every mode.
-func (u *UI) addModel(m *cmpModel) {
-	c := &u.cmp
+func (c *cmpController) addModel(m *cmpModel) {
 	if c.models == nil {
 		c.models = map[string]*cmpModel{}
 	}
@@ -392,18 +378,18 @@ func (u *UI) addModel(m *cmpModel) {
 	if _, ok := c.shown[m.name]; !ok {
 		c.shown[m.name] = true
 	}
-	u.rebuildLegend()
-	u.rebuildSideBySide()
-	u.updatePairChoices()
-	u.showMode()
+	c.rebuildLegend()
+	c.rebuildSideBySide()
+	c.updatePairChoices()
+	c.showMode()
 }
 
 // displayModels are the models shown, in comparison order, then the
 // reference when one is loaded.
-func (u *UI) displayModels() []*cmpModel {
-	c := &u.cmp
+func (c *cmpController) displayModels() []*cmpModel {
+	u := c.u
 	var out []*cmpModel
-	for _, n := range u.compareNames() {
+	for _, n := range c.compareNames() {
 		if m, ok := c.models[n]; ok {
 			out = append(out, m)
 		}
@@ -418,19 +404,17 @@ func (u *UI) displayModels() []*cmpModel {
 // resetCompare forgets the comparison of the previous study (a new study
 // is shown): cancels its run, drops its cache and returns to the normal
 // views.
-func (u *UI) resetCompare() {
-	c := &u.cmp
+func (c *cmpController) resetCompare() {
 	if c.area == nil {
 		c.set = nil
 		return
 	}
 	if c.running {
-		c.gen++
-		u.endCompareRun()
+		c.endCompareRun()
 	}
-	c.gen++
-	c.tableGen++
-	c.disGen++
+	c.run.Cancel()
+	c.tableRun.Cancel()
+	c.disRun.Cancel()
 	c.set, c.models, c.ref, c.refDisp, c.rows, c.dis = nil, nil, nil, nil, nil, nil
 	c.triOverlay, c.sbsOverlay = map[string]viewer.Overlay{}, map[string]viewer.Overlay{}
 	c.shown = map[string]bool{}
@@ -439,20 +423,20 @@ func (u *UI) resetCompare() {
 	c.tableNote.SetText("")
 	c.chart.Image = nil
 	c.chart.Refresh()
-	u.rebuildLegend()
-	u.rebuildSideBySide()
-	u.updatePairChoices()
+	c.rebuildLegend()
+	c.rebuildSideBySide()
+	c.updatePairChoices()
 	for _, v := range c.tri {
 		v.SetOverlays()
 		v.SetScene(nil)
 	}
-	u.showCompareArea(false)
+	c.showCompareArea(false)
 }
 
 // buildCompare creates the comparison area on first use and puts it in
 // the viewer area, hidden, on top of the three views' grid.
-func (u *UI) buildCompare() {
-	c := &u.cmp
+func (c *cmpController) buildCompare() {
+	u := c.u
 	if c.area != nil {
 		return
 	}
@@ -461,7 +445,7 @@ func (u *UI) buildCompare() {
 	c.mode = ModeOverlay
 	c.modeSel = widget.NewRadioGroup(compareModes, func(m string) {
 		if m != "" {
-			u.SetCompareMode(m)
+			c.SetCompareMode(m)
 		}
 	})
 	c.modeSel.Horizontal = true
@@ -471,17 +455,17 @@ func (u *UI) buildCompare() {
 	c.bar.Hide()
 	c.stage = widget.NewLabel("")
 	c.stage.Hide()
-	c.cancelBtn = widget.NewButtonWithIcon("Cancel", theme.CancelIcon(), u.CancelCompare)
+	c.cancelBtn = widget.NewButtonWithIcon("Cancel", theme.CancelIcon(), c.CancelCompare)
 	c.cancelBtn.Hide()
-	c.exportBtn = widget.NewButtonWithIcon("Export…", theme.DocumentSaveIcon(), u.chooseCompareExport)
-	back := widget.NewButtonWithIcon("Back to segmentation", theme.NavigateBackIcon(), func() { u.showCompareArea(false) })
+	c.exportBtn = widget.NewButtonWithIcon("Export…", theme.DocumentSaveIcon(), c.chooseCompareExport)
+	back := widget.NewButtonWithIcon("Back to segmentation", theme.NavigateBackIcon(), func() { c.showCompareArea(false) })
 	top := container.NewBorder(nil, nil,
 		container.NewHBox(widget.NewLabelWithStyle("Compare", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}), c.modeSel),
 		container.NewHBox(c.exportBtn, back),
 		container.NewBorder(nil, nil, nil, c.cancelBtn, container.NewHBox(container.NewGridWrap(fyne.NewSize(180, c.bar.MinSize().Height), c.bar), c.stage)))
 
 	for n, p := range viewer.Planes {
-		v := u.newCompareView(p)
+		v := c.newCompareView(p)
 		c.tri[n] = v
 	}
 	c.triBox = container.NewGridWithColumns(3, c.tri[0], c.tri[1], c.tri[2])
@@ -492,19 +476,19 @@ func (u *UI) buildCompare() {
 	c.ovlSide = container.NewVBox(boldLabel("Outlines"), c.ovlChecks,
 		hint("Each model's liver contour on the same three views. Untick a model to hide it."))
 
-	c.sbsAxis = widget.NewSelect([]string{"Axial", "Coronal", "Sagittal"}, func(string) { u.rebuildSideBySide() })
+	c.sbsAxis = widget.NewSelect([]string{"Axial", "Coronal", "Sagittal"}, func(string) { c.rebuildSideBySide() })
 	c.sbsAxis.Selected = "Axial"
 	c.sbsSlice = widget.NewLabel("")
 	c.sbsSlice.TextStyle.Monospace = true
 	c.sbsSide = container.NewVBox(boldLabel("Side by side"), widget.NewLabel("Plane"), c.sbsAxis, c.sbsSlice,
 		hint("One panel per model on the same slice. Scrolling, zoom, pan, the crosshair and window/level move all panels together."))
 
-	c.pairA = widget.NewSelect(nil, func(string) { u.updateDisagreement() })
-	c.pairB = widget.NewSelect(nil, func(string) { u.updateDisagreement() })
+	c.pairA = widget.NewSelect(nil, func(string) { c.updateDisagreement() })
+	c.pairB = widget.NewSelect(nil, func(string) { c.updateDisagreement() })
 	c.disLegend = container.NewVBox()
 	c.disText = widget.NewLabel("")
 	c.disText.Wrapping = fyne.TextWrapWord
-	c.jumpBtn = widget.NewButtonWithIcon("Jump to most disagreement", theme.SearchIcon(), u.JumpToDisagreement)
+	c.jumpBtn = widget.NewButtonWithIcon("Jump to most disagreement", theme.SearchIcon(), c.JumpToDisagreement)
 	c.jumpBtn.Disable()
 	c.disSide = container.NewVBox(boldLabel("Disagreement"),
 		container.NewBorder(nil, nil, widget.NewLabel("A"), nil, c.pairA),
@@ -514,13 +498,13 @@ func (u *UI) buildCompare() {
 	side := container.New(fixedWidth(230), container.NewVScroll(c.sideBox))
 	modeArea := container.NewBorder(nil, nil, nil, side, c.viewsBox)
 
-	bottom := u.buildTable()
+	bottom := c.buildTable()
 	split := container.NewVSplit(modeArea, bottom)
 	split.Offset = 0.67
 	c.area = container.NewBorder(top, nil, nil, nil, split)
 	c.area.Hide()
 	u.viewerArea.Add(c.area)
-	u.showMode()
+	c.showMode()
 }
 
 func boldLabel(t string) *widget.Label {
@@ -538,7 +522,8 @@ func hint(t string) *widget.Label {
 
 // newCompareView is a view of the comparison on the main scene: the
 // status line and the keys work as in the three views.
-func (u *UI) newCompareView(p viewer.Plane) *sliceview.SliceView {
+func (c *cmpController) newCompareView(p viewer.Plane) *sliceview.SliceView {
+	u := c.u
 	v := sliceview.New(p)
 	v.OnHover = u.hover
 	v.OnFocus = func(v *sliceview.SliceView) { u.active = v }
@@ -548,8 +533,8 @@ func (u *UI) newCompareView(p viewer.Plane) *sliceview.SliceView {
 
 // showCompareArea shows the comparison instead of the three views (or
 // back). Hidden views are paused, so that only what is on screen renders.
-func (u *UI) showCompareArea(on bool) {
-	c := &u.cmp
+func (c *cmpController) showCompareArea(on bool) {
+	u := c.u
 	if c.area == nil {
 		return
 	}
@@ -560,7 +545,7 @@ func (u *UI) showCompareArea(on bool) {
 			v.SetPaused(true)
 		}
 		c.area.Show()
-		u.showMode()
+		c.showMode()
 		return
 	}
 	c.area.Hide()
@@ -578,13 +563,12 @@ func (u *UI) showCompareArea(on bool) {
 }
 
 // CompareShown reports whether the comparison area is on screen.
-func (u *UI) CompareShown() bool { return u.cmp.area != nil && u.cmp.area.Visible() }
+func (c *cmpController) CompareShown() bool { return c.area != nil && c.area.Visible() }
 
 // SetCompareMode switches between ModeOverlay, ModeSideBySide and
 // ModeDisagreement. Nothing is recomputed: the views of the new mode are
 // drawn from the cached results.
-func (u *UI) SetCompareMode(m string) {
-	c := &u.cmp
+func (c *cmpController) SetCompareMode(m string) {
 	if !slices.Contains(compareModes, m) {
 		return
 	}
@@ -593,11 +577,11 @@ func (u *UI) SetCompareMode(m string) {
 		c.modeSel.SetSelected(m) // calls back here once more, then returns early below
 		return
 	}
-	u.showMode()
+	c.showMode()
 }
 
 // CompareMode is the mode shown.
-func (u *UI) CompareMode() string { return u.cmp.mode }
+func (c *cmpController) CompareMode() string { return c.mode }
 
 // widthLayout lays its objects out over the whole container and asks for
 // the width it returns (and their height): a side panel whose wrapped

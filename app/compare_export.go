@@ -20,6 +20,7 @@ import (
 
 	"github.com/liverseg/liverseg/comparison"
 	"github.com/liverseg/liverseg/inference"
+	"github.com/liverseg/liverseg/internal/task"
 	"github.com/liverseg/liverseg/viewer/sliceview"
 )
 
@@ -32,8 +33,8 @@ func compareFiles(mode string) []string {
 
 // chooseCompareExport asks for a folder, then for confirmation when files
 // of the same names are there already.
-func (u *UI) chooseCompareExport() {
-	c := &u.cmp
+func (c *cmpController) chooseCompareExport() {
+	u := c.u
 	if len(c.rows) == 0 {
 		u.setStatus("Nothing to export yet: the comparison has no results.")
 		return
@@ -52,12 +53,12 @@ func (u *UI) chooseCompareExport() {
 				fmt.Sprintf("%s already holds %s.\nReplace them?", path, strings.Join(clash, ", ")),
 				func(ok bool) {
 					if ok {
-						u.ExportComparison(path, true)
+						c.ExportComparison(path, true)
 					}
 				}, u.win).Show()
 			return
 		}
-		u.ExportComparison(path, false)
+		c.ExportComparison(path, false)
 	}, u.win)
 	d.Resize(fyne.NewSize(900, 600))
 	d.Show()
@@ -85,8 +86,8 @@ var ErrExists = errors.New("file exists")
 // views are captured here (on the Fyne goroutine); the files are written in
 // the background, and the result is reported in the status line (and to
 // the test hook).
-func (u *UI) ExportComparison(dir string, overwrite bool) {
-	c := &u.cmp
+func (c *cmpController) ExportComparison(dir string, overwrite bool) {
+	u := c.u
 	done := func(paths []string, err error) {
 		if err != nil {
 			u.showRefError(fmt.Errorf("export of the comparison: %w", err))
@@ -108,14 +109,14 @@ func (u *UI) ExportComparison(dir string, overwrite bool) {
 			return
 		}
 	}
-	views := u.captureCompareViews()
+	views := c.captureCompareViews()
 	rows, chart := c.rows, c.chartImg
 	meta := comparison.NewMeta(u.vol)
 	if u.seg.refName != "" && c.set.Reference() != nil {
 		meta.Reference = u.seg.refName
 	}
-	go func() {
-		paths := make([]string, len(names))
+	paths := make([]string, len(names))
+	task.Go(u.do, func(*task.Task) ([]string, error) {
 		for i, n := range names {
 			paths[i] = filepath.Join(dir, n)
 		}
@@ -140,8 +141,8 @@ func (u *UI) ExportComparison(dir string, overwrite bool) {
 			}
 			return comparison.WritePNG(paths[3], views)
 		}()
-		u.do(func() { done(paths, err) })
-	}()
+		return paths, err
+	}, done)
 }
 
 func baseNames(paths []string) []string {
@@ -158,8 +159,8 @@ func baseNames(paths []string) []string {
 // paints copies of the views with Fyne's software painter, because reading
 // the window back through OpenGL is blank on some systems (Xvfb with Mesa).
 // Must run on the Fyne goroutine.
-func (u *UI) captureCompareViews() image.Image {
-	c := &u.cmp
+func (c *cmpController) captureCompareViews() image.Image {
+	u := c.u
 	if c.viewsBox == nil || !c.area.Visible() || u.scene == nil {
 		return nil
 	}
@@ -210,14 +211,14 @@ func (u *UI) captureCompareViews() image.Image {
 // (and report) sources, leaving out those that listed already holds: the
 // same result, or the same model on the same region at the same
 // threshold, which gives the same mask.
-func (u *UI) compareSources(listed []maskSource) []maskSource {
-	c := &u.cmp
+func (c *cmpController) compareSources(listed []maskSource) []maskSource {
+	u := c.u
 	if c.set == nil || c.set.Study() != u.vol || u.vol == nil {
 		return nil
 	}
 	whole := inference.Box{Max: u.vol.CanonicalGeometry().Size}
 	var out []maskSource
-	for _, name := range u.compareNames() {
+	for _, name := range c.compareNames() {
 		e, ok := c.set.Entry(name)
 		if !ok || e.Result == nil {
 			continue

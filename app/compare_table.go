@@ -1,7 +1,6 @@
 package app
 
 import (
-	"context"
 	"fmt"
 	"image"
 	"math"
@@ -14,6 +13,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/liverseg/liverseg/comparison"
+	"github.com/liverseg/liverseg/internal/task"
 	"github.com/liverseg/liverseg/metrics"
 	"github.com/liverseg/liverseg/volume"
 )
@@ -106,8 +106,7 @@ func columnsFor(ref bool) []tableCol {
 
 // setColumns shows cols with widths that fit their header and widest
 // value (chars is that value's length in monospace characters).
-func (u *UI) setColumns(cols []tableCol) {
-	c := &u.cmp
+func (c *cmpController) setColumns(cols []tableCol) {
 	c.cols = cols
 	mono := fyne.MeasureText("0", theme.TextSize(), fyne.TextStyle{Monospace: true}).Width
 	pad := 2 * theme.InnerPadding()
@@ -128,13 +127,12 @@ func (u *UI) setColumns(cols []tableCol) {
 // table's scroll bar and a little air. The table is laid out at it, so
 // that none is cut off while the window is wide enough; the chart beside
 // it takes the rest.
-func (c *cmpState) tableWidth() float32 {
+func (c *cmpController) tableWidth() float32 {
 	return c.colsWidth + theme.ScrollBarSize() + 2*theme.Padding()
 }
 
 // buildTable makes the metrics table and the chart beside it.
-func (u *UI) buildTable() fyne.CanvasObject {
-	c := &u.cmp
+func (c *cmpController) buildTable() fyne.CanvasObject {
 	t := widget.NewTableWithHeaders(
 		func() (int, int) { return len(c.rows), len(c.cols) },
 		func() fyne.CanvasObject {
@@ -176,7 +174,7 @@ func (u *UI) buildTable() fyne.CanvasObject {
 		}
 	}
 	c.table = t
-	u.setColumns(columnsFor(false))
+	c.setColumns(columnsFor(false))
 	// The note in the normal text colour: the theme's low-importance grey
 	// on the dark background was too faint to read.
 	c.tableNote = widget.NewLabel("")
@@ -191,56 +189,58 @@ func (u *UI) buildTable() fyne.CanvasObject {
 }
 
 // tableStale says whether the table misses a model or the reference.
-func (c *cmpState) tableStale() bool {
+func (c *cmpController) tableStale() bool {
 	return len(c.rows) != len(c.set.Entries()) || c.tableRef != c.set.Reference()
 }
 
 // refreshTable measures the models in the background (each pair once; the
 // set caches it) and then shows the table and the chart.
-func (u *UI) refreshTable() {
-	c := &u.cmp
+func (c *cmpController) refreshTable() {
+	u := c.u
 	if c.set == nil {
 		return
 	}
-	c.tableGen++
-	gen := c.tableGen
 	set := c.set
 	if len(set.Entries()) == 0 {
+		c.tableRun.Cancel()
 		c.rows = nil
 		c.table.Refresh()
 		return
 	}
 	c.tableNote.SetText("Measuring…")
-	go func() {
-		ref := set.Reference()
-		rows, err := set.Table(context.Background())
-		var chart image.Image
-		var cerr error
+	type measured struct {
+		ref   *volume.Mask
+		rows  []comparison.Row
+		chart image.Image
+		cerr  error
+	}
+	task.Start(&c.tableRun, u.do, func(t *task.Task) (measured, error) {
+		m := measured{ref: set.Reference()}
+		var err error
+		m.rows, err = set.Table(t.Context())
 		if err == nil {
-			chart, cerr = comparison.Chart(timedRows(rows), chartW, chartH)
+			m.chart, m.cerr = comparison.Chart(timedRows(m.rows), chartW, chartH)
 		}
-		u.do(func() {
-			if gen != c.tableGen || set != c.set {
-				return
-			}
-			if err != nil {
-				c.tableNote.SetText("Metrics failed: " + err.Error())
-				return
-			}
-			order := u.compareNames()
-			slices.SortStableFunc(rows, func(a, b comparison.Row) int {
-				return slices.Index(order, a.Name) - slices.Index(order, b.Name)
-			})
-			c.rows, c.tableRef, c.chartImg = rows, ref, chart
-			u.setColumns(columnsFor(ref != nil))
-			c.tableNote.SetText(tableNote(rows, set.TeacherName(), ref, cerr))
-			c.chart.Image = chart
-			c.chart.Refresh()
-			if c.onTable != nil {
-				c.onTable()
-			}
+		return m, err
+	}, func(m measured, err error) {
+		rows, ref, chart, cerr := m.rows, m.ref, m.chart, m.cerr
+		if set != c.set {
+			return
+		}
+		if err != nil {
+			c.tableNote.SetText("Metrics failed: " + err.Error())
+			return
+		}
+		order := c.compareNames()
+		slices.SortStableFunc(rows, func(a, b comparison.Row) int {
+			return slices.Index(order, a.Name) - slices.Index(order, b.Name)
 		})
-	}()
+		c.rows, c.tableRef, c.chartImg = rows, ref, chart
+		c.setColumns(columnsFor(ref != nil))
+		c.tableNote.SetText(tableNote(rows, set.TeacherName(), ref, cerr))
+		c.chart.Image = chart
+		c.chart.Refresh()
+	})
 }
 
 // tableNote explains the columns under the table.
@@ -261,9 +261,9 @@ func tableNote(rows []comparison.Row, teacher string, ref *volume.Mask, chartErr
 }
 
 // CompareRows are the metrics table's rows as shown.
-func (u *UI) CompareRows() []comparison.Row { return u.cmp.rows }
+func (c *cmpController) CompareRows() []comparison.Row { return c.rows }
 
 // CompareCell is the text of a table cell as shown (for tests).
-func (u *UI) CompareCell(row, col int) string {
-	return u.cmp.cols[col].cell(u.cmp.rows[row])
+func (c *cmpController) CompareCell(row, col int) string {
+	return c.cols[col].cell(c.rows[row])
 }

@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,25 +23,38 @@ import (
 	"fyne.io/fyne/v2/driver/desktop"
 
 	"github.com/liverseg/liverseg/comparison"
+	"github.com/liverseg/liverseg/inference"
 	"github.com/liverseg/liverseg/internal/testsupport/testct"
 	"github.com/liverseg/liverseg/viewer"
 	"github.com/liverseg/liverseg/viewer/sliceview"
+	"github.com/liverseg/liverseg/volume"
 )
 
 // cmpHooks are channels fed by the comparison's test hooks.
 type cmpHooks struct {
-	done     chan error
-	table    chan struct{}
-	disagree chan struct{}
-	export   chan error
+	done   chan error
+	export chan error
+	runner *countingRunner // the real models, counted
+}
+
+// countingRunner runs the real models (the registry it wraps) and counts
+// the runs: a cached comparison must not add any.
+type countingRunner struct {
+	modelRunner
+	runs atomic.Int64
+}
+
+func (r *countingRunner) Run(ctx context.Context, v *volume.Volume, name string, o inference.Options) (*inference.Result, error) {
+	r.runs.Add(1)
+	return r.modelRunner.Run(ctx, v, name, o)
 }
 
 func hookCompare(u *UI) *cmpHooks {
-	h := &cmpHooks{done: make(chan error, 8), table: make(chan struct{}, 8), disagree: make(chan struct{}, 8), export: make(chan error, 8)}
-	c := &u.cmp
+	h := &cmpHooks{done: make(chan error, 8), export: make(chan error, 8)}
+	h.runner = &countingRunner{modelRunner: u.seg.runner}
+	u.seg.runner = h.runner
+	c := u.cmp
 	c.onDone = func(err error) { h.done <- err }
-	c.onTable = func() { h.table <- struct{}{} }
-	c.onDisagree = func() { h.disagree <- struct{}{} }
 	c.onExport = func(_ []string, err error) { h.export <- err }
 	return h
 }
@@ -61,11 +75,11 @@ func openCompare(t *testing.T) (*UI, *cmpHooks, testct.Study) {
 	}
 	waitPost(t, postDone) // the panel's own student run is finished
 	h := hookCompare(u)
-	u.Compare()
+	u.cmp.Compare()
 	if err := wait(t, h.done, "comparison"); err != nil {
 		t.Fatal(err)
 	}
-	wait(t, h.table, "metrics table")
+	waitIdle(t, &u.cmp.tableRun, "metrics table")
 	return u, h, study
 }
 
@@ -114,8 +128,8 @@ func modelColour(name string) color.NRGBA { return nrgba(comparison.Color(name))
 // jump, the export and that a new study clears the cache.
 func TestCompareModes(t *testing.T) {
 	u, h, study := openCompare(t)
-	c := &u.cmp
-	names := u.compareNames()
+	c := u.cmp
+	names := u.cmp.compareNames()
 	if len(names) < 4 || names[0] != "teacher" {
 		t.Fatalf("models compared %v: want the teacher first and four models", names)
 	}
@@ -127,10 +141,10 @@ func TestCompareModes(t *testing.T) {
 		// Every model ran in the comparison, the student too: its time in the
 		// table is measured back to back with the others, not taken from the
 		// automatic run at open (which overlaps the warm-up).
-		if c.runs != len(names) {
-			t.Errorf("%d models ran, want %d", c.runs, len(names))
+		if n := h.runner.runs.Load(); n != int64(len(names)) {
+			t.Errorf("%d models ran, want %d", n, len(names))
 		}
-		rows := u.CompareRows()
+		rows := u.cmp.CompareRows()
 		if len(rows) != len(names) || rows[0].Name != "teacher" {
 			t.Fatalf("table rows %v", rowNames(rows))
 		}
@@ -139,23 +153,23 @@ func TestCompareModes(t *testing.T) {
 		}
 		for i, r := range rows {
 			for col := range c.cols {
-				cell := u.CompareCell(i, col)
+				cell := u.cmp.CompareCell(i, col)
 				if cell == "" || strings.Contains(cell, "NaN") || strings.Contains(cell, "Inf") {
 					t.Errorf("row %s column %q: %q", r.Name, c.cols[col].title, cell)
 				}
 			}
 			if r.Name == "teacher" {
-				if got := u.CompareCell(i, 5); got != undefined {
+				if got := u.cmp.CompareCell(i, 5); got != undefined {
 					t.Errorf("teacher's Dice with itself shown as %q, want %q", got, undefined)
 				}
 				continue
 			}
-			d, err := strconv.ParseFloat(u.CompareCell(i, 5), 64)
+			d, err := strconv.ParseFloat(u.cmp.CompareCell(i, 5), 64)
 			if err != nil || d < 0.5 || d > 1 {
-				t.Errorf("%s: Dice against the teacher %q", r.Name, u.CompareCell(i, 5))
+				t.Errorf("%s: Dice against the teacher %q", r.Name, u.cmp.CompareCell(i, 5))
 			}
-			if ms, err := strconv.ParseFloat(u.CompareCell(i, 2), 64); err != nil || ms <= 0 {
-				t.Errorf("%s: network time %q", r.Name, u.CompareCell(i, 2))
+			if ms, err := strconv.ParseFloat(u.cmp.CompareCell(i, 2), 64); err != nil || ms <= 0 {
+				t.Errorf("%s: network time %q", r.Name, u.cmp.CompareCell(i, 2))
 			}
 		}
 		if c.chart.Image == nil || c.chart.Image.Bounds().Dx() != chartW {
@@ -163,10 +177,13 @@ func TestCompareModes(t *testing.T) {
 		}
 	})
 
-	t.Run("cache hit is instant", func(t *testing.T) {
-		runs := c.runs
-		u.SetCompareMode(ModeSideBySide)
-		u.Compare()
+	t.Run("cache hit runs nothing", func(t *testing.T) {
+		if n := h.runner.runs.Load(); n != int64(len(names)) {
+			t.Fatalf("the first comparison ran the models %d times, want %d", n, len(names))
+		}
+		last := c.run.Last()
+		u.cmp.SetCompareMode(ModeSideBySide)
+		u.cmp.Compare()
 		select {
 		case err := <-h.done:
 			if err != nil {
@@ -175,24 +192,27 @@ func TestCompareModes(t *testing.T) {
 		default:
 			t.Fatal("a cached comparison did not finish at once")
 		}
+		if c.run.Last() != last || c.running || h.runner.runs.Load() != int64(len(names)) {
+			t.Errorf("a cached comparison started a run (%d model runs in all)", h.runner.runs.Load())
+		}
 		for _, m := range compareModes {
-			u.SetCompareMode(m)
+			u.cmp.SetCompareMode(m)
 		}
 		// The disagreement map (computed in the background) is all that
 		// the mode switches started; it arrives after the reader has
 		// left the mode again, and must not be drawn over the outlines.
-		u.SetCompareMode(ModeOverlay)
-		wait(t, h.disagree, "disagreement map")
+		u.cmp.SetCompareMode(ModeOverlay)
+		waitIdle(t, &u.cmp.disRun, "disagreement map")
 		if list, _ := c.tri[0].Overlays(); len(list) != len(names) {
 			t.Errorf("a late disagreement map replaced the outlines: %d overlays in overlay mode", len(list))
 		}
-		if c.runs != runs {
-			t.Errorf("%d models ran again", c.runs-runs)
+		if n := h.runner.runs.Load(); n != int64(len(names)) {
+			t.Errorf("%d models ran again", n-int64(len(names)))
 		}
 	})
 
 	t.Run("overlay", func(t *testing.T) {
-		u.SetCompareMode(ModeOverlay)
+		u.cmp.SetCompareMode(ModeOverlay)
 		if list, _ := c.tri[0].Overlays(); len(list) != len(names) {
 			t.Fatalf("overlay mode draws %d overlays, want one outline per model (%d)", len(list), len(names))
 		}
@@ -213,7 +233,7 @@ func TestCompareModes(t *testing.T) {
 			t.Errorf("teacher's outline not on screen (%d pixels)", got)
 		}
 		grey := append([]byte(nil), ax.Image().Pix...)
-		u.SetModelShown("teacher", false)
+		u.cmp.SetModelShown("teacher", false)
 		if got := colourPixels(ax.Overlay(), modelColour("teacher"), 250, 3); got != 0 {
 			t.Errorf("teacher unticked, still %d pixels of its colour", got)
 		}
@@ -223,12 +243,12 @@ func TestCompareModes(t *testing.T) {
 		if !bytes.Equal(grey, ax.Image().Pix) {
 			t.Error("toggling an outline re-rendered the CT image")
 		}
-		u.SetModelShown("teacher", true)
+		u.cmp.SetModelShown("teacher", true)
 	})
 
 	t.Run("side by side linked", func(t *testing.T) {
-		u.SetCompareMode(ModeSideBySide)
-		panels, shown := u.SideBySide()
+		u.cmp.SetCompareMode(ModeSideBySide)
+		panels, shown := u.cmp.SideBySide()
 		if !slices.Equal(shown, names) || len(panels) != len(names) {
 			t.Fatalf("panels %v, want %v", shown, names)
 		}
@@ -312,12 +332,12 @@ func TestCompareModes(t *testing.T) {
 				t.Errorf("panel %s draws the crosshair elsewhere", shown[i])
 			}
 		}
-		u.SetSideBySideAxis(viewer.Coronal)
-		panels, _ = u.SideBySide()
+		u.cmp.SetSideBySideAxis(viewer.Coronal)
+		panels, _ = u.cmp.SideBySide()
 		if panels[0].Plane() != viewer.Coronal || panels[len(panels)-1].Plane() != viewer.Coronal {
 			t.Error("axis picker did not switch the panels to coronal")
 		}
-		u.SetSideBySideAxis(viewer.Axial)
+		u.cmp.SetSideBySideAxis(viewer.Axial)
 		// The three views are paused meanwhile.
 		if !c.tri[0].Paused() || !u.views[0].Paused() {
 			t.Error("views that are not on screen still render")
@@ -325,7 +345,7 @@ func TestCompareModes(t *testing.T) {
 	})
 
 	t.Run("disagreement", func(t *testing.T) {
-		u.SetCompareMode(ModeDisagreement) // drawn at once from the map computed above
+		u.cmp.SetCompareMode(ModeDisagreement) // drawn at once from the map computed above
 		if c.pairA.Selected != "student" || c.pairB.Selected != "teacher" {
 			t.Errorf("default pair %s vs %s, want student vs teacher", c.pairA.Selected, c.pairB.Selected)
 		}
@@ -373,8 +393,8 @@ func TestCompareModes(t *testing.T) {
 			t.Errorf("disagreement text %q", c.disText.Text)
 		}
 		// Another pair.
-		u.SetDisagreementPair("assistant", "teacher")
-		wait(t, h.disagree, "second disagreement map")
+		u.cmp.SetDisagreementPair("assistant", "teacher")
+		waitIdle(t, &u.cmp.disRun, "second disagreement map")
 		if c.disPair != [2]string{"assistant", "teacher"} {
 			t.Errorf("pair shown %v", c.disPair)
 		}
@@ -385,7 +405,7 @@ func TestCompareModes(t *testing.T) {
 
 	t.Run("export", func(t *testing.T) {
 		dir := t.TempDir()
-		u.ExportComparison(dir, false)
+		u.cmp.ExportComparison(dir, false)
 		if err := wait(t, h.export, "export"); err != nil {
 			t.Fatal(err)
 		}
@@ -435,14 +455,14 @@ func TestCompareModes(t *testing.T) {
 		}
 		// No overwrite without permission; nothing half-written left.
 		st, _ := os.Stat(filepath.Join(dir, files[0]))
-		u.ExportComparison(dir, false)
+		u.cmp.ExportComparison(dir, false)
 		if err := wait(t, h.export, "second export"); !errors.Is(err, ErrExists) {
 			t.Errorf("export over existing files: %v, want ErrExists", err)
 		}
 		if st2, _ := os.Stat(filepath.Join(dir, files[0])); !st2.ModTime().Equal(st.ModTime()) {
 			t.Error("the CSV was replaced without permission")
 		}
-		u.ExportComparison(dir, true)
+		u.cmp.ExportComparison(dir, true)
 		if err := wait(t, h.export, "export with overwrite"); err != nil {
 			t.Error(err)
 		}
@@ -460,7 +480,7 @@ func TestCompareModes(t *testing.T) {
 		if err := openAndWait(t, u, study.DICOM); err != nil {
 			t.Fatal(err)
 		}
-		if c.set != nil || u.CompareShown() || len(c.models) != 0 {
+		if c.set != nil || u.cmp.CompareShown() || len(c.models) != 0 {
 			t.Error("the comparison of the previous study is still there")
 		}
 		if u.views[0].Paused() {
@@ -486,25 +506,27 @@ func TestCompareCancel(t *testing.T) {
 	}
 	waitPost(t, postDone)
 	h := hookCompare(u)
-	c := &u.cmp
+	c := u.cmp
 	c.onProgress = func(p comparison.Progress) {
 		if p.Model == "teacher" && p.Stage == 2 && !p.Done && c.running { // inference.StageInfer
-			u.CancelCompare()
+			u.cmp.CancelCompare()
 		}
 	}
-	u.Compare()
+	u.cmp.Compare()
 	if err := wait(t, h.done, "cancelled comparison"); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Compare ended with %v, want cancelled", err)
 	}
 	if c.running || c.cancelBtn.Visible() || c.bar.Visible() {
 		t.Error("progress still shown after Cancel")
 	}
-	sleepPumping(1500 * time.Millisecond) // a late result would arrive by now
+	// The cancelled run returns; a late result would arrive by then.
+	waitFor(t, c.run.Last().Done(), 2*time.Minute, "the cancelled run")
+	pump()
 	if _, ok := c.set.Entry("teacher"); ok {
 		t.Error("the cancelled teacher's result was kept")
 	}
-	if c.runs != 0 {
-		t.Errorf("%d models finished after Cancel", c.runs)
+	if n := h.runner.runs.Load(); n != 1 {
+		t.Errorf("%d model runs; want only the cancelled teacher's", n)
 	}
 	select {
 	case err := <-h.done:
@@ -512,11 +534,11 @@ func TestCompareCancel(t *testing.T) {
 	default:
 	}
 	c.onProgress = nil
-	u.Compare()
+	u.cmp.Compare()
 	if err := wait(t, h.done, "comparison after cancel"); err != nil {
 		t.Fatal(err)
 	}
-	if got := len(c.set.Entries()); got != len(u.compareNames()) {
+	if got := len(c.set.Entries()); got != len(u.cmp.compareNames()) {
 		t.Errorf("%d results after the second Compare", got)
 	}
 }
@@ -526,22 +548,22 @@ func TestCompareCancel(t *testing.T) {
 // (without running them) and shows it as its own panel and pair choice.
 func TestCompareWithReference(t *testing.T) {
 	u, h, study := openCompare(t)
-	c := &u.cmp
-	runs := c.runs
-	u.showCompareArea(false)
+	c := u.cmp
+	runs := h.runner.runs.Load()
+	u.cmp.showCompareArea(false)
 	refDone := make(chan error, 2)
 	u.seg.onRefDone = func(err error) { refDone <- err }
 	u.LoadReference(study.Liver)
 	if err := wait(t, refDone, "reference"); err != nil {
 		t.Fatal(err)
 	}
-	u.Compare()
+	u.cmp.Compare()
 	if err := wait(t, h.done, "comparison"); err != nil {
 		t.Fatal(err)
 	}
-	wait(t, h.table, "table with the reference")
-	if c.runs != runs {
-		t.Errorf("%d models ran again for the reference", c.runs-runs)
+	waitIdle(t, &u.cmp.tableRun, "table with the reference")
+	if n := h.runner.runs.Load(); n != runs {
+		t.Errorf("%d models ran again for the reference", n-runs)
 	}
 	if !slices.Contains(c.pairB.Options, refName) {
 		t.Errorf("the reference is not offered for the disagreement pair: %v", c.pairB.Options)
@@ -549,19 +571,56 @@ func TestCompareWithReference(t *testing.T) {
 	if len(c.cols) != len(tableCols) {
 		t.Fatalf("%d columns with a reference, want %d", len(c.cols), len(tableCols))
 	}
-	for i, r := range u.CompareRows() {
-		d, err := strconv.ParseFloat(u.CompareCell(i, len(tableCols)-refCols), 64)
+	for i, r := range u.cmp.CompareRows() {
+		d, err := strconv.ParseFloat(u.cmp.CompareCell(i, len(tableCols)-refCols), 64)
 		if err != nil || d < 0.6 || d > 1 {
-			t.Errorf("%s: Dice against the reference %q", r.Name, u.CompareCell(i, len(tableCols)-refCols))
+			t.Errorf("%s: Dice against the reference %q", r.Name, u.cmp.CompareCell(i, len(tableCols)-refCols))
 		}
-		hd, err := strconv.ParseFloat(u.CompareCell(i, len(tableCols)-2), 64)
+		hd, err := strconv.ParseFloat(u.cmp.CompareCell(i, len(tableCols)-2), 64)
 		if err != nil || hd <= 0 || hd > 100 {
-			t.Errorf("%s: HD95 against the reference %q", r.Name, u.CompareCell(i, len(tableCols)-2))
+			t.Errorf("%s: HD95 against the reference %q", r.Name, u.cmp.CompareCell(i, len(tableCols)-2))
 		}
 	}
-	u.SetCompareMode(ModeSideBySide)
-	_, shown := u.SideBySide()
-	if len(shown) != len(u.compareNames())+1 || shown[len(shown)-1] != refName {
+	u.cmp.SetCompareMode(ModeSideBySide)
+	_, shown := u.cmp.SideBySide()
+	if len(shown) != len(u.cmp.compareNames())+1 || shown[len(shown)-1] != refName {
 		t.Errorf("panels %v: want the models and the reference", shown)
+	}
+}
+
+// panicRunner is a runner with a bug: every run panics (a seam we own;
+// the registry itself stays real for the models' cards).
+type panicRunner struct{ modelRunner }
+
+func (panicRunner) Run(context.Context, *volume.Volume, string, inference.Options) (*inference.Result, error) {
+	panic("runner bug")
+}
+
+// TestModelPanicIsReported: a model run that panics is reported as an
+// error, for the single run and for the comparison alike (both run
+// through internal/task), and the window goes on working.
+func TestModelPanicIsReported(t *testing.T) {
+	dir, _ := testModels(t)
+	u, runDone, _ := segUI(t, dir)
+	u.seg.runner = panicRunner{u.seg.runner}
+	if err := u.ShowVolume(synthetic()); err != nil { // starts the automatic run
+		t.Fatal(err)
+	}
+	if err := waitRun(t, runDone); err == nil || !strings.Contains(err.Error(), "internal error: runner bug") {
+		t.Fatalf("the automatic run ended with %v, want the panic as an error", err)
+	}
+	if !u.seg.errText.Visible() || !strings.Contains(u.seg.errText.Text, "runner bug") {
+		t.Errorf("panel error %q (visible %v)", u.seg.errText.Text, u.seg.errText.Visible())
+	}
+	h := hookCompare(u)
+	u.cmp.Compare()
+	if err := wait(t, h.done, "comparison"); err == nil || !strings.Contains(err.Error(), "internal error: runner bug") {
+		t.Fatalf("the comparison ended with %v, want the panic as an error", err)
+	}
+	if u.cmp.running || u.cmp.bar.Visible() {
+		t.Error("the comparison's progress still shows after the panic")
+	}
+	if !strings.Contains(u.status.Text, "runner bug") {
+		t.Errorf("status %q does not report the failure", u.status.Text)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/liverseg/liverseg/comparison"
+	"github.com/liverseg/liverseg/internal/task"
 	"github.com/liverseg/liverseg/viewer"
 	"github.com/liverseg/liverseg/viewer/sliceview"
 	"github.com/liverseg/liverseg/volume"
@@ -32,8 +33,8 @@ var (
 
 // showMode puts the current mode's views and controls on screen and
 // pauses the others.
-func (u *UI) showMode() {
-	c := &u.cmp
+func (c *cmpController) showMode() {
+	u := c.u
 	if c.area == nil || u.scene == nil {
 		return
 	}
@@ -54,7 +55,7 @@ func (u *UI) showMode() {
 		c.listening = sc
 		sc.Listen(func(ch viewer.Change) {
 			if ch&viewer.ChangeCursor != 0 && u.scene == sc && c.mode == ModeSideBySide && c.area.Visible() {
-				u.showSideBySideSlice()
+				c.showSideBySideSlice()
 			}
 		})
 	}
@@ -63,9 +64,9 @@ func (u *UI) showMode() {
 		for _, v := range c.tri {
 			v.SetTitle(v.Plane().String(), nil)
 		}
-		u.applyTriOverlays()
+		c.applyTriOverlays()
 	case ModeDisagreement:
-		u.updateDisagreement()
+		c.updateDisagreement()
 	}
 	for _, v := range c.tri {
 		v.SetPaused(!on || !tri)
@@ -91,8 +92,7 @@ func setVisible(o fyne.CanvasObject, on bool) {
 }
 
 // lookupModel is a shown model or the reference.
-func (u *UI) lookupModel(name string) *cmpModel {
-	c := &u.cmp
+func (c *cmpController) lookupModel(name string) *cmpModel {
 	if name == refName && c.refDisp != nil {
 		return c.refDisp
 	}
@@ -101,12 +101,11 @@ func (u *UI) lookupModel(name string) *cmpModel {
 
 // applyTriOverlays shows the ticked models' outlines on the three views,
 // the reference underneath and the smallest model on top.
-func (u *UI) applyTriOverlays() {
-	c := &u.cmp
-	models := u.displayModels()
+func (c *cmpController) applyTriOverlays() {
+	models := c.displayModels()
 	var list []viewer.Overlay
 	if r := c.refDisp; r != nil && c.shown[r.name] {
-		if o := u.triOverlayOf(r); o != nil {
+		if o := c.triOverlayOf(r); o != nil {
 			list = append(list, o)
 		}
 	}
@@ -114,20 +113,20 @@ func (u *UI) applyTriOverlays() {
 		if m == c.refDisp || !c.shown[m.name] {
 			continue
 		}
-		if o := u.triOverlayOf(m); o != nil {
+		if o := c.triOverlayOf(m); o != nil {
 			list = append(list, o)
 		}
 	}
 	for _, v := range c.tri {
 		v.SetOverlays(list...)
 	}
-	u.setTriLegend()
+	c.setTriLegend()
 }
 
 // triStyle is how the overlay mode draws a model: a solid outline, the
 // reference dashed.
-func (u *UI) triStyle(m *cmpModel) viewer.Style {
-	if m == u.cmp.refDisp {
+func (c *cmpController) triStyle(m *cmpModel) viewer.Style {
+	if m == c.refDisp {
 		return referenceStyle(m.color)
 	}
 	return outlineStyle(m.color)
@@ -135,12 +134,11 @@ func (u *UI) triStyle(m *cmpModel) viewer.Style {
 
 // setTriLegend puts the shown models' legend on the three views of the
 // overlay mode (and so on its exported picture).
-func (u *UI) setTriLegend() {
-	c := &u.cmp
+func (c *cmpController) setTriLegend() {
 	var es []sliceview.LegendEntry
-	for _, m := range u.displayModels() {
+	for _, m := range c.displayModels() {
 		if c.shown[m.name] {
-			es = append(es, legendEntry(m.name, u.triStyle(m)))
+			es = append(es, legendEntry(m.name, c.triStyle(m)))
 		}
 	}
 	for _, v := range c.tri {
@@ -148,14 +146,14 @@ func (u *UI) setTriLegend() {
 	}
 }
 
-func (u *UI) triOverlayOf(m *cmpModel) viewer.Overlay {
-	c := &u.cmp
+func (c *cmpController) triOverlayOf(m *cmpModel) viewer.Overlay {
+	u := c.u
 	if o, ok := c.triOverlay[m.name]; ok {
 		return o
 	}
-	o, err := m.overlay(u.scene.Slicer(), u.triStyle(m))
+	o, err := m.overlay(u.scene.Slicer(), c.triStyle(m))
 	if err != nil {
-		u.showSegError(fmt.Errorf("comparison: %s: %w", m.name, err), false)
+		u.seg.showSegError(fmt.Errorf("comparison: %s: %w", m.name, err), false)
 		return nil
 	}
 	c.triOverlay[m.name] = o
@@ -171,30 +169,28 @@ func styleSwatch(st viewer.Style) fyne.CanvasObject {
 }
 
 // rebuildLegend lists the models with a colour and a tick box each.
-func (u *UI) rebuildLegend() {
-	c := &u.cmp
+func (c *cmpController) rebuildLegend() {
 	c.ovlChecks.RemoveAll()
-	for _, m := range u.displayModels() {
+	for _, m := range c.displayModels() {
 		name := m.name
 		ck := widget.NewCheck(fmt.Sprintf("%s  %.0f mL", name, m.entry.VolumeML), func(on bool) {
 			c.shown[name] = on
-			u.applyTriOverlays()
+			c.applyTriOverlays()
 		})
 		if _, ok := c.shown[name]; !ok {
 			c.shown[name] = true
 		}
 		ck.Checked = c.shown[name]
-		c.ovlChecks.Add(container.NewBorder(nil, nil, styleSwatch(u.triStyle(m)), nil, ck))
+		c.ovlChecks.Add(container.NewBorder(nil, nil, styleSwatch(c.triStyle(m)), nil, ck))
 	}
 	c.ovlChecks.Refresh()
 }
 
 // SetModelShown ticks or unticks a model's outline in the overlay mode.
-func (u *UI) SetModelShown(name string, on bool) {
-	c := &u.cmp
+func (c *cmpController) SetModelShown(name string, on bool) {
 	c.shown[name] = on
-	u.rebuildLegend()
-	u.applyTriOverlays()
+	c.rebuildLegend()
+	c.applyTriOverlays()
 }
 
 // planeByName maps the axis picker's choice to a plane.
@@ -210,12 +206,12 @@ func planeByName(s string) viewer.Plane {
 // rebuildSideBySide makes one panel per shown model on the chosen plane,
 // all on the main scene (so slice, crosshair and window are shared) with
 // zoom and pan linked.
-func (u *UI) rebuildSideBySide() {
-	c := &u.cmp
+func (c *cmpController) rebuildSideBySide() {
+	u := c.u
 	if c.sbsBox == nil {
 		return
 	}
-	models := u.displayModels()
+	models := c.displayModels()
 	plane := planeByName(c.sbsAxis.Selected)
 	names := make([]string, len(models))
 	for i, m := range models {
@@ -236,17 +232,17 @@ func (u *UI) rebuildSideBySide() {
 	c.sbs, c.sbsNames = nil, names
 	objs := make([]fyne.CanvasObject, 0, len(models))
 	for _, m := range models {
-		v := u.newCompareView(plane)
+		v := c.newCompareView(plane)
 		// The model's name only: the plane is in the picker, and narrow
 		// panels have no room for more before the orientation letter.
 		v.SetTitle(m.name, m.color)
 		// The same slice everywhere: said once, in the side panel, not
 		// over each narrow panel's orientation letter.
 		v.SetLabelShown(false)
-		v.OnViewChanged = u.linkPanels
+		v.OnViewChanged = c.linkPanels
 		if u.scene != nil {
 			v.SetScene(u.scene)
-			if o := u.sbsOverlayOf(m); o != nil {
+			if o := c.sbsOverlayOf(m); o != nil {
 				v.SetOverlays(o)
 			}
 			v.SetViewState(zoom, pan)
@@ -261,12 +257,11 @@ func (u *UI) rebuildSideBySide() {
 	if !paused && len(c.sbs) > 0 {
 		u.active = c.sbs[0]
 	}
-	u.showSideBySideSlice()
+	c.showSideBySideSlice()
 }
 
 // showSideBySideSlice writes the panels' common slice in the side panel.
-func (u *UI) showSideBySideSlice() {
-	c := &u.cmp
+func (c *cmpController) showSideBySideSlice() {
 	if c.sbsSlice == nil {
 		return
 	}
@@ -277,8 +272,8 @@ func (u *UI) showSideBySideSlice() {
 	c.sbsSlice.SetText("Slice " + c.sbs[0].Label())
 }
 
-func (u *UI) sbsOverlayOf(m *cmpModel) viewer.Overlay {
-	c := &u.cmp
+func (c *cmpController) sbsOverlayOf(m *cmpModel) viewer.Overlay {
+	u := c.u
 	if o, ok := c.sbsOverlay[m.name]; ok {
 		return o
 	}
@@ -288,7 +283,7 @@ func (u *UI) sbsOverlayOf(m *cmpModel) viewer.Overlay {
 	}
 	o, err := m.overlay(u.scene.Slicer(), st)
 	if err != nil {
-		u.showSegError(fmt.Errorf("comparison: %s: %w", m.name, err), false)
+		u.seg.showSegError(fmt.Errorf("comparison: %s: %w", m.name, err), false)
 		return nil
 	}
 	c.sbsOverlay[m.name] = o
@@ -298,10 +293,10 @@ func (u *UI) sbsOverlayOf(m *cmpModel) viewer.Overlay {
 // linkPanels gives every side-by-side panel the zoom and pan the user just
 // set on one of them (slice, crosshair and window are shared through the
 // scene already).
-func (u *UI) linkPanels(src *sliceview.SliceView) {
+func (c *cmpController) linkPanels(src *sliceview.SliceView) {
 	zoom, pan := src.ViewState()
 	ss := src.Size()
-	for _, v := range u.cmp.sbs {
+	for _, v := range c.sbs {
 		if v == src {
 			continue
 		}
@@ -314,20 +309,19 @@ func (u *UI) linkPanels(src *sliceview.SliceView) {
 }
 
 // SideBySide are the side-by-side panels and the model each shows.
-func (u *UI) SideBySide() ([]*sliceview.SliceView, []string) { return u.cmp.sbs, u.cmp.sbsNames }
+func (c *cmpController) SideBySide() ([]*sliceview.SliceView, []string) { return c.sbs, c.sbsNames }
 
 // SetSideBySideAxis chooses the plane of the side-by-side panels.
-func (u *UI) SetSideBySideAxis(p viewer.Plane) { u.cmp.sbsAxis.SetSelected(p.String()) }
+func (c *cmpController) SetSideBySideAxis(p viewer.Plane) { c.sbsAxis.SetSelected(p.String()) }
 
 // updatePairChoices offers the shown models (and the reference) for the
 // disagreement pair: by default the smallest student against the teacher.
-func (u *UI) updatePairChoices() {
-	c := &u.cmp
+func (c *cmpController) updatePairChoices() {
 	if c.pairA == nil {
 		return
 	}
 	var names []string
-	for _, m := range u.displayModels() {
+	for _, m := range c.displayModels() {
 		names = append(names, m.name)
 	}
 	c.pairA.Options, c.pairB.Options = names, names
@@ -348,8 +342,8 @@ func (u *UI) updatePairChoices() {
 		teacher = c.set.TeacherName()
 	}
 	last := ""
-	if n := len(u.compareNames()); n > 0 {
-		last = u.compareNames()[n-1] // the smallest model
+	if n := len(c.compareNames()); n > 0 {
+		last = c.compareNames()[n-1] // the smallest model
 	}
 	pick(c.pairA, AutoModel, last)
 	pick(c.pairB, teacher, "teacher")
@@ -358,12 +352,11 @@ func (u *UI) updatePairChoices() {
 }
 
 // SetDisagreementPair chooses the two models of the disagreement map.
-func (u *UI) SetDisagreementPair(a, b string) {
-	c := &u.cmp
+func (c *cmpController) SetDisagreementPair(a, b string) {
 	c.pairA.Selected, c.pairB.Selected = a, b
 	c.pairA.Refresh()
 	c.pairB.Refresh()
-	u.updateDisagreement()
+	c.updateDisagreement()
 }
 
 // disResult is a disagreement map ready for display.
@@ -376,22 +369,22 @@ type disResult struct {
 
 // updateDisagreement shows the map of the chosen pair, computing it in the
 // background the first time (tens of ms on a CT).
-func (u *UI) updateDisagreement() {
-	c := &u.cmp
+func (c *cmpController) updateDisagreement() {
+	u := c.u
 	if c.pairA == nil || c.mode != ModeDisagreement || c.set == nil {
 		return
 	}
 	a, b := c.pairA.Selected, c.pairB.Selected
-	ma, mb := u.lookupModel(a), u.lookupModel(b)
+	ma, mb := c.lookupModel(a), c.lookupModel(b)
 	c.disLegend.RemoveAll()
 	switch {
 	case ma == nil || mb == nil:
 		c.disText.SetText("Choose two models.")
-		u.clearDisagreement()
+		c.clearDisagreement()
 		return
 	case a == b:
 		c.disText.SetText("Choose two different models.")
-		u.clearDisagreement()
+		c.clearDisagreement()
 		return
 	}
 	ca, cb := ma.color, mb.color
@@ -408,35 +401,26 @@ func (u *UI) updateDisagreement() {
 		v.SetTitle(v.Plane().String(), nil)
 	}
 	if c.dis != nil && c.disPair == [2]string{a, b} {
-		u.installDisagreement(ma, mb)
+		c.installDisagreement(ma, mb)
 		return
 	}
-	u.clearDisagreement()
+	c.clearDisagreement()
 	c.disText.SetText("Computing…")
-	c.disGen++
-	gen := c.disGen
-	go func() {
-		r, err := disagreement(ma.canon, mb.canon)
-		u.do(func() {
-			if gen != c.disGen {
-				return
-			}
-			if err != nil {
-				c.disText.SetText(err.Error())
-				return
-			}
-			c.dis, c.disPair = r.d, [2]string{a, b}
-			c.disRes = r
-			// Drawn only if still wanted: the reader may have left the
-			// mode or chosen another pair meanwhile (then it stays cached).
-			if c.mode == ModeDisagreement && c.pairA.Selected == a && c.pairB.Selected == b {
-				u.installDisagreement(ma, mb)
-			}
-			if c.onDisagree != nil {
-				c.onDisagree()
-			}
-		})
-	}()
+	task.Start(&c.disRun, u.do, func(*task.Task) (disResult, error) {
+		return disagreement(ma.canon, mb.canon)
+	}, func(r disResult, err error) {
+		if err != nil {
+			c.disText.SetText(err.Error())
+			return
+		}
+		c.dis, c.disPair = r.d, [2]string{a, b}
+		c.disRes = r
+		// Drawn only if still wanted: the reader may have left the
+		// mode or chosen another pair meanwhile (then it stays cached).
+		if c.mode == ModeDisagreement && c.pairA.Selected == a && c.pairB.Selected == b {
+			c.installDisagreement(ma, mb)
+		}
+	})
 }
 
 // disagreement compares two canonical masks and adds the both-liver label.
@@ -491,8 +475,7 @@ func disagreement(a, b *volume.Mask) (disResult, error) {
 	return r, nil
 }
 
-func (u *UI) clearDisagreement() {
-	c := &u.cmp
+func (c *cmpController) clearDisagreement() {
 	c.jumpBtn.Disable()
 	for _, v := range c.tri {
 		v.SetOverlays()
@@ -501,8 +484,8 @@ func (u *UI) clearDisagreement() {
 }
 
 // installDisagreement draws the computed map of (ma, mb) on the three views.
-func (u *UI) installDisagreement(ma, mb *cmpModel) {
-	c := &u.cmp
+func (c *cmpController) installDisagreement(ma, mb *cmpModel) {
+	u := c.u
 	r := c.disRes
 	s := u.scene.Slicer()
 	ca, cb := ma.color, mb.color
@@ -550,8 +533,8 @@ func firstErr(errs ...error) error {
 // JumpToDisagreement moves the crosshair to the axial slice where the pair
 // disagrees most (on a disagreeing voxel near the middle of that slice's
 // disagreement), which all views follow.
-func (u *UI) JumpToDisagreement() {
-	c := &u.cmp
+func (c *cmpController) JumpToDisagreement() {
+	u := c.u
 	if c.dis == nil || !c.disRes.ok || u.scene == nil {
 		return
 	}

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"path/filepath"
 
 	"github.com/liverseg/liverseg/phantom"
@@ -21,9 +22,9 @@ func (u *UI) OpenDemo() {
 		u.ConfirmDiscardEdits("Open the demo study", u.OpenDemo)
 		return
 	}
-	ctx := u.startLoad("Preparing the demo study (synthetic phantom, not patient data)")
+	u.startLoad("Preparing the demo study (synthetic phantom, not patient data)")
 	gen := u.load.gen
-	go func() {
+	u.loadTask(func(ctx context.Context) {
 		u.setPhase(gen, "Generating the synthetic phantom (first run only)…", false)
 		dir, err := phantom.Cached(DemoSeed)
 		if err == nil && ctx.Err() != nil {
@@ -40,5 +41,5 @@ func (u *UI) OpenDemo() {
 			u.Open(filepath.Join(dir, phantom.DICOMDir))
 			u.load.thenRef = filepath.Join(dir, phantom.LiverMaskFile)
 		})
-	}()
+	})
 }

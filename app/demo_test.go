@@ -28,22 +28,11 @@ func TestOpenDemoShowsPhantomWithTrueLiver(t *testing.T) {
 		t.Errorf("demo volume looks wrong: modality %q, size %v", u.vol.Info.Modality, u.vol.Size)
 	}
 	// The reference is read in the background after the volume shows.
-	deadline := time.Now().Add(time.Minute)
-	for {
-		var n int
-		if u.seg.ref != nil { // the test goroutine is the main thread
-			n = u.seg.ref.Count()
-		}
-		if n > 0 {
-			ml := float64(n) * u.seg.ref.VoxelVolume() / 1000
-			if ml < 1000 || ml > 2000 {
-				t.Errorf("true liver of the demo is %.0f mL, want a plausible 1.0–2.0 L", ml)
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the demo's true liver was not shown as the reference overlay")
-		}
-		sleepPumping(50 * time.Millisecond)
+	// The test goroutine is the main thread: the reference is read
+	// between the closures it runs.
+	waitUntil(t, time.Minute, "the demo's true liver as the reference overlay", func() bool { return u.seg.ref != nil && u.seg.ref.Count() > 0 })
+	ml := float64(u.seg.ref.Count()) * u.seg.ref.VoxelVolume() / 1000
+	if ml < 1000 || ml > 2000 {
+		t.Errorf("true liver of the demo is %.0f mL, want a plausible 1.0–2.0 L", ml)
 	}
 }

@@ -22,6 +22,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/liverseg/liverseg/comparison"
+	"github.com/liverseg/liverseg/internal/task"
 	"github.com/liverseg/liverseg/segedit"
 	"github.com/liverseg/liverseg/viewer"
 	"github.com/liverseg/liverseg/viewer/sliceview"
@@ -100,11 +101,11 @@ type editState struct {
 	scroll                *container.Scroll
 
 	// Autosave.
-	store     *segedit.Autosave
-	saveTimer *time.Timer
-	saveGen   int
-	study     string // path the study was opened from
-	recovery  *segedit.Record
+	store    *segedit.Autosave
+	saveWait task.Slot // the delay before an autosave: each step restarts it
+	saveGen  int
+	study    string // path the study was opened from
+	recovery *segedit.Record
 
 	cmpName string // the edited entry put in the comparison, "" for none
 
@@ -340,7 +341,7 @@ func (u *UI) StartEdit(n int) {
 	s.busy = true
 	s.startBtn.Disable()
 	u.setStatus("Preparing " + src.Label + " for editing…")
-	go func() {
+	task.Go(u.do, func(*task.Task) (*segedit.Editor, error) {
 		var m *volume.Mask
 		var err error
 		if src.name != "empty" {
@@ -366,22 +367,22 @@ func (u *UI) StartEdit(n int) {
 			}
 			ed, err = segedit.New(vol, m, srcName, o)
 		}
-		u.do(func() {
-			s.busy = false
-			s.startBtn.Enable()
-			if vol != u.vol {
-				return // another study was opened meanwhile
-			}
-			if err != nil {
-				u.showSegError(fmt.Errorf("cannot edit %s: %w", src.Label, err), true)
-			} else {
-				u.installEditor(ed)
-			}
-			if s.onStarted != nil {
-				s.onStarted(err)
-			}
-		})
-	}()
+		return ed, err
+	}, func(ed *segedit.Editor, err error) {
+		s.busy = false
+		s.startBtn.Enable()
+		if vol != u.vol {
+			return // another study was opened meanwhile
+		}
+		if err != nil {
+			u.seg.showSegError(fmt.Errorf("cannot edit %s: %w", src.Label, err), true)
+		} else {
+			u.installEditor(ed)
+		}
+		if s.onStarted != nil {
+			s.onStarted(err)
+		}
+	})
 }
 
 // installEditor shows ed's mask and the edit tools.
@@ -389,7 +390,7 @@ func (u *UI) installEditor(ed *segedit.Editor) {
 	s := &u.edit
 	o, err := viewer.NewMaskOverlay(u.scene.Slicer(), ed.CanonicalMask(), styleFrom(true, true, 0.35, EditColor))
 	if err != nil {
-		u.showSegError(err, true)
+		u.seg.showSegError(err, true)
 		return
 	}
 	s.ed, s.ovl, s.vol, s.path, s.stroke = ed, o, u.vol, nil, nil
@@ -435,9 +436,7 @@ func (u *UI) resetEdit() {
 	}
 	s.ed, s.ovl, s.vol, s.stroke, s.path = nil, nil, nil, nil, nil
 	s.saveGen++
-	if s.saveTimer != nil {
-		s.saveTimer.Stop()
-	}
+	s.saveWait.Cancel()
 	for _, v := range u.views {
 		v.EditMode, v.EditTrail = false, false
 		v.SetBrushRadius(0)
@@ -455,7 +454,7 @@ func (u *UI) resetEdit() {
 // dropEditedCompare takes the edited mask out of the comparison when
 // editing ends.
 func (u *UI) dropEditedCompare() {
-	s, c := &u.edit, &u.cmp
+	s, c := &u.edit, u.cmp
 	name := s.cmpName
 	s.cmpName = ""
 	if name == "" || c.set == nil || c.area == nil {
@@ -469,11 +468,11 @@ func (u *UI) dropEditedCompare() {
 		c.dis, c.disPair = nil, [2]string{}
 	}
 	c.rows = nil
-	u.rebuildLegend()
-	u.rebuildSideBySide()
-	u.updatePairChoices()
-	u.showMode()
-	u.refreshTable()
+	u.cmp.rebuildLegend()
+	u.cmp.rebuildSideBySide()
+	u.cmp.updatePairChoices()
+	u.cmp.showMode()
+	u.cmp.refreshTable()
 }
 
 // editOverlays is the edited mask's overlay for the scene (the hook in
@@ -744,24 +743,26 @@ func (u *UI) runPending(p *segedit.Pending, what string) {
 	s.busy = true
 	s.smoothBtn.Disable()
 	u.setStatus(what)
-	go func() {
+	task.Go(u.do, func(*task.Task) (struct{}, error) {
 		p.Compute()
-		u.do(func() {
-			s.busy = false
-			s.smoothBtn.Enable()
-			if s.ed != ed {
-				return // editing stopped or another study opened
-			}
-			_, err := p.Apply()
-			u.editDone(err)
-			if err == nil {
-				u.setStatus(strings.TrimSuffix(what, "…") + ": done.")
-			}
-			if s.onSmoothed != nil {
-				s.onSmoothed(err)
-			}
-		})
-	}()
+		return struct{}{}, nil
+	}, func(_ struct{}, err error) {
+		s.busy = false
+		s.smoothBtn.Enable()
+		if s.ed != ed {
+			return // editing stopped or another study opened
+		}
+		if err == nil {
+			_, err = p.Apply()
+		}
+		u.editDone(err)
+		if err == nil {
+			u.setStatus(strings.TrimSuffix(what, "…") + ": done.")
+		}
+		if s.onSmoothed != nil {
+			s.onSmoothed(err)
+		}
+	})
 }
 
 // Undo and Redo step through the edit history (Ctrl+Z, Ctrl+Shift+Z).
@@ -940,10 +941,7 @@ func (u *UI) scheduleAutosave() {
 	}
 	s.saveGen++
 	gen := s.saveGen
-	if s.saveTimer != nil {
-		s.saveTimer.Stop()
-	}
-	s.saveTimer = time.AfterFunc(autosaveDelay, func() { u.do(func() { u.autosaveNow(gen) }) })
+	task.After(&s.saveWait, u.do, autosaveDelay, func() { u.autosaveNow(gen) })
 }
 
 // autosaveNow copies the mask (on the UI goroutine) and writes it in the
@@ -964,17 +962,16 @@ func (u *UI) autosaveNow(gen int) {
 	rec.Name, rec.Source, rec.Saved, rec.Steps, rec.VolumeML = ed.Name(), ed.Source(), time.Now().UTC(), len(steps), st.VolumeML
 	m := ed.Mask()
 	store := *s.store
-	go func() {
-		err := store.Save(rec, m)
-		u.do(func() {
-			if err != nil {
-				u.setStatus("Autosave failed: " + err.Error())
-			}
-			if s.onAutosave != nil {
-				s.onAutosave(err)
-			}
-		})
-	}()
+	task.Go(u.do, func(*task.Task) (struct{}, error) {
+		return struct{}{}, store.Save(rec, m)
+	}, func(_ struct{}, err error) {
+		if err != nil {
+			u.setStatus("Autosave failed: " + err.Error())
+		}
+		if s.onAutosave != nil {
+			s.onAutosave(err)
+		}
+	})
 }
 
 // AutosaveNow writes the autosave at once (tests, and before quitting).
@@ -993,9 +990,7 @@ func (u *UI) autosaveRecord() segedit.Record {
 func (u *UI) dropAutosave() {
 	s := &u.edit
 	s.saveGen++
-	if s.saveTimer != nil {
-		s.saveTimer.Stop()
-	}
+	s.saveWait.Cancel()
 	if s.store != nil && s.vol != nil {
 		_ = s.store.Remove(u.autosaveRecord())
 	}
@@ -1085,7 +1080,7 @@ func (u *UI) editMenu() *fyne.Menu {
 // (a first-class result beside the models: overlay, side by side,
 // disagreement, table), or takes a stale one out (hook in Compare).
 func (u *UI) syncEditedCompare() {
-	s, c := &u.edit, &u.cmp
+	s, c := &u.edit, u.cmp
 	if c.set == nil {
 		return
 	}

@@ -462,13 +462,13 @@ func TestEditedMaskIsAResult(t *testing.T) {
 		t.Fatalf("figures %q", u.EditFigures())
 	}
 
-	u.Compare()
+	u.cmp.Compare()
 	if err := wait(t, h.done, "comparison"); err != nil {
 		t.Fatal(err)
 	}
-	wait(t, h.table, "metrics table")
+	waitIdle(t, &u.cmp.tableRun, "metrics table")
 	found := false
-	for _, r := range u.CompareRows() {
+	for _, r := range u.cmp.CompareRows() {
 		if r.Name == "student, edited" {
 			found = true
 			if math.Abs(r.VolumeML-st.VolumeML) > 1e-6 {
@@ -477,10 +477,10 @@ func TestEditedMaskIsAResult(t *testing.T) {
 		}
 	}
 	if !found {
-		t.Fatalf("no row for the edited mask: %v", rowNames(u.CompareRows()))
+		t.Fatalf("no row for the edited mask: %v", rowNames(u.cmp.CompareRows()))
 	}
 	shown := false
-	for _, m := range u.displayModels() {
+	for _, m := range u.cmp.displayModels() {
 		shown = shown || m.name == "student, edited"
 	}
 	if !shown {
@@ -496,13 +496,13 @@ func TestEditedMaskIsAResult(t *testing.T) {
 	defer func() {
 		// Stopping the edit takes it out of the comparison.
 		u.StopEdit(false)
-		wait(t, h.table, "metrics table without the edit")
-		for _, r := range u.CompareRows() {
+		waitIdle(t, &u.cmp.tableRun, "metrics table without the edit")
+		for _, r := range u.cmp.CompareRows() {
 			if r.Name == "student, edited" {
 				t.Fatal("the edited row survived Stop editing")
 			}
 		}
-		for _, m := range u.displayModels() {
+		for _, m := range u.cmp.displayModels() {
 			if m.name == "student, edited" {
 				t.Fatal("the edited display survived Stop editing")
 			}

@@ -28,6 +28,7 @@ import (
 
 	"github.com/liverseg/liverseg/dicomio/dicomseg"
 	"github.com/liverseg/liverseg/inference"
+	"github.com/liverseg/liverseg/internal/task"
 	"github.com/liverseg/liverseg/nifti"
 	"github.com/liverseg/liverseg/segedit"
 	"github.com/liverseg/liverseg/volume"
@@ -135,7 +136,7 @@ func (u *UI) exportSources() []maskSource {
 
 // resultSources are exportSources without the edited mask.
 func (u *UI) resultSources() []maskSource {
-	s := &u.seg
+	s := u.seg
 	var out []maskSource
 	for _, r := range u.modelResults() {
 		post := r.Post
@@ -160,7 +161,7 @@ func (u *UI) resultSources() []maskSource {
 		src.Label = fmt.Sprintf("%s (threshold %.2f, %s%s)", r.Model, post.Threshold, what, shown)
 		out = append(out, src)
 	}
-	out = append(out, u.compareSources(out)...)
+	out = append(out, u.cmp.compareSources(out)...)
 	if s.ref != nil {
 		out = append(out, maskSource{Label: "Reference " + s.refName, ref: s.ref, name: s.refName})
 	}
@@ -460,15 +461,12 @@ func (u *UI) writeExport(src maskSource, format, path string, overwrite bool) {
 	what := src.Label
 	ctx, cancel := context.WithCancel(context.Background())
 	done := u.startProgress("Exporting", fmt.Sprintf("Writing %s as %s to %s…", what, formatLabels[format], path), cancel)
-	go func() {
+	t0 := time.Now()
+	// The write has its own context: Cancel stops it, and the export
+	// still reports (as cancelled), which a superseded task would not.
+	task.Go(u.do, func(*task.Task) (struct{}, error) {
 		defer cancel()
-		t0 := time.Now()
-		err := func() (err error) {
-			defer func() {
-				if r := recover(); r != nil {
-					err = fmt.Errorf("internal error: %v", r)
-				}
-			}()
+		return struct{}{}, func() error {
 			m, err := src.build(vol)
 			if err != nil {
 				return err
@@ -490,28 +488,27 @@ func (u *UI) writeExport(src maskSource, format, path string, overwrite bool) {
 				return nifti.WriteMask(path, m, nifti.WriteOptions{NoOverwrite: !overwrite, Context: ctx})
 			}
 		}()
-		u.do(func() {
-			done()
-			switch {
-			case errors.Is(err, context.Canceled):
-				u.setStatus("Export cancelled: nothing was written.")
-			case err != nil:
-				if errors.Is(err, fs.ErrExist) {
-					err = errors.New("the file appeared while exporting; it was not replaced")
-				}
-				u.exportFailed(path, err)
-			default:
-				u.prefs().SetString(prefExportDir, filepath.Dir(path))
-				if src.edited != nil && src.edited == u.edit.ed {
-					u.editExported()
-				}
-				u.setStatus(fmt.Sprintf("Exported %s as %s to %s (%.0f ms).", what, formatLabels[format], shortPath(path, statusPathChars), msSince(t0)))
+	}, func(_ struct{}, err error) {
+		done()
+		switch {
+		case errors.Is(err, context.Canceled):
+			u.setStatus("Export cancelled: nothing was written.")
+		case err != nil:
+			if errors.Is(err, fs.ErrExist) {
+				err = errors.New("the file appeared while exporting; it was not replaced")
 			}
-			if e.onDone != nil {
-				e.onDone(path, err)
+			u.exportFailed(path, err)
+		default:
+			u.prefs().SetString(prefExportDir, filepath.Dir(path))
+			if src.edited != nil && src.edited == u.edit.ed {
+				u.editExported()
 			}
-		})
-	}()
+			u.setStatus(fmt.Sprintf("Exported %s as %s to %s (%.0f ms).", what, formatLabels[format], shortPath(path, statusPathChars), msSince(t0)))
+		}
+		if e.onDone != nil {
+			e.onDone(path, err)
+		}
+	})
 }
 
 // segOptions names the algorithm (model, role and file digest) or marks a
@@ -553,27 +550,22 @@ func (u *UI) exportFailed(path string, err error) {
 // a moment (most exports finish before it would flash up), with a Cancel
 // button that calls cancel, and returns the function that ends it.
 func (u *UI) startProgress(title, text string, cancel func()) (done func()) {
-	finished := false
+	var delay task.Slot
 	var d dialog.Dialog
 	var bar *busyBar
-	time.AfterFunc(300*time.Millisecond, func() {
-		u.do(func() {
-			if finished {
-				return
-			}
-			l := widget.NewLabel(text)
-			l.Wrapping = fyne.TextWrapWord
-			bar = newBusyBar()
-			bar.Run()
-			stop := widget.NewButton("Cancel", cancel)
-			d = dialog.NewCustomWithoutButtons(title, container.NewVBox(l, bar, container.NewCenter(stop)), u.win)
-			d.Resize(fyne.NewSize(520, 150))
-			u.exp.progress = d
-			d.Show()
-		})
+	task.After(&delay, u.do, 300*time.Millisecond, func() {
+		l := widget.NewLabel(text)
+		l.Wrapping = fyne.TextWrapWord
+		bar = newBusyBar()
+		bar.Run()
+		stop := widget.NewButton("Cancel", cancel)
+		d = dialog.NewCustomWithoutButtons(title, container.NewVBox(l, bar, container.NewCenter(stop)), u.win)
+		d.Resize(fyne.NewSize(520, 150))
+		u.exp.progress = d
+		d.Show()
 	})
 	return func() {
-		finished = true
+		delay.Cancel() // finished before the dialog showed: it never will
 		if bar != nil {
 			bar.Halt()
 		}

@@ -45,10 +45,10 @@ func shorten(s string, n int) string {
 // updateLegend puts the legend of what the three views show on them: the
 // shown model (its name and that it is the model) and the reference.
 func (u *UI) updateLegend() {
-	s := &u.seg
+	s := u.seg
 	var es []sliceview.LegendEntry
 	if s.ovl != nil && s.show.Checked && s.res != nil {
-		if st := u.predStyle(); st.Fill > 0 || st.Outline > 0 {
+		if st := u.seg.predStyle(); st.Fill > 0 || st.Outline > 0 {
 			es = append(es, legendEntry("model: "+s.res.Model, st))
 		}
 	}

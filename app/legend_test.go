@@ -57,7 +57,7 @@ func TestViewLegend(t *testing.T) {
 	}
 	waitPost(t, postDone)
 	resizeContent(u, screens[0])
-	s := &u.seg
+	s := u.seg
 	want := []string{"model: " + s.res.Model, "reference: liver.nii.gz"}
 	for _, v := range u.views {
 		var got []string

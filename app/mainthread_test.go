@@ -4,6 +4,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/liverseg/liverseg/internal/task"
 )
 
 // The tests emulate Fyne's main thread. Fyne's test driver runs fyne.Do at
@@ -97,6 +99,44 @@ func waitFor[T any](t testing.TB, ch <-chan T, timeout time.Duration, what strin
 		case <-mainQueue.wake:
 		case <-timer.C:
 			t.Fatalf("%s: not done after %v", what, timeout)
+		}
+	}
+}
+
+// waitUntil runs what is posted until cond holds, checking it after each
+// closure; it fails the test after timeout (a guard against a hang, not a
+// measure of speed).
+func waitUntil(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	for !cond() {
+		if runOne() {
+			continue
+		}
+		select {
+		case <-mainQueue.wake:
+		case <-timer.C:
+			t.Fatalf("%s: not done after %v", what, timeout)
+		}
+	}
+}
+
+// waitIdle waits until the slot's latest task is over and its result
+// handed over: it waits for that task's work to return, runs what was
+// posted (the result included), and does so again when that started a
+// newer task in the slot meanwhile.
+func waitIdle(t testing.TB, s *task.Slot, what string) {
+	t.Helper()
+	for {
+		tk := s.Last()
+		if tk == nil {
+			t.Fatalf("%s: never started", what)
+		}
+		waitFor(t, tk.Done(), 3*time.Minute, what)
+		pump()
+		if s.Last() == tk {
+			return
 		}
 	}
 }

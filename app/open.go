@@ -16,21 +16,22 @@ import (
 
 	"github.com/liverseg/liverseg/dicomio"
 	"github.com/liverseg/liverseg/inference"
+	"github.com/liverseg/liverseg/internal/task"
 	"github.com/liverseg/liverseg/nifti"
 	"github.com/liverseg/liverseg/volume"
 )
 
 // loadState is the one load that may run at a time.
 type loadState struct {
-	gen     int // bumped per load, so a superseded load's result is dropped
-	cancel  context.CancelFunc
-	dlg     dialog.Dialog
-	bar     *widget.ProgressBar
-	barInf  *busyBar
-	phase   *widget.Label
-	done    atomic.Int64
-	total   atomic.Int64
-	stopTkr chan struct{}
+	gen    int       // bumped per load, so a superseded load's result is dropped
+	run    task.Slot // the load's background work (scan, read, retrieve)
+	dlg    dialog.Dialog
+	bar    *widget.ProgressBar
+	barInf *busyBar
+	phase  *widget.Label
+	done   atomic.Int64
+	total  atomic.Int64
+	ticker task.Slot // moves the progress bar while the dialog shows
 	// thenRef is a reference mask to show once this load succeeds (the
 	// demo study's true liver). Every new load clears it.
 	thenRef string
@@ -86,10 +87,10 @@ func (u *UI) Open(paths ...string) {
 		u.ConfirmDiscardEdits("Open another study", func() { u.Open(paths...) })
 		return
 	}
-	ctx := u.startLoad("Opening " + describePaths(paths))
+	u.startLoad("Opening " + describePaths(paths))
 	gen := u.load.gen
 	pre := u.autoPreprocessing()
-	go func() {
+	u.loadTask(func(ctx context.Context) {
 		if len(paths) == 1 && nifti.IsNIfTI(paths[0]) {
 			u.setPhase(gen, "Reading "+filepath.Base(paths[0]), false)
 			v, err := nifti.Read(paths[0])
@@ -131,11 +132,27 @@ func (u *UI) Open(paths ...string) {
 						return
 					}
 					u.showProgress("Loading " + s.SeriesDescription)
-					go u.loadSeries(ctx, gen, s, pre)
+					u.loadTask(func(ctx context.Context) { u.loadSeries(ctx, gen, s, pre) })
 				})
 			})
 		}
-	}()
+	})
+}
+
+// loadTask runs a load's background work as the load slot's task, which
+// the next load or Cancel supersedes. The work reports through setPhase
+// and finish, which drop what a superseded load posts; only a panic is
+// reported here.
+func (u *UI) loadTask(work func(ctx context.Context)) {
+	gen := u.load.gen
+	task.Start(&u.load.run, u.do, func(t *task.Task) (struct{}, error) {
+		work(t.Context())
+		return struct{}{}, nil
+	}, func(_ struct{}, err error) {
+		if err != nil {
+			u.finishUI(gen, "", nil, err)
+		}
+	})
 }
 
 func (u *UI) loadSeries(ctx context.Context, gen int, s *dicomio.Series, pre *inference.Preprocessing) {
@@ -169,20 +186,15 @@ func noSeriesError(paths []string, cat *dicomio.Catalog, localizers int) error {
 	return errors.New(b.String())
 }
 
-// startLoad cancels any running load, opens the progress dialog and returns
-// the new load's context.
-func (u *UI) startLoad(title string) context.Context {
-	if u.load.cancel != nil {
-		u.load.cancel()
-	}
+// startLoad cancels any running load and opens the progress dialog; the
+// new load's work then starts through loadTask.
+func (u *UI) startLoad(title string) {
+	u.load.run.Cancel()
 	u.cancelShown()
 	u.endProgress()
 	u.load.gen++
 	u.load.thenRef = ""
-	ctx, cancel := context.WithCancel(context.Background())
-	u.load.cancel = cancel
 	u.showProgress(title)
-	return ctx
 }
 
 func (u *UI) showProgress(title string) {
@@ -202,35 +214,28 @@ func (u *UI) showProgress(title string) {
 	d.Show()
 	// Workers report progress through atomics; a ticker moves the bar ten
 	// times a second instead of queueing one UI update per file.
-	stop := make(chan struct{})
-	u.load.stopTkr = stop
 	bar := u.load.bar
 	barInf := u.load.barInf
-	go func() {
+	task.Start(&u.load.ticker, u.do, func(tk *task.Task) (struct{}, error) {
 		t := time.NewTicker(100 * time.Millisecond)
 		defer t.Stop()
 		for {
 			select {
-			case <-stop:
-				return
+			case <-tk.Context().Done():
+				return struct{}{}, nil
 			case <-t.C:
 				done, total := u.load.done.Load(), u.load.total.Load()
 				if total <= 0 {
 					continue
 				}
-				u.do(func() {
-					select {
-					case <-stop:
-						return
-					default:
-					}
+				tk.Post(func() { // dropped once endProgress stopped the ticker
 					barInf.Halt()
 					bar.Show()
 					bar.SetValue(float64(done) / float64(total))
 				})
 			}
 		}
-	}()
+	}, nil)
 }
 
 // progress is passed to dicomio; it runs on worker goroutines, which may
@@ -262,10 +267,7 @@ func (u *UI) setPhase(gen int, text string, resetCount bool) {
 }
 
 func (u *UI) endProgress() {
-	if u.load.stopTkr != nil {
-		close(u.load.stopTkr)
-		u.load.stopTkr = nil
-	}
+	u.load.ticker.Cancel()
 	if u.load.barInf != nil {
 		u.load.barInf.Halt()
 	}
@@ -278,10 +280,7 @@ func (u *UI) endProgress() {
 // CancelLoad stops the running load; the view keeps what it showed before.
 func (u *UI) CancelLoad() {
 	u.load.gen++ // first, so that the cancelled load's late result is dropped
-	if u.load.cancel != nil {
-		u.load.cancel()
-		u.load.cancel = nil
-	}
+	u.load.run.Cancel()
 	u.cancelShown()
 	u.endProgress()
 	u.setStatus("Opening cancelled.")
@@ -299,10 +298,7 @@ func (u *UI) finishUI(gen int, where string, v *volume.Volume, err error) {
 		return
 	}
 	u.endProgress()
-	if u.load.cancel != nil {
-		u.load.cancel()
-		u.load.cancel = nil
-	}
+	u.load.run.Cancel()
 	switch {
 	case errors.Is(err, context.Canceled):
 		u.setStatus("Opening cancelled.")

@@ -29,6 +29,7 @@ import (
 
 	"github.com/liverseg/liverseg/dicomio"
 	"github.com/liverseg/liverseg/dicomio/dicomseg"
+	"github.com/liverseg/liverseg/internal/task"
 	"github.com/liverseg/liverseg/pacs"
 )
 
@@ -338,27 +339,26 @@ func (p *pacsController) testServer() {
 		if c, err = pacs.NewClient(s, p.formSecret(s.Name)); err == nil {
 			d.status.SetText("Testing " + s.Label() + "…")
 			d.testBtn.Disable()
-			go func() {
-				t0 := time.Now()
-				ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			t0 := time.Now()
+			task.Go(p.u.do, func(t *task.Task) (struct{}, error) {
+				ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 				defer cancel()
-				err := c.Echo(ctx)
-				c.Close()
-				p.u.do(func() {
-					if d.testBtn == nil {
-						return // the dialog was closed
-					}
-					d.testBtn.Enable()
-					if err != nil {
-						d.status.SetText("✗ " + err.Error())
-					} else {
-						d.status.SetText(fmt.Sprintf("✓ %s answered a DICOMweb query in %.0f ms.", s.Label(), msSince(t0)))
-					}
-					if p.onTest != nil {
-						p.onTest(err)
-					}
-				})
-			}()
+				defer c.Close()
+				return struct{}{}, c.Echo(ctx)
+			}, func(_ struct{}, err error) {
+				if d.testBtn == nil {
+					return // the dialog was closed
+				}
+				d.testBtn.Enable()
+				if err != nil {
+					d.status.SetText("✗ " + err.Error())
+				} else {
+					d.status.SetText(fmt.Sprintf("✓ %s answered a DICOMweb query in %.0f ms.", s.Label(), msSince(t0)))
+				}
+				if p.onTest != nil {
+					p.onTest(err)
+				}
+			})
 			return
 		}
 	}
@@ -402,7 +402,7 @@ type findDialog struct {
 	sortCol                                  int
 	sortDesc                                 bool
 	query                                    pacs.StudyQuery
-	gen                                      int // bumped per search, so late answers are dropped
+	lookup                                   task.Slot // a search or a series listing: the newer one wins
 }
 
 const findPage = 50
@@ -484,7 +484,7 @@ func (u *UI) ShowPACSFind() {
 	top := container.NewVBox(fields, container.NewHBox(f.searchBtn, f.moreBtn))
 	bottom := container.NewBorder(nil, nil, nil, f.openBtn, f.status)
 	f.dlg = dialog.NewCustom("Find on PACS", "Close", container.NewBorder(top, bottom, nil, nil, split), u.win)
-	f.dlg.SetOnClosed(func() { f.gen++ })
+	f.dlg.SetOnClosed(func() { f.lookup.Cancel() })
 	f.dlg.Resize(fyne.NewSize(1120, 760))
 	f.dlg.Show()
 }
@@ -566,42 +566,36 @@ func (p *pacsController) search(more bool) {
 		f.status.SetText(err.Error())
 		return
 	}
-	f.gen++
-	gen := f.gen
 	q := f.query
 	f.status.SetText("Searching " + server + "…")
 	f.searchBtn.Disable()
 	f.moreBtn.Disable()
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	task.Start(&f.lookup, p.u.do, func(t *task.Task) ([]pacs.Study, error) {
+		ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 		defer cancel()
-		st, err := c.FindStudies(ctx, q)
-		c.Close()
-		p.u.do(func() {
-			if gen != f.gen {
-				return
+		defer c.Close()
+		return c.FindStudies(ctx, q)
+	}, func(st []pacs.Study, err error) {
+		f.searchBtn.Enable()
+		if err != nil {
+			f.status.SetText(err.Error())
+		} else {
+			f.studies = append(f.studies, st...)
+			p.sortStudies()
+			msg := fmt.Sprintf("%d studies found on %s.", len(f.studies), server)
+			if len(st) == q.Limit {
+				msg = fmt.Sprintf("%d studies shown; press More results for the next %d.", len(f.studies), findPage)
+				f.moreBtn.Enable()
 			}
-			f.searchBtn.Enable()
-			if err != nil {
-				f.status.SetText(err.Error())
-			} else {
-				f.studies = append(f.studies, st...)
-				p.sortStudies()
-				msg := fmt.Sprintf("%d studies found on %s.", len(f.studies), server)
-				if len(st) == q.Limit {
-					msg = fmt.Sprintf("%d studies shown; press More results for the next %d.", len(f.studies), findPage)
-					f.moreBtn.Enable()
-				}
-				if len(f.studies) > 0 {
-					msg += " Choose a study, then a series."
-				}
-				f.status.SetText(msg)
+			if len(f.studies) > 0 {
+				msg += " Choose a study, then a series."
 			}
-			if p.onSearch != nil {
-				p.onSearch(err)
-			}
-		})
-	}()
+			f.status.SetText(msg)
+		}
+		if p.onSearch != nil {
+			p.onSearch(err)
+		}
+	})
 }
 
 func (p *pacsController) sortBy(col int) {
@@ -666,51 +660,45 @@ func (p *pacsController) studyChosen(id int) {
 		f.status.SetText(err.Error())
 		return
 	}
-	f.gen++
-	gen := f.gen
 	f.status.SetText("Listing the series of " + orDash(st.PatientName) + "…")
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	task.Start(&f.lookup, p.u.do, func(t *task.Task) ([]pacs.Series, error) {
+		ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 		defer cancel()
-		series, err := c.FindSeries(ctx, st.StudyInstanceUID, "")
-		c.Close()
-		p.u.do(func() {
-			if gen != f.gen {
-				return
+		defer c.Close()
+		return c.FindSeries(ctx, st.StudyInstanceUID, "")
+	}, func(series []pacs.Series, err error) {
+		if err != nil {
+			f.status.SetText(err.Error())
+		} else {
+			loc, other := 0, 0
+			for _, s := range series {
+				switch {
+				case s.IsLocalizer:
+					loc++
+				case nonImageModality[s.Modality]:
+					other++ // a SEG sent back earlier, reports, …
+				default:
+					f.series = append(f.series, s)
+				}
 			}
-			if err != nil {
-				f.status.SetText(err.Error())
-			} else {
-				loc, other := 0, 0
-				for _, s := range series {
-					switch {
-					case s.IsLocalizer:
-						loc++
-					case nonImageModality[s.Modality]:
-						other++ // a SEG sent back earlier, reports, …
-					default:
-						f.series = append(f.series, s)
-					}
-				}
-				f.seriesList.Refresh()
-				msg := fmt.Sprintf("%d series.", len(f.series))
-				if loc > 0 {
-					msg += fmt.Sprintf(" (%d localizer series are not offered as volumes.)", loc)
-				}
-				if other > 0 {
-					msg += fmt.Sprintf(" (%d series of segmentations, reports or other non-image objects are not listed.)", other)
-				}
-				if len(f.series) > 0 {
-					f.seriesList.Select(0)
-					msg += " Open retrieves the chosen series (it stays in the local cache)."
-				}
-				f.status.SetText(msg)
+			f.seriesList.Refresh()
+			msg := fmt.Sprintf("%d series.", len(f.series))
+			if loc > 0 {
+				msg += fmt.Sprintf(" (%d localizer series are not offered as volumes.)", loc)
 			}
-			if p.onSeries != nil {
-				p.onSeries(err)
+			if other > 0 {
+				msg += fmt.Sprintf(" (%d series of segmentations, reports or other non-image objects are not listed.)", other)
 			}
-		})
-	}()
+			if len(f.series) > 0 {
+				f.seriesList.Select(0)
+				msg += " Open retrieves the chosen series (it stays in the local cache)."
+			}
+			f.status.SetText(msg)
+		}
+		if p.onSeries != nil {
+			p.onSeries(err)
+		}
+	})
 }
 
 func (p *pacsController) openSelected() {
@@ -735,9 +723,9 @@ func (p *pacsController) openSelected() {
 func (u *UI) OpenFromPACS(c *pacs.Client, cache *pacs.Cache, se pacs.Series) {
 	p := u.pacsCtl()
 	label := c.Server().Label()
-	ctx := u.startLoad(fmt.Sprintf("Retrieving %s from %s", orDash(se.Description), label))
+	u.startLoad(fmt.Sprintf("Retrieving %s from %s", orDash(se.Description), label))
 	gen := u.load.gen
-	go func() {
+	u.loadTask(func(ctx context.Context) {
 		defer c.Close()
 		t0 := time.Now()
 		var lastText time.Time
@@ -768,7 +756,7 @@ func (u *UI) OpenFromPACS(c *pacs.Client, cache *pacs.Cache, se pacs.Series) {
 			u.setStatus(fmt.Sprintf("Retrieved %s from %s into %s", orDash(se.Description), label, dir))
 			u.Open(dir) // the folder path from here: scan, picker rules, loader, student
 		})
-	}()
+	})
 }
 
 // ---------------------------------------------------------------- send
@@ -867,10 +855,12 @@ func (p *pacsController) sendNow() {
 	d.cancel = cancel
 	d.sendBtn.Disable()
 	d.result.SetText("Writing the DICOM SEG and sending it to " + server + "…")
-	go func() {
+	// The send has its own context: the dialog's Cancel stops it, and
+	// it still reports.
+	task.Go(u.do, func(*task.Task) (*pacs.StoreResult, error) {
 		defer cancel()
 		defer c.Close()
-		res, err := func() (*pacs.StoreResult, error) {
+		return func() (*pacs.StoreResult, error) {
 			m, err := src.build(vol)
 			if err != nil {
 				return nil, err
@@ -896,26 +886,25 @@ func (p *pacsController) sendNow() {
 			}
 			return c.Store(ctx, vol.Info.StudyInstanceUID, files...)
 		}()
-		u.do(func() {
-			d.sendBtn.Enable()
-			switch {
-			case err != nil:
-				d.result.SetText("✗ " + err.Error())
-				u.setStatus("Send to PACS failed: " + err.Error())
-			case len(res.Failed) > 0:
-				d.result.SetText(fmt.Sprintf("✗ %s refused it: %s", server, res.Summary()))
-				u.setStatus("Send to PACS: " + res.Summary())
-			default:
-				what := "the segmentation"
-				if len(res.Stored) > 1 {
-					what = "the segmentation and the views"
-				}
-				d.result.SetText(fmt.Sprintf("✓ %s stored %s (%s) in study %s: %s.", server, what, src.Label, vol.Info.StudyInstanceUID, res.Summary()))
-				u.setStatus(fmt.Sprintf("Sent %s to %s: %s", src.Label, server, res.Summary()))
+	}, func(res *pacs.StoreResult, err error) {
+		d.sendBtn.Enable()
+		switch {
+		case err != nil:
+			d.result.SetText("✗ " + err.Error())
+			u.setStatus("Send to PACS failed: " + err.Error())
+		case len(res.Failed) > 0:
+			d.result.SetText(fmt.Sprintf("✗ %s refused it: %s", server, res.Summary()))
+			u.setStatus("Send to PACS: " + res.Summary())
+		default:
+			what := "the segmentation"
+			if len(res.Stored) > 1 {
+				what = "the segmentation and the views"
 			}
-			if p.onSend != nil {
-				p.onSend(res, err)
-			}
-		})
-	}()
+			d.result.SetText(fmt.Sprintf("✓ %s stored %s (%s) in study %s: %s.", server, what, src.Label, vol.Info.StudyInstanceUID, res.Summary()))
+			u.setStatus(fmt.Sprintf("Sent %s to %s: %s", src.Label, server, res.Summary()))
+		}
+		if p.onSend != nil {
+			p.onSend(res, err)
+		}
+	})
 }

@@ -236,12 +236,7 @@ func TestPACSCancelRetrieval(t *testing.T) {
 	if u.load.dlg == nil {
 		t.Fatal("no progress dialog")
 	}
-	for deadline := time.Now().Add(time.Minute); u.load.done.Load() < 5; {
-		if time.Now().After(deadline) {
-			t.Fatal("no progress")
-		}
-		sleepPumping(20 * time.Millisecond)
-	}
+	waitUntil(t, time.Minute, "progress", func() bool { return u.load.done.Load() >= 5 })
 	u.CancelLoad()
 	if err := waitFor(t, loaded, time.Minute, "cancel"); err == nil {
 		t.Fatal("cancel reported success")

@@ -21,6 +21,7 @@ import (
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
+	"github.com/liverseg/liverseg/internal/task"
 	"github.com/liverseg/liverseg/render3d"
 	"github.com/liverseg/liverseg/resection"
 	"github.com/liverseg/liverseg/surface"
@@ -86,7 +87,9 @@ type planUI struct {
 	win3D *view3D // the 3D window's view, nil while closed
 
 	// The surfaces (set on the Fyne goroutine).
-	maskGen     int
+	maskGen     int       // bumped per mask and study: volumetry of an older mask is dropped
+	surf        task.Slot // building the surfaces of the chosen mask
+	lesionRead  task.Slot // reading a lesion mask: the newer file wins
 	source      string
 	liverCanon  *volume.Mask
 	mesh        *surface.Mesh // display detail
@@ -143,7 +146,6 @@ type planUI struct {
 	lesionLabel *widget.Label
 	setting     bool   // widgets being set from the plan: ignore their callbacks
 	onUpdated   func() // test hook: volumes shown
-	onSurface   func() // test hook: surfaces ready
 }
 
 type planJob struct {
@@ -373,6 +375,7 @@ func (p *planUI) build() {
 // follows the new scene's crosshair.
 func (p *planUI) studyChanged() {
 	p.maskGen++
+	p.surf.Cancel()
 	p.liverCanon, p.mesh, p.coarse, p.other, p.liver = nil, nil, nil, nil, nil
 	p.lesion, p.lesionMesh, p.lesionName = nil, nil, ""
 	p.lesionLabel.SetText("No lesion.")
@@ -402,7 +405,6 @@ func (p *planUI) liverMaskChanged() {
 		return
 	}
 	p.maskGen++
-	gen := p.maskGen
 	idx := max(p.sourceSel.SelectedIndex(), 0)
 	src := liverMaskProviders[idx]
 	m := src.Mask(p.u)
@@ -422,26 +424,27 @@ func (p *planUI) liverMaskChanged() {
 		return
 	}
 	disp := p.u.scene.Slicer().Volume().Geometry
-	go func() {
+	// What follows the surface shown first: the turning mesh, the
+	// liver for the volumetry and the other mask.
+	type surfaces struct {
+		coarse     *surface.Mesh
+		cn, on     [][3]float32
+		liver      *resection.Liver
+		om         *surface.Mesh
+		liverError error
+	}
+	task.Start(&p.surf, p.u.do, func(t *task.Task) (surfaces, error) {
 		t0 := time.Now()
 		c := canonicalOn(m, disp)
 		mesh, err := surface.Extract(c, surface.Options{Smooth: -1, Factor: [3]int{2, 2, 1}})
 		took := time.Since(t0)
 		if err != nil {
-			p.u.do(func() {
-				if gen == p.maskGen {
-					p.info.SetText(fmt.Sprintf("%s: %v", src.Name, err))
-				}
-			})
-			return
+			return surfaces{}, err
 		}
 		mn := mesh.Normals()
 		// Show the surface at once; the turning mesh, the volumetry and the
 		// other mask follow.
-		p.u.do(func() {
-			if gen != p.maskGen {
-				return
-			}
+		t.Post(func() {
 			p.source, p.liverCanon = src.Name, c
 			p.mesh, p.normals, p.coarse, p.coarseN = mesh, mn, nil, nil
 			p.liver, p.vols, p.margin = nil, nil, nil
@@ -463,26 +466,23 @@ func (p *planUI) liverMaskChanged() {
 				on = om.Normals()
 			}
 		}
-		p.u.do(func() {
-			if gen != p.maskGen {
-				return
-			}
-			if lerr != nil {
-				p.info.SetText(fmt.Sprintf("%s: %v", src.Name, lerr))
-				return
-			}
-			p.coarse, p.coarseN = coarse, cn
-			p.other, p.otherN = om, on
-			p.liver = liver
-			if p.lesion != nil {
-				p.setLesion(p.lesion, p.lesionName)
-			}
-			p.changed()
-			if p.onSurface != nil {
-				p.onSurface()
-			}
-		})
-	}()
+		return surfaces{coarse: coarse, cn: cn, liver: liver, om: om, on: on, liverError: lerr}, nil
+	}, func(r surfaces, err error) {
+		if err == nil {
+			err = r.liverError
+		}
+		if err != nil {
+			p.info.SetText(fmt.Sprintf("%s: %v", src.Name, err))
+			return
+		}
+		p.coarse, p.coarseN = r.coarse, r.cn
+		p.other, p.otherN = r.om, r.on
+		p.liver = r.liver
+		if p.lesion != nil {
+			p.setLesion(p.lesion, p.lesionName)
+		}
+		p.changed()
+	})
 }
 
 // canonicalOn returns m in canonical order, with the display grid's exact
@@ -730,7 +730,17 @@ func (p *planUI) changed() {
 	}
 	p.busy = true
 	p.mu.Unlock()
-	go p.worker()
+	task.Go(p.u.do, func(*task.Task) (struct{}, error) {
+		p.worker()
+		return struct{}{}, nil
+	}, func(_ struct{}, err error) {
+		if err != nil { // a panic: the next change starts a new worker
+			p.mu.Lock()
+			p.busy, p.pending = false, nil
+			p.mu.Unlock()
+			p.results.SetText("Error: " + err.Error())
+		}
+	})
 }
 
 func clonePlan(pl resection.Plan) resection.Plan {

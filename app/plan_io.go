@@ -19,6 +19,7 @@ import (
 
 	"github.com/liverseg/liverseg/dicomio/dicomseg"
 	"github.com/liverseg/liverseg/internal/buildinfo"
+	"github.com/liverseg/liverseg/internal/task"
 	"github.com/liverseg/liverseg/render3d"
 	"github.com/liverseg/liverseg/resection"
 	"github.com/liverseg/liverseg/surface"
@@ -55,21 +56,21 @@ func (p *planUI) LoadLesion(path string) {
 	vol := p.u.vol
 	disp := p.u.scene.Slicer().Volume().Geometry
 	p.lesionLabel.SetText("Reading " + filepath.Base(path) + "…")
-	go func() {
+	task.Start(&p.lesionRead, p.u.do, func(*task.Task) (*volume.Mask, error) {
 		m, _, err := readReference(path, vol, disp)
-		p.u.do(func() {
-			if vol != p.u.vol {
-				return
-			}
-			if err != nil {
-				err = fmt.Errorf("lesion mask %s: %w", path, err)
-				p.lesionLabel.SetText("No lesion: " + err.Error())
-				dialog.NewError(err, p.u.win).Show()
-				return
-			}
-			p.setLesion(m, filepath.Base(path))
-		})
-	}()
+		return m, err
+	}, func(m *volume.Mask, err error) {
+		if vol != p.u.vol {
+			return
+		}
+		if err != nil {
+			err = fmt.Errorf("lesion mask %s: %w", path, err)
+			p.lesionLabel.SetText("No lesion: " + err.Error())
+			dialog.NewError(err, p.u.win).Show()
+			return
+		}
+		p.setLesion(m, filepath.Base(path))
+	})
 }
 
 // setLesion uses m (canonical, display grid) as the lesion: the volumetry
@@ -227,7 +228,7 @@ func (p *planUI) exportParts(dir string, done func([]string, error)) {
 	}
 	tag := p.u.studyTag()
 	p.u.setStatus("Exporting the plan's parts…")
-	go func() {
+	task.Go(p.u.do, func(*task.Task) ([]string, error) {
 		var wrote []string
 		err := func() error {
 			res, rem, err := liver.Masks(plan)
@@ -273,21 +274,21 @@ func (p *planUI) exportParts(dir string, done func([]string, error)) {
 			}
 			return nil
 		}()
-		p.u.do(func() {
-			if err != nil {
-				if errors.Is(err, fs.ErrExist) {
-					err = fmt.Errorf("%w (nothing was replaced)", err)
-				}
-				p.u.setStatus("Error: " + err.Error())
-				dialog.NewError(err, p.u.win).Show()
-			} else {
-				p.u.setStatus("Exported " + strings.Join(wrote, ", "))
+		return wrote, err
+	}, func(wrote []string, err error) {
+		if err != nil {
+			if errors.Is(err, fs.ErrExist) {
+				err = fmt.Errorf("%w (nothing was replaced)", err)
 			}
-			if done != nil {
-				done(wrote, err)
-			}
-		})
-	}()
+			p.u.setStatus("Error: " + err.Error())
+			dialog.NewError(err, p.u.win).Show()
+		} else {
+			p.u.setStatus("Exported " + strings.Join(wrote, ", "))
+		}
+		if done != nil {
+			done(wrote, err)
+		}
+	})
 }
 
 // planReport is the plan's section of the saved report, nil without a

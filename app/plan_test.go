@@ -46,8 +46,6 @@ func planStudyOf(t *testing.T, dicom bool) (*UI, *planUI, testct.Study) {
 		t.Fatal(err)
 	}
 	p := u.plan
-	surf := make(chan struct{}, 4)
-	p.onSurface = func() { surf <- struct{}{} }
 	refDone := make(chan error, 1)
 	u.seg.onRefDone = func(err error) { refDone <- err }
 	p.sourceSel.SetSelected("Reference")
@@ -55,7 +53,7 @@ func planStudyOf(t *testing.T, dicom bool) (*UI, *planUI, testct.Study) {
 	if err := waitFor(t, refDone, 60*time.Second, "reference"); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, surf, 60*time.Second, "surface")
+	waitIdle(t, &p.surf, "surface")
 	return u, p, s
 }
 
@@ -262,16 +260,21 @@ func TestPlanFromCrosshairShowsVolumesAndColours(t *testing.T) {
 	}
 }
 
-// settle pumps the main queue until cond holds (true) or 30 s pass.
+// settle runs the main queue until cond holds (true) or 30 s pass.
 func settle(cond func() bool) bool {
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		sleepPumping(20 * time.Millisecond)
-		if cond() {
-			return true
+	timer := time.NewTimer(30 * time.Second)
+	defer timer.Stop()
+	for !cond() {
+		if runOne() {
+			continue
+		}
+		select {
+		case <-mainQueue.wake:
+		case <-timer.C:
+			return cond()
 		}
 	}
-	return false
+	return true
 }
 
 // A lesion loaded as a mask is excluded from the FLR and measured against
@@ -432,11 +435,9 @@ func TestPlanShowsEditedMask(t *testing.T) {
 	if n < 0 {
 		t.Fatal("the reference is not offered for editing")
 	}
-	surf := make(chan struct{}, 8)
-	p.onSurface = func() { surf <- struct{}{} }
 	startEdit(t, u, n)
 	p.sourceSel.SetSelected(editedMaskSource)
-	waitFor(t, surf, 60*time.Second, "surface of the edited mask")
+	waitIdle(t, &p.surf, "surface of the edited mask")
 	if !strings.HasPrefix(p.info.Text, editedMaskSource) || p.mesh == nil {
 		t.Fatalf("3D view: %q", p.info.Text)
 	}
@@ -452,7 +453,7 @@ func TestPlanShowsEditedMask(t *testing.T) {
 		t.Fatal(err)
 	}
 	u.editChanged(true)
-	waitFor(t, surf, 60*time.Second, "surface after the edit")
+	waitIdle(t, &p.surf, "surface after the edit")
 	after := p.mesh.VolumeMM3()
 	if !(after < 0.9*before) || after <= 0 {
 		t.Errorf("surface volume %.0f mm³ before the cut, %.0f after: the 3D view did not follow the edit", before, after)

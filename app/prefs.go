@@ -69,7 +69,7 @@ func (u *UI) prefs() settings {
 // loadPrefs sets the controls from the stored preferences (before any
 // callback is bound, so nothing is written back).
 func (u *UI) loadPrefs() {
-	p, s := u.prefs(), &u.seg
+	p, s := u.prefs(), u.seg
 	if c := p.String(prefColor); validColor(c) {
 		s.color.Selected = c
 	}
@@ -91,7 +91,7 @@ func (u *UI) loadPrefs() {
 // bindPrefs makes every persistent control save its value when changed,
 // keeping what the control already did.
 func (u *UI) bindPrefs() {
-	p, s := u.prefs(), &u.seg
+	p, s := u.prefs(), u.seg
 	chain := func(prev func(string), save func(string)) func(string) {
 		return func(v string) {
 			if prev != nil {
@@ -200,7 +200,7 @@ func threadChoices() []string {
 // overlay colours (the other overlay controls are in the panel, and are
 // remembered too).
 func (u *UI) ShowSettings() {
-	st, s := &u.settings, &u.seg
+	st, s := &u.settings, u.seg
 	choices := threadChoices()
 	st.threads = widget.NewSelect(choices, nil)
 	if n := u.threads(); n > 0 && n < len(choices) {
@@ -244,7 +244,7 @@ func (u *UI) ShowSettings() {
 				return
 			}
 			dir := s.reg.Dir()
-			if err := u.UseModels(dir); err == nil {
+			if err := u.seg.UseModels(dir); err == nil {
 				u.setStatus(fmt.Sprintf("Inference threads: %s.", st.threads.Selected))
 			}
 		}

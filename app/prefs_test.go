@@ -45,7 +45,7 @@ func TestPreferencesRoundTrip(t *testing.T) {
 	if err := u1.ShowVolume(small()); err != nil {
 		t.Fatal(err)
 	}
-	s := &u1.seg
+	s := u1.seg
 	s.color.SetSelected("Cyan")
 	s.refColor.SetSelected("Magenta")
 	test.Tap(s.fill) // off
@@ -63,14 +63,14 @@ func TestPreferencesRoundTrip(t *testing.T) {
 
 	u2 := New(a)
 	t.Cleanup(u2.win.Close)
-	s2 := &u2.seg
+	s2 := u2.seg
 	if s2.color.Selected != "Cyan" || s2.refColor.Selected != "Magenta" {
 		t.Errorf("colours %q / %q, want Cyan / Magenta", s2.color.Selected, s2.refColor.Selected)
 	}
 	if s2.fill.Checked || !s2.outline.Checked || math.Abs(s2.opacity.Value-0.6) > 1e-9 {
 		t.Errorf("style fill %v outline %v opacity %v, want false true 0.6", s2.fill.Checked, s2.outline.Checked, s2.opacity.Value)
 	}
-	if st := u2.predStyle(); st.Color != colorByName("Cyan") || st.Fill != 0 {
+	if st := u2.seg.predStyle(); st.Color != colorByName("Cyan") || st.Fill != 0 {
 		t.Errorf("the overlay style %+v does not follow the remembered controls", st)
 	}
 	if err := u2.ShowVolume(small()); err != nil {

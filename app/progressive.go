@@ -246,10 +246,7 @@ func (u *UI) shownDone(p *shownLoad) {
 		p.ran = true
 		u.autoRun()
 	}
-	if u.load.cancel != nil {
-		u.load.cancel()
-		u.load.cancel = nil
-	}
+	u.load.run.Cancel()
 	u.setStatus(fmt.Sprintf("Opened %s (%d slices).", v.Info.Source, v.Size[2]))
 	if ref := u.load.thenRef; ref != "" {
 		u.load.thenRef = ""
@@ -276,7 +273,7 @@ func (u *UI) cancelShown() {
 // closeStudy empties the views and forgets the study and everything
 // computed on it.
 func (u *UI) closeStudy() {
-	u.resetSegmentation()
+	u.seg.resetSegmentation()
 	for _, v := range u.views {
 		v.SetScene(nil)
 	}
@@ -302,7 +299,7 @@ func (u *UI) stillLoading() bool {
 func (u *UI) autoRun() {
 	if u.seg.reg != nil {
 		trace("series shown")
-		u.runModel(u.autoModel(), true)
+		u.seg.runModel(u.seg.autoModel(), true)
 	}
 }
 
@@ -312,7 +309,7 @@ func (u *UI) autoPreprocessing() *inference.Preprocessing {
 	if u.seg.reg == nil || len(u.seg.reg.Cards()) == 0 {
 		return nil
 	}
-	c, ok := u.seg.reg.Card(u.autoModel())
+	c, ok := u.seg.reg.Card(u.seg.autoModel())
 	if !ok {
 		return nil
 	}

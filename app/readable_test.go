@@ -142,7 +142,7 @@ func TestSegPanelFitsWindow(t *testing.T) {
 	u, runDone, postDone, _, study := openAbdomen(t)
 	waitPost(t, postDone)
 	size := u.scene.Slicer().Size()
-	u.SetBox(&inference.Box{Min: [3]int{size[0] / 8, size[1] / 8, 0}, Max: [3]int{size[0] * 3 / 4, size[1] * 3 / 4, size[2]}})
+	u.seg.SetBox(&inference.Box{Min: [3]int{size[0] / 8, size[1] / 8, 0}, Max: [3]int{size[0] * 3 / 4, size[1] * 3 / 4, size[2]}})
 	if err := waitRun(t, runDone); err != nil {
 		t.Fatal(err)
 	}
@@ -154,7 +154,7 @@ func TestSegPanelFitsWindow(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitPost(t, postDone) // the Dice
-	s := &u.seg
+	s := u.seg
 	if !strings.Contains(s.refLabel.Text, "Dice with "+s.res.Model) || !s.boxLabel.Visible() || s.clearBox.Disabled() {
 		t.Fatalf("panel after the run: reference %q, box shown %v, Whole volume enabled %v", s.refLabel.Text, s.boxLabel.Visible(), !s.clearBox.Disabled())
 	}
@@ -268,7 +268,7 @@ func labelsUnder(o fyne.CanvasObject) []*widget.Label {
 // model and the reference, and the report lists every compared model.
 func TestCompareReadable(t *testing.T) {
 	u, h, study := openCompare(t)
-	c := &u.cmp
+	c := u.cmp
 	// The window's size from now on: the reference's columns must widen
 	// the table without the help of a resize.
 	resizeContent(u, screens[0])
@@ -278,20 +278,20 @@ func TestCompareReadable(t *testing.T) {
 	if err := wait(t, refDone, "reference"); err != nil {
 		t.Fatal(err)
 	}
-	u.Compare() // measures the cached models against the reference
+	u.cmp.Compare() // measures the cached models against the reference
 	if err := wait(t, h.done, "comparison"); err != nil {
 		t.Fatal(err)
 	}
-	wait(t, h.table, "table with the reference")
+	waitIdle(t, &u.cmp.tableRun, "table with the reference")
 	if len(c.cols) != len(tableCols) {
 		t.Fatalf("%d columns, want %d with a reference", len(c.cols), len(tableCols))
 	}
 	for _, sz := range screens {
 		resizeContent(u, sz)
 		for _, mode := range compareModes {
-			u.SetCompareMode(mode)
+			u.cmp.SetCompareMode(mode)
 			if mode == ModeDisagreement && c.disText.Text == "Computing…" {
-				wait(t, h.disagree, "disagreement map")
+				waitIdle(t, &u.cmp.disRun, "disagreement map")
 			}
 			// Every column fits the table's width, none is cut off: the
 			// table cannot scroll sideways, so scrolling to its trailing
@@ -326,8 +326,8 @@ func TestCompareReadable(t *testing.T) {
 	// The reference in the side-by-side panel: dashed yellow with a dark
 	// edge, visible over the liver.
 	resizeContent(u, screens[0])
-	u.SetCompareMode(ModeSideBySide)
-	panels, names := u.SideBySide()
+	u.cmp.SetCompareMode(ModeSideBySide)
+	panels, names := u.cmp.SideBySide()
 	var refPanel = panels[len(panels)-1]
 	if names[len(names)-1] != refName {
 		t.Fatalf("panels %v: the reference is not last", names)
@@ -364,13 +364,13 @@ func TestCompareReadable(t *testing.T) {
 		t.Fatal("no export dialog")
 	}
 	opts := u.exp.source.Options
-	for _, n := range append(u.compareNames(), "Reference") {
+	for _, n := range append(u.cmp.compareNames(), "Reference") {
 		if !slices.ContainsFunc(opts, func(o string) bool { return strings.HasPrefix(o, n+" ") }) {
 			t.Errorf("export offers %q: %s is missing", opts, n)
 		}
 	}
 	u.exp.dlg.Hide()
-	u.showCompareArea(false)
+	u.cmp.showCompareArea(false)
 	done := make(chan error, 1)
 	u.rep.onDone = func(_ string, err error) { done <- err }
 	u.ShowReport()
@@ -390,7 +390,7 @@ func TestCompareReadable(t *testing.T) {
 		t.Fatal(err)
 	}
 	tables := htmlTables(doc)
-	for _, n := range u.compareNames() {
+	for _, n := range u.cmp.compareNames() {
 		if rowOf(tables["models"], n) == nil || rowOf(tables["agreement"], n) == nil {
 			t.Errorf("the report does not list %s (models %v)", n, tables["models"])
 		}

@@ -12,6 +12,7 @@ import (
 	"fyne.io/fyne/v2/dialog"
 
 	"github.com/liverseg/liverseg/refmask"
+	"github.com/liverseg/liverseg/internal/task"
 	"github.com/liverseg/liverseg/viewer"
 	"github.com/liverseg/liverseg/volume"
 )
@@ -56,14 +57,18 @@ func (u *UI) LoadReference(path string) {
 	vol := u.vol
 	disp := u.scene.Slicer().Volume().Geometry // canonical
 	u.setStatus("Reading reference " + path + "…")
-	go func() {
+	type read struct {
+		m    *volume.Mask
+		note string
+	}
+	task.Go(u.do, func(*task.Task) (read, error) {
 		m, note, err := readReference(path, vol, disp)
-		u.do(func() { u.referenceDone(vol, path, m, note, err) })
-	}()
+		return read{m, note}, err
+	}, func(r read, err error) { u.referenceDone(vol, path, r.m, r.note, err) })
 }
 
 func (u *UI) referenceDone(vol *volume.Volume, path string, m *volume.Mask, note string, err error) {
-	s := &u.seg
+	s := u.seg
 	if vol != u.vol {
 		return // another study was opened meanwhile
 	}
@@ -73,15 +78,15 @@ func (u *UI) referenceDone(vol *volume.Volume, path string, m *volume.Mask, note
 		if err == nil {
 			s.ref, s.refOvl, s.refName = m, o, filepath.Base(path)
 			u.plan.liverMaskChanged()
-			u.applyStyle()
+			u.seg.applyStyle()
 			u.updateOverlays()
-			u.showDice(math.NaN())
+			u.seg.showDice(math.NaN())
 			if note != "" {
 				s.refLabel.SetText(s.refLabel.Text + "\n" + note)
 			}
 			u.setStatus(fmt.Sprintf("Reference %s: %.1f mL.", s.refName, m.VolumeML()))
 			if s.res != nil && s.ovl != nil {
-				u.queuePost(s.ovl.Keep(), false) // Dice with the shown segmentation
+				u.seg.queuePost(s.ovl.Keep(), false) // Dice with the shown segmentation
 			}
 		}
 	}

@@ -19,6 +19,7 @@ import (
 	"image/color"
 	"image/draw"
 	"image/png"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -34,6 +35,7 @@ import (
 
 	"github.com/liverseg/liverseg/inference"
 	"github.com/liverseg/liverseg/internal/atomicfile"
+	"github.com/liverseg/liverseg/internal/task"
 	"github.com/liverseg/liverseg/metrics"
 	"github.com/liverseg/liverseg/viewer/sliceview"
 	"github.com/liverseg/liverseg/volume"
@@ -246,14 +248,11 @@ func (u *UI) SaveReport(in reportInput, htmlPath string) {
 func (u *UI) writeReport(in reportInput, htmlPath, pngPath string, overwrite bool) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := u.startProgress("Saving report", "Computing volumes and agreement, writing "+htmlPath+"…", cancel)
-	go func() {
+	// The write has its own context: Cancel stops it, and the report
+	// still reports (as cancelled).
+	task.Go(u.do, func(*task.Task) (struct{}, error) {
 		defer cancel()
-		err := func() (err error) {
-			defer func() {
-				if r := recover(); r != nil {
-					err = fmt.Errorf("internal error: %v", r)
-				}
-			}()
+		return struct{}{}, func() error {
 			var pngBuf bytes.Buffer
 			if err := png.Encode(&pngBuf, in.img); err != nil {
 				return fmt.Errorf("encode the picture: %w", err)
@@ -269,24 +268,23 @@ func (u *UI) writeReport(in reportInput, htmlPath, pngPath string, overwrite boo
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			return writeFilesAtomic(map[string][]byte{pngPath: pngBuf.Bytes(), htmlPath: htmlBuf.Bytes()}, overwrite)
+			return writeReportFiles(ctx, pngPath, pngBuf.Bytes(), htmlPath, htmlBuf.Bytes(), overwrite)
 		}()
-		u.do(func() {
-			done()
-			switch {
-			case errors.Is(err, context.Canceled):
-				u.setStatus("Report cancelled: nothing was written.")
-			case err != nil:
-				u.reportFailed(htmlPath, err)
-			default:
-				u.prefs().SetString(prefExportDir, filepath.Dir(htmlPath))
-				u.setStatus("Report saved: " + shortPath(htmlPath, statusPathChars) + " and " + filepath.Base(pngPath) + ".")
-			}
-			if u.rep.onDone != nil {
-				u.rep.onDone(htmlPath, err)
-			}
-		})
-	}()
+	}, func(_ struct{}, err error) {
+		done()
+		switch {
+		case errors.Is(err, context.Canceled):
+			u.setStatus("Report cancelled: nothing was written.")
+		case err != nil:
+			u.reportFailed(htmlPath, err)
+		default:
+			u.prefs().SetString(prefExportDir, filepath.Dir(htmlPath))
+			u.setStatus("Report saved: " + shortPath(htmlPath, statusPathChars) + " and " + filepath.Base(pngPath) + ".")
+		}
+		if u.rep.onDone != nil {
+			u.rep.onDone(htmlPath, err)
+		}
+	})
 }
 
 func (u *UI) reportFailed(path string, err error) {
@@ -479,58 +477,30 @@ code { font-size: 0.9em; }
 </html>
 `))
 
-// writeFilesAtomic writes every file to a temporary sibling first and
-// renames them into place only when all are complete, so a failure leaves
-// none of them half-written (and, when overwrite is false, none replaced:
-// a file that appeared meanwhile makes it fail).
-func writeFilesAtomic(files map[string][]byte, overwrite bool) (err error) {
-	tmps := map[string]string{}
-	defer func() {
-		for _, t := range tmps {
-			os.Remove(t)
-		}
-	}()
-	for path, data := range files {
-		// Leftovers of a report write that was killed (same names as
-		// atomicfile's temporaries, whose rule removes them).
-		atomicfile.RemoveStale(path)
-		f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-")
-		if err != nil {
+// writeReportFiles writes the picture, then the page that shows it, each
+// through atomicfile (a temporary sibling, synced, then put in place), so
+// neither is ever seen half-written and the page never points at a
+// picture not yet there. When overwrite is false both must be new (a file
+// that appeared meanwhile makes it fail); a picture placed for a page that
+// then failed is removed again, so a failure adds no file. (When
+// replacing, a failure of the page's write leaves the old page beside the
+// new picture.)
+func writeReportFiles(ctx context.Context, pngPath string, pngData []byte, htmlPath string, htmlData []byte, overwrite bool) error {
+	o := atomicfile.Options{NoOverwrite: !overwrite, Context: ctx}
+	put := func(path string, data []byte) error {
+		return atomicfile.Write(path, o, func(w io.Writer) error {
+			_, err := w.Write(data)
 			return err
-		}
-		tmps[path] = f.Name()
-		_, werr := f.Write(data)
-		if werr == nil {
-			werr = f.Chmod(0o644)
-		}
-		if werr == nil {
-			werr = f.Sync()
-		}
-		if cerr := f.Close(); werr == nil {
-			werr = cerr
-		}
-		if werr != nil {
-			return fmt.Errorf("write %s: %w", path, werr)
-		}
+		})
 	}
-	var placed []string
-	for path, tmp := range tmps {
-		if overwrite {
-			err = os.Rename(tmp, path)
-		} else {
-			// A hard link fails when path exists: the check and the
-			// placement are one step.
-			err = os.Link(tmp, path)
+	if err := put(pngPath, pngData); err != nil {
+		return err
+	}
+	if err := put(htmlPath, htmlData); err != nil {
+		if !overwrite {
+			os.Remove(pngPath) // created a moment ago by this write
 		}
-		if err != nil {
-			if !overwrite {
-				for _, p := range placed {
-					os.Remove(p) // we created them a moment ago
-				}
-			}
-			return fmt.Errorf("move %s into place: %w", path, err)
-		}
-		placed = append(placed, path)
+		return err
 	}
 	return nil
 }

@@ -104,7 +104,7 @@ func TestSaveReport(t *testing.T) {
 	waitPost(t, postDone)
 	models := []string{u.seg.res.Model}
 	if real {
-		u.RunModel("teacher")
+		u.seg.RunModel("teacher")
 		if err := waitRun(t, runDone); err != nil {
 			t.Fatal(err)
 		}

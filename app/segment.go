@@ -16,7 +16,9 @@ import (
 	"fyne.io/fyne/v2/dialog"
 	"fyne.io/fyne/v2/widget"
 
+	"github.com/liverseg/liverseg/comparison"
 	"github.com/liverseg/liverseg/inference"
+	"github.com/liverseg/liverseg/internal/task"
 	"github.com/liverseg/liverseg/metrics"
 	"github.com/liverseg/liverseg/viewer"
 	"github.com/liverseg/liverseg/viewer/sliceview"
@@ -51,11 +53,16 @@ func colorByName(name string) color.NRGBA {
 	return overlayColors[0].C
 }
 
-// segState is the segmentation side of the window: the models, the run in
-// progress, the result shown and its overlay controls.
-type segState struct {
+// segController is the segmentation side of the window: the models, the
+// run in progress, the result shown and its overlay controls.
+type segController struct {
+	u *UI
+
 	reg    *inference.Registry
 	regErr error
+	// runner runs the models (segmentation and comparison): reg, or in
+	// tests a wrapper of it that counts the runs.
+	runner modelRunner
 	// checked is closed when the start-up check of the registry's
 	// automatic model (load, then a warm-up run) has finished; the error
 	// it reports is posted through u.do before. Tests wait on it (and run
@@ -93,11 +100,11 @@ type segState struct {
 	diceStatus *widget.Label
 	settingThr bool
 
-	// The run in progress.
-	gen     int // bumped per run and by Cancel, so a superseded result is dropped
-	cancel  context.CancelFunc
-	running string // model name, "" when idle
-	runs    int    // Registry.Run calls started (tests count them)
+	// The run in progress: a newer run or Cancel supersedes it, and its
+	// late result is dropped.
+	run     task.Slot
+	running string    // model name, "" when idle
+	check   task.Slot // the start-up check of the automatic model
 
 	// What is shown.
 	res      *inference.Result
@@ -113,8 +120,7 @@ type segState struct {
 	// Background mask and volume updates, latest threshold winning.
 	post    chan postJob
 	postGen atomic.Int64
-	stop    chan struct{}
-	stopped chan struct{} // closed when the worker has returned
+	worker  task.Slot
 
 	// Test hooks, called on the Fyne goroutine.
 	onRunDone  func(err error)
@@ -122,6 +128,10 @@ type segState struct {
 	onRefDone  func(err error)
 	lastErr    error
 }
+
+// modelRunner is what runs a model on a volume: the registry's Lookup
+// and Run, as comparison.Set.Run needs them too.
+type modelRunner = comparison.Runner
 
 // postJob is a threshold whose volume and full-resolution mask are to be
 // computed in the background.
@@ -145,16 +155,17 @@ const barDelay = 400 * time.Millisecond
 // mask is rebuilt for it.
 const maskDelay = 250 * time.Millisecond
 
-// segPanel builds the segmentation controls.
-func (u *UI) segPanel() fyne.CanvasObject {
-	s := &u.seg
+// newSegController builds the segmentation controls (s.panel, which the
+// window places) and wires them to the controller.
+func newSegController(u *UI) *segController {
+	s := &segController{u: u}
 	s.cardInfo = widget.NewLabel("")
 	s.cardInfo.Wrapping = fyne.TextWrapWord
-	s.model = widget.NewSelect(nil, func(name string) { u.showCard(name) })
+	s.model = widget.NewSelect(nil, func(name string) { s.showCard(name) })
 	s.model.PlaceHolder = "Model"
-	s.runBtn = widget.NewButton("Run", func() { u.RunModel(s.model.Selected) })
+	s.runBtn = widget.NewButton("Run", func() { s.RunModel(s.model.Selected) })
 	s.runBtn.Importance = widget.HighImportance
-	s.cancelBtn = widget.NewButton("Cancel", u.CancelSegmentation)
+	s.cancelBtn = widget.NewButton("Cancel", s.CancelSegmentation)
 	s.cancelBtn.Disable()
 	s.bar = newBusyBar()
 	s.stage = widget.NewLabel("")
@@ -171,7 +182,7 @@ func (u *UI) segPanel() fyne.CanvasObject {
 	s.thr.Value = 0.5
 	s.thr.OnChanged = func(v float64) {
 		if !s.settingThr {
-			u.SetThreshold(v)
+			s.SetThreshold(v)
 		}
 	}
 	s.thrLabel = widget.NewLabel("0.50")
@@ -179,19 +190,19 @@ func (u *UI) segPanel() fyne.CanvasObject {
 
 	s.show = widget.NewCheck("Show", func(bool) { u.updateOverlays() })
 	s.show.Checked = true
-	s.fill = widget.NewCheck("Fill", func(bool) { u.applyStyle() })
+	s.fill = widget.NewCheck("Fill", func(bool) { s.applyStyle() })
 	s.fill.Checked = true
-	s.outline = widget.NewCheck("Outline", func(bool) { u.applyStyle() })
+	s.outline = widget.NewCheck("Outline", func(bool) { s.applyStyle() })
 	s.outline.Checked = true
 	s.opacity = widget.NewSlider(0, 1)
 	s.opacity.Step = 0.05
 	s.opacity.Value = 0.35
-	s.opacity.OnChanged = func(float64) { u.applyStyle() }
+	s.opacity.OnChanged = func(float64) { s.applyStyle() }
 	names := make([]string, len(overlayColors))
 	for i, c := range overlayColors {
 		names[i] = c.Name
 	}
-	s.color = widget.NewSelect(names, func(string) { u.applyStyle() })
+	s.color = widget.NewSelect(names, func(string) { s.applyStyle() })
 	s.color.Selected = "Red"
 
 	s.boxMode = widget.NewCheck("Box: drag on a view", func(on bool) {
@@ -199,7 +210,7 @@ func (u *UI) segPanel() fyne.CanvasObject {
 			v.BoxMode = on
 		}
 	})
-	s.clearBox = widget.NewButton("Whole volume", u.ClearBox)
+	s.clearBox = widget.NewButton("Whole volume", s.ClearBox)
 	s.clearBox.Disable()
 	s.boxLabel = widget.NewLabel("")
 	s.boxLabel.Wrapping = fyne.TextWrapWord
@@ -208,8 +219,8 @@ func (u *UI) segPanel() fyne.CanvasObject {
 	s.refBtn = widget.NewButton("Reference mask…", u.chooseReference)
 	s.refShow = widget.NewCheck("Show", func(bool) { u.updateOverlays() })
 	s.refShow.Checked = true
-	s.refFill = widget.NewCheck("Fill", func(bool) { u.applyStyle() })
-	s.refColor = widget.NewSelect(names, func(string) { u.applyStyle() })
+	s.refFill = widget.NewCheck("Fill", func(bool) { s.applyStyle() })
+	s.refColor = widget.NewSelect(names, func(string) { s.applyStyle() })
 	s.refColor.Selected = "Green"
 	s.refLabel = widget.NewLabel("")
 	s.refLabel.Wrapping = fyne.TextWrapWord
@@ -232,7 +243,7 @@ func (u *UI) segPanel() fyne.CanvasObject {
 		s.cardInfo,
 		container.NewBorder(nil, nil, nil, nil, container.NewStack(s.bar)), s.stage,
 		s.result, s.errText,
-		container.NewBorder(nil, nil, u.compareButton(), s.clearBox, s.boxMode), s.boxLabel,
+		container.NewBorder(nil, nil, u.cmp.btn, s.clearBox, s.boxMode), s.boxLabel,
 		container.NewGridWithColumns(2,
 			container.NewBorder(nil, nil, widget.NewLabel("Threshold"), s.thrLabel, s.thr),
 			container.NewBorder(nil, nil, widget.NewLabel("Opacity"), nil, s.opacity)),
@@ -240,18 +251,18 @@ func (u *UI) segPanel() fyne.CanvasObject {
 		container.NewHBox(widget.NewLabel("Reference"), s.refBtn, s.refShow, s.refFill, colorSel(s.refColor)),
 		s.refLabel,
 	)
-	return s.panel
+	return s
 }
 
 // UseModels opens the models folder dir (the model cards and their
 // networks) for segmentation and starts loading the automatic model in the
 // background so that the first run does not pay for it. A folder that
 // cannot be used leaves the viewer working, with the reason in the panel.
-func (u *UI) UseModels(dir string) error {
-	s := &u.seg
+func (s *segController) UseModels(dir string) error {
+	u := s.u
 	if s.reg != nil {
 		s.reg.Close()
-		s.reg = nil
+		s.reg, s.runner = nil, nil
 	}
 	reg, err := inference.OpenRegistry(dir, inference.RegistryOptions{Threads: u.threads()})
 	if err == nil && len(reg.Cards()) == 0 {
@@ -263,10 +274,10 @@ func (u *UI) UseModels(dir string) error {
 		s.model.ClearSelected()
 		s.model.Disable()
 		s.runBtn.Disable()
-		u.showSegError(fmt.Errorf("segmentation is unavailable: %w; the viewer works without it", err), false)
+		s.showSegError(fmt.Errorf("segmentation is unavailable: %w; the viewer works without it", err), false)
 		return err
 	}
-	s.reg, s.regErr = reg, nil
+	s.reg, s.regErr, s.runner = reg, nil, reg
 	names := make([]string, 0, len(reg.Cards()))
 	for _, c := range reg.Cards() {
 		names = append(names, c.Name)
@@ -274,30 +285,30 @@ func (u *UI) UseModels(dir string) error {
 	s.model.Options = names
 	s.model.Enable()
 	s.runBtn.Enable()
-	auto := u.autoModel()
+	auto := s.autoModel()
 	s.model.SetSelected(auto)
 	s.errText.Hide()
 	// Verify and load the automatic model now: a broken file is reported
 	// at start-up, and the first segmentation is faster.
 	checked := make(chan struct{})
 	s.checked = checked
-	go func() {
-		defer close(checked)
+	task.Start(&s.check, u.do, func(t *task.Task) (struct{}, error) {
 		if err := reg.Load(auto); err != nil {
-			u.do(func() {
-				if s.reg == reg && s.running == "" && s.res == nil {
-					u.showSegError(fmt.Errorf("model %s cannot be used: %w", auto, err), false)
-				}
-			})
-			return
+			return struct{}{}, err
 		}
 		// One run on a small blank volume: ONNX Runtime sets up its
 		// kernels and threads on the first run, which would otherwise
 		// delay the first study's overlay.
 		t0 := time.Now()
-		_, err := reg.Run(context.Background(), warmupVolume(), auto, inference.Options{Threshold: 0.5, ProbabilityOnly: true})
+		_, err := reg.Run(t.Context(), warmupVolume(), auto, inference.Options{Threshold: 0.5, ProbabilityOnly: true})
 		trace("warm-up run of %s: %.0f ms (err %v)", auto, msSince(t0), err)
-	}()
+		return struct{}{}, nil // a failed warm-up only costs the first run its set-up
+	}, func(_ struct{}, err error) {
+		defer close(checked)
+		if err != nil && s.reg == reg && s.running == "" && s.res == nil {
+			s.showSegError(fmt.Errorf("model %s cannot be used: %w", auto, err), false)
+		}
+	})
 	return nil
 }
 
@@ -308,8 +319,7 @@ func warmupVolume() *volume.Volume {
 }
 
 // showCard describes the chosen model under the picker.
-func (u *UI) showCard(name string) {
-	s := &u.seg
+func (s *segController) showCard(name string) {
 	if s.reg == nil {
 		s.cardInfo.SetText("")
 		return
@@ -334,25 +344,25 @@ func groupThousands(n int64) string {
 }
 
 // autoModel is AutoModel when the folder has it, else its first model.
-func (u *UI) autoModel() string {
-	if _, ok := u.seg.reg.Card(AutoModel); ok {
+func (s *segController) autoModel() string {
+	if _, ok := s.reg.Card(AutoModel); ok {
 		return AutoModel
 	}
-	return u.seg.reg.Cards()[0].Name
+	return s.reg.Cards()[0].Name
 }
 
 // RunModel segments the shown volume with the named model in the
 // background (inside the box when one is drawn), replacing any run in
 // progress. The viewer stays usable; Cancel stops the run.
-func (u *UI) RunModel(name string) { u.runModel(name, false) }
+func (s *segController) RunModel(name string) { s.runModel(name, false) }
 
 // runModel starts a run; auto marks the automatic run after opening,
 // whose failure is reported without a dialog.
-func (u *UI) runModel(name string, auto bool) {
+func (s *segController) runModel(name string, auto bool) {
+	u := s.u
 	if !auto && u.stillLoading() {
 		return
 	}
-	s := &u.seg
 	s.firstRun = auto
 	if u.vol == nil || u.scene == nil {
 		u.setStatus("Open a study first.")
@@ -363,38 +373,19 @@ func (u *UI) runModel(name string, auto bool) {
 		if err == nil {
 			err = errors.New("no models folder is configured")
 		}
-		u.showSegError(fmt.Errorf("segmentation is unavailable: %w", err), true)
+		s.showSegError(fmt.Errorf("segmentation is unavailable: %w", err), true)
 		return
 	}
 	if name == "" {
-		name = u.autoModel()
+		name = s.autoModel()
 	}
-	card, err := s.reg.Lookup(name)
+	card, err := s.runner.Lookup(name)
 	if err != nil {
-		u.showSegError(err, true)
+		s.showSegError(err, true)
 		return
 	}
-	if s.cancel != nil {
-		s.cancel()
-	}
-	s.gen++
-	gen := s.gen
-	ctx, cancel := context.WithCancel(context.Background())
-	s.cancel = cancel
 	s.running = name
-	s.runs++
 	s.errText.Hide()
-	// The animated bar appears only when a run lasts: the student is
-	// usually done before it would have moved, and an animation repaints
-	// the window every frame, which costs the run CPU time on machines
-	// without a GPU.
-	time.AfterFunc(barDelay, func() {
-		u.do(func() {
-			if gen == s.gen && s.running != "" {
-				s.bar.Run()
-			}
-		})
-	})
 	s.stage.SetText(name + ": starting…")
 	s.stage.Show()
 	s.cancelBtn.Enable()
@@ -404,79 +395,70 @@ func (u *UI) runModel(name string, auto bool) {
 		b := *s.box
 		opts.ROI = &b
 	}
-	opts.Progress = func(st inference.Stage) {
-		u.do(func() {
-			if gen == s.gen && st != inference.StageDone {
-				s.stage.SetText(fmt.Sprintf("%s: %s…", name, st))
-			}
-		})
-	}
-	reg, vol := s.reg, u.vol
+	runner, vol := s.runner, u.vol
 	queued := time.Now()
-	go func() {
+	var ret time.Time
+	t := task.Start(&s.run, u.do, func(t *task.Task) (*inference.Result, error) {
 		trace("run %s: goroutine started %.0f ms after the request", name, msSince(queued))
-		var res *inference.Result
-		err := func() (err error) {
-			// An inference failure must never take the viewer down.
-			defer func() {
-				if r := recover(); r != nil {
-					err = fmt.Errorf("internal error while running model %s: %v", name, r)
+		opts.Progress = func(st inference.Stage) {
+			t.Post(func() {
+				if st != inference.StageDone {
+					s.stage.SetText(fmt.Sprintf("%s: %s…", name, st))
 				}
-			}()
-			res, err = reg.Run(ctx, vol, name, opts)
-			return err
-		}()
-		ret := time.Now()
+			})
+		}
+		res, err := runner.Run(t.Context(), vol, name, opts)
+		ret = time.Now()
 		trace("run %s: returned %.0f ms after the request (err %v)", name, msSince(queued), err)
-		u.do(func() {
-			trace("run %s: result reached the UI goroutine %.0f ms after returning", name, msSince(ret))
-			u.runDone(gen, vol, name, res, err)
-			trace("run %s: overlay installed %.0f ms after returning", name, msSince(ret))
-		})
-	}()
+		return res, err
+	}, func(res *inference.Result, err error) {
+		trace("run %s: result reached the UI goroutine %.0f ms after returning", name, msSince(ret))
+		s.runDone(vol, name, res, err)
+		trace("run %s: overlay installed %.0f ms after returning", name, msSince(ret))
+	})
+	// The animated bar appears only when a run lasts: the student is
+	// usually done before it would have moved, and an animation repaints
+	// the window every frame, which costs the run CPU time on machines
+	// without a GPU.
+	t.PostAfter(barDelay, func() {
+		if s.running != "" {
+			s.bar.Run()
+		}
+	})
 }
 
 // CancelSegmentation stops the run in progress; what was shown stays.
-func (u *UI) CancelSegmentation() {
-	s := &u.seg
+func (s *segController) CancelSegmentation() {
+	u := s.u
 	if s.running == "" {
 		return
 	}
-	s.gen++ // first, so that the cancelled run's late result is dropped
-	if s.cancel != nil {
-		s.cancel()
-		s.cancel = nil
-	}
+	s.run.Cancel() // first, so that the cancelled run's late result is dropped
 	name := s.running
-	u.endRun()
+	s.endRun()
 	u.setStatus("Segmentation with " + name + " cancelled.")
 	if s.onRunDone != nil {
 		s.onRunDone(context.Canceled)
 	}
 }
 
-func (u *UI) endRun() {
-	s := &u.seg
+func (s *segController) endRun() {
 	s.running = ""
 	s.bar.Halt()
 	s.stage.Hide()
 	s.cancelBtn.Disable()
 }
 
-func (u *UI) runDone(gen int, vol *volume.Volume, name string, res *inference.Result, err error) {
-	s := &u.seg
-	if gen != s.gen || vol != u.vol {
+func (s *segController) runDone(vol *volume.Volume, name string, res *inference.Result, err error) {
+	u := s.u
+	if vol != u.vol {
 		return
-	}
-	if s.cancel != nil {
-		s.cancel()
-		s.cancel = nil
 	}
 	auto := s.firstRun
 	s.firstRun = false
-	u.endRun()
+	s.endRun()
 	if err == nil {
-		err = u.showResult(res)
+		err = s.showResult(res)
 	}
 	if err == nil {
 		u.rememberResult(res) // exportable and reported later, whatever is shown
@@ -485,7 +467,7 @@ func (u *UI) runDone(gen int, vol *volume.Volume, name string, res *inference.Re
 	case errors.Is(err, context.Canceled):
 		u.setStatus("Segmentation with " + name + " cancelled.")
 	case err != nil:
-		u.showSegError(fmt.Errorf("segmentation with %s failed: %w", name, err), !auto)
+		s.showSegError(fmt.Errorf("segmentation with %s failed: %w", name, err), !auto)
 	case auto:
 		u.setStatus(fmt.Sprintf("%s: liver overlay on screen %.2f s after the series was shown.", name, time.Since(s.shownAt).Seconds()))
 	default:
@@ -498,13 +480,13 @@ func (u *UI) runDone(gen int, vol *volume.Volume, name string, res *inference.Re
 
 // showResult installs a new result: its probability overlay at the
 // model's threshold, the slider, and the background mask.
-func (u *UI) showResult(res *inference.Result) error {
-	s := &u.seg
+func (s *segController) showResult(res *inference.Result) error {
+	u := s.u
 	keep, err := cleanMap(res, res.Post)
 	if err != nil {
 		return err
 	}
-	o, err := viewer.NewProbOverlay(u.scene.Slicer(), res.Prob.Geometry, res.Prob.Data, res.Post.Threshold, u.predStyle())
+	o, err := viewer.NewProbOverlay(u.scene.Slicer(), res.Prob.Geometry, res.Prob.Data, res.Post.Threshold, s.predStyle())
 	if err != nil {
 		return err
 	}
@@ -517,8 +499,8 @@ func (u *UI) showResult(res *inference.Result) error {
 	s.settingThr = false
 	s.thrLabel.SetText(fmt.Sprintf("%.2f", res.Post.Threshold))
 	u.updateOverlays()
-	u.showResultText(math.NaN(), true)
-	u.queuePost(keep, false)
+	s.showResultText(math.NaN(), true)
+	s.queuePost(keep, false)
 	return nil
 }
 
@@ -535,8 +517,8 @@ func cleanMap(res *inference.Result, o inference.PostOptions) ([]uint8, error) {
 // overlay layers are redrawn at once from the kept probability map (no
 // network run); the volume and the full-resolution mask follow from a
 // background goroutine, latest threshold winning.
-func (u *UI) SetThreshold(t float64) {
-	s := &u.seg
+func (s *segController) SetThreshold(t float64) {
+	u := s.u
 	s.thrLabel.SetText(fmt.Sprintf("%.2f", t))
 	if s.res == nil || s.ovl == nil || !(t > 0 && t < 1) {
 		return
@@ -545,27 +527,33 @@ func (u *UI) SetThreshold(t float64) {
 	post.Threshold = t
 	keep, err := cleanMap(s.res, post)
 	if err != nil {
-		u.showSegError(err, false)
+		s.showSegError(err, false)
 		return
 	}
 	if err := s.ovl.SetThreshold(t, keep); err != nil {
-		u.showSegError(err, false)
+		s.showSegError(err, false)
 		return
 	}
 	u.scene.OverlaysChanged()
-	u.showResultText(math.NaN(), true)
-	u.queuePost(keep, true)
+	s.showResultText(math.NaN(), true)
+	s.queuePost(keep, true)
 }
 
 // queuePost asks the background worker for the volume and the mask at the
 // overlay's current threshold, replacing any request not yet started.
-func (u *UI) queuePost(keep []uint8, delay bool) {
-	s := &u.seg
+func (s *segController) queuePost(keep []uint8, delay bool) {
+	u := s.u
 	if s.post == nil {
 		s.post = make(chan postJob, 1)
-		s.stop = make(chan struct{})
-		s.stopped = make(chan struct{})
-		go u.postWorker(s.post, s.stop, s.stopped)
+		jobs := s.post
+		task.Start(&s.worker, u.do, func(t *task.Task) (struct{}, error) {
+			s.postWorker(t, jobs)
+			return struct{}{}, nil
+		}, func(_ struct{}, err error) {
+			if err != nil { // a panic: the masks stop following the threshold
+				s.showSegError(fmt.Errorf("the background mask worker stopped: %w", err), false)
+			}
+		})
 	}
 	post := s.res.Post
 	post.Threshold = s.ovl.Threshold()
@@ -578,20 +566,15 @@ func (u *UI) queuePost(keep []uint8, delay bool) {
 }
 
 // stopWorker ends the background worker (when the window closes).
-func (u *UI) stopWorker() {
-	if u.seg.stop != nil {
-		close(u.seg.stop)
-		u.seg.stop = nil
-	}
-}
+func (s *segController) stopWorker() { s.worker.Cancel() }
 
 // postWorker computes volumes and masks one job at a time. It first
 // reports the overlay's volume (a few ms), then, unless a newer threshold
 // arrived meanwhile, builds the full-resolution mask (hundreds of ms for a
 // CT) and its Dice with the reference.
-func (u *UI) postWorker(jobs <-chan postJob, stop <-chan struct{}, stopped chan<- struct{}) {
-	defer close(stopped)
-	s := &u.seg
+func (s *segController) postWorker(t *task.Task, jobs <-chan postJob) {
+	u := s.u
+	stop := t.Context().Done()
 	closed := func() bool {
 		select {
 		case <-stop:
@@ -619,9 +602,9 @@ func (u *UI) postWorker(jobs <-chan postJob, stop <-chan struct{}, stopped chan<
 		// loop may already have read the next job into job: they use cur,
 		// this iteration's copy.
 		cur := job
-		u.do(func() {
+		t.Post(func() {
 			if s.res == cur.res && cur.gen == s.postGen.Load() {
-				u.showResultText(ml, true)
+				s.showResultText(ml, true)
 			}
 		})
 		// The full-resolution mask costs hundreds of ms of CPU: wait until
@@ -659,12 +642,12 @@ func (u *UI) postWorker(jobs <-chan postJob, stop <-chan struct{}, stopped chan<
 		if closed() {
 			return
 		}
-		u.do(func() {
+		t.Post(func() {
 			if s.res != cur.res || cur.gen != s.postGen.Load() {
 				return
 			}
 			if err != nil {
-				u.showSegError(err, false)
+				s.showSegError(err, false)
 				return
 			}
 			cur.res.Mask, cur.res.Post = m, cur.post
@@ -674,11 +657,11 @@ func (u *UI) postWorker(jobs <-chan postJob, stop <-chan struct{}, stopped chan<
 			tm := &cur.res.Timings
 			tm.Total += took - tm.Postprocess
 			tm.Postprocess = took
-			u.showResultText(m.VolumeML(), false)
+			s.showResultText(m.VolumeML(), false)
 			if liver != nil && cur.vol == u.vol {
 				u.setLiverStats(*liver, cur.res.Model)
 			}
-			u.showDice(dice)
+			s.showDice(dice)
 			if s.onPostDone != nil {
 				s.onPostDone()
 			}
@@ -688,8 +671,8 @@ func (u *UI) postWorker(jobs <-chan postJob, stop <-chan struct{}, stopped chan<
 
 // showResultText writes the result line: model, volume (approximate while
 // the mask is being rebuilt), threshold and timings.
-func (u *UI) showResultText(ml float64, approx bool) {
-	s := &u.seg
+func (s *segController) showResultText(ml float64, approx bool) {
+	u := s.u
 	r := s.res
 	if r == nil {
 		s.result.SetText("No segmentation yet.")
@@ -719,11 +702,10 @@ func (u *UI) showResultText(ml float64, approx bool) {
 }
 
 // VolumeText is the result line shown in the panel (for tests).
-func (u *UI) VolumeText() string { return u.seg.result.Text }
+func (s *segController) VolumeText() string { return s.result.Text }
 
 // predStyle is the prediction's overlay style from the controls.
-func (u *UI) predStyle() viewer.Style {
-	s := &u.seg
+func (s *segController) predStyle() viewer.Style {
 	return styleFrom(s.fill.Checked, s.outline.Checked, s.opacity.Value, colorByName(s.color.Selected))
 }
 
@@ -742,10 +724,10 @@ func styleFrom(fill, outline bool, opacity float64, c color.NRGBA) viewer.Style 
 
 // applyStyle copies the overlay controls into the overlays and redraws
 // the overlay layers (never the CT images).
-func (u *UI) applyStyle() {
-	s := &u.seg
+func (s *segController) applyStyle() {
+	u := s.u
 	if s.ovl != nil {
-		s.ovl.Style = u.predStyle()
+		s.ovl.Style = s.predStyle()
 	}
 	if s.refOvl != nil {
 		st := referenceStyle(colorByName(s.refColor.Selected))
@@ -764,7 +746,7 @@ func (u *UI) applyStyle() {
 // the reference's dashed outline over it (so that neither hides the
 // other where they overlap), the box on top.
 func (u *UI) updateOverlays() {
-	s := &u.seg
+	s := u.seg
 	if u.scene == nil {
 		return
 	}
@@ -789,8 +771,8 @@ func (u *UI) updateOverlays() {
 
 // showSegError reports a segmentation failure in the panel and the status
 // line, and in a dialog when the user asked for the run.
-func (u *UI) showSegError(err error, dialogToo bool) {
-	s := &u.seg
+func (s *segController) showSegError(err error, dialogToo bool) {
+	u := s.u
 	s.lastErr = err
 	msg := err.Error()
 	s.errText.SetText(msg)
@@ -803,18 +785,14 @@ func (u *UI) showSegError(err error, dialogToo bool) {
 
 // resetSegmentation forgets the previous study's segmentation, box and
 // reference when another volume is shown, and cancels a run on it.
-func (u *UI) resetSegmentation() {
-	s := &u.seg
+func (s *segController) resetSegmentation() {
+	u := s.u
 	if s.running != "" {
-		s.gen++
-		if s.cancel != nil {
-			s.cancel()
-			s.cancel = nil
-		}
-		u.endRun()
+		s.run.Cancel()
+		s.endRun()
 	}
 	s.postGen.Add(1) // drop pending background work
-	u.resetCompare()
+	u.cmp.resetCompare()
 	u.forgetLiverStats()
 	s.res, s.ovl, s.box, s.boxOvl, s.ref, s.refOvl, s.refName = nil, nil, nil, nil, nil, nil, ""
 	s.result.SetText("No segmentation yet.")
@@ -828,11 +806,11 @@ func (u *UI) resetSegmentation() {
 // its two in-plane axes from the rectangle, the third from the box drawn
 // before on another view, or the whole extent. The selected model then runs
 // inside it.
-func (u *UI) onBox(v *sliceview.SliceView, a, b [3]int) {
+func (s *segController) onBox(v *sliceview.SliceView, a, b [3]int) {
+	u := s.u
 	if u.stillLoading() {
 		return
 	}
-	s := &u.seg
 	if u.scene == nil {
 		return
 	}
@@ -847,19 +825,19 @@ func (u *UI) onBox(v *sliceview.SliceView, a, b [3]int) {
 	} else {
 		box.Min[n], box.Max[n] = 0, size[n]
 	}
-	u.SetBox(&box)
+	s.SetBox(&box)
 }
 
 // SetBox restricts segmentation to a canonical voxel box (nil: the whole
 // volume) and re-runs the selected model. A box smaller than the model can
 // work on (one tile of its input grid) is enlarged around its centre.
-func (u *UI) SetBox(b *inference.Box) {
-	s := &u.seg
+func (s *segController) SetBox(b *inference.Box) {
+	u := s.u
 	if u.scene == nil {
 		return
 	}
 	if b == nil {
-		u.ClearBox()
+		s.ClearBox()
 		return
 	}
 	size := u.scene.Slicer().Size()
@@ -867,7 +845,7 @@ func (u *UI) SetBox(b *inference.Box) {
 	name := s.model.Selected
 	if s.reg != nil {
 		if name == "" {
-			name = u.autoModel()
+			name = s.autoModel()
 		}
 		if c, ok := s.reg.Card(name); ok {
 			box = fitBox(box, size, u.vol.CanonicalGeometry().Spacing, c.Preprocessing)
@@ -890,14 +868,14 @@ func (u *UI) SetBox(b *inference.Box) {
 	s.clearBox.Enable()
 	u.updateOverlays()
 	if s.reg != nil {
-		u.RunModel(name)
+		s.RunModel(name)
 	}
 }
 
 // ClearBox removes the region of interest and re-runs the selected model
 // on the whole volume.
-func (u *UI) ClearBox() {
-	s := &u.seg
+func (s *segController) ClearBox() {
+	u := s.u
 	if s.box == nil {
 		return
 	}
@@ -906,7 +884,7 @@ func (u *UI) ClearBox() {
 	s.clearBox.Disable()
 	u.updateOverlays()
 	if s.reg != nil && u.vol != nil {
-		u.RunModel(s.model.Selected)
+		s.RunModel(s.model.Selected)
 	}
 }
 
@@ -930,8 +908,8 @@ func fitBox(b inference.Box, size [3]int, spacing [3]float64, p inference.Prepro
 }
 
 // showDice writes the prediction's Dice with the reference next to it.
-func (u *UI) showDice(d float64) {
-	s := &u.seg
+func (s *segController) showDice(d float64) {
+	u := s.u
 	if s.ref == nil {
 		return
 	}

@@ -60,15 +60,19 @@ func segUI(t *testing.T, dir string) (*UI, chan error, chan struct{}) {
 	postDone := make(chan struct{}, 64)
 	u.seg.onRunDone = func(err error) { runDone <- err }
 	u.seg.onPostDone = func() { postDone <- struct{}{} }
-	if err := u.UseModels(dir); err != nil {
+	if err := u.seg.UseModels(dir); err != nil {
 		t.Fatal(err)
 	}
+	u.seg.runner = &countingRunner{modelRunner: u.seg.runner}
 	waitChecked(t, u)
 	return u, runDone, postDone
 }
 
+// runsOf is how many model runs segUI's window has started.
+func runsOf(u *UI) int { return int(u.seg.runner.(*countingRunner).runs.Load()) }
+
 // waitChecked waits for the start-up model check that UseModels starts
-// (see segState.checked).
+// (see segController.checked).
 func waitChecked(t testing.TB, u *UI) {
 	t.Helper()
 	waitFor(t, u.seg.checked, 2*time.Minute, "start-up model check")
@@ -227,8 +231,8 @@ func insideVoxel(t testing.TB, m *volume.Mask) [3]int {
 // volume and the time in the panel.
 func TestOpenSegmentsWithStudent(t *testing.T) {
 	u, _, postDone, real, study := openAbdomen(t)
-	if u.seg.runs != 1 || u.seg.res == nil {
-		t.Fatalf("runs %d, result %v after opening", u.seg.runs, u.seg.res != nil)
+	if runsOf(u) != 1 || u.seg.res == nil {
+		t.Fatalf("runs %d, result %v after opening", runsOf(u), u.seg.res != nil)
 	}
 	if real && u.seg.res.Model != AutoModel {
 		t.Errorf("ran %s, want %s", u.seg.res.Model, AutoModel)
@@ -265,7 +269,7 @@ func TestOpenSegmentsWithStudent(t *testing.T) {
 		}
 	}
 	u.seg.show.SetChecked(true)
-	txt := u.VolumeText()
+	txt := u.seg.VolumeText()
 	if !strings.Contains(txt, "mL") || !strings.Contains(txt, "ms") || strings.Contains(txt, "≈") {
 		t.Errorf("result text %q lacks the exact volume or the time", txt)
 	}
@@ -294,10 +298,10 @@ func TestThresholdSliderDoesNotRerun(t *testing.T) {
 	waitPost(t, postDone)
 	res := u.seg.res
 	u.scene.SetCursor(insideVoxel(t, res.Mask))
-	runs := u.seg.runs
+	runs := runsOf(u)
 	before := res.Mask.VolumeML()
 	n0, _ := overlayStats(u.views[0])
-	txt0 := u.VolumeText()
+	txt0 := u.seg.VolumeText()
 	img0 := append([]byte(nil), u.views[0].Image().Pix...)
 
 	u.seg.thr.SetValue(0.2)
@@ -308,7 +312,7 @@ func TestThresholdSliderDoesNotRerun(t *testing.T) {
 	if u.seg.ovl.Threshold() != 0.2 || u.seg.thrLabel.Text != "0.20" {
 		t.Errorf("overlay threshold %v, label %q", u.seg.ovl.Threshold(), u.seg.thrLabel.Text)
 	}
-	if u.VolumeText() == txt0 {
+	if u.seg.VolumeText() == txt0 {
 		t.Error("volume text unchanged by the slider")
 	}
 	waitPost(t, postDone)
@@ -316,8 +320,8 @@ func TestThresholdSliderDoesNotRerun(t *testing.T) {
 	for len(postDone) > 0 {
 		<-postDone
 	}
-	if u.seg.runs != runs || u.seg.res != res {
-		t.Errorf("the slider ran the network again (%d → %d runs)", runs, u.seg.runs)
+	if runsOf(u) != runs || u.seg.res != res {
+		t.Errorf("the slider ran the network again (%d → %d runs)", runs, runsOf(u))
 	}
 	if res.Post.Threshold != 0.2 {
 		t.Errorf("mask threshold %v after the background step, want 0.2", res.Post.Threshold)
@@ -325,8 +329,8 @@ func TestThresholdSliderDoesNotRerun(t *testing.T) {
 	if after := res.Mask.VolumeML(); after < before {
 		t.Errorf("volume %.1f → %.1f mL at a lower threshold", before, after)
 	}
-	if strings.Contains(u.VolumeText(), "≈") {
-		t.Errorf("volume still approximate: %q", u.VolumeText())
+	if strings.Contains(u.seg.VolumeText(), "≈") {
+		t.Errorf("volume still approximate: %q", u.seg.VolumeText())
 	}
 	want, err := res.Threshold(0.2)
 	if err != nil {
@@ -464,7 +468,7 @@ func TestInferenceFailureKeepsViewer(t *testing.T) {
 				t.Errorf("scrolling after the failure: slice %d → %d", s, ax.Slice())
 			}
 			// An explicit Run shows a dialog too.
-			u.RunModel("student")
+			u.seg.RunModel("student")
 			if err := waitRun(t, runDone); err == nil {
 				t.Fatal("second run succeeded")
 			}
@@ -479,7 +483,7 @@ func TestInferenceFailureKeepsViewer(t *testing.T) {
 // says so; opening a study still works.
 func TestNoModelsFolder(t *testing.T) {
 	u := newUI(t)
-	if err := u.UseModels(t.TempDir()); err == nil {
+	if err := u.seg.UseModels(t.TempDir()); err == nil {
 		t.Fatal("empty models folder accepted")
 	}
 	if !u.seg.errText.Visible() || !strings.Contains(u.seg.errText.Text, "no model cards") || !u.seg.runBtn.Disabled() {
@@ -488,7 +492,7 @@ func TestNoModelsFolder(t *testing.T) {
 	if err := u.ShowVolume(synthetic()); err != nil {
 		t.Fatal(err)
 	}
-	if u.seg.runs != 0 {
+	if u.seg.run.Last() != nil {
 		t.Error("a run started without models")
 	}
 }
@@ -504,11 +508,14 @@ func TestCancelRun(t *testing.T) {
 	if !u.seg.stage.Visible() || u.seg.cancelBtn.Disabled() {
 		t.Error("no progress or Cancel while running")
 	}
+	abandoned := u.seg.run.Last()
 	test.Tap(u.seg.cancelBtn)
 	if err := waitRun(t, runDone); !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancel: %v", err)
 	}
-	sleepPumping(1500 * time.Millisecond) // the abandoned run finishes; its late result must be dropped
+	// The abandoned run finishes; its late result must be dropped.
+	waitFor(t, abandoned.Done(), 2*time.Minute, "the abandoned run")
+	pump()
 	if u.seg.res != nil || len(u.scene.Overlays()) != 0 || u.seg.bar.Visible() || !strings.Contains(u.status.Text, "cancelled") {
 		t.Errorf("after cancel: result %v, overlays %d, bar %v, status %q", u.seg.res != nil, len(u.scene.Overlays()), u.seg.bar.Visible(), u.status.Text)
 	}
@@ -523,24 +530,24 @@ func TestCancelRun(t *testing.T) {
 // it on the coronal view: each re-runs the model inside the box only.
 func TestBoxRestrictsSegmentation(t *testing.T) {
 	u, runDone, _, _, _ := openAbdomen(t)
-	runs := u.seg.runs
+	runs := runsOf(u)
 	u.seg.boxMode.SetChecked(true)
 	if !u.views[0].BoxMode {
 		t.Fatal("box mode not passed to the views")
 	}
 	size := u.scene.Slicer().Size()
 	k := u.views[0].Slice()
-	u.onBox(u.views[0], [3]int{300, 120, k}, [3]int{100, 330, k})
+	u.seg.onBox(u.views[0], [3]int{300, 120, k}, [3]int{100, 330, k})
 	if err := waitRun(t, runDone); err != nil {
 		t.Fatal(err)
 	}
 	want := inference.Box{Min: [3]int{100, 120, 0}, Max: [3]int{301, 331, size[2]}}
-	if u.seg.runs != runs+1 || u.seg.res.ROI != want {
-		t.Fatalf("runs %d → %d, ROI %v, want %v", runs, u.seg.runs, u.seg.res.ROI, want)
+	if runsOf(u) != runs+1 || u.seg.res.ROI != want {
+		t.Fatalf("runs %d → %d, ROI %v, want %v", runs, runsOf(u), u.seg.res.ROI, want)
 	}
 	// The coronal view sets x and z, keeping y from the axial box.
 	j := u.views[1].Slice()
-	u.onBox(u.views[1], [3]int{120, j, 20}, [3]int{280, j, 60})
+	u.seg.onBox(u.views[1], [3]int{120, j, 20}, [3]int{280, j, 60})
 	if err := waitRun(t, runDone); err != nil {
 		t.Fatal(err)
 	}
@@ -548,15 +555,15 @@ func TestBoxRestrictsSegmentation(t *testing.T) {
 	if u.seg.res.ROI != want {
 		t.Errorf("ROI %v, want %v", u.seg.res.ROI, want)
 	}
-	if !strings.Contains(u.VolumeText(), "in the box") || !u.seg.boxLabel.Visible() {
-		t.Errorf("panel %q does not say the run was in the box", u.VolumeText())
+	if !strings.Contains(u.seg.VolumeText(), "in the box") || !u.seg.boxLabel.Visible() {
+		t.Errorf("panel %q does not say the run was in the box", u.seg.VolumeText())
 	}
 	// Nothing is drawn outside the box.
 	u.scene.SetCursor([3]int{200, 200, 10})
 	if n, _ := overlayStats(u.views[0]); n != 0 {
 		t.Errorf("axial slice 10 is outside the box but has %d overlay pixels", n)
 	}
-	u.ClearBox()
+	u.seg.ClearBox()
 	if err := waitRun(t, runDone); err != nil {
 		t.Fatal(err)
 	}
@@ -679,7 +686,7 @@ func BenchmarkThresholdSlider(b *testing.B) {
 	u.win.Resize(fyne.NewSize(1400, 900))
 	runDone := make(chan error, 2)
 	u.seg.onRunDone = func(err error) { runDone <- err }
-	if err := u.UseModels(dir); err != nil {
+	if err := u.seg.UseModels(dir); err != nil {
 		b.Fatal(err)
 	}
 	loadDone := make(chan error, 1)
@@ -700,7 +707,7 @@ func BenchmarkThresholdSlider(b *testing.B) {
 	}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		u.SetThreshold(0.3 + 0.4*float64(i%20)/20)
+		u.seg.SetThreshold(0.3 + 0.4*float64(i%20)/20)
 	}
 	b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/step")
 	b.Logf("overlay layers %v (device pixels)", px)
@@ -798,10 +805,10 @@ func missingRuntimeChild(t *testing.T) {
 // waitWorker waits, after the window closed, for the background worker to
 // return, so that it never calls into a torn-down test app.
 func waitWorker(u *UI) {
-	u.stopWorker()
-	if u.seg.stopped != nil {
+	u.seg.stopWorker()
+	if w := u.seg.worker.Last(); w != nil {
 		select {
-		case <-u.seg.stopped:
+		case <-w.Done():
 		case <-time.After(30 * time.Second):
 		}
 	}

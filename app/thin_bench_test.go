@@ -32,7 +32,7 @@ func BenchmarkOpenThin(b *testing.B) {
 			var first, overlay, loaded time.Duration
 			for i := 0; i < b.N; i++ {
 				u := New(test.NewTempApp(b))
-				if err := u.UseModels(dir); err != nil {
+				if err := u.seg.UseModels(dir); err != nil {
 					b.Fatal(err)
 				}
 				waitChecked(b, u)
@@ -90,7 +90,7 @@ func BenchmarkCompareThinMemory(b *testing.B) {
 	var peak, vol float64
 	for i := 0; i < b.N; i++ {
 		u := New(test.NewTempApp(b))
-		if err := u.UseModels(dir); err != nil {
+		if err := u.seg.UseModels(dir); err != nil {
 			b.Fatal(err)
 		}
 		waitChecked(b, u)
@@ -108,7 +108,7 @@ func BenchmarkCompareThinMemory(b *testing.B) {
 		if err := waitFor(b, ran, 5*time.Minute, "student"); err != nil {
 			b.Fatal(err)
 		}
-		u.Compare()
+		u.cmp.Compare()
 		if err := waitFor(b, cmp, 10*time.Minute, "compare"); err != nil {
 			b.Fatal(err)
 		}

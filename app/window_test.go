@@ -109,14 +109,14 @@ func TestStudyLiverWindow(t *testing.T) {
 	if got := u.scene.Window(); got != viewer.DefaultWindow {
 		t.Fatalf("window %v before the liver is measured, want it unchanged", got)
 	}
-	u.SetThreshold(0.5) // rebuilds the mask, which measures the liver again
+	u.seg.SetThreshold(0.5) // rebuilds the mask, which measures the liver again
 	waitPost(t, postDone)
 	if got := u.scene.Window(); got != wl {
 		t.Errorf("window %v once the liver was measured, want %v", got, wl)
 	}
 	// Another window ends the choice: a new measurement leaves it alone.
 	u.presets.SetSelected(windowOption(t, u, "Bone"))
-	u.SetThreshold(0.5)
+	u.seg.SetThreshold(0.5)
 	waitPost(t, postDone)
 	if got := u.scene.Window(); got != viewer.Presets[2].WL {
 		t.Errorf("window %v after choosing bone and a new mask, want bone %v", got, viewer.Presets[2].WL)
@@ -140,7 +140,7 @@ func TestLiverWindowPreference(t *testing.T) {
 	postDone := make(chan struct{}, 8)
 	u.seg.onPostDone = func() { postDone <- struct{}{} }
 	t.Cleanup(func() { waitWorker(u) })
-	if err := u.UseModels(dir); err != nil {
+	if err := u.seg.UseModels(dir); err != nil {
 		t.Fatal(err)
 	}
 	waitChecked(t, u)

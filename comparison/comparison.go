@@ -129,9 +129,9 @@ func (s *Set) Study() *volume.Volume { return s.study }
 // and ctx's error is returned. A model that fails for another reason (a
 // broken file, an unknown name) does not stop the others: Run goes on and
 // returns every such error joined, each naming its model.
-func (s *Set) Run(ctx context.Context, reg *inference.Registry, names []string,
+func (s *Set) Run(ctx context.Context, reg Runner, names []string,
 	opts func(*inference.Card) inference.Options, progress func(Progress)) error {
-	if reg == nil {
+	if r, ok := reg.(*inference.Registry); reg == nil || ok && r == nil {
 		return errors.New("comparison: no model registry")
 	}
 	if s.study == nil {
@@ -188,6 +188,13 @@ func (s *Set) Run(ctx context.Context, reg *inference.Registry, names []string,
 		report(Progress{Model: name, Index: i, Total: len(names), Done: true, Stage: inference.StageDone})
 	}
 	return errors.Join(errs...)
+}
+
+// Runner runs the models of a comparison: an *inference.Registry, or
+// what wraps one (the window's tests count the runs through it).
+type Runner interface {
+	Lookup(name string) (*inference.Card, error)
+	Run(ctx context.Context, v *volume.Volume, name string, o inference.Options) (*inference.Result, error)
 }
 
 // Entry returns the cached result of a model.
