@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/storage"
 	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/widget"
@@ -299,6 +300,27 @@ func TestSeriesPicker(t *testing.T) {
 		if !strings.Contains(all, want) {
 			t.Errorf("picker lacks %q: %s", want, all)
 		}
+	}
+	// Each row gets its series' thumbnail, made in the background: the
+	// 16×12 slices of 1 mm pixels keep their aspect (128×96 at twice the
+	// picker's 64 px, for HiDPI screens).
+	waitIdle(t, &u.load.thumbs, "picker thumbnails")
+	u.win.Canvas().Capture()
+	made := map[image.Image]bool{}
+	for _, img := range u.load.thumbImg {
+		if sz := img.Bounds().Size(); sz != (image.Point{128, 96}) {
+			t.Errorf("thumbnail %v, want 128×96", sz)
+		}
+		made[img] = true
+	}
+	shown := map[*canvas.Image]bool{}
+	for _, o := range test.LaidOutObjects(u.win.Canvas().Overlays().Top()) {
+		if img, ok := o.(*canvas.Image); ok && made[img.Image] {
+			shown[img] = true
+		}
+	}
+	if len(made) != 2 || len(shown) != 2 {
+		t.Errorf("%d thumbnails made, %d rows show one, want 2 and 2", len(made), len(shown))
 	}
 	// Choose the second row and press Open.
 	var open *widget.Button

@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"image"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"time"
 
 	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/dialog"
 	"fyne.io/fyne/v2/widget"
@@ -18,6 +20,7 @@ import (
 	"github.com/liverseg/liverseg/inference"
 	"github.com/liverseg/liverseg/internal/task"
 	"github.com/liverseg/liverseg/nifti"
+	"github.com/liverseg/liverseg/thumbnail"
 	"github.com/liverseg/liverseg/volume"
 )
 
@@ -43,6 +46,10 @@ type loadState struct {
 	picker   dialog.Dialog
 	pickRow  int
 	pickList *widget.List
+	// thumbs makes the picker's thumbnails, one series after the other,
+	// while the picker shows; closing it cancels the rest.
+	thumbs   task.Slot
+	thumbImg map[*dicomio.Series]image.Image
 }
 
 func (u *UI) chooseFolder() {
@@ -334,10 +341,12 @@ func (u *UI) showError(where string, err error) {
 // pickSeries asks which of several series to open; chosen is called with
 // nil when the user cancels.
 func (u *UI) pickSeries(series []*dicomio.Series, localizers int, chosen func(*dicomio.Series)) {
-	cols := []string{"Patient", "Study date", "Series", "Modality", "Slices", "Thickness", "Matrix"}
-	widths := []float32{170, 100, 300, 80, 60, 85, 90}
+	// Column 0 is the thumbnail (the middle slice in the abdomen window,
+	// as Weasis and OHIF show one per series); the rest are labels.
+	cols := []string{"", "Patient", "Study date", "Series", "Modality", "Slices", "Thickness", "Matrix"}
+	widths := []float32{pickThumb + 8, 160, 100, 260, 80, 60, 85, 90}
 	cell := func(s *dicomio.Series, c int) string {
-		switch c {
+		switch c - 1 {
 		case 0:
 			return orDash(strings.Join(nonEmpty(s.PatientName, s.PatientID), " / "))
 		case 1:
@@ -368,26 +377,41 @@ func (u *UI) pickSeries(series []*dicomio.Series, localizers int, chosen func(*d
 		}
 		return ""
 	}
-	row := func() *fyne.Container {
+	row := func(thumb bool) *fyne.Container {
 		objs := make([]fyne.CanvasObject, len(cols))
-		for c := range cols {
+		if thumb {
+			img := canvas.NewImageFromImage(nil)
+			img.FillMode = canvas.ImageFillContain
+			img.SetMinSize(fyne.NewSize(pickThumb, pickThumb))
+			objs[0] = img
+		} else {
+			objs[0] = widget.NewLabel("")
+		}
+		for c := 1; c < len(cols); c++ {
 			l := widget.NewLabel("")
 			l.Truncation = fyne.TextTruncateEllipsis
 			objs[c] = l
 		}
 		return container.New(columns(widths), objs...)
 	}
-	header := row()
+	header := row(false)
 	for c, o := range header.Objects {
 		o.(*widget.Label).SetText(cols[c])
 		o.(*widget.Label).TextStyle.Bold = true
 	}
+	u.load.thumbImg = map[*dicomio.Series]image.Image{}
 	list := widget.NewList(
 		func() int { return len(series) },
-		func() fyne.CanvasObject { return row() },
+		func() fyne.CanvasObject { return row(true) },
 		func(id widget.ListItemID, o fyne.CanvasObject) {
-			for c, l := range o.(*fyne.Container).Objects {
-				l.(*widget.Label).SetText(cell(series[id], c))
+			objs := o.(*fyne.Container).Objects
+			img := objs[0].(*canvas.Image)
+			if th := u.load.thumbImg[series[id]]; img.Image != th {
+				img.Image = th
+				img.Refresh()
+			}
+			for c := 1; c < len(objs); c++ {
+				objs[c].(*widget.Label).SetText(cell(series[id], c))
 			}
 		})
 	u.load.pickRow = 0
@@ -400,6 +424,7 @@ func (u *UI) pickSeries(series []*dicomio.Series, localizers int, chosen func(*d
 	}
 	content := container.NewBorder(container.NewVBox(widget.NewLabel(note), header, widget.NewSeparator()), nil, nil, nil, list)
 	d := dialog.NewCustomConfirm("Choose a series", "Open", "Cancel", content, func(ok bool) {
+		u.load.thumbs.Cancel()
 		u.load.picker = nil
 		if !ok {
 			chosen(nil)
@@ -410,9 +435,36 @@ func (u *UI) pickSeries(series []*dicomio.Series, localizers int, chosen func(*d
 	d.Resize(fyne.NewSize(960, 560))
 	u.load.picker = d
 	d.Show()
+	u.makeThumbnails(series, list)
 	if u.load.onPicker != nil {
 		u.load.onPicker()
 	}
+}
+
+// pickThumb is the edge of the picker's thumbnails.
+const pickThumb = 64
+
+// makeThumbnails renders the picker's thumbnails in the background, one
+// series after the other (one file read each), and shows each as it
+// comes. A series whose slice cannot be read keeps an empty cell: the
+// picker is still usable, and opening it reports the reason.
+func (u *UI) makeThumbnails(series []*dicomio.Series, list *widget.List) {
+	task.Start(&u.load.thumbs, u.do, func(t *task.Task) (struct{}, error) {
+		for i, s := range series {
+			if t.Context().Err() != nil {
+				return struct{}{}, t.Context().Err()
+			}
+			img, err := thumbnail.Series(s, 2*pickThumb) // 2×: sharp on a HiDPI screen
+			if err != nil {
+				continue
+			}
+			t.Post(func() {
+				u.load.thumbImg[s] = img
+				list.RefreshItem(i)
+			})
+		}
+		return struct{}{}, nil
+	}, nil)
 }
 
 // columns lays out a row of cells at fixed widths, so that the picker's

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/dialog"
 	"fyne.io/fyne/v2/layout"
@@ -402,15 +403,20 @@ type findDialog struct {
 	sortCol                                  int
 	sortDesc                                 bool
 	query                                    pacs.StudyQuery
-	lookup                                   task.Slot // a search or a series listing: the newer one wins
+	lookup                                   task.Slot              // a search or a series listing: the newer one wins
+	thumbs                                   task.Slot              // the listed series' thumbnails, from the archive
+	thumbImg                                 map[string]image.Image // by SeriesInstanceUID
 }
 
 const findPage = 50
 
 var studyCols = []string{"Patient", "Patient ID", "Date", "Description", "Accession", "Modalities", "Series", "Images"}
 var studyWidths = []float32{200, 110, 100, 230, 110, 100, 60, 70}
-var seriesCols = []string{"#", "Series description", "Modality", "Slices", "Thickness", "Matrix"}
-var seriesWidths = []float32{50, 380, 80, 70, 90, 100}
+
+// The series rows start with a thumbnail that the archive renders (as the
+// series picker's, and as Weasis and OHIF show them).
+var seriesCols = []string{"", "#", "Series description", "Modality", "Slices", "Thickness", "Matrix"}
+var seriesWidths = []float32{pickThumb + 8, 50, 340, 80, 70, 90, 100}
 
 // ShowPACSFind opens File → Find on PACS….
 func (u *UI) ShowPACSFind() {
@@ -472,9 +478,12 @@ func (u *UI) ShowPACSFind() {
 	for _, o := range seriesHeader.Objects {
 		o.(*widget.Label).TextStyle.Bold = true
 	}
+	f.thumbImg = map[string]image.Image{}
 	f.seriesList = widget.NewList(func() int { return len(f.series) },
-		func() fyne.CanvasObject { return labelRow(seriesWidths) },
-		func(id widget.ListItemID, o fyne.CanvasObject) { setRow(o, seriesCells(f.series[id])) })
+		func() fyne.CanvasObject { return thumbRow(seriesWidths) },
+		func(id widget.ListItemID, o fyne.CanvasObject) {
+			setThumbRow(o, f.thumbImg[f.series[id].SeriesInstanceUID], seriesCells(f.series[id]))
+		})
 	f.seriesList.OnSelected = func(id widget.ListItemID) { f.seriesSel = id; f.openBtn.Enable() }
 
 	studies := container.NewBorder(f.studyHeader, nil, nil, nil, f.studyList)
@@ -484,7 +493,7 @@ func (u *UI) ShowPACSFind() {
 	top := container.NewVBox(fields, container.NewHBox(f.searchBtn, f.moreBtn))
 	bottom := container.NewBorder(nil, nil, nil, f.openBtn, f.status)
 	f.dlg = dialog.NewCustom("Find on PACS", "Close", container.NewBorder(top, bottom, nil, nil, split), u.win)
-	f.dlg.SetOnClosed(func() { f.lookup.Cancel() })
+	f.dlg.SetOnClosed(func() { f.lookup.Cancel(); f.thumbs.Cancel() })
 	f.dlg.Resize(fyne.NewSize(1120, 760))
 	f.dlg.Show()
 }
@@ -497,6 +506,62 @@ func labelRow(widths []float32) *fyne.Container {
 		objs[i] = l
 	}
 	return container.New(columns(widths), objs...)
+}
+
+// thumbRow is labelRow with a thumbnail in its first cell.
+func thumbRow(widths []float32) *fyne.Container {
+	row := labelRow(widths)
+	img := canvas.NewImageFromImage(nil)
+	img.FillMode = canvas.ImageFillContain
+	img.SetMinSize(fyne.NewSize(pickThumb, pickThumb))
+	row.Objects[0] = img
+	return row
+}
+
+// setThumbRow shows th (nil: none yet) and the cells after it.
+func setThumbRow(o fyne.CanvasObject, th image.Image, cells []string) {
+	objs := o.(*fyne.Container).Objects
+	if img := objs[0].(*canvas.Image); img.Image != th {
+		img.Image = th
+		img.Refresh()
+	}
+	for i, c := range cells {
+		objs[i+1].(*widget.Label).SetText(c)
+	}
+}
+
+// seriesThumbnails asks the archive for a rendered image of each listed
+// series, one after the other, and shows each as it comes. A series the
+// archive cannot render keeps an empty cell: opening it still works.
+func (p *pacsController) seriesThumbnails(server string, series []pacs.Series) {
+	f := &p.find
+	c, err := p.client(server)
+	if err != nil {
+		return
+	}
+	var todo []pacs.Series // read here, on the UI thread, which alone writes thumbImg
+	for _, s := range series {
+		if _, ok := f.thumbImg[s.SeriesInstanceUID]; !ok {
+			todo = append(todo, s)
+		}
+	}
+	task.Start(&f.thumbs, p.u.do, func(t *task.Task) (struct{}, error) {
+		defer c.Close()
+		for _, s := range todo {
+			if t.Context().Err() != nil {
+				break
+			}
+			img, err := c.Thumbnail(t.Context(), s.StudyInstanceUID, s.SeriesInstanceUID, 2*pickThumb)
+			if err != nil {
+				continue
+			}
+			t.Post(func() {
+				f.thumbImg[s.SeriesInstanceUID] = img
+				f.seriesList.Refresh()
+			})
+		}
+		return struct{}{}, t.Context().Err()
+	}, nil)
 }
 
 func setRow(o fyne.CanvasObject, cells []string) {
@@ -682,6 +747,7 @@ func (p *pacsController) studyChosen(id int) {
 				}
 			}
 			f.seriesList.Refresh()
+			p.seriesThumbnails(server, f.series)
 			msg := fmt.Sprintf("%d series.", len(f.series))
 			if loc > 0 {
 				msg += fmt.Sprintf(" (%d localizer series are not offered as volumes.)", loc)

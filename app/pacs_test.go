@@ -110,6 +110,13 @@ func TestPACSFindOpenSend(t *testing.T) {
 	if cells := seriesCells(f.series[0]); cells[3] != "78" || !strings.HasSuffix(cells[4], "mm") {
 		t.Errorf("series row %q", cells)
 	}
+	// The series row shows the archive's rendering of its middle image.
+	waitIdle(t, &f.thumbs, "series thumbnails")
+	if th := f.thumbImg[f.series[0].SeriesInstanceUID]; th == nil {
+		t.Error("no series thumbnail")
+	} else if b := th.Bounds(); max(b.Dx(), b.Dy()) != 2*pickThumb {
+		t.Errorf("series thumbnail %v, want one fitted to %d px", b.Size(), 2*pickThumb)
+	}
 
 	// Open: retrieval, then the folder path.
 	loaded := make(chan error, 1)

@@ -11,8 +11,8 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/dialog"
 
-	"github.com/liverseg/liverseg/refmask"
 	"github.com/liverseg/liverseg/internal/task"
+	"github.com/liverseg/liverseg/refmask"
 	"github.com/liverseg/liverseg/viewer"
 	"github.com/liverseg/liverseg/volume"
 )
