@@ -17,13 +17,13 @@ import (
 // GDCM for JPEG 2000 (dcmtk 3.6.7 has no JPEG 2000 decoder).
 func refTool(ts string) (string, []string, bool) {
 	switch ts {
-	case tsJPEGBaseline, tsJPEGExtended, tsJPEGLossless, tsJPEGLosslessSV:
+	case TSJPEGBaseline, TSJPEGExtended, TSJPEGLossless, TSJPEGLosslessSV:
 		return "dcmdjpeg", nil, true
-	case tsJPEGLSLossless, tsJPEGLSNear:
+	case TSJPEGLSLossless, TSJPEGLSNear:
 		return "dcmdjpls", nil, true
 	case tsRLE:
 		return "dcmdrle", nil, true
-	case tsJ2KLossless, tsJ2K:
+	case TSJ2KLossless, TSJ2K:
 		// gdcmraw -P writes the decompressed Pixel Data value alone
 		// (gdcmconv refuses to write the totalseg files, which lack UIDs).
 		return "gdcmraw", nil, true
@@ -33,7 +33,7 @@ func refTool(ts string) (string, []string, bool) {
 
 func lossless(ts string) bool {
 	switch ts {
-	case tsJPEGLossless, tsJPEGLosslessSV, tsJPEGLSLossless, tsJ2KLossless, tsRLE, tsHTJ2KLossless, tsHTJ2KRPCL:
+	case TSJPEGLossless, TSJPEGLosslessSV, TSJPEGLSLossless, TSJ2KLossless, tsRLE, TSHTJ2KLossless, TSHTJ2KRPCL:
 		return true
 	}
 	return false
@@ -163,7 +163,7 @@ func TestCodecsMatchReferenceDecoders(t *testing.T) {
 	t.Logf("byte-exact against the reference per syntax: %v", seen)
 	// Greyscale baseline JPEG is absent from the corpus (its baseline files
 	// are colour): TestCodecsRoundTripThroughDcmtk covers it.
-	for _, ts := range []string{tsJPEGExtended, tsJPEGLossless, tsJPEGLosslessSV, tsJPEGLSLossless, tsJPEGLSNear, tsJ2KLossless, tsJ2K, tsRLE} {
+	for _, ts := range []string{TSJPEGExtended, TSJPEGLossless, TSJPEGLosslessSV, TSJPEGLSLossless, TSJPEGLSNear, TSJ2KLossless, TSJ2K, tsRLE} {
 		if seen[TransferSyntaxName(ts)] == 0 {
 			t.Errorf("no corpus file of %s was checked against a reference", TransferSyntaxName(ts))
 		}

@@ -22,7 +22,7 @@ func withoutDecoder(t *testing.T, ts string, f func()) {
 }
 
 func TestUnlinkedCodecNamesFileAndSyntax(t *testing.T) {
-	for _, ts := range []string{tsJPEGBaseline, tsJPEGLSLossless, tsJ2KLossless, tsHTJ2K} {
+	for _, ts := range []string{TSJPEGBaseline, TSJPEGLSLossless, TSJ2KLossless, TSHTJ2K} {
 		t.Run(TransferSyntaxName(ts), func(t *testing.T) {
 			s := defaultSlice()
 			s.ts = ts

@@ -58,7 +58,7 @@ func FuzzHeader(f *testing.F) {
 }
 
 // fuzzSyntaxes are the compressed syntaxes FuzzDecodeFrame picks from.
-var fuzzSyntaxes = []string{tsJPEGBaseline, tsJPEGExtended, tsJPEGLossless, tsJPEGLosslessSV, tsJPEGLSLossless, tsJPEGLSNear, tsJ2KLossless, tsJ2K, tsHTJ2K, tsRLE}
+var fuzzSyntaxes = []string{TSJPEGBaseline, TSJPEGExtended, TSJPEGLossless, TSJPEGLosslessSV, TSJPEGLSLossless, TSJPEGLSNear, TSJ2KLossless, TSJ2K, TSHTJ2K, tsRLE}
 
 // FuzzDecodeFrame feeds one compressed frame straight to a codec (JPEG
 // 8/12/16-bit, JPEG-LS, JPEG 2000, RLE) with a claimed size.
@@ -67,7 +67,7 @@ func FuzzDecodeFrame(f *testing.F) {
 	skipJLS := os.Getenv("LIVERSEG_FUZZ_SKIP_JPEGLS") != ""
 	f.Fuzz(func(t *testing.T, data []byte, tsi uint8, cols, rows uint16, wide bool) {
 		ts := fuzzSyntaxes[int(tsi)%len(fuzzSyntaxes)]
-		if skipJLS && (ts == tsJPEGLSLossless || ts == tsJPEGLSNear) {
+		if skipJLS && (ts == TSJPEGLSLossless || ts == TSJPEGLSNear) {
 			// CharLS 2.4.1 spends seconds on some small invalid
 			// frames (see TestSlowCodecIsBounded), which the fuzzer
 			// reports as hangs; this lets the other codecs be fuzzed.

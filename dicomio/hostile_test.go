@@ -66,7 +66,7 @@ func TestHostileInputIsSkippedWithReasons(t *testing.T) {
 	want["absurd_dimensions"] = "beyond the 2 GiB limit per volume"
 	// A compressed slice whose frame is garbage: scanned, then Load fails.
 	bad := defaultSlice()
-	bad.ts, bad.jpegFrame = tsJPEGLSLossless, []byte("not JPEG-LS at all")
+	bad.ts, bad.jpegFrame = TSJPEGLSLossless, []byte("not JPEG-LS at all")
 	bad.seriesUID = "9.9.9"
 	write("garbage_jpegls", bad.bytes())
 	// A named pipe: opening it would block; it must not be opened.
@@ -225,7 +225,7 @@ func TestSlowCodecIsBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := defaultSlice()
-	s.ts, s.jpegFrame = tsJPEGLSLossless, frame
+	s.ts, s.jpegFrame = TSJPEGLSLossless, frame
 	s.rows, s.cols = 12, 16
 	p := writeSynth(t, t.TempDir(), "slow.dcm", s)
 	old := perSliceTimeout

@@ -261,7 +261,7 @@ func TestBaselineJPEG(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := defaultSlice()
-	s.ts, s.rows, s.cols = tsJPEGBaseline, 16, 32
+	s.ts, s.rows, s.cols = TSJPEGBaseline, 16, 32
 	s.bitsAlloc, s.bitsStored, s.highBit, s.slope, s.intercept = 8, 8, 7, 2, -100
 	s.jpegFrame = jb.Bytes()
 	v, _, err := LoadPath(context.Background(), writeSynth(t, t.TempDir(), "j.dcm", s), nil)
@@ -282,7 +282,7 @@ func TestBaselineJPEG(t *testing.T) {
 }
 
 func TestBadCompressedFramesAndUnknownSyntaxesNameTheFile(t *testing.T) {
-	for _, ts := range []string{tsJPEGBaseline, tsJPEGLossless, tsJPEGLSLossless, tsJ2KLossless, tsRLE, tsHTJ2K, "1.2.3.999"} {
+	for _, ts := range []string{TSJPEGBaseline, TSJPEGLossless, TSJPEGLSLossless, TSJ2KLossless, tsRLE, TSHTJ2K, "1.2.3.999"} {
 		s := defaultSlice()
 		s.ts = ts
 		s.jpegFrame = []byte{1, 2, 3, 4} // not a valid codestream of any kind

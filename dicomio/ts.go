@@ -2,25 +2,27 @@ package dicomio
 
 import "fmt"
 
-// Transfer syntax UIDs this package knows by name.
+// Transfer syntax UIDs this package knows by name (PS3.6 Annex A); the
+// compressed ones are exported for the decoders that register for them
+// (package dicomio/codec).
 const (
 	tsImplicitLE     = "1.2.840.10008.1.2"
 	tsExplicitLE     = "1.2.840.10008.1.2.1"
 	tsDeflatedLE     = "1.2.840.10008.1.2.1.99"
 	tsExplicitBE     = "1.2.840.10008.1.2.2"
-	tsJPEGBaseline   = "1.2.840.10008.1.2.4.50"
-	tsJPEGExtended   = "1.2.840.10008.1.2.4.51"
-	tsJPEGSpectral   = "1.2.840.10008.1.2.4.53" // retired
-	tsJPEGProgress   = "1.2.840.10008.1.2.4.55" // retired
-	tsJPEGLossless   = "1.2.840.10008.1.2.4.57"
-	tsJPEGLosslessSV = "1.2.840.10008.1.2.4.70"
-	tsJPEGLSLossless = "1.2.840.10008.1.2.4.80"
-	tsJPEGLSNear     = "1.2.840.10008.1.2.4.81"
-	tsJ2KLossless    = "1.2.840.10008.1.2.4.90"
-	tsJ2K            = "1.2.840.10008.1.2.4.91"
-	tsHTJ2KLossless  = "1.2.840.10008.1.2.4.201"
-	tsHTJ2KRPCL      = "1.2.840.10008.1.2.4.202"
-	tsHTJ2K          = "1.2.840.10008.1.2.4.203"
+	TSJPEGBaseline   = "1.2.840.10008.1.2.4.50"
+	TSJPEGExtended   = "1.2.840.10008.1.2.4.51"
+	TSJPEGSpectral   = "1.2.840.10008.1.2.4.53" // retired
+	TSJPEGProgress   = "1.2.840.10008.1.2.4.55" // retired
+	TSJPEGLossless   = "1.2.840.10008.1.2.4.57"
+	TSJPEGLosslessSV = "1.2.840.10008.1.2.4.70"
+	TSJPEGLSLossless = "1.2.840.10008.1.2.4.80"
+	TSJPEGLSNear     = "1.2.840.10008.1.2.4.81"
+	TSJ2KLossless    = "1.2.840.10008.1.2.4.90"
+	TSJ2K            = "1.2.840.10008.1.2.4.91"
+	TSHTJ2KLossless  = "1.2.840.10008.1.2.4.201"
+	TSHTJ2KRPCL      = "1.2.840.10008.1.2.4.202"
+	TSHTJ2K          = "1.2.840.10008.1.2.4.203"
 	tsRLE            = "1.2.840.10008.1.2.5"
 )
 
@@ -29,19 +31,19 @@ var tsNames = map[string]string{
 	tsExplicitLE:              "Explicit VR Little Endian",
 	tsDeflatedLE:              "Deflated Explicit VR Little Endian",
 	tsExplicitBE:              "Explicit VR Big Endian",
-	tsJPEGBaseline:            "JPEG Baseline (Process 1)",
-	tsJPEGExtended:            "JPEG Extended (Process 2 & 4)",
-	tsJPEGSpectral:            "JPEG Spectral Selection (Process 6 & 8, retired)",
-	tsJPEGProgress:            "JPEG Full Progression (Process 10 & 12, retired)",
-	tsJPEGLossless:            "JPEG Lossless (Process 14)",
-	tsJPEGLosslessSV:          "JPEG Lossless SV1",
-	tsJPEGLSLossless:          "JPEG-LS Lossless",
-	tsJPEGLSNear:              "JPEG-LS Near-Lossless",
-	tsJ2KLossless:             "JPEG 2000 Lossless",
-	tsJ2K:                     "JPEG 2000",
-	tsHTJ2KLossless:           "High-Throughput JPEG 2000 Lossless",
-	tsHTJ2KRPCL:               "High-Throughput JPEG 2000 RPCL Lossless",
-	tsHTJ2K:                   "High-Throughput JPEG 2000",
+	TSJPEGBaseline:            "JPEG Baseline (Process 1)",
+	TSJPEGExtended:            "JPEG Extended (Process 2 & 4)",
+	TSJPEGSpectral:            "JPEG Spectral Selection (Process 6 & 8, retired)",
+	TSJPEGProgress:            "JPEG Full Progression (Process 10 & 12, retired)",
+	TSJPEGLossless:            "JPEG Lossless (Process 14)",
+	TSJPEGLosslessSV:          "JPEG Lossless SV1",
+	TSJPEGLSLossless:          "JPEG-LS Lossless",
+	TSJPEGLSNear:              "JPEG-LS Near-Lossless",
+	TSJ2KLossless:             "JPEG 2000 Lossless",
+	TSJ2K:                     "JPEG 2000",
+	TSHTJ2KLossless:           "High-Throughput JPEG 2000 Lossless",
+	TSHTJ2KRPCL:               "High-Throughput JPEG 2000 RPCL Lossless",
+	TSHTJ2K:                   "High-Throughput JPEG 2000",
 	tsRLE:                     "RLE Lossless",
 	"1.2.840.10008.1.2.8.1":   "Deflated Image Frame Compression",
 	"1.2.840.10008.1.2.4.100": "MPEG2 Main Profile",
@@ -75,9 +77,9 @@ func tsSupported(uid string) bool {
 // one of them, read by a program that did not link that package, is told
 // so rather than called unsupported.
 var tsCodec = map[string]bool{
-	tsJPEGBaseline: true, tsJPEGExtended: true, tsJPEGSpectral: true, tsJPEGProgress: true,
-	tsJPEGLossless: true, tsJPEGLosslessSV: true, tsJPEGLSLossless: true, tsJPEGLSNear: true,
-	tsJ2KLossless: true, tsJ2K: true, tsHTJ2KLossless: true, tsHTJ2KRPCL: true, tsHTJ2K: true,
+	TSJPEGBaseline: true, TSJPEGExtended: true, TSJPEGSpectral: true, TSJPEGProgress: true,
+	TSJPEGLossless: true, TSJPEGLosslessSV: true, TSJPEGLSLossless: true, TSJPEGLSNear: true,
+	TSJ2KLossless: true, TSJ2K: true, TSHTJ2KLossless: true, TSHTJ2KRPCL: true, TSHTJ2K: true,
 }
 
 // noDecoder says why no decoder is registered for uid.

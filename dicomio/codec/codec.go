@@ -42,31 +42,14 @@ import (
 // length before it calls a decoder, and names the file and the transfer
 // syntax in the errors.
 
-// Transfer syntax UIDs decoded here (PS3.6 Annex A).
-const (
-	tsJPEGBaseline   = "1.2.840.10008.1.2.4.50"
-	tsJPEGExtended   = "1.2.840.10008.1.2.4.51"
-	tsJPEGSpectral   = "1.2.840.10008.1.2.4.53" // retired
-	tsJPEGProgress   = "1.2.840.10008.1.2.4.55" // retired
-	tsJPEGLossless   = "1.2.840.10008.1.2.4.57"
-	tsJPEGLosslessSV = "1.2.840.10008.1.2.4.70"
-	tsJPEGLSLossless = "1.2.840.10008.1.2.4.80"
-	tsJPEGLSNear     = "1.2.840.10008.1.2.4.81"
-	tsJ2KLossless    = "1.2.840.10008.1.2.4.90"
-	tsJ2K            = "1.2.840.10008.1.2.4.91"
-	tsHTJ2KLossless  = "1.2.840.10008.1.2.4.201"
-	tsHTJ2KRPCL      = "1.2.840.10008.1.2.4.202"
-	tsHTJ2K          = "1.2.840.10008.1.2.4.203"
-)
-
 func init() {
-	for _, ts := range []string{tsJPEGBaseline, tsJPEGExtended, tsJPEGSpectral, tsJPEGProgress, tsJPEGLossless, tsJPEGLosslessSV} {
+	for _, ts := range []string{dicomio.TSJPEGBaseline, dicomio.TSJPEGExtended, dicomio.TSJPEGSpectral, dicomio.TSJPEGProgress, dicomio.TSJPEGLossless, dicomio.TSJPEGLosslessSV} {
 		dicomio.RegisterDecoder(ts, decodeJPEG)
 	}
-	for _, ts := range []string{tsJPEGLSLossless, tsJPEGLSNear} {
+	for _, ts := range []string{dicomio.TSJPEGLSLossless, dicomio.TSJPEGLSNear} {
 		dicomio.RegisterDecoder(ts, decodeJPEGLS)
 	}
-	for _, ts := range []string{tsJ2KLossless, tsJ2K, tsHTJ2KLossless, tsHTJ2KRPCL, tsHTJ2K} {
+	for _, ts := range []string{dicomio.TSJ2KLossless, dicomio.TSJ2K, dicomio.TSHTJ2KLossless, dicomio.TSHTJ2KRPCL, dicomio.TSHTJ2K} {
 		dicomio.RegisterDecoder(ts, decodeJ2K)
 	}
 }
