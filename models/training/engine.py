@@ -175,6 +175,16 @@ def train_gtan(cfg, run_dir, stage_name, acfg0, afinal, students, bk, teacher_d,
         for k in snets:
             snets[k].load_state_dict(st["students"][k])
         log(f"{stage_name}: resumed at step {st['step']}/{st['budget']}, assistant {st['acfg']['widths']}")
+        # Net2Wider draws its symmetry-breaking noise (and the new net's
+        # throw-away init) from torch's global generator: restore its state
+        # at the checkpoint, so a growth after the resume draws what an
+        # uninterrupted run draws. (Checkpoints from before this was saved
+        # resume exactly only up to their next growth event.)
+        if "torch_rng" in st:
+            torch.set_rng_state(st["torch_rng"])
+        elif st["grown"] < len(grow_at):
+            log(f"{stage_name}: checkpoint without the torch generator state; growth events after the resume "
+                f"will differ from an uninterrupted run's")
     aopt = torch.optim.AdamW(asst.parameters(), lr=lr, weight_decay=1e-5)
     sopt = {k: torch.optim.AdamW(n.parameters(), lr=lr, weight_decay=1e-5) for k, n in snets.items()}
     if "aopt" in st:
@@ -189,8 +199,9 @@ def train_gtan(cfg, run_dir, stage_name, acfg0, afinal, students, bk, teacher_d,
         if st["grown"] < len(grow_at) and s >= grow_at[st["grown"]]:
             st["grown"] += 1
             nw = grow_widths(acfg0["widths"], afinal, st["grown"], len(grow_at))
-            # Seeded per growth event, so a resumed run grows exactly as an
-            # uninterrupted one would.
+            # The channel map is seeded per growth event and the noise comes
+            # from torch's generator, whose state the checkpoint keeps, so a
+            # resumed run grows exactly as an uninterrupted one would.
             asst = N.net2wider(asst.cpu(), nw, np.random.default_rng([seed, 7, st["grown"]])).to(dev)
             st["acfg"] = dict(acfg0, widths=nw)
             aopt = torch.optim.AdamW(asst.parameters(), lr=lr, weight_decay=1e-5)
@@ -236,6 +247,6 @@ def train_gtan(cfg, run_dir, stage_name, acfg0, afinal, students, bk, teacher_d,
 
 
 def _gtan_state(st, asst, snets, aopt, sopt):
-    st.update(asst=asst.state_dict(), aopt=aopt.state_dict(),
+    st.update(asst=asst.state_dict(), aopt=aopt.state_dict(), torch_rng=torch.get_rng_state(),
               students={k: n.state_dict() for k, n in snets.items()},
               sopt={k: o.state_dict() for k, o in sopt.items()})
