@@ -13,7 +13,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import nets as N        # noqa: E402
-import train as T       # noqa: E402
+from config import ASSISTANT_FINAL, ASSISTANT_START   # noqa: E402
 
 
 def main():
@@ -23,7 +23,7 @@ def main():
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     cfgs = dict(N.ARCH)
-    cfgs["assistant (final width)"] = dict(T.ASSISTANT_START, widths=list(T.ASSISTANT_FINAL))
+    cfgs["assistant (final width)"] = dict(ASSISTANT_START, widths=list(ASSISTANT_FINAL))
     x = torch.randn(2, 1, 32, 64, 64)
     for k, c in cfgs.items():
         n = N.build(c)

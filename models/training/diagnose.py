@@ -26,7 +26,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import lsdata as D    # noqa: E402
 import nets as N      # noqa: E402
-import export as E    # noqa: E402
+import evaluation as E    # noqa: E402
 import bank as B      # noqa: E402
 
 

@@ -1,5 +1,6 @@
-"""Export trained nets to ONNX (opset 17, dynamic Z/Y/X) with model cards,
-evaluate them on the ORIGINAL grid of each case, and save small checkpoints."""
+"""Export trained nets to ONNX (opset 17, dynamic Z/Y/X) with model cards
+(evaluated on the ORIGINAL grid of each case, see evaluation.py) and save
+small checkpoints. Reads a finished release run folder; trains nothing."""
 import hashlib
 import json
 import os
@@ -12,13 +13,12 @@ import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-import lsdata as D   # noqa: E402
-import nets as N     # noqa: E402
-import importlib     # noqa: E402
-
-# A long training run imported lsdata hours ago; re-read it so evaluation and
-# export use the current file (the contract itself is unchanged).
-importlib.reload(D)
+import environment as ENV   # noqa: E402
+import lsdata as D          # noqa: E402
+import nets as N            # noqa: E402
+from config import ASSISTANT_START, KD_LAMBDA, KD_T, SEED   # noqa: E402
+from evaluation import evaluate   # noqa: E402
+from runfiles import atomic_save   # noqa: E402
 
 MODELS_DIR = os.path.normpath(os.path.join(HERE, ".."))
 CKPT_DIR = os.path.join(HERE, "checkpoints")
@@ -60,48 +60,6 @@ def cpu_time(net, zyx, reps=3):
         net(x)
         ts.append(time.perf_counter() - t)
     return float(np.median(ts))
-
-
-_case_cache = {}
-
-
-def load_case(name, ct, lb):
-    if name not in _case_cache:
-        hu, sp = D.load_nifti_canonical(ct)
-        lab, _ = D.load_nifti_canonical(lb)
-        _case_cache[name] = (hu, (lab >= 1).astype(np.uint8), sp)
-    return _case_cache[name]
-
-
-_prep_cache = {}
-
-
-@torch.no_grad()
-def segment(net, hu, sp, temperature=1.0):
-    """Full app pipeline on a canonical HU array; returns (mask, prob_low).
-    temperature: the card's output.temperature (1 = plain softmax; the CVs
-    evaluate at 1, the shipped cards at D.SOFT_TEMPERATURE)."""
-    key = (id(hu), hu.shape)
-    if key not in _prep_cache:
-        _prep_cache[key] = D.preprocess(hu, sp)
-    x, shp = _prep_cache[key]
-    net.eval()
-    dev = next(net.parameters()).device
-    z = net(torch.from_numpy(x)[None, None].to(dev))[0].cpu().numpy()
-    p = D.logits_to_prob(z, temperature)[: shp[2], : shp[1], : shp[0]].transpose(2, 1, 0)
-    return D.postprocess(p, hu.shape, sp), p
-
-
-def evaluate(net, cases, trained_on, temperature=1.0):
-    res = {}
-    for name, ct, lb, _ in cases:
-        hu, lab, sp = load_case(name, ct, lb)
-        t = time.time()
-        m, _ = segment(net, hu, sp, temperature)
-        res[name] = {"dice": round(float(D.dice(m, lab)), 4), "hd95_mm": round(D.hd95(m, lab, sp), 2),
-                     "volume_error_pct": round(float(D.volume_error_pct(m, lab)), 2),
-                     "held_out": name not in trained_on, "seconds": round(time.time() - t, 1)}
-    return res
 
 
 def card(out_dir, name, role, net, onnx_name, training, evaluation, extra=None):
@@ -150,7 +108,6 @@ def card(out_dir, name, role, net, onnx_name, training, evaluation, extra=None):
 def export_all(run_dir, tiny=False, ship=None, command="train.py release"):
     """Exports teacher, GTAN assistant and each student size's variant named
     in ship ({"student": "gtan"|"nokd"|"kd", ...}; default gtan)."""
-    import train as T
     ship = dict(ship or {})
     summary = json.load(open(os.path.join(run_dir, "summary.json")))
     tst = torch.load(os.path.join(run_dir, "teacher.pt"), map_location="cpu")
@@ -178,6 +135,11 @@ def export_all(run_dir, tiny=False, ship=None, command="train.py release"):
         extra = []
     trained_on = summary["train_cases"]
     machine = f"{platform.machine()} {os.cpu_count()} cores (shared), torch {torch.__version__}, {torch.get_num_threads()} threads"
+    # The environment the run trained under (its environment.json: python,
+    # torch, numpy, scipy, device, threads, determinism, git commit, and any
+    # --allow-env-change resumes) and the one exporting now.
+    train_env = ENV.load(run_dir) or {"note": "not recorded (the run trained before environments were recorded)"}
+    export_env = ENV.current("cpu")
     results = {}
     for name, (role, net) in nets.items():
         onnx_name = f"{name}.onnx"
@@ -193,23 +155,24 @@ def export_all(run_dir, tiny=False, ship=None, command="train.py release"):
         elif name in vst:
             steps, dur = vst[name]["step"], vst[name]["elapsed_s"]
             how = ("no distillation: soft-target CE + soft Dice" if ship[name] == "nokd" else
-                   f"Hinton KD from the cached teacher logits: (1-l)(CE+Dice) + l*T^2*KL, l={T.KD_LAMBDA}, T={T.KD_T}")
+                   f"Hinton KD from the cached teacher logits: (1-l)(CE+Dice) + l*T^2*KL, l={KD_LAMBDA}, T={KD_T}")
             how += ("; AdamW lr 2e-3 cosine, batch 2 crops 32x64x64 (variant chosen by the leave-one-case-out CV, "
                     "models/README.md; the GTAN-distilled student of the same run is not shipped)")
         else:
             steps, dur = gst["step"], gst["elapsed_s"]
             how = (f"GTAN stage (all GTAN nets trained jointly, duration is the shared stage time): "
                    f"{'assistant distilled from cached teacher logits' if name == 'assistant' else 'distilled online from the current (growing) assistant'}, "
-                   f"loss (1-l)(CE+Dice) + l*T^2*KL, l={T.KD_LAMBDA}, T={T.KD_T}; AdamW lr 2e-3 cosine, batch 2 crops 32x64x64")
+                   f"loss (1-l)(CE+Dice) + l*T^2*KL, l={KD_LAMBDA}, T={KD_T}; AdamW lr 2e-3 cosine, batch 2 crops 32x64x64")
         training = {"data": f"cases {trained_on} from ../shared/data/cases (fixed bank of {len(np.load(bank_file)['w'])} "
-                            f"augmented 5 mm crops, recipe {recipe}, seed {T.SEED}; totalseg_example weight 0.5)",
+                            f"augmented 5 mm crops, recipe {recipe}, seed {SEED}; totalseg_example weight 0.5)",
                     "command": "/usr/bin/python3 models/training/" + command,
                     **({"variant": ship[name]} if role == "student" else {}),
-                    "seed": T.SEED, "steps": steps, "duration_s": round(dur), "machine": machine,
+                    "seed": SEED, "steps": steps, "duration_s": round(dur), "machine": machine,
+                    "environment": train_env, "export_environment": export_env,
                     "method": how}
         if name == "assistant":
             training["growth"] = gst["growth_log"]
-            training["start_widths"] = T.ASSISTANT_START["widths"]
+            training["start_widths"] = ASSISTANT_START["widths"]
         held = [c for c in ev if ev[c]["held_out"]]
         seen = [c for c in ev if not ev[c]["held_out"]]
         evaluation = {"note": (f"NOT held out: {seen} were in the training set, so their figures are TRAINING-set "
@@ -225,6 +188,6 @@ def export_all(run_dir, tiny=False, ship=None, command="train.py release"):
         c = card(out_dir, name, role, net, onnx_name, training, evaluation)
         results[name] = c
         ck = os.path.join(CKPT_DIR if not tiny else out_dir, f"{name}.pt")
-        T.atomic_save({"cfg": net.config(), "model": net.state_dict(), "steps": steps, "role": role}, ck)
+        atomic_save({"cfg": net.config(), "model": net.state_dict(), "steps": steps, "role": role}, ck)
         print(name, c["params"], c["macs"], ev, f"{ms:.3f}s", flush=True)
     return results

@@ -71,7 +71,7 @@ def sha256(path):
     return hashlib.sha256(open(path, "rb").read()).hexdigest()
 
 
-def main():
+def main(argv=None):
     ap = argparse.ArgumentParser()
     ap.add_argument("--ckpt-dir", default=os.path.join(HERE, "checkpoints"))
     ap.add_argument("--models-dir", default=os.path.normpath(os.path.join(HERE, "..")))
@@ -79,7 +79,7 @@ def main():
     ap.add_argument("--check-ort", default=None, metavar="DIR",
                     help="compare the fixture masks with masks made from ONNX Runtime logits in DIR "
                          "(<model>_ort_logits.f32, written by ortcheck)")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     torch.set_num_threads(2)
     os.makedirs(args.out, exist_ok=True)
     rng = np.random.default_rng(SEED)

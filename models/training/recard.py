@@ -15,8 +15,10 @@ import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+import environment as ENV   # noqa: E402
 import export as E   # noqa: E402
 import lsdata as D   # noqa: E402
+from evaluation import evaluate   # noqa: E402
 import nets as N     # noqa: E402
 
 MODELS = ["teacher", "assistant", "student", "student100k"]
@@ -28,6 +30,7 @@ def main():
     ap.add_argument("--models", default=",".join(MODELS))
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
+    env = ENV.current("cpu")
     cases = D.find_cases() + D.find_cases(names=["totalseg_s0009_partial"])
     for name in a.models.split(","):
         cp = os.path.join(E.MODELS_DIR, f"{name}.json")
@@ -36,11 +39,12 @@ def main():
         net = N.build(ck["cfg"])
         net.load_state_dict(ck["model"])
         trained_on = card["evaluation"]["training_cases"]
-        ev = E.evaluate(net, cases, trained_on, D.SOFT_TEMPERATURE)
+        ev = evaluate(net, cases, trained_on, D.SOFT_TEMPERATURE)
         card["output"]["temperature"] = D.SOFT_TEMPERATURE
         card["output"]["temperature_rule"] = ("liver probability = logistic((logit_liver - logit_background) / "
                                               "temperature), the float32 difference divided by the temperature in float32")
         card["evaluation"]["per_case"] = ev
+        card["evaluation"]["environment"] = env   # where these figures were computed
         tmp = cp + ".tmp"
         with open(tmp, "w") as f:
             json.dump(card, f, indent=1)

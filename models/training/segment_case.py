@@ -25,6 +25,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import lsdata as D   # noqa: E402
 import nets as N     # noqa: E402
+import evaluation as E   # noqa: E402
 
 
 def load_net(name):
@@ -70,9 +71,8 @@ def main():
     spacing = np.sqrt((m ** 2).sum(axis=0))
     hu, sp, src, flip = D.to_canonical(data, spacing, m / spacing)
 
-    # export.segment is exactly the app pipeline (preprocess, forward,
+    # evaluation.segment is exactly the app pipeline (preprocess, forward,
     # softmax, crop, postprocess) on a canonical HU array.
-    import export as E
     t1 = time.perf_counter()
     mask_can, _ = E.segment(net, hu, sp, temperature)
     t2 = time.perf_counter()
