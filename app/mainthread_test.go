@@ -108,6 +108,14 @@ func waitFor[T any](t testing.TB, ch <-chan T, timeout time.Duration, what strin
 // measure of speed).
 func waitUntil(t testing.TB, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
+	if !settleWithin(timeout, cond) {
+		t.Fatalf("%s: not done after %v", what, timeout)
+	}
+}
+
+// settleWithin runs what is posted until cond holds (true) or timeout
+// passes (cond's last answer).
+func settleWithin(timeout time.Duration, cond func() bool) bool {
 	timer := time.NewTimer(timeout)
 	defer timer.Stop()
 	for !cond() {
@@ -117,9 +125,10 @@ func waitUntil(t testing.TB, timeout time.Duration, what string, cond func() boo
 		select {
 		case <-mainQueue.wake:
 		case <-timer.C:
-			t.Fatalf("%s: not done after %v", what, timeout)
+			return cond()
 		}
 	}
+	return true
 }
 
 // waitIdle waits until the slot's latest task is over and its result

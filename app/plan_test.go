@@ -261,21 +261,7 @@ func TestPlanFromCrosshairShowsVolumesAndColours(t *testing.T) {
 }
 
 // settle runs the main queue until cond holds (true) or 30 s pass.
-func settle(cond func() bool) bool {
-	timer := time.NewTimer(30 * time.Second)
-	defer timer.Stop()
-	for !cond() {
-		if runOne() {
-			continue
-		}
-		select {
-		case <-mainQueue.wake:
-		case <-timer.C:
-			return cond()
-		}
-	}
-	return true
-}
+func settle(cond func() bool) bool { return settleWithin(30*time.Second, cond) }
 
 // A lesion loaded as a mask is excluded from the FLR and measured against
 // the cut; three marked crosshair positions make a plane.

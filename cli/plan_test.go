@@ -107,24 +107,7 @@ func TestPlanRealLiver(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The liver's centroid in LPS.
-	var c resection.Vec
-	n := 0
-	for k := 0; k < m.Size[2]; k++ {
-		for j := 0; j < m.Size[1]; j++ {
-			for i := 0; i < m.Size[0]; i++ {
-				if m.Voxels[m.Offset(i, j, k)] != 0 {
-					p := m.IndexToPatient([3]float64{float64(i), float64(j), float64(k)})
-					for a := range c {
-						c[a] += p[a]
-					}
-					n++
-				}
-			}
-		}
-	}
-	for a := range c {
-		c[a] /= float64(n)
-	}
+	c, _, _ := m.Centroid()
 	plane := fmt.Sprintf("%g,%g,%g,-1,0.3,0", c[0], c[1], c[2])
 	code, out, errOut := runCLI("plan", "--json", "--mask", study.Liver, "--plane", plane, "--height-cm", "170", "--weight-kg", "70", study.CT)
 	if code != 0 {

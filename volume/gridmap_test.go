@@ -234,3 +234,39 @@ func BenchmarkOnGrid(b *testing.B) {
 		}
 	})
 }
+
+func TestMaskCentroid(t *testing.T) {
+	g := Identity([3]int{6, 5, 4}, [3]float64{0.5, 2, 3})
+	g.Origin = [3]float64{10, -20, 30}
+	flipped := g
+	flipped.Direction[0][0] = -1 // x runs right to left: positions mirror
+	tests := []struct {
+		name string
+		g    Geometry
+		on   [][3]int
+		want [3]float64
+	}{
+		{"one voxel", g, [][3]int{{2, 3, 1}}, [3]float64{11, -14, 33}},
+		{"two voxels: the midpoint", g, [][3]int{{0, 0, 0}, {4, 2, 2}}, [3]float64{11, -18, 33}},
+		{"flipped x", flipped, [][3]int{{2, 3, 1}}, [3]float64{9, -14, 33}},
+	}
+	for _, tc := range tests {
+		m := NewMask(tc.g)
+		for _, p := range tc.on {
+			m.Voxels[m.Offset(p[0], p[1], p[2])] = 1
+		}
+		c, n, ok := m.Centroid()
+		if !ok || n != len(tc.on) {
+			t.Fatalf("%s: n %d ok %v", tc.name, n, ok)
+		}
+		for a := range c {
+			if math.Abs(c[a]-tc.want[a]) > 1e-9 {
+				t.Errorf("%s: centroid %v, want %v", tc.name, c, tc.want)
+				break
+			}
+		}
+	}
+	if _, n, ok := NewMask(g).Centroid(); ok || n != 0 {
+		t.Errorf("empty mask: n %d ok %v", n, ok)
+	}
+}

@@ -282,6 +282,33 @@ func (m *Mask) Count() int {
 // VolumeML is the volume of the non-zero voxels in millilitres.
 func (m *Mask) VolumeML() float64 { return float64(m.Count()) * m.VoxelVolume() / 1000 }
 
+// Centroid is the mean patient position (LPS mm) of the non-zero voxels'
+// centres and their number; ok is false for an empty mask. It is summed in
+// index space and mapped once, the map to LPS being affine.
+func (m *Mask) Centroid() (c [3]float64, n int, ok bool) {
+	var sum [3]float64
+	for k := 0; k < m.Size[2]; k++ {
+		for j := 0; j < m.Size[1]; j++ {
+			row := m.Voxels[m.Offset(0, j, k):][:m.Size[0]]
+			for i, v := range row {
+				if v != 0 {
+					sum[0] += float64(i)
+					sum[1] += float64(j)
+					sum[2] += float64(k)
+					n++
+				}
+			}
+		}
+	}
+	if n == 0 {
+		return c, 0, false
+	}
+	for a := range sum {
+		sum[a] /= float64(n)
+	}
+	return m.IndexToPatient(sum), n, true
+}
+
 // Invert3 inverts a 3×3 matrix; ok is false when it is singular (|det| <
 // 1e-12) or not finite.
 func Invert3(m [3][3]float64) ([3][3]float64, bool) {
