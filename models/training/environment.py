@@ -94,7 +94,8 @@ def check_and_record(run_dir, env, allow_change=False, log=print):
                "changes": []}
         _write(rec, p)
         return rec
-    rec = json.load(open(p))
+    with open(p) as f:
+        rec = json.load(f)
     old = rec["environment"]
     last = rec["changes"][-1]["environment"] if rec.get("changes") else old
     if last.get("git_commit") != env.get("git_commit"):
@@ -124,4 +125,7 @@ def _write(obj, path):
 def load(run_dir):
     """The run's environment record, or None (a run trained before records)."""
     p = os.path.join(run_dir, FILE)
-    return json.load(open(p)) if os.path.exists(p) else None
+    if not os.path.exists(p):
+        return None
+    with open(p) as f:
+        return json.load(f)
