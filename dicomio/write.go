@@ -24,6 +24,7 @@ import (
 	"github.com/suyashkumar/dicom/pkg/tag"
 
 	"github.com/liverseg/liverseg/dicomio/internal/dsbuild"
+	"github.com/liverseg/liverseg/internal/atomicfile"
 	"github.com/liverseg/liverseg/volume"
 )
 
@@ -99,16 +100,15 @@ func WriteSeries(dir string, v *volume.Volume, opts SeriesOptions) error {
 	if err := os.MkdirAll(parent, 0o755); err != nil {
 		return fmt.Errorf("dicomio: write %s: create parent folder: %w", dir, err)
 	}
-	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(dir)+".tmp-")
+	// The folder is locked while it is filled: a writer killed meanwhile
+	// leaves a folder the next write of dir removes.
+	td, err := atomicfile.NewTempDir(dir)
 	if err != nil {
 		return fmt.Errorf("dicomio: write %s: create temporary folder: %w", dir, err)
 	}
-	done := false
-	defer func() {
-		if !done {
-			os.RemoveAll(tmp)
-		}
-	}()
+	defer td.Close()
+	tmp := td.Path
+
 	if err := writeSlices(tmp, v, plan); err != nil {
 		return fmt.Errorf("dicomio: write %s: %w", dir, err)
 	}
@@ -120,10 +120,9 @@ func WriteSeries(dir string, v *volume.Volume, opts SeriesOptions) error {
 	if err := os.Remove(dir); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("dicomio: write %s: replace empty folder: %w", dir, err)
 	}
-	if err := os.Rename(tmp, dir); err != nil {
+	if err := td.Rename(dir); err != nil {
 		return fmt.Errorf("dicomio: write %s: move series into place: %w", dir, err)
 	}
-	done = true
 	return nil
 }
 

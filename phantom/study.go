@@ -9,6 +9,7 @@ import (
 	"strconv"
 
 	"github.com/liverseg/liverseg/dicomio"
+	"github.com/liverseg/liverseg/internal/atomicfile"
 	"github.com/liverseg/liverseg/nifti"
 )
 
@@ -63,16 +64,15 @@ func WriteStudy(dir string, p *Phantom) error {
 	if err := os.MkdirAll(parent, 0o755); err != nil {
 		return fmt.Errorf("phantom: write %s: %w", dir, err)
 	}
-	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(dir)+".tmp-")
+	// The folder is locked while it is filled: a writer killed meanwhile
+	// leaves a folder the next write of dir removes.
+	td, err := atomicfile.NewTempDir(dir)
 	if err != nil {
 		return fmt.Errorf("phantom: write %s: %w", dir, err)
 	}
-	done := false
-	defer func() {
-		if !done {
-			os.RemoveAll(tmp)
-		}
-	}()
+	defer td.Close()
+	tmp := td.Path
+
 	if err := dicomio.WriteSeries(filepath.Join(tmp, DICOMDir), p.CT, SeriesOptions(p)); err != nil {
 		return fmt.Errorf("phantom: write %s: %w", dir, err)
 	}
@@ -100,10 +100,9 @@ Liver volume: %.0f mL
 	if err := os.Remove(dir); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("phantom: write %s: %w", dir, err)
 	}
-	if err := os.Rename(tmp, dir); err != nil {
+	if err := td.Rename(dir); err != nil {
 		return fmt.Errorf("phantom: write %s: %w", dir, err)
 	}
-	done = true
 	return nil
 }
 

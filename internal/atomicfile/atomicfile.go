@@ -55,7 +55,7 @@ func RemovePending() {
 	pending.Lock()
 	defer pending.Unlock()
 	for p := range pending.m {
-		os.Remove(p)
+		os.RemoveAll(p) // a file, or a TempDir
 		delete(pending.m, p)
 	}
 }
