@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"os"
 	"runtime"
 	"strings"
 	"sync"
@@ -21,11 +20,8 @@ import (
 	"github.com/liverseg/liverseg/viewer/sliceview"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	thinct.RemoveAll() // the thin-slice series written by the tests
-	os.Exit(code)
-}
+// TestMain removes the thin-slice series written by the tests.
+func TestMain(m *testing.M) { thinct.Main(m) }
 
 // gate holds the reader back: slices for which pass returns false wait
 // until open is called (or the test ends).

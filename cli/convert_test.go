@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -118,7 +119,7 @@ func TestConvertMatchesReference(t *testing.T) {
 			if gc.Size != rc.Size {
 				t.Fatalf("canonical size %v, reference %v", gc.Size, rc.Size)
 			}
-			if !sameInt16(gc.Voxels, rc.Voxels) {
+			if !slices.Equal(gc.Voxels, rc.Voxels) {
 				t.Fatalf("voxels differ from %s in world order (%d of %d differ)", refPath, countInt16Diff(gc.Voxels, rc.Voxels), len(gc.Voxels))
 			}
 			if c.unevenZ {
@@ -136,7 +137,7 @@ func TestConvertMatchesReference(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !sameInt16(got.Voxels, src.Voxels) {
+			if !slices.Equal(got.Voxels, src.Voxels) {
 				t.Fatal("written voxels differ from the loaded series")
 			}
 			assertAffineTol(t, "reopened", got.AffineLPS(), src.AffineLPS(), 1e-4)

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -38,7 +39,7 @@ func TestOpenImage(t *testing.T) {
 	if cat != nil {
 		t.Error("NIfTI input returned a DICOM catalog")
 	}
-	if !sameInt16(v.Voxels, src.Voxels) || !v.SameGridWithin(src.Geometry, 1e-4) {
+	if !slices.Equal(v.Voxels, src.Voxels) || !v.SameGridWithin(src.Geometry, 1e-4) {
 		t.Fatal("NIfTI opened with different voxels or grid")
 	}
 
@@ -68,18 +69,6 @@ func TestOpenImage(t *testing.T) {
 	if _, _, err := openImage(cancelled, in, nil); !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled context: err = %v", err)
 	}
-}
-
-func sameInt16(a, b []int16) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // runCLI executes a subcommand through cli.Run, as main does.

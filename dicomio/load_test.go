@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -351,7 +352,7 @@ func TestSeriesStayApartAndLocalizersStayOut(t *testing.T) {
 		}
 	}
 	// Two scouts in different orientations: two single-image localizer groups.
-	if want := []int{78, 5, 1, 1}; !equalInts(sizes, want) || localizers != 2 || len(cat.Skipped) != 0 {
+	if want := []int{78, 5, 1, 1}; !slices.Equal(sizes, want) || localizers != 2 || len(cat.Skipped) != 0 {
 		t.Errorf("series sizes %v (%d localizers, %d skipped), want %v with 2 localizers", sizes, localizers, len(cat.Skipped), want)
 	}
 	if !cat.Series[0].IsLocalizer && cat.Series[0].Key != "1.2.840.113704.1.1762661655.11024.1129934350.12" {
@@ -523,16 +524,4 @@ func containsSub(list []string, sub string) bool {
 		}
 	}
 	return false
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

@@ -11,6 +11,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -394,7 +395,7 @@ func TestGroupingAndSorting(t *testing.T) {
 			for _, s := range cat.Series {
 				sizes = append(sizes, s.NumSlices())
 			}
-			if !equalInts(sizes, c.sizes) {
+			if !slices.Equal(sizes, c.sizes) {
 				t.Fatalf("series sizes %v, want %v", sizes, c.sizes)
 			}
 			s := cat.Series[0]

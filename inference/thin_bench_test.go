@@ -3,7 +3,6 @@ package inference
 import (
 	"context"
 	"fmt"
-	"os"
 	"testing"
 	"time"
 
@@ -11,11 +10,8 @@ import (
 	"github.com/liverseg/liverseg/internal/testsupport/thinct"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	thinct.RemoveAll() // the thin-slice series written by the benchmarks
-	os.Exit(code)
-}
+// TestMain removes the thin-slice series written by the benchmarks.
+func TestMain(m *testing.M) { thinct.Main(m) }
 
 // BenchmarkSegmentThin runs the shipped student on thin-slice series made
 // from chaos_ct01 (or the phantom) at 78, 310 and 1000 slices. An op is a

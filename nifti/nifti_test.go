@@ -10,6 +10,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -32,7 +33,7 @@ func TestRoundTripGeometries(t *testing.T) {
 				if got.Size != v.Size {
 					t.Fatalf("size %v, want %v", got.Size, v.Size)
 				}
-				if !equalInt16(got.Voxels, v.Voxels) {
+				if !slices.Equal(got.Voxels, v.Voxels) {
 					t.Fatal("voxels differ after the round trip")
 				}
 				// float32 storage: 1e-4 mm is far below any voxel size.
@@ -89,18 +90,6 @@ func readWithSformCode(t *testing.T, p string, code int16) *volume.Volume {
 		t.Fatal(err)
 	}
 	return v
-}
-
-func equalInt16(a, b []int16) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func TestMaskRoundTrip(t *testing.T) {
@@ -216,7 +205,7 @@ func TestAtomicWrite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !equalInt16(got.Voxels, other.Voxels) {
+	if !slices.Equal(got.Voxels, other.Voxels) {
 		t.Fatal("overwrite did not replace the voxels")
 	}
 
@@ -363,7 +352,7 @@ func TestDatatypes(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if !equalInt16(v.Voxels, c.want) {
+				if !slices.Equal(v.Voxels, c.want) {
 					t.Fatalf("got %v, want %v", v.Voxels, c.want)
 				}
 				w := strings.Join(v.Info.Warnings, "; ")

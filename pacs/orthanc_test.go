@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -192,7 +193,7 @@ func TestRetrieveMatchesFolderAndCaches(t *testing.T) {
 		t.Errorf("final progress %+v", last)
 	}
 	want := loadFolder(t, shareddata.Path(t, "cases", "chaos_ct01", "dicom"))
-	if v.Size != want.Size || !equalInt16(v.Voxels, want.Voxels) || v.Spacing != want.Spacing {
+	if v.Size != want.Size || !slices.Equal(v.Voxels, want.Voxels) || v.Spacing != want.Spacing {
 		t.Fatalf("retrieved volume differs from the folder's: %v vs %v", v.Size, want.Size)
 	}
 	if v.Info.StudyInstanceUID != chaosStudy || len(v.Info.SOPInstanceUIDs) != 78 {
@@ -211,7 +212,7 @@ func TestRetrieveMatchesFolderAndCaches(t *testing.T) {
 	if err != nil {
 		t.Fatalf("cached series did not open without the network: %v", err)
 	}
-	if !cached.Cached || !equalInt16(v2.Voxels, want.Voxels) {
+	if !cached.Cached || !slices.Equal(v2.Voxels, want.Voxels) {
 		t.Errorf("cached open: %+v", cached)
 	}
 	size, _ := cache.Size()
@@ -227,18 +228,6 @@ func TestRetrieveMatchesFolderAndCaches(t *testing.T) {
 	if size, _ := cache.Size(); size != 0 {
 		t.Errorf("cache size after clear %d", size)
 	}
-}
-
-func equalInt16(a, b []int16) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // noHalfWritten asserts the cache invariant after a failed retrieval: no
@@ -707,7 +696,7 @@ func TestCompressedTransferSyntaxes(t *testing.T) {
 				t.Errorf("the retrieved file's transfer syntax differs from the stored one (%s)", tsOf(t, orig))
 			}
 			want := loadFolder(t, f)
-			if !equalInt16(v.Voxels, want.Voxels) {
+			if !slices.Equal(v.Voxels, want.Voxels) {
 				t.Error("the retrieved image's pixels differ from the local file's")
 			}
 		})

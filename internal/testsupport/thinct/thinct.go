@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sync"
+	"testing"
 
 	"github.com/liverseg/liverseg/dicomio"
 	"github.com/liverseg/liverseg/internal/testsupport/shareddata"
@@ -155,4 +156,12 @@ func RemoveAll() {
 		os.RemoveAll(root)
 	}
 	root, made, names = "", map[int]string{}, map[int]string{}
+}
+
+// Main is the TestMain of a package whose tests or benchmarks write
+// thin-slice series: it runs them, then deletes what Series wrote.
+func Main(m *testing.M) {
+	code := m.Run()
+	RemoveAll()
+	os.Exit(code)
 }
