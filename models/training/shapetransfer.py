@@ -79,9 +79,9 @@ def jacobian_det(u):
 
 
 def invert(u, iters=30):
-    """v with x + u(x) + ... : the inverse displacement, v(y) = -u(y + v(y))
-    (fixed point; converges where the map is invertible and u's gradient is
-    moderate)."""
+    """Inverse displacement v of x -> x + u(x): the fixed point of
+    v(y) = -u(y + v(y)), so that (y + v(y)) + u(y + v(y)) = y on the grid
+    (converges where det J > 0 and u's gradient is moderate)."""
     v = -u.copy()
     for _ in range(iters):
         v = -np.stack([warp(u[a], v) for a in range(3)])

@@ -13,7 +13,6 @@ import tempfile
 import unittest
 
 import numpy as np
-from scipy import ndimage
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
