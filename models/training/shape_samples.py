@@ -19,32 +19,8 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-import lsdata as D            # noqa: E402
 import shapetransfer as T     # noqa: E402
-from synth_samples import write_png   # noqa: E402
-
-ZOOM = 2
-PANEL = (110, 110)
-RED, GREEN = (255, 40, 40), (40, 230, 40)
-
-
-def _edge(m):
-    return m & ~(np.roll(m, 1, 0) & np.roll(m, -1, 0) & np.roll(m, 1, 1) & np.roll(m, -1, 1))
-
-
-def panel(img2d, outlines):
-    """2-D HU slice → RGB panel with outlines [(mask2d, colour)] drawn in order."""
-    g = np.clip((img2d - D.HU_LO) / (D.HU_HI - D.HU_LO), 0, 1) * 255
-    out = np.zeros(PANEL + (3,), np.uint8)
-    h, w = min(img2d.shape[0], PANEL[0]), min(img2d.shape[1], PANEL[1])
-    oy, ox = (PANEL[0] - h) // 2, (PANEL[1] - w) // 2
-    sl = (slice(oy, oy + h), slice(ox, ox + w))
-    for c in range(3):
-        out[sl + (c,)] = g[:h, :w]
-    sub = out[sl]
-    for m, col in outlines:
-        sub[_edge(m[:h, :w] > 0.5)] = col
-    return np.repeat(np.repeat(out, ZOOM, 0), ZOOM, 1)
+from synth_samples import GREEN, PANEL, RED, ZOOM, panel, write_png   # noqa: E402
 
 
 def slices(vol, c):

@@ -37,8 +37,16 @@ def write_png(path, rgb):
     os.replace(tmp, path)
 
 
-def panel(img2d, lab2d):
-    """2-D HU slice (rows = display rows) → RGB panel with the liver outline."""
+RED, GREEN = (255, 40, 40), (40, 230, 40)
+
+
+def _edge(m):
+    return m & ~(np.roll(m, 1, 0) & np.roll(m, -1, 0) & np.roll(m, 1, 1) & np.roll(m, -1, 1))
+
+
+def panel(img2d, outlines):
+    """2-D HU slice (rows = display rows) → RGB panel with outlines
+    [(mask2d, colour)] drawn in order (shape_samples.py uses it too)."""
     g = np.clip((img2d - D.HU_LO) / (D.HU_HI - D.HU_LO), 0, 1) * 255
     out = np.zeros(PANEL + (3,), np.uint8)
     h, w = min(img2d.shape[0], PANEL[0]), min(img2d.shape[1], PANEL[1])
@@ -46,10 +54,9 @@ def panel(img2d, lab2d):
     sl = (slice(oy, oy + h), slice(ox, ox + w))
     for c in range(3):
         out[sl + (c,)] = g[:h, :w]
-    m = lab2d[:h, :w] > 0.5
-    edge = m & ~(np.roll(m, 1, 0) & np.roll(m, -1, 0) & np.roll(m, 1, 1) & np.roll(m, -1, 1))
     sub = out[sl]
-    sub[edge] = (255, 40, 40)
+    for m, col in outlines:
+        sub[_edge(m[:h, :w] > 0.5)] = col
     return np.repeat(np.repeat(out, ZOOM, 0), ZOOM, 1)
 
 
@@ -59,7 +66,7 @@ def views(hu, lab):
     c = np.round(np.argwhere(lab > 0.5).mean(0)).astype(int)
     ax = hu[:, :, c[2]].T, lab[:, :, c[2]].T                 # rows j (A→P), cols i (R→L)
     co = hu[:, c[1], ::-1].T, lab[:, c[1], ::-1].T           # rows k (S→I), cols i
-    return [panel(*ax), panel(*co)]
+    return [panel(ax[0], [(ax[1], RED)]), panel(co[0], [(co[1], RED)])]
 
 
 def main():
