@@ -75,7 +75,7 @@ func TestViewLegend(t *testing.T) {
 		t.Errorf("reference style %+v: want a dashed outline with a dark edge, no fill", st)
 	}
 	list := u.scene.Overlays()
-	if len(list) < 2 || list[0] != s.ovl || list[1] != s.refOvl {
+	if len(list) < 2 || list[0] != s.modelOverlay() || list[1] != s.refOvl {
 		t.Errorf("overlay order %v: want the model, then the reference over it", list)
 	}
 

@@ -83,18 +83,20 @@ type segController struct {
 	thr       *widget.Slider
 	thrLabel  *widget.Label
 	show      *widget.Check
-	fill      *widget.Check
-	outline   *widget.Check
-	opacity   *widget.Slider
-	color     *widget.Select
-	boxMode   *widget.Check
-	clearBox  *widget.Button
-	boxLabel  *widget.Label
-	refBtn    *widget.Button
-	refShow   *widget.Check
-	refFill   *widget.Check // off by default: an outline keeps the model's fill readable
-	refColor  *widget.Select
-	refLabel  *widget.Label
+	// edge: refine the outline from the scan's own HU (inference.RefineEdge).
+	edge     *widget.Check
+	fill     *widget.Check
+	outline  *widget.Check
+	opacity  *widget.Slider
+	color    *widget.Select
+	boxMode  *widget.Check
+	clearBox *widget.Button
+	boxLabel *widget.Label
+	refBtn   *widget.Button
+	refShow  *widget.Check
+	refFill  *widget.Check // off by default: an outline keeps the model's fill readable
+	refColor *widget.Select
+	refLabel *widget.Label
 	// diceStatus is the Dice with the reference in the status bar, where
 	// it stays in view whatever the panel or the status line show.
 	diceStatus *widget.Label
@@ -107,8 +109,13 @@ type segController struct {
 	check   task.Slot // the start-up check of the automatic model
 
 	// What is shown.
-	res      *inference.Result
-	ovl      *viewer.ProbOverlay
+	res *inference.Result
+	ovl *viewer.ProbOverlay
+	// maskOvl is the full-resolution mask with its edge refined from the
+	// scan, shown instead of ovl once the background worker has built it
+	// for the current threshold (nil while dragging, or without the
+	// refinement: ovl, the map's own contour, is then what the mask is).
+	maskOvl  *viewer.MaskOverlay
 	box      *inference.Box // canonical ROI, nil for the whole volume
 	boxOvl   *viewer.BoxOverlay
 	ref      *volume.Mask // canonical, on the displayed grid
@@ -190,6 +197,8 @@ func newSegController(u *UI) *segController {
 
 	s.show = widget.NewCheck("Show", func(bool) { u.updateOverlays() })
 	s.show.Checked = true
+	s.edge = widget.NewCheck("Edge from scan", func(bool) { s.edgeChanged() })
+	s.edge.Checked = true
 	s.fill = widget.NewCheck("Fill", func(bool) { s.applyStyle() })
 	s.fill.Checked = true
 	s.outline = widget.NewCheck("Outline", func(bool) { s.applyStyle() })
@@ -247,7 +256,7 @@ func newSegController(u *UI) *segController {
 		container.NewGridWithColumns(2,
 			container.NewBorder(nil, nil, widget.NewLabel("Threshold"), s.thrLabel, s.thr),
 			container.NewBorder(nil, nil, widget.NewLabel("Opacity"), nil, s.opacity)),
-		container.NewHBox(widget.NewLabel("Model"), s.show, s.fill, s.outline, colorSel(s.color)),
+		container.NewHBox(widget.NewLabel("Model"), s.show, s.fill, s.outline, colorSel(s.color), s.edge),
 		container.NewHBox(widget.NewLabel("Reference"), s.refBtn, s.refShow, s.refFill, colorSel(s.refColor)),
 		s.refLabel,
 	)
@@ -391,6 +400,9 @@ func (s *segController) runModel(name string, auto bool) {
 	s.cancelBtn.Enable()
 	opts := card.DefaultOptions()
 	opts.ProbabilityOnly = true // the overlay comes from the map; the mask follows in the background
+	if !s.edge.Checked {
+		opts.Edge = nil
+	}
 	if s.box != nil {
 		b := *s.box
 		opts.ROI = &b
@@ -493,7 +505,7 @@ func (s *segController) showResult(res *inference.Result) error {
 	if err := o.SetThreshold(res.Post.Threshold, keep); err != nil {
 		return err
 	}
-	s.res, s.ovl = res, o
+	s.res, s.ovl, s.maskOvl = res, o, nil
 	s.settingThr = true
 	s.thr.SetValue(res.Post.Threshold)
 	s.settingThr = false
@@ -534,9 +546,47 @@ func (s *segController) SetThreshold(t float64) {
 		s.showSegError(err, false)
 		return
 	}
+	if s.maskOvl != nil {
+		// The refined mask was for the old threshold: the map's contour
+		// stands in until the worker has refined the new one.
+		s.maskOvl = nil
+		u.updateOverlays()
+	}
 	u.scene.OverlaysChanged()
 	s.showResultText(math.NaN(), true)
 	s.queuePost(keep, true)
+}
+
+// modelOverlay is the model's overlay on screen: the refined mask once
+// built, else the map's contour (nil before a result).
+func (s *segController) modelOverlay() viewer.Overlay {
+	switch {
+	case s.maskOvl != nil:
+		return s.maskOvl
+	case s.ovl != nil:
+		return s.ovl
+	}
+	return nil
+}
+
+// edgeChanged rebuilds the shown result's mask with or without the edge
+// refinement (no network run): the map's contour stands in meanwhile.
+func (s *segController) edgeChanged() {
+	u := s.u
+	if s.res == nil || s.ovl == nil {
+		return
+	}
+	s.maskOvl = nil
+	u.updateOverlays()
+	post := s.res.Post
+	post.Threshold = s.ovl.Threshold()
+	keep, err := cleanMap(s.res, post)
+	if err != nil {
+		s.showSegError(err, false)
+		return
+	}
+	s.showResultText(math.NaN(), true)
+	s.queuePost(keep, false)
 }
 
 // queuePost asks the background worker for the volume and the mask at the
@@ -557,6 +607,11 @@ func (s *segController) queuePost(keep []uint8, delay bool) {
 	}
 	post := s.res.Post
 	post.Threshold = s.ovl.Threshold()
+	post.Edge = nil
+	if s.edge.Checked {
+		e := inference.DefaultEdge
+		post.Edge = &e
+	}
 	job := postJob{gen: s.postGen.Add(1), res: s.res, ovl: s.ovl, post: post, keep: keep, ref: s.ref, vol: u.vol, delay: delay}
 	select {
 	case <-s.post: // superseded before it started
@@ -624,7 +679,7 @@ func (s *segController) postWorker(t *task.Task, jobs <-chan postJob) {
 			continue
 		}
 		t0 := time.Now()
-		m, err := job.res.Apply(job.post)
+		m, edge, err := job.res.ApplyEdge(job.post)
 		took := time.Since(t0)
 		dice := math.NaN()
 		if err == nil && job.ref != nil {
@@ -650,7 +705,14 @@ func (s *segController) postWorker(t *task.Task, jobs <-chan postJob) {
 				s.showSegError(err, false)
 				return
 			}
-			cur.res.Mask, cur.res.Post = m, cur.post
+			cur.res.Mask, cur.res.Post, cur.res.Edge = m, cur.post, edge
+			s.maskOvl = nil
+			if edge.Applied {
+				if o, oerr := viewer.NewMaskOverlay(u.scene.Slicer(), m, s.predStyle()); oerr == nil {
+					s.maskOvl = o
+				}
+			}
+			u.updateOverlays()
 			u.plan.liverMaskChanged()
 			// The run kept probabilities only: this mask is its
 			// postprocessing, so the run's timings include it.
@@ -697,8 +759,12 @@ func (s *segController) showResultText(ml float64, approx bool) {
 	}
 	t := r.Timings
 	msOf := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-	s.result.SetText(fmt.Sprintf("%s (%s): liver %s at threshold %.2f\nnetwork %.0f ms · total %.0f ms (preprocess %.0f ms)",
-		r.Model, where, vol, s.ovl.Threshold(), msOf(t.Infer), msOf(t.Total), msOf(t.Preprocess)))
+	edge := ""
+	if r.Edge.Applied && !approx && r.Post.Edge != nil {
+		edge = fmt.Sprintf(", edge from the scan (liver %.0f ± %.0f HU)", r.Edge.LiverHU, r.Edge.SpreadHU)
+	}
+	s.result.SetText(fmt.Sprintf("%s (%s): liver %s at threshold %.2f%s\nnetwork %.0f ms · total %.0f ms (preprocess %.0f ms)",
+		r.Model, where, vol, s.ovl.Threshold(), edge, msOf(t.Infer), msOf(t.Total), msOf(t.Preprocess)))
 }
 
 // VolumeText is the result line shown in the panel (for tests).
@@ -729,6 +795,9 @@ func (s *segController) applyStyle() {
 	if s.ovl != nil {
 		s.ovl.Style = s.predStyle()
 	}
+	if s.maskOvl != nil {
+		s.maskOvl.Style = s.predStyle()
+	}
 	if s.refOvl != nil {
 		st := referenceStyle(colorByName(s.refColor.Selected))
 		if s.refFill.Checked {
@@ -751,8 +820,8 @@ func (u *UI) updateOverlays() {
 		return
 	}
 	var list []viewer.Overlay
-	if s.ovl != nil && s.show.Checked {
-		list = append(list, s.ovl)
+	if o := s.modelOverlay(); o != nil && s.show.Checked {
+		list = append(list, o)
 	}
 	list = append(list, u.editOverlays()...)
 	u.refreshEditSources()
@@ -794,7 +863,7 @@ func (s *segController) resetSegmentation() {
 	s.postGen.Add(1) // drop pending background work
 	u.cmp.resetCompare()
 	u.forgetLiverStats()
-	s.res, s.ovl, s.box, s.boxOvl, s.ref, s.refOvl, s.refName = nil, nil, nil, nil, nil, nil, ""
+	s.res, s.ovl, s.maskOvl, s.box, s.boxOvl, s.ref, s.refOvl, s.refName = nil, nil, nil, nil, nil, nil, nil, ""
 	s.result.SetText("No segmentation yet.")
 	s.boxLabel.Hide()
 	s.clearBox.Disable()

@@ -821,3 +821,61 @@ func TestGroupThousands(t *testing.T) {
 		}
 	}
 }
+
+// TestEdgeFromScan: after a run the views show the mask refined from the
+// scan's own HU (not the 5 mm map's contour), the result line says so, and
+// unticking "Edge from scan" goes back to the network's own outline without
+// running the network again; ticking it again gives the same refined mask.
+func TestEdgeFromScan(t *testing.T) {
+	u, _, postDone, real, _ := openAbdomen(t)
+	if !real {
+		t.Skip("needs the shipped student (models/student.onnx): the test network draws no liver to refine")
+	}
+	waitPost(t, postDone)
+	s := u.seg
+	res := s.res
+	if !res.Edge.Applied || res.Post.Edge == nil || s.maskOvl == nil {
+		t.Fatalf("after the run: edge %+v, post edge %v, refined overlay %v", res.Edge, res.Post.Edge, s.maskOvl != nil)
+	}
+	if l := u.scene.Overlays(); len(l) == 0 || l[0] != s.maskOvl {
+		t.Errorf("the views do not draw the refined mask first: %v", l)
+	}
+	if txt := s.VolumeText(); !strings.Contains(txt, "edge from the scan") {
+		t.Errorf("result text %q does not say the edge was refined", txt)
+	}
+	if res.Edge.LiverHU < 60 || res.Edge.LiverHU > 250 {
+		t.Errorf("liver measured at %.0f HU: not a liver's", res.Edge.LiverHU)
+	}
+	refined := res.Mask.Count()
+	runs := runsOf(u)
+
+	s.edge.SetChecked(false)
+	waitPost(t, postDone)
+	if res.Post.Edge != nil || s.maskOvl != nil || res.Edge.Applied {
+		t.Fatalf("edge off: post edge %v, refined overlay %v, stats %+v", res.Post.Edge, s.maskOvl != nil, res.Edge)
+	}
+	if l := u.scene.Overlays(); len(l) == 0 || l[0] != s.ovl {
+		t.Errorf("edge off: the views do not draw the map's contour: %v", l)
+	}
+	if txt := s.VolumeText(); strings.Contains(txt, "edge from the scan") {
+		t.Errorf("edge off: result text %q still says refined", txt)
+	}
+	plain := res.Mask.Count()
+	want, err := res.Apply(inference.PostOptions{Threshold: res.Post.Threshold, LargestComponent: true, FillHoles: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plain != want.Count() || plain == refined {
+		t.Errorf("edge off: mask %d voxels, the network's own outline %d, refined %d", plain, want.Count(), refined)
+	}
+
+	s.edge.SetChecked(true)
+	waitPost(t, postDone)
+	if s.maskOvl == nil || res.Mask.Count() != refined {
+		t.Errorf("edge on again: refined overlay %v, mask %d voxels, first time %d", s.maskOvl != nil, res.Mask.Count(), refined)
+	}
+	if runsOf(u) != runs {
+		t.Errorf("the edge switch ran the network again (%d → %d runs)", runs, runsOf(u))
+	}
+	t.Logf("chaos mask %d voxels refined, %d as the network drew it; %v", refined, plain, res.Edge)
+}

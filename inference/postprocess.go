@@ -54,6 +54,10 @@ type PostOptions struct {
 	// FillHoles makes liver of every background voxel that is not
 	// 6-connected to the border of the grid.
 	FillHoles bool
+	// Edge, when non-nil, refines the outline from the scan's HU after the
+	// clean-up (RefineEdge). Only a Result, which keeps the scan, applies
+	// it; MaskFromProb, which sees the probability map alone, ignores it.
+	Edge *EdgeOptions
 }
 
 // upsampleThreshold samples prob at every voxel of a grid of size out whose

@@ -318,14 +318,22 @@ type Options struct {
 	// uses it to show the probability map's contour at once and build the
 	// mask in the background.
 	ProbabilityOnly bool
+	// Edge, when non-nil, refines the outline from the scan's own HU
+	// (RefineEdge) after the clean-up.
+	Edge *EdgeOptions
 }
 
-// DefaultOptions are the card's postprocessing settings.
+// DefaultOptions are the card's postprocessing settings, with the edge
+// refinement (DefaultEdge) on: held out it raised every model's Dice and
+// brought over-segmenting models' volume error to within ±3 %
+// (models/README.md, "Edge refinement").
 func (c *Card) DefaultOptions() Options {
+	e := DefaultEdge
 	return Options{
 		Threshold:        c.Postprocessing.Threshold,
 		LargestComponent: c.Postprocessing.LargestComponent,
 		FillHoles:        c.Postprocessing.FillHoles,
+		Edge:             &e,
 	}
 }
 
@@ -420,18 +428,17 @@ func (r *Registry) Run(ctx context.Context, v *volume.Volume, name string, o Opt
 	res := &Result{
 		Model: c.Name,
 		Prob:  prob,
-		Post:  PostOptions{Threshold: o.Threshold, LargestComponent: o.LargestComponent, FillHoles: o.FillHoles},
+		Post:  PostOptions{Threshold: o.Threshold, LargestComponent: o.LargestComponent, FillHoles: o.FillHoles, Edge: o.Edge},
 		ROI:   roi,
 		Net:   net,
 		input: v.Geometry,
+		vol:   v,
 	}
 	res.cutToROI()
 	if !o.ProbabilityOnly {
-		mask, err := res.Apply(res.Post)
-		if err != nil {
+		if err := res.Update(res.Post); err != nil {
 			return nil, err
 		}
-		res.Mask = mask
 	}
 	t.Postprocess = time.Since(t0)
 	if err := ctx.Err(); err != nil {

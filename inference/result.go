@@ -30,8 +30,14 @@ type Result struct {
 	// run. The zero Box means ROI.
 	Net     Box
 	Timings Timings
+	// Edge is what the edge refinement measured for Mask (Applied false
+	// when Post.Edge is nil or the liver was too small to measure).
+	Edge EdgeStats
 
 	input volume.Geometry // the input's own grid
+	// vol is the segmented volume, read by the edge refinement (nil: a
+	// Result built without one, which cannot refine).
+	vol *volume.Volume
 	// netProb is Prob before it was cut to ROI (nil: Prob), what the mask
 	// and ProbAt sample: the mask's faces then lie exactly on the box's,
 	// not on the network grid's.
@@ -88,8 +94,20 @@ func (r *Result) Threshold(t float64) (*volume.Mask, error) {
 // Apply builds a mask on the input's own grid from the kept probability
 // map with the given settings. r is not changed.
 func (r *Result) Apply(o PostOptions) (*volume.Mask, error) {
+	m, _, err := r.apply(o)
+	return m, err
+}
+
+// ApplyEdge is Apply that also tells what the edge refinement measured
+// (o.Edge nil: EdgeStats{}). r is not changed.
+func (r *Result) ApplyEdge(o PostOptions) (*volume.Mask, EdgeStats, error) {
+	return r.apply(o)
+}
+
+func (r *Result) apply(o PostOptions) (*volume.Mask, EdgeStats, error) {
+	var es EdgeStats
 	if !(o.Threshold > 0 && o.Threshold < 1) {
-		return nil, fmt.Errorf("threshold %v is not in (0,1)", o.Threshold)
+		return nil, es, fmt.Errorf("threshold %v is not in (0,1)", o.Threshold)
 	}
 	cg := r.input.CanonicalGeometry()
 	net := r.netBox()
@@ -100,7 +118,24 @@ func (r *Result) Apply(o PostOptions) (*volume.Mask, error) {
 	// outside it is kept.
 	vox, err := MaskFromProb(r.fullProb(), sub, cg.Spacing, o)
 	if err != nil {
-		return nil, err
+		return nil, es, err
+	}
+	if o.Edge != nil {
+		if r.vol == nil {
+			return nil, es, fmt.Errorf("edge refinement needs the segmented volume")
+		}
+		// The refinement, like the clean-up, runs on everything the
+		// network saw; the crop is read from the canonical scan.
+		crop := func(lo, hi [3]int, dst []int16) error {
+			for a := 0; a < 3; a++ {
+				lo[a] += net.Min[a]
+				hi[a] += net.Min[a]
+			}
+			return r.vol.CanonicalCrop(lo, hi, dst)
+		}
+		if es, err = RefineEdge(crop, vox, sub, cg.Spacing, *o.Edge); err != nil {
+			return nil, es, err
+		}
 	}
 	canon := &volume.Mask{Geometry: cg, Voxels: vox}
 	if sub != cg.Size || r.ROI != net {
@@ -117,9 +152,10 @@ func (r *Result) Apply(o PostOptions) (*volume.Mask, error) {
 	if r.input.NearestOrientation().IsCanonical() {
 		// The canonical grid is the input's own: the mask just built is
 		// the answer (a thin-slice mask is 262 MB; no second copy).
-		return &volume.Mask{Geometry: r.input, Voxels: canon.Voxels}, nil
+		return &volume.Mask{Geometry: r.input, Voxels: canon.Voxels}, es, nil
 	}
-	return volume.MaskFromCanonical(canon, r.input)
+	m, err := volume.MaskFromCanonical(canon, r.input)
+	return m, es, err
 }
 
 // netBox is the canonical box Prob covers.
@@ -134,11 +170,11 @@ func (r *Result) netBox() Box {
 // show ProbSlice thresholded while dragging, call Update on release). It is
 // not safe to call while another goroutine reads r.
 func (r *Result) Update(o PostOptions) error {
-	m, err := r.Apply(o)
+	m, es, err := r.apply(o)
 	if err != nil {
 		return err
 	}
-	r.Mask, r.Post = m, o
+	r.Mask, r.Post, r.Edge = m, o, es
 	return nil
 }
 

@@ -26,6 +26,7 @@ sys.path.insert(0, HERE)
 import lsdata as D   # noqa: E402
 import nets as N     # noqa: E402
 import evaluation as E   # noqa: E402
+import refine as R       # noqa: E402
 
 
 def load_net(name):
@@ -47,6 +48,8 @@ def main():
     ap.add_argument("--ct", required=True, help="input CT, .nii or .nii.gz")
     ap.add_argument("--out", required=True, help="output mask, .nii.gz (uint8, the CT's affine)")
     ap.add_argument("--threads", type=int, default=2, help="torch CPU threads (the machine is shared)")
+    ap.add_argument("--no-refine", action="store_true",
+                    help="skip the edge refinement from the scan's HU (refine.py), which the app applies by default")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
 
@@ -75,6 +78,9 @@ def main():
     # softmax, crop, postprocess) on a canonical HU array.
     t1 = time.perf_counter()
     mask_can, _ = E.segment(net, hu, sp, temperature)
+    edge = {}
+    if not a.no_refine:
+        mask_can, edge = R.refine(hu, mask_can, sp)
     t2 = time.perf_counter()
     mask = D.from_canonical(mask_can, src, flip).astype(np.uint8)
 
@@ -86,7 +92,7 @@ def main():
     nib.save(out, tmp)
     os.replace(tmp, a.out)
     print(json.dumps({"model": a.model, "voxels": int(mask.sum()), "segment_s": round(t2 - t1, 3),
-                      "total_s": round(time.perf_counter() - t0, 3), "torch": torch.__version__,
+                      "total_s": round(time.perf_counter() - t0, 3), "edge": edge, "torch": torch.__version__,
                       "threads": torch.get_num_threads()}))
 
 
