@@ -147,4 +147,29 @@ func BenchmarkPostprocessChaosStudent(b *testing.B) {
 			fillHoles(cg.Size, m)
 		}
 	})
+	// The same box postprocessing followed by the edge refinement from the
+	// scan (the app's default), and the refinement alone on that mask.
+	edge := post
+	edge.Edge = &DefaultEdge
+	b.Run("box+edge", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := res.Apply(edge); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	m0, err := MaskFromProb(res.Prob, cg.Size, cg.Spacing, post)
+	if err != nil {
+		b.Fatal(err)
+	}
+	hu := ct.Canonical().Voxels
+	m := make([]uint8, len(m0))
+	b.Run("edge", func(b *testing.B) {
+		for b.Loop() {
+			copy(m, m0)
+			if _, err := RefineEdge(SliceCrop(hu, cg.Size), m, cg.Size, cg.Spacing, DefaultEdge); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"slices"
+
+	"github.com/liverseg/liverseg/internal/parallel"
 )
 
 // EdgeOptions set the edge refinement: the network's outline moved onto the
@@ -122,68 +124,70 @@ func RefineEdge(hu HUCrop, mask []uint8, size [3]int, spacing [3]float64, o Edge
 	if err := hu(c.min, c.max, raw); err != nil {
 		return EdgeStats{}, fmt.Errorf("edge refinement: %w", err)
 	}
-	h := make([]int32, cn)
-	for i, x := range raw {
-		h[i] = int32(x)
-	}
-	raw = nil
-	// HU in units of 27 × HU: with MeanHU the 3×3×3 sums (the crop's
-	// edges replicated), else each voxel's own HU × 27.
+	// Values in units of 27 × HU: with MeanHU the 3×3×3 sums (the crop's
+	// edges replicated), else each voxel's own HU (scaled by 27 on use).
+	var sums []int32
 	if o.MeanHU {
-		boxSumClamp(h, cs)
-	} else {
-		for i := range h {
-			h[i] *= 27
+		sums = make([]int32, cn)
+		for i, x := range raw {
+			sums[i] = int32(x)
 		}
+		boxSumClamp(sums, cs)
 	}
-	sums := h
-	core := boxMorph(m, cs, hc, true)
-	nc := 0
-	for _, x := range core {
-		nc += int(x)
-	}
-	cv := make([]int32, 0, nc)
-	for i, x := range core {
-		if x != 0 {
-			cv = append(cv, sums[i])
-		}
-	}
+	// Two scratch masks serve every box operation in turn.
+	buf, tmp := make([]uint8, cn), make([]uint8, cn)
+	boxMorph(m, buf, tmp, cs, hc, true)
+	cv := selectValues(raw, sums, buf, nil, 1)
 	if len(cv) < minCore {
 		return EdgeStats{Reason: fmt.Sprintf("liver too small to measure its HU (%d core voxels)", len(cv))}, nil
 	}
 	med := median(cv)
 	s := 1.4826 * mad(cv, med)
-	dil := boxMorph(m, cs, hb, false)
-	ero := boxMorph(m, cs, hb, true)
-	var ring []int32
-	for i := range m {
-		if dil[i] != 0 && m[i] == 0 {
-			ring = append(ring, sums[i])
-		}
-	}
+	cv = nil
+	dil := make([]uint8, cn)
+	boxMorph(m, dil, tmp, cs, hb, false)
+	ero := buf
+	boxMorph(m, ero, tmp, cs, hb, true)
 	b := med
-	if len(ring) > 0 {
+	// The ring: dilated, not in the mask (dil − m as 1/0 in tmp).
+	for i := range tmp {
+		tmp[i] = dil[i] &^ m[i]
+	}
+	if ring := selectValues(raw, sums, tmp, nil, 1); len(ring) > 0 {
 		b = median(ring)
 	}
 	lo := med - o.KLo*s
 	lo = math.Max(lo, 0.5*(med+b))
 	hi := med + o.KHi*s
-	out := slices.Clone(m)
-	for i := range out {
-		if dil[i] != 0 && ero[i] == 0 {
-			v := float64(sums[i])
+	// band: dil − ero, reusing dil.
+	band := dil
+	for i := range band {
+		band[i] &^= ero[i]
+	}
+	out := m // m is not needed any more: the band's decision goes in place
+	parallel.For(cn, 1<<16, func(from, to int) {
+		for i := from; i < to; i++ {
+			if band[i] == 0 {
+				continue
+			}
+			var v float64
+			if sums != nil {
+				v = float64(sums[i])
+			} else {
+				v = 27 * float64(raw[i])
+			}
 			out[i] = b2u(v >= lo && v <= hi)
 		}
-	}
+	})
 	if o.SmoothMM > 0 {
 		hw := halfWidths(o.SmoothMM, spacing)
-		if (2*hw[0]+1)*(2*hw[1]+1)*(2*hw[2]+1) > math.MaxUint16 {
+		vol := (2*hw[0] + 1) * (2*hw[1] + 1) * (2*hw[2] + 1)
+		if vol > math.MaxUint16 {
 			return EdgeStats{}, fmt.Errorf("edge refinement: smoothing box %v too large for spacing %v", hw, spacing)
 		}
 		cnt := boxCount(out, cs, hw)
-		vol := (2*hw[0] + 1) * (2*hw[1] + 1) * (2*hw[2] + 1)
 		for i := range out {
-			if dil[i] != 0 && ero[i] == 0 {
+			if band[i] != 0 {
 				out[i] = b2u(2*int(cnt[i]) > vol)
 			}
 		}
@@ -198,6 +202,30 @@ func RefineEdge(hu HUCrop, mask []uint8, size [3]int, spacing [3]float64, o Edge
 	keepLargestComponent(size, mask)
 	fillHoles(size, mask)
 	return EdgeStats{Applied: true, LiverHU: med / 27, SpreadHU: s / 27, AroundHU: b / 27, LoHU: lo / 27, HiHU: hi / 27}, nil
+}
+
+// selectValues returns the values (27 × HU) of the voxels where sel is 1:
+// sums[i] when sums is non-nil, else 27·raw[i].
+func selectValues(raw []int16, sums []int32, sel []uint8, dst []int32, _ int) []int32 {
+	n := 0
+	for _, x := range sel {
+		n += int(x)
+	}
+	dst = slices.Grow(dst[:0], n)
+	if sums != nil {
+		for i, x := range sel {
+			if x != 0 {
+				dst = append(dst, sums[i])
+			}
+		}
+		return dst
+	}
+	for i, x := range sel {
+		if x != 0 {
+			dst = append(dst, 27*int32(raw[i]))
+		}
+	}
+	return dst
 }
 
 // median is numpy's median (the mean of the two middle values for an even
@@ -284,7 +312,8 @@ func boxSumClamp(v []int32, size [3]int) {
 // over src and writes into dst, for every element, the count in its window
 // (thr 0) or 1 where that count is at least thr and 0 elsewhere. Lines
 // along y and z are processed a row (or plane) at a time with a running
-// count per column, so every access is contiguous.
+// count per column, so every access is contiguous; rows, planes or column
+// ranges are shared among the cores.
 func slide[T uint8 | uint16](src, dst []T, size [3]int, a, w int, thr int32) {
 	emit := func(out []T, cnt []int32) {
 		if thr == 0 {
@@ -299,55 +328,60 @@ func slide[T uint8 | uint16](src, dst []T, size [3]int, a, w int, thr int32) {
 	}
 	sx, sxy := size[0], size[0]*size[1]
 	if a == 0 {
-		cnt := make([]int32, sx)
-		for r := 0; r < size[1]*size[2]; r++ {
-			line := src[r*sx : (r+1)*sx]
-			var c int32
-			for i := 0; i < min(w, sx); i++ {
-				c += int32(line[i])
-			}
-			for i := 0; i < sx; i++ {
-				if j := i + w; j < sx {
-					c += int32(line[j])
+		parallel.For(size[1]*size[2], 64, func(r0, r1 int) {
+			cnt := make([]int32, sx)
+			for r := r0; r < r1; r++ {
+				line := src[r*sx : (r+1)*sx]
+				var c int32
+				for i := 0; i < min(w, sx); i++ {
+					c += int32(line[i])
 				}
-				if j := i - w - 1; j >= 0 {
-					c -= int32(line[j])
+				for i := 0; i < sx; i++ {
+					if j := i + w; j < sx {
+						c += int32(line[j])
+					}
+					if j := i - w - 1; j >= 0 {
+						c -= int32(line[j])
+					}
+					cnt[i] = c
 				}
-				cnt[i] = c
+				emit(dst[r*sx:(r+1)*sx], cnt)
 			}
-			emit(dst[r*sx:(r+1)*sx], cnt)
-		}
+		})
 		return
 	}
-	// width: elements per row (a = 1) or plane (a = 2); n: rows per plane
-	// or planes; blocks: planes (a = 1) or 1.
-	width, n, blocks, step := sx, size[1], size[2], sx
-	if a == 2 {
-		width, n, blocks, step = sxy, size[2], 1, sxy
-	}
-	cnt := make([]int32, width)
-	for b := 0; b < blocks; b++ {
-		base := b * sxy
-		clear(cnt)
+	// run slides along rows (a = 1, within plane blk) or planes (a = 2) for
+	// the columns [x0, x1) of a row or plane.
+	run := func(base, step, n, x0, x1 int) {
+		cnt := make([]int32, x1-x0)
 		for y := 0; y < min(w, n); y++ {
-			for x, v := range src[base+y*step : base+y*step+width] {
+			for x, v := range src[base+y*step+x0 : base+y*step+x1] {
 				cnt[x] += int32(v)
 			}
 		}
 		for y := 0; y < n; y++ {
 			if j := y + w; j < n {
-				for x, v := range src[base+j*step : base+j*step+width] {
+				for x, v := range src[base+j*step+x0 : base+j*step+x1] {
 					cnt[x] += int32(v)
 				}
 			}
 			if j := y - w - 1; j >= 0 {
-				for x, v := range src[base+j*step : base+j*step+width] {
+				for x, v := range src[base+j*step+x0 : base+j*step+x1] {
 					cnt[x] -= int32(v)
 				}
 			}
-			emit(dst[base+y*step:base+y*step+width], cnt)
+			emit(dst[base+y*step+x0:base+y*step+x1], cnt)
 		}
 	}
+	if a == 1 {
+		parallel.For(size[2], 2, func(b0, b1 int) {
+			for b := b0; b < b1; b++ {
+				run(b*sxy, sx, size[1], 0, sx)
+			}
+		})
+		return
+	}
+	parallel.For(sxy, 4096, func(x0, x1 int) { run(0, sxy, size[2], x0, x1) })
 }
 
 // boxCount counts the ones of m in a box of half-widths h around each voxel,
@@ -365,19 +399,19 @@ func boxCount(m []uint8, size [3]int, h [3]int) []uint16 {
 	return cur
 }
 
-// boxMorph is the box dilation (erode false: 1 where the box of half-widths
-// h holds a one) or erosion (erode true: 1 where the whole box, the outside
-// counted as 0, holds ones) of m, as three 1-D passes.
-func boxMorph(m []uint8, size [3]int, h [3]int, erode bool) []uint8 {
-	cur := slices.Clone(m)
-	next := make([]uint8, len(m))
-	for a := 0; a < 3; a++ {
-		thr := int32(1)
+// boxMorph writes into dst the box dilation (erode false: 1 where the box
+// of half-widths h holds a one) or erosion (erode true: 1 where the whole
+// box, the outside counted as 0, holds ones) of m, as three 1-D passes
+// (tmp: scratch of the same length).
+func boxMorph(m, dst, tmp []uint8, size [3]int, h [3]int, erode bool) {
+	thr := func(a int) int32 {
 		if erode {
-			thr = int32(2*h[a] + 1)
+			return int32(2*h[a] + 1)
 		}
-		slide(cur, next, size, a, h[a], thr)
-		cur, next = next, cur
+		return 1
 	}
-	return cur
+	// m → dst → tmp → dst
+	slide(m, dst, size, 0, h[0], thr(0))
+	slide(dst, tmp, size, 1, h[1], thr(1))
+	slide(tmp, dst, size, 2, h[2], thr(2))
 }

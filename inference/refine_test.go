@@ -142,8 +142,9 @@ func TestBoxMorphMatchesBruteForce(t *testing.T) {
 		m[i] = b2u(rng.Float64() < 0.6)
 	}
 	for _, h := range [][3]int{{1, 1, 1}, {2, 1, 3}, {4, 3, 1}} {
-		dil := boxMorph(m, size, h, false)
-		ero := boxMorph(m, size, h, true)
+		dil, ero, tmp := make([]uint8, n), make([]uint8, n), make([]uint8, n)
+		boxMorph(m, dil, tmp, size, h, false)
+		boxMorph(m, ero, tmp, size, h, true)
 		cnt := boxCount(m, size, h)
 		full := (2*h[0] + 1) * (2*h[1] + 1) * (2*h[2] + 1)
 		for k := 0; k < size[2]; k++ {
