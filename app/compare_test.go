@@ -379,6 +379,28 @@ func TestCompareModes(t *testing.T) {
 		if ca.Voxels[ca.Offset(cur[0], cur[1], cur[2])] == cb.Voxels[cb.Offset(cur[0], cur[1], cur[2])] {
 			t.Error("the crosshair is not on a disagreeing voxel")
 		}
+		// The colours, on the axial slice where each holds the most voxels
+		// the other lacks (the most disagreeing slice may be one model's
+		// leak alone).
+		both, bothK := 0, -1
+		for k := 0; k < n[2]; k++ {
+			a1, b1 := 0, 0
+			for i := k * n[0] * n[1]; i < (k+1)*n[0]*n[1]; i++ {
+				switch {
+				case ca.Voxels[i] != 0 && cb.Voxels[i] == 0:
+					a1++
+				case ca.Voxels[i] == 0 && cb.Voxels[i] != 0:
+					b1++
+				}
+			}
+			if m := min(a1, b1); m > both {
+				both, bothK = m, k
+			}
+		}
+		if both < 50 {
+			t.Fatalf("no slice where both models hold voxels the other lacks (best %d): nothing to test", both)
+		}
+		u.scene.SetSlice(viewer.Axial, bothK)
 		ax := c.tri[0]
 		if got := colourPixels(ax.Overlay(), modelColour("student"), 128, 8); got < 20 {
 			t.Errorf("student-only voxels: %d pixels of the student's colour", got)

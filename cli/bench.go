@@ -59,6 +59,7 @@ type benchModel struct {
 	PreprocessMS  float64 `json:"preprocess_ms"`
 	InferMS       float64 `json:"infer_ms"`
 	PostprocessMS float64 `json:"postprocess_ms"`
+	EdgeMS        float64 `json:"edge_ms"`  // the part of postprocess_ms refining the edge from the scan
 	TotalMS       float64 `json:"total_ms"` // one warm Run, median
 	OverlayMS     float64 `json:"overlay_ms"`
 	VolumeML      float64 `json:"liver_ml"`
@@ -197,7 +198,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		bm.SessionMS = ms(time.Since(t0))
 		mem.sample()
-		var pre, inf, post, tot []time.Duration
+		var pre, inf, post, tot, edge []time.Duration
 		var res *inference.Result
 		// One untimed warm-up run: ORT plans memory and picks kernels on
 		// the first call with a shape.
@@ -213,8 +214,10 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			res = r
 			t := r.Timings
 			pre, inf, post, tot = append(pre, t.Preprocess), append(inf, t.Infer), append(post, t.Postprocess), append(tot, t.Total)
+			edge = append(edge, t.Edge)
 		}
 		bm.PreprocessMS, bm.InferMS, bm.PostprocessMS, bm.TotalMS = median(pre), median(inf), median(post), median(tot)
+		bm.EdgeMS = median(edge)
 		bm.VolumeML = res.VolumeML()
 		bm.ProbGrid = res.Prob.Size
 		ov, err := benchOverlayFor(slicer, res, *runs)
@@ -392,14 +395,14 @@ func printBench(w io.Writer, r *benchReport) {
 	if len(r.GeometryAssumed) > 0 {
 		fmt.Fprintf(w, "liver volumes are ON ASSUMED GEOMETRY: %s\n", strings.Join(r.GeometryAssumed, "; "))
 	}
-	fmt.Fprintf(w, "%-12s %9s %9s %10s %9s %10s %9s %9s %10s\n", "model", "params", "session", "preprocess", "network", "postproc", "total", "overlay", "liver mL")
+	fmt.Fprintf(w, "%-12s %9s %9s %10s %9s %10s %9s %9s %9s %10s\n", "model", "params", "session", "preprocess", "network", "postproc", "(edge)", "total", "overlay", "liver mL")
 	for _, m := range r.Models {
 		if m.Error != "" {
 			fmt.Fprintf(w, "%-12s FAILED: %s\n", m.Name, m.Error)
 			continue
 		}
-		fmt.Fprintf(w, "%-12s %9d %6.1f ms %7.1f ms %6.1f ms %7.1f ms %6.1f ms %6.1f ms %10.1f\n",
-			m.Name, m.Params, m.SessionMS, m.PreprocessMS, m.InferMS, m.PostprocessMS, m.TotalMS, m.OverlayMS, m.VolumeML)
+		fmt.Fprintf(w, "%-12s %9d %6.1f ms %7.1f ms %6.1f ms %7.1f ms %6.1f ms %6.1f ms %6.1f ms %10.1f\n",
+			m.Name, m.Params, m.SessionMS, m.PreprocessMS, m.InferMS, m.PostprocessMS, m.EdgeMS, m.TotalMS, m.OverlayMS, m.VolumeML)
 	}
 	if o := r.Overlay; o != nil {
 		fmt.Fprintf(w, "viewer (%s): threshold step %.1f ms (three views %.1f ms) + volume %.1f ms in the background; series loaded → overlay %.0f ms (run to probability map %.0f ms + first overlay %.0f ms)\n",

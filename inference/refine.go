@@ -1,9 +1,11 @@
 package inference
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math"
 	"slices"
+	"time"
 
 	"github.com/liverseg/liverseg/internal/parallel"
 )
@@ -49,6 +51,8 @@ type EdgeStats struct {
 	LoHU, HiHU                  float64
 	// Reason the mask was left unchanged (Applied false).
 	Reason string
+	// Took is how long the refinement ran.
+	Took time.Duration
 }
 
 func (s EdgeStats) String() string {
@@ -137,13 +141,12 @@ func RefineEdge(hu HUCrop, mask []uint8, size [3]int, spacing [3]float64, o Edge
 	// Two scratch masks serve every box operation in turn.
 	buf, tmp := make([]uint8, cn), make([]uint8, cn)
 	boxMorph(m, buf, tmp, cs, hc, true)
-	cv := selectValues(raw, sums, buf, nil, 1)
-	if len(cv) < minCore {
-		return EdgeStats{Reason: fmt.Sprintf("liver too small to measure its HU (%d core voxels)", len(cv))}, nil
+	core := newHistogram(raw, sums, buf)
+	if core.n < minCore {
+		return EdgeStats{Reason: fmt.Sprintf("liver too small to measure its HU (%d core voxels)", core.n)}, nil
 	}
-	med := median(cv)
-	s := 1.4826 * mad(cv, med)
-	cv = nil
+	med := core.median()
+	s := 1.4826 * core.mad(med)
 	dil := make([]uint8, cn)
 	boxMorph(m, dil, tmp, cs, hb, false)
 	ero := buf
@@ -153,8 +156,8 @@ func RefineEdge(hu HUCrop, mask []uint8, size [3]int, spacing [3]float64, o Edge
 	for i := range tmp {
 		tmp[i] = dil[i] &^ m[i]
 	}
-	if ring := selectValues(raw, sums, tmp, nil, 1); len(ring) > 0 {
-		b = median(ring)
+	if ring := newHistogram(raw, sums, tmp); ring.n > 0 {
+		b = ring.median()
 	}
 	lo := med - o.KLo*s
 	lo = math.Max(lo, 0.5*(med+b))
@@ -185,10 +188,20 @@ func RefineEdge(hu HUCrop, mask []uint8, size [3]int, spacing [3]float64, o Edge
 		if vol > math.MaxUint16 {
 			return EdgeStats{}, fmt.Errorf("edge refinement: smoothing box %v too large for spacing %v", hw, spacing)
 		}
-		cnt := boxCount(out, cs, hw)
-		for i := range out {
-			if band[i] != 0 {
-				out[i] = b2u(2*int(cnt[i]) > vol)
+		if vol <= math.MaxUint8 {
+			// Counts fit in bytes: the two free scratch masks hold them.
+			cnt := boxCountInto(out, buf, tmp, cs, hw)
+			for i := range out {
+				if band[i] != 0 {
+					out[i] = b2u(2*int(cnt[i]) > vol)
+				}
+			}
+		} else {
+			cnt := boxCount(out, cs, hw)
+			for i := range out {
+				if band[i] != 0 {
+					out[i] = b2u(2*int(cnt[i]) > vol)
+				}
 			}
 		}
 	}
@@ -204,73 +217,98 @@ func RefineEdge(hu HUCrop, mask []uint8, size [3]int, spacing [3]float64, o Edge
 	return EdgeStats{Applied: true, LiverHU: med / 27, SpreadHU: s / 27, AroundHU: b / 27, LoHU: lo / 27, HiHU: hi / 27}, nil
 }
 
-// selectValues returns the values (27 × HU) of the voxels where sel is 1:
-// sums[i] when sums is non-nil, else 27·raw[i].
-func selectValues(raw []int16, sums []int32, sel []uint8, dst []int32, _ int) []int32 {
-	n := 0
-	for _, x := range sel {
-		n += int(x)
-	}
-	dst = slices.Grow(dst[:0], n)
+// histogram counts the values (27 × HU) of the voxels where sel is 1:
+// sums[i] when sums is non-nil, else 27·raw[i]. Medians come from the
+// counts: no list of a million values to sort.
+type histogram struct {
+	lo     int32   // value of bin 0
+	step   int32   // values are lo + step·bin
+	counts []int32 // per bin
+	n      int     // values counted
+}
+
+func newHistogram(raw []int16, sums []int32, sel []uint8) histogram {
 	if sums != nil {
+		lo, hi := int32(math.MaxInt32), int32(math.MinInt32)
 		for i, x := range sel {
 			if x != 0 {
-				dst = append(dst, sums[i])
+				lo, hi = min(lo, sums[i]), max(hi, sums[i])
 			}
 		}
-		return dst
+		if lo > hi {
+			return histogram{}
+		}
+		h := histogram{lo: lo, step: 1, counts: make([]int32, hi-lo+1)}
+		for i, x := range sel {
+			if x != 0 {
+				h.counts[sums[i]-lo]++
+				h.n++
+			}
+		}
+		return h
 	}
+	// Own HU: int16, one bin per HU.
+	h := histogram{lo: 27 * math.MinInt16, step: 27, counts: make([]int32, 1<<16)}
 	for i, x := range sel {
 		if x != 0 {
-			dst = append(dst, 27*int32(raw[i]))
+			h.counts[int(raw[i])-math.MinInt16]++
+			h.n++
 		}
 	}
-	return dst
+	return h
 }
 
-// median is numpy's median (the mean of the two middle values for an even
-// count) of integers, by counting when their range is small (the usual
-// case: HU × 27) and by sorting otherwise; v may be reordered.
-func median(v []int32) float64 {
-	n := len(v)
-	lo, hi := slices.Min(v), slices.Max(v)
-	if int64(hi)-int64(lo) > 1<<22 {
-		slices.Sort(v)
-		if n%2 == 1 {
-			return float64(v[n/2])
+// kth is the k-th smallest value (0-based).
+func (h histogram) kth(k int) float64 {
+	c := 0
+	for i, n := range h.counts {
+		c += int(n)
+		if c > k {
+			return float64(h.lo + int32(i)*h.step)
 		}
-		return 0.5 * (float64(v[n/2-1]) + float64(v[n/2]))
 	}
-	hist := make([]int32, hi-lo+1)
-	for _, x := range v {
-		hist[x-lo]++
+	return math.NaN()
+}
+
+// median is numpy's (the mean of the two middle values for an even count).
+func (h histogram) median() float64 {
+	if h.n%2 == 1 {
+		return h.kth(h.n / 2)
 	}
-	// kth is the k-th smallest (0-based).
+	return 0.5 * (h.kth(h.n/2-1) + h.kth(h.n/2))
+}
+
+// mad is the median absolute deviation from med (a median of the values,
+// so 2·med is an integer), from the counts alone.
+func (h histogram) mad(med float64) float64 {
+	m2 := int64(math.Round(2 * med))
+	dev := map[int64]int32{}
+	var keys []int64
+	for i, n := range h.counts {
+		if n == 0 {
+			continue
+		}
+		d := abs64(2*int64(h.lo+int32(i)*h.step) - m2)
+		if _, ok := dev[d]; !ok {
+			keys = append(keys, d)
+		}
+		dev[d] += n
+	}
+	slices.Sort(keys)
 	kth := func(k int) float64 {
 		c := 0
-		for i, h := range hist {
-			c += int(h)
+		for _, d := range keys {
+			c += int(dev[d])
 			if c > k {
-				return float64(int32(i) + lo)
+				return float64(d)
 			}
 		}
-		return float64(hi)
+		return math.NaN()
 	}
-	if n%2 == 1 {
-		return kth(n / 2)
+	if h.n%2 == 1 {
+		return kth(h.n/2) / 2
 	}
-	return 0.5 * (kth(n/2-1) + kth(n/2))
-}
-
-// mad is the median absolute deviation of v from med (a median of v, so
-// 2·med is an integer).
-func mad(v []int32, med float64) float64 {
-	m2 := int64(math.Round(2 * med))
-	d := make([]int32, len(v))
-	for i, x := range v {
-		d[i] = int32(min(max(abs64(2*int64(x)-m2), 0), math.MaxInt32))
-	}
-	return median(d) / 2
+	return (kth(h.n/2-1) + kth(h.n/2)) / 4
 }
 
 func abs64(x int64) int64 {
@@ -399,6 +437,16 @@ func boxCount(m []uint8, size [3]int, h [3]int) []uint16 {
 	return cur
 }
 
+// boxCountInto is boxCount with byte counts (the box holds at most 255
+// voxels), written into a or b, which it uses as scratch; it returns the
+// one holding the counts.
+func boxCountInto(m, a, b []uint8, size [3]int, h [3]int) []uint8 {
+	slide(m, a, size, 0, h[0], 0)
+	slide(a, b, size, 1, h[1], 0)
+	slide(b, a, size, 2, h[2], 0)
+	return a
+}
+
 // boxMorph writes into dst the box dilation (erode false: 1 where the box
 // of half-widths h holds a one) or erosion (erode true: 1 where the whole
 // box, the outside counted as 0, holds ones) of m, as three 1-D passes
@@ -410,8 +458,135 @@ func boxMorph(m, dst, tmp []uint8, size [3]int, h [3]int, erode bool) {
 		}
 		return 1
 	}
-	// m → dst → tmp → dst
-	slide(m, dst, size, 0, h[0], thr(0))
-	slide(dst, tmp, size, 1, h[1], thr(1))
-	slide(tmp, dst, size, 2, h[2], thr(2))
+	// m → dst → tmp → dst. A small window is cheapest as word-wide
+	// ORs/ANDs (of shifted loads along x, of whole rows along y and z), a
+	// large one as running counts (BenchmarkBoxMorph).
+	pass := func(src, dst []uint8, a int) {
+		if h[a] <= 4 {
+			morphRows(src, dst, size, a, h[a], erode)
+		} else {
+			slide(src, dst, size, a, h[a], thr(a))
+		}
+	}
+	if h[0] <= 4 {
+		morphX(m, dst, size, h[0], erode)
+	} else {
+		slide(m, dst, size, 0, h[0], thr(0))
+	}
+	pass(dst, tmp, 1)
+	pass(tmp, dst, 2)
+}
+
+// morphX is the 1-D dilation or erosion (outside counted as 0) of a 0/1
+// grid along x: away from a row's ends each eight outputs are the OR, or
+// the AND, of 2w+1 unaligned eight-byte loads.
+func morphX(src, dst []uint8, size [3]int, w int, erode bool) {
+	sx := size[0]
+	parallel.For(size[1]*size[2], 64, func(r0, r1 int) {
+		for r := r0; r < r1; r++ {
+			in, out := src[r*sx:(r+1)*sx], dst[r*sx:(r+1)*sx]
+			// The word path covers [w, end) where every load stays in
+			// the row; the rest is done a byte at a time.
+			end := w
+			if sx-w-8 >= w {
+				end = w + (sx-2*w-8)/8*8 + 8
+			}
+			for i := w; i+8 <= end; i += 8 {
+				acc := binary.LittleEndian.Uint64(in[i-w:])
+				for d := -w + 1; d <= w; d++ {
+					x := binary.LittleEndian.Uint64(in[i+d:])
+					if erode {
+						acc &= x
+					} else {
+						acc |= x
+					}
+				}
+				binary.LittleEndian.PutUint64(out[i:], acc)
+			}
+			for i := 0; i < sx; i++ {
+				if i >= w && i < end {
+					i = end - 1
+					continue
+				}
+				lo, hi := i-w, i+w
+				if erode {
+					v := uint8(0)
+					if lo >= 0 && hi < sx {
+						v = 1
+						for _, x := range in[lo : hi+1] {
+							v &= x
+						}
+					}
+					out[i] = v
+					continue
+				}
+				v := uint8(0)
+				for _, x := range in[max(lo, 0) : min(hi, sx-1)+1] {
+					v |= x
+				}
+				out[i] = v
+			}
+		}
+	})
+}
+
+// morphRows is the 1-D dilation or erosion (outside counted as 0) of a 0/1
+// grid along y (a = 1) or z (a = 2): each output row (plane) is the OR, or
+// the AND, of the 2w+1 input rows (planes) around it, eight voxels per
+// machine word.
+func morphRows(src, dst []uint8, size [3]int, a, w int, erode bool) {
+	sx, sxy := size[0], size[0]*size[1]
+	// one handles the rows of one plane (a = 1) or the columns [x0, x1) of
+	// every plane (a = 2).
+	one := func(base, step, n, x0, x1 int) {
+		for y := 0; y < n; y++ {
+			out := dst[base+y*step+x0 : base+y*step+x1]
+			lo, hi := y-w, y+w
+			if erode && (lo < 0 || hi >= n) {
+				clear(out)
+				continue
+			}
+			lo, hi = max(lo, 0), min(hi, n-1)
+			copy(out, src[base+lo*step+x0:base+lo*step+x1])
+			for j := lo + 1; j <= hi; j++ {
+				in := src[base+j*step+x0 : base+j*step+x1]
+				if erode {
+					andBytes(out, in)
+				} else {
+					orBytes(out, in)
+				}
+			}
+		}
+	}
+	if a == 1 {
+		parallel.For(size[2], 2, func(b0, b1 int) {
+			for b := b0; b < b1; b++ {
+				one(b*sxy, sx, size[1], 0, sx)
+			}
+		})
+		return
+	}
+	// Column ranges in whole words.
+	words := (sxy + 7) / 8
+	parallel.For(words, 512, func(w0, w1 int) { one(0, sxy, size[2], w0*8, min(w1*8, sxy)) })
+}
+
+func orBytes(dst, src []uint8) {
+	n := len(dst) &^ 7
+	for i := 0; i < n; i += 8 {
+		binary.LittleEndian.PutUint64(dst[i:], binary.LittleEndian.Uint64(dst[i:])|binary.LittleEndian.Uint64(src[i:]))
+	}
+	for i := n; i < len(dst); i++ {
+		dst[i] |= src[i]
+	}
+}
+
+func andBytes(dst, src []uint8) {
+	n := len(dst) &^ 7
+	for i := 0; i < n; i += 8 {
+		binary.LittleEndian.PutUint64(dst[i:], binary.LittleEndian.Uint64(dst[i:])&binary.LittleEndian.Uint64(src[i:]))
+	}
+	for i := n; i < len(dst); i++ {
+		dst[i] &= src[i]
+	}
 }

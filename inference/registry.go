@@ -340,6 +340,9 @@ func (c *Card) DefaultOptions() Options {
 // Timings of one run.
 type Timings struct {
 	Load, Preprocess, Infer, Postprocess, Total time.Duration
+	// Edge is the part of Postprocess spent refining the edge from the
+	// scan (0 without it).
+	Edge time.Duration
 }
 
 // Run segments the liver in v with the named model. v may have any
@@ -441,6 +444,7 @@ func (r *Registry) Run(ctx context.Context, v *volume.Volume, name string, o Opt
 		}
 	}
 	t.Postprocess = time.Since(t0)
+	t.Edge = res.Edge.Took
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}

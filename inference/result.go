@@ -3,6 +3,7 @@ package inference
 import (
 	"fmt"
 	"math"
+	"time"
 
 	"github.com/liverseg/liverseg/volume"
 )
@@ -133,9 +134,11 @@ func (r *Result) apply(o PostOptions) (*volume.Mask, EdgeStats, error) {
 			}
 			return r.vol.CanonicalCrop(lo, hi, dst)
 		}
+		t0 := time.Now()
 		if es, err = RefineEdge(crop, vox, sub, cg.Spacing, *o.Edge); err != nil {
 			return nil, es, err
 		}
+		es.Took = time.Since(t0)
 	}
 	canon := &volume.Mask{Geometry: cg, Voxels: vox}
 	if sub != cg.Size || r.ROI != net {
@@ -175,6 +178,7 @@ func (r *Result) Update(o PostOptions) error {
 		return err
 	}
 	r.Mask, r.Post, r.Edge = m, o, es
+	r.Timings.Edge = es.Took
 	return nil
 }
 
