@@ -16,7 +16,7 @@ import (
 func init() {
 	Register(Command{
 		Name:  "eval",
-		Usage: "--ref REF [--model NAME]... [--json] [--models DIR] [--threads N] [--series UID] PATH   segment a CT with each model (default: all) and compare with a reference liver mask (NIfTI, DICOM SEG or DICOM series, resampled onto the CT as in the app): Dice, HD95, volumes, time",
+		Usage: "--ref REF [--model NAME]... [--json] [--no-edge] [--models DIR] [--threads N] [--series UID] PATH   segment a CT with each model (default: all) and compare with a reference liver mask (NIfTI, DICOM SEG or DICOM series, resampled onto the CT as in the app): Dice, HD95, volumes, time",
 		Run:   runEval,
 	})
 }
@@ -112,7 +112,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	rep := evalReport{Input: path, Ref: *ref, RefNotes: rr.Notes, GeometryAssumed: v.Info.Assumed}
 	for _, name := range models {
 		card, _ := reg.Lookup(name)
-		opts := card.DefaultOptions()
+		opts := mf.options(card)
 		if !*asJSON {
 			opts.Progress = stageReporter(stderr, "eval", name)
 		}

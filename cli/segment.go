@@ -20,7 +20,7 @@ import (
 func init() {
 	Register(Command{
 		Name:  "segment",
-		Usage: "--model NAME --out MASK.nii.gz|SEG.dcm [--format nifti|seg] [--threshold T] [--models DIR] [--threads N] [--force] [--series UID] PATH   segment the liver in a CT (DICOM file/folder or NIfTI) and write the mask on the CT's own grid: NIfTI (uint8, 1 = liver) or DICOM SEG (DICOM input only)",
+		Usage: "--model NAME --out MASK.nii.gz|SEG.dcm [--format nifti|seg] [--threshold T] [--no-edge] [--models DIR] [--threads N] [--force] [--series UID] PATH   segment the liver in a CT (DICOM file/folder or NIfTI) and write the mask on the CT's own grid: NIfTI (uint8, 1 = liver) or DICOM SEG (DICOM input only)",
 		Run:   runSegment,
 	})
 }
@@ -29,13 +29,24 @@ func init() {
 type modelFlags struct {
 	models  *string
 	threads *int
+	noEdge  *bool
 }
 
 func addModelFlags(fset *flag.FlagSet) modelFlags {
 	return modelFlags{
 		models:  fset.String("models", "", "folder with the model cards (default: models/ beside the program or in the source tree)"),
 		threads: fset.Int("threads", 0, "ONNX Runtime threads (default: all cores)"),
+		noEdge:  fset.Bool("no-edge", false, "keep the network's own outline: no edge refinement from the scan's HU (as the app's Edge from scan switch, off)"),
 	}
+}
+
+// options are the card's settings with the flags applied.
+func (f modelFlags) options(card *inference.Card) inference.Options {
+	o := card.DefaultOptions()
+	if *f.noEdge {
+		o.Edge = nil
+	}
+	return o
 }
 
 // openRegistry opens the models folder named by the flags or found by
@@ -127,7 +138,7 @@ func runSegment(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if *format == "seg" && (v.Info.StudyInstanceUID == "" || v.Info.FrameOfReference == "") {
 		return fmt.Errorf("%s: a DICOM SEG must reference a DICOM CT study (StudyInstanceUID and FrameOfReferenceUID); this input has none: write NIfTI instead", path)
 	}
-	opts := card.DefaultOptions()
+	opts := mf.options(card)
 	if *threshold != 0 {
 		opts.Threshold = *threshold
 	}
