@@ -534,6 +534,9 @@ func (src maskSource) segOptions(overwrite bool) dicomseg.SEGOptions {
 	if src.card != nil {
 		o.AlgorithmName = fmt.Sprintf("LiverSeg %s %.8s", src.card.Name, src.card.SHA256)
 	}
+	if src.post.Edge != nil {
+		o.AlgorithmName += " + " + inference.EdgeTag
+	}
 	return o
 }
 

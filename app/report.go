@@ -102,11 +102,13 @@ func (u *UI) CaptureViews() (*image.RGBA, error) {
 // reportModel is one model's row of the report.
 type reportModel struct {
 	Name, Role, SHA256, Region string
-	Params                     int64
-	Threshold                  float64
-	VolumeML                   float64
-	Preprocess, Infer, Post    float64 // ms
-	Total                      float64 // ms
+	// Edge says whether the outline was refined from the scan.
+	Edge                    string
+	Params                  int64
+	Threshold               float64
+	VolumeML                float64
+	Preprocess, Infer, Post float64 // ms
+	Total                   float64 // ms
 	// Against the reference (HasRef).
 	HasRef                bool
 	Dice, IoU, HD95, ASSD float64
@@ -355,7 +357,13 @@ func buildReport(ctx context.Context, in reportInput, pngData []byte, pngName st
 		row := reportModel{
 			Name: src.Model, Threshold: src.post.Threshold, VolumeML: m.VolumeML(),
 			Preprocess: msOf(t.Preprocess), Infer: msOf(t.Infer), Post: msOf(t.Postprocess), Total: msOf(t.Total),
-			Region: "whole volume",
+			Region: "whole volume", Edge: "network's outline",
+		}
+		if src.post.Edge != nil {
+			row.Edge = inference.EdgeTag
+			if e := src.res.Edge; e.Applied && src.mask != nil {
+				row.Edge = fmt.Sprintf("%s (liver %.0f ± %.0f HU)", inference.EdgeTag, e.LiverHU, e.SpreadHU)
+			}
 		}
 		if src.edited != nil {
 			// An edited mask: no network, no threshold; say what it is.
@@ -443,8 +451,8 @@ code { font-size: 0.9em; }
 <h2>Segmentations</h2>
 {{range .Assumed}}<p class="note" id="assumed">Volumes below are on ASSUMED GEOMETRY: {{.}}.</p>
 {{end}}{{if .Models}}<table id="models">
-<tr><th>Model</th><th>Role</th><th>Parameters</th><th>SHA-256 (model file)</th><th>Threshold</th><th>Region</th><th>Liver volume (mL)</th><th>Preprocess (ms)</th><th>Network (ms)</th><th>Postprocess (ms)</th><th>Total (ms)</th></tr>
-{{range .Models}}<tr><td>{{.Name}}</td><td>{{dash .Role}}</td><td class="n">{{group .Params}}</td><td><code title="{{.SHA256}}">{{short .SHA256}}</code></td><td class="n">{{f2 .Threshold}}</td><td>{{.Region}}</td><td class="n">{{f1 .VolumeML}}</td><td class="n">{{f1 .Preprocess}}</td><td class="n">{{f1 .Infer}}</td><td class="n">{{f1 .Post}}</td><td class="n">{{f1 .Total}}</td></tr>
+<tr><th>Model</th><th>Role</th><th>Parameters</th><th>SHA-256 (model file)</th><th>Threshold</th><th>Edge</th><th>Region</th><th>Liver volume (mL)</th><th>Preprocess (ms)</th><th>Network (ms)</th><th>Postprocess (ms)</th><th>Total (ms)</th></tr>
+{{range .Models}}<tr><td>{{.Name}}</td><td>{{dash .Role}}</td><td class="n">{{group .Params}}</td><td><code title="{{.SHA256}}">{{short .SHA256}}</code></td><td class="n">{{f2 .Threshold}}</td><td>{{dash .Edge}}</td><td>{{.Region}}</td><td class="n">{{f1 .VolumeML}}</td><td class="n">{{f1 .Preprocess}}</td><td class="n">{{f1 .Infer}}</td><td class="n">{{f1 .Post}}</td><td class="n">{{f1 .Total}}</td></tr>
 {{end}}</table>
 <p>Timings are those of each model's run in this session (the window draws the overlay from the network's probability map at once; postprocessing is the building of the full-resolution mask at the threshold shown, which follows in the background and is included in the total); the volume is that of the full-resolution mask at the threshold shown.</p>
 {{else}}<p>No model was run on this study.</p>

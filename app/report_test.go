@@ -17,6 +17,7 @@ import (
 	"fyne.io/fyne/v2/test"
 	"golang.org/x/net/html"
 
+	"github.com/liverseg/liverseg/inference"
 	"github.com/liverseg/liverseg/metrics"
 )
 
@@ -175,14 +176,18 @@ func TestSaveReport(t *testing.T) {
 			t.Fatal(err)
 		}
 		row := rowOf(tables["models"], name)
-		if len(row) != 11 {
+		if len(row) != 12 {
 			t.Fatalf("models table: row for %s is %q", name, row)
 		}
-		if want := fmt.Sprintf("%.1f", m.VolumeML()); row[6] != want {
-			t.Errorf("%s volume %s mL, want %s", name, row[6], want)
+		if want := fmt.Sprintf("%.1f", m.VolumeML()); row[7] != want {
+			t.Errorf("%s volume %s mL, want %s", name, row[7], want)
 		}
-		if v, err := strconv.ParseFloat(row[9], 64); err != nil || v <= 0 {
-			t.Errorf("%s postprocess %q, want a time in ms", name, row[9])
+		if v, err := strconv.ParseFloat(row[10], 64); err != nil || v <= 0 {
+			t.Errorf("%s postprocess %q, want a time in ms", name, row[10])
+		}
+		// The outline's provenance: refined from the scan (the default).
+		if !strings.HasPrefix(row[5], inference.EdgeTag) {
+			t.Errorf("%s edge column %q, want it to say the edge was refined from the scan", name, row[5])
 		}
 		if want := fmt.Sprintf("%.2f", thr); row[4] != want {
 			t.Errorf("%s threshold %s, want %s", name, row[4], want)

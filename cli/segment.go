@@ -148,8 +148,12 @@ func runSegment(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	if *format == "seg" {
+		algo := fmt.Sprintf("LiverSeg %s %.8s", card.Name, card.SHA256)
+		if opts.Edge != nil {
+			algo += " + " + inference.EdgeTag
+		}
 		err = dicomseg.WriteSEG(*out, v, res.Mask, dicomseg.SEGOptions{
-			AlgorithmName:    fmt.Sprintf("LiverSeg %s %.8s", card.Name, card.SHA256),
+			AlgorithmName:    algo,
 			SoftwareVersions: buildinfo.Software(),
 			Overwrite:        *force,
 			Context:          ctx,

@@ -36,6 +36,10 @@ type EdgeOptions struct {
 	MeanHU bool
 }
 
+// EdgeTag is what a mask's provenance (a DICOM SEG's algorithm name, a
+// report) adds when its edge was refined from the scan.
+const EdgeTag = "edge from scan HU"
+
 // DefaultEdge is the setting measured in models/README.md ("Edge
 // refinement").
 var DefaultEdge = EdgeOptions{BandMM: 3, CoreMM: 10, KLo: 3, KHi: 4, SmoothMM: 1}
