@@ -44,11 +44,14 @@ import sys
 import time
 
 import numpy as np
+import torch
 from scipy import ndimage
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-import lsdata as D   # noqa: E402
+import evaluation as E   # noqa: E402
+import lsdata as D       # noqa: E402
+import nets as N         # noqa: E402
 
 CORE_MM = 10.0
 BAND_MM = 3.0
@@ -164,8 +167,6 @@ def summarise(rows):
 
 
 def _load(path):
-    import torch
-    import nets as N
     st = torch.load(path, map_location="cpu")
     net = N.build(st["cfg"])
     net.load_state_dict(st["model"])
@@ -185,8 +186,6 @@ def main():
     if a.table:
         print(summarise(json.load(open(a.table))["rows"]))
         return
-    import torch
-    import evaluation as E
     torch.set_num_threads(a.threads)
 
     jobs = []   # (label, checkpoint, case, held_out)
