@@ -255,6 +255,16 @@ func (c *cmpController) startCompareRun(names []string) {
 	c.cancelBtn.Enable()
 	c.cancelBtn.Show()
 	set, runner, slicer := c.set, u.seg.runner, u.scene.Slicer()
+	// The models run as the single run does: with the edge refined from
+	// the scan unless the switch is off (changing it clears the set).
+	edge := u.seg.edge.Checked
+	opts := func(card *inference.Card) inference.Options {
+		o := card.DefaultOptions()
+		if !edge {
+			o.Edge = nil
+		}
+		return o
+	}
 	frac := map[inference.Stage]float64{inference.StageLoad: 0.05, inference.StagePreprocess: 0.15, inference.StageInfer: 0.3, inference.StagePostprocess: 0.8}
 	t0 := time.Now()
 	task.Start(&c.run, u.do, func(t *task.Task) (time.Duration, error) {
@@ -292,7 +302,7 @@ func (c *cmpController) startCompareRun(names []string) {
 				}
 			})
 		}
-		err := set.Run(t.Context(), runner, names, nil, progress)
+		err := set.Run(t.Context(), runner, names, opts, progress)
 		return time.Since(t0), err
 	}, func(elapsed time.Duration, err error) {
 		// Dropped when cancelled (reported then) or on another study.

@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -645,4 +646,68 @@ func TestModelPanicIsReported(t *testing.T) {
 	if !strings.Contains(u.status.Text, "runner bug") {
 		t.Errorf("status %q does not report the failure", u.status.Text)
 	}
+}
+
+// edgeRunner records whether each run refined the edge from the scan.
+type edgeRunner struct {
+	modelRunner
+	mu   sync.Mutex
+	edge []bool
+}
+
+func (r *edgeRunner) Run(ctx context.Context, v *volume.Volume, name string, o inference.Options) (*inference.Result, error) {
+	r.mu.Lock()
+	r.edge = append(r.edge, o.Edge != nil)
+	r.mu.Unlock()
+	return r.modelRunner.Run(ctx, v, name, o)
+}
+
+// TestCompareFollowsEdgeSwitch: Compare runs the models as the panel's
+// switch says, and flipping the switch clears a comparison made with the
+// other setting instead of showing a mix.
+func TestCompareFollowsEdgeSwitch(t *testing.T) {
+	u, _, postDone, real, _ := openAbdomen(t)
+	if !real {
+		t.Skip("the shipped models are not in models/: the comparison needs teacher, assistant and students")
+	}
+	waitPost(t, postDone)
+	u.seg.edge.SetChecked(false)
+	waitPost(t, postDone)
+	h := hookCompare(u)
+	rec := &edgeRunner{modelRunner: h.runner}
+	u.seg.runner = rec
+	compare := func(want bool) {
+		t.Helper()
+		rec.mu.Lock()
+		rec.edge = nil
+		rec.mu.Unlock()
+		u.cmp.Compare()
+		if err := wait(t, h.done, "comparison"); err != nil {
+			t.Fatal(err)
+		}
+		waitIdle(t, &u.cmp.tableRun, "metrics table")
+		rec.mu.Lock()
+		defer rec.mu.Unlock()
+		if len(rec.edge) == 0 {
+			t.Fatal("the comparison ran no model")
+		}
+		for i, e := range rec.edge {
+			if e != want {
+				t.Errorf("run %d: edge refinement %v, the switch says %v", i, e, want)
+			}
+		}
+	}
+	compare(false)
+	if u.cmp.set == nil || len(u.cmp.models) == 0 {
+		t.Fatal("no comparison to clear")
+	}
+	u.seg.edge.SetChecked(true)
+	waitPost(t, postDone)
+	if u.cmp.set != nil || len(u.cmp.models) != 0 {
+		t.Error("the comparison made without the refinement is still shown after switching it on")
+	}
+	if !strings.Contains(u.status.Text, "comparison was cleared") {
+		t.Errorf("status %q does not say why the comparison went", u.status.Text)
+	}
+	compare(true)
 }

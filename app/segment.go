@@ -573,6 +573,12 @@ func (s *segController) modelOverlay() viewer.Overlay {
 // refinement (no network run): the map's contour stands in meanwhile.
 func (s *segController) edgeChanged() {
 	u := s.u
+	if u.cmp.set != nil && len(u.cmp.models) > 0 {
+		// The compared masks were made with the other setting: clear
+		// them rather than show a mix.
+		u.cmp.resetCompare()
+		u.setStatus("Edge from scan switched: the comparison was cleared (its masks were made with the other setting); run Compare again.")
+	}
 	if s.res == nil || s.ovl == nil {
 		return
 	}
