@@ -114,17 +114,7 @@ func reorient[T any](g Geometry, in []T) (Geometry, []T) {
 	}
 	res := make([]T, len(in))
 	// stride[a]: step in the input slice when canonical axis a advances.
-	var stride [3]int
-	inStride := [3]int{1, g.Size[0], g.Size[0] * g.Size[1]}
-	start := 0
-	for a := 0; a < 3; a++ {
-		c := src[a]
-		stride[a] = inStride[c]
-		if flip[a] {
-			start += (g.Size[c] - 1) * inStride[c]
-			stride[a] = -stride[a]
-		}
-	}
+	start, stride := g.canonicalStrides()
 	n := 0
 	for k := 0; k < out.Size[2]; k++ {
 		for j := 0; j < out.Size[1]; j++ {
@@ -187,18 +177,7 @@ func (v *Volume) CanonicalCrop(lo, hi [3]int, dst []int16) error {
 	if len(dst) != n {
 		return fmt.Errorf("canonical crop %v–%v holds %d voxels, buffer %d", lo, hi, n, len(dst))
 	}
-	src, flip := v.canonicalMap()
-	inStride := [3]int{1, v.Size[0], v.Size[0] * v.Size[1]}
-	var stride [3]int
-	start := 0
-	for a := 0; a < 3; a++ {
-		c := src[a]
-		stride[a] = inStride[c]
-		if flip[a] {
-			start += (v.Size[c] - 1) * inStride[c]
-			stride[a] = -stride[a]
-		}
-	}
+	start, stride := v.canonicalStrides()
 	d := 0
 	for k := lo[2]; k < hi[2]; k++ {
 		for j := lo[1]; j < hi[1]; j++ {

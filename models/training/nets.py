@@ -100,6 +100,16 @@ def build(cfg):
     return UNet(cfg["widths"], cfg.get("stem_stride", 1), cfg.get("nconv", 2))
 
 
+def load(path, map_location="cpu"):
+    """The net saved at path (a training checkpoint or an export: both hold
+    "cfg" and "model"), in eval mode."""
+    st = torch.load(path, map_location=map_location)
+    net = build(st["cfg"])
+    net.load_state_dict(st["model"])
+    net.eval()
+    return net
+
+
 def count_params(net):
     return int(sum(p.numel() for p in net.parameters()))
 

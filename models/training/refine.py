@@ -166,14 +166,6 @@ def summarise(rows):
     return "\n".join(out)
 
 
-def _load(path):
-    st = torch.load(path, map_location="cpu")
-    net = N.build(st["cfg"])
-    net.load_state_dict(st["model"])
-    net.eval()
-    return net
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--threads", type=int, default=2)
@@ -212,7 +204,7 @@ def main():
     nets = {}
     for label, p, case, held in jobs:
         if p not in nets:
-            nets = {p: _load(p)}
+            nets = {p: N.load(p)}
         hu, lab, sp = E.load_case(*cases[case][:3])
         t0 = time.time()
         mask, _ = E.segment(nets[p], hu, sp, D.SOFT_TEMPERATURE)

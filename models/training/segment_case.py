@@ -33,13 +33,9 @@ def load_net(name):
     """Rebuilds <name> from checkpoints/<name>.pt the way export.py saved it."""
     path = os.path.join(HERE, "checkpoints", f"{name}.pt")
     try:
-        ck = torch.load(path, map_location="cpu")
+        return N.load(path)
     except FileNotFoundError:
         sys.exit(f"segment_case: {path}: no checkpoint for model {name!r}")
-    net = N.build(ck["cfg"])
-    net.load_state_dict(ck["model"])
-    net.eval()
-    return net
 
 
 def main():
