@@ -415,15 +415,90 @@ func slide[T uint8 | uint16](src, dst []T, size [3]int, a, w int, thr int32) {
 			emit(dst[base+y*step+x0:base+y*step+x1], cnt)
 		}
 	}
+	// Byte data whose window counts fit in a byte: eight columns per
+	// machine word (runSWAR), the last few columns by run.
+	s8, isBytes := any(src).([]uint8)
+	d8, _ := any(dst).([]uint8)
+	swar := isBytes && 2*w+1 <= math.MaxUint8 && (thr == 0 || thr == 1 || thr == int32(2*w+1))
+	cols := func(base, step, n, x0, x1 int) {
+		if !swar {
+			run(base, step, n, x0, x1)
+			return
+		}
+		mid := x0 + (x1-x0)/8*8
+		runSWAR(s8, d8, base, step, n, x0, mid, w, thr)
+		if mid < x1 {
+			run(base, step, n, mid, x1)
+		}
+	}
 	if a == 1 {
 		parallel.For(size[2], 2, func(b0, b1 int) {
 			for b := b0; b < b1; b++ {
-				run(b*sxy, sx, size[1], 0, sx)
+				cols(b*sxy, sx, size[1], 0, sx)
 			}
 		})
 		return
 	}
-	parallel.For(sxy, 4096, func(x0, x1 int) { run(0, sxy, size[2], x0, x1) })
+	// Column ranges in whole words.
+	words := (sxy + 7) / 8
+	parallel.For(words, 512, func(w0, w1 int) { cols(0, sxy, size[2], w0*8, min(w1*8, sxy)) })
+}
+
+// SWAR constants: every byte 0x01, 0x7f, 0x80.
+const (
+	ones8 = 0x0101010101010101
+	low7  = 0x7f7f7f7f7f7f7f7f
+)
+
+// runSWAR is slide's running window along rows (or planes) for byte data,
+// the columns [x0, x1) (a multiple of eight) eight at a time: each byte of a
+// uint64 is one column's count, which stays below 256 (the caller checks),
+// so adding and removing whole rows never carries between columns. thr is
+// 0 (write the counts), 1 (write count > 0) or 2w+1 (write count == 2w+1).
+func runSWAR(src, dst []uint8, base, step, n, x0, x1, w int, thr int32) {
+	nw := (x1 - x0) / 8
+	if nw == 0 {
+		return
+	}
+	cnt := make([]uint64, nw)
+	addRow := func(y int, sub bool) {
+		row := src[base+y*step+x0 : base+y*step+x1]
+		if sub {
+			for q := range cnt {
+				cnt[q] -= binary.LittleEndian.Uint64(row[8*q:])
+			}
+			return
+		}
+		for q := range cnt {
+			cnt[q] += binary.LittleEndian.Uint64(row[8*q:])
+		}
+	}
+	for y := 0; y < min(w, n); y++ {
+		addRow(y, false)
+	}
+	full := uint64(2*w+1) * ones8
+	for y := 0; y < n; y++ {
+		if j := y + w; j < n {
+			addRow(j, false)
+		}
+		if j := y - w - 1; j >= 0 {
+			addRow(j, true)
+		}
+		out := dst[base+y*step+x0 : base+y*step+x1]
+		for q, c := range cnt {
+			var v uint64
+			switch thr {
+			case 0:
+				v = c
+			case 1: // a byte is non-zero: its low seven bits or its top bit
+				v = (((c & low7) + low7) | c) >> 7 & ones8
+			default: // a byte equals 2w+1: c XOR full is zero there
+				x := c ^ full
+				v = ^(((x & low7) + low7) | x | low7) >> 7 & ones8
+			}
+			binary.LittleEndian.PutUint64(out[8*q:], v)
+		}
+	}
 }
 
 // boxCount counts the ones of m in a box of half-widths h around each voxel,
@@ -462,23 +537,17 @@ func boxMorph(m, dst, tmp []uint8, size [3]int, h [3]int, erode bool) {
 		}
 		return 1
 	}
-	// m → dst → tmp → dst. A small window is cheapest as word-wide
-	// ORs/ANDs (of shifted loads along x, of whole rows along y and z), a
-	// large one as running counts (BenchmarkBoxMorph).
-	pass := func(src, dst []uint8, a int) {
-		if h[a] <= 4 {
-			morphRows(src, dst, size, a, h[a], erode)
-		} else {
-			slide(src, dst, size, a, h[a], thr(a))
-		}
-	}
+	// m → dst → tmp → dst. Along y and z, running counts eight columns per
+	// word (slide's runSWAR) beat ORs/ANDs of whole rows at every window;
+	// along x a small window is cheapest as ORs/ANDs of shifted eight-byte
+	// loads (BenchmarkBoxMorph).
 	if h[0] <= 4 {
 		morphX(m, dst, size, h[0], erode)
 	} else {
 		slide(m, dst, size, 0, h[0], thr(0))
 	}
-	pass(dst, tmp, 1)
-	pass(tmp, dst, 2)
+	slide(dst, tmp, size, 1, h[1], thr(1))
+	slide(tmp, dst, size, 2, h[2], thr(2))
 }
 
 // morphX is the 1-D dilation or erosion (outside counted as 0) of a 0/1
@@ -532,65 +601,4 @@ func morphX(src, dst []uint8, size [3]int, w int, erode bool) {
 			}
 		}
 	})
-}
-
-// morphRows is the 1-D dilation or erosion (outside counted as 0) of a 0/1
-// grid along y (a = 1) or z (a = 2): each output row (plane) is the OR, or
-// the AND, of the 2w+1 input rows (planes) around it, eight voxels per
-// machine word.
-func morphRows(src, dst []uint8, size [3]int, a, w int, erode bool) {
-	sx, sxy := size[0], size[0]*size[1]
-	// one handles the rows of one plane (a = 1) or the columns [x0, x1) of
-	// every plane (a = 2).
-	one := func(base, step, n, x0, x1 int) {
-		for y := 0; y < n; y++ {
-			out := dst[base+y*step+x0 : base+y*step+x1]
-			lo, hi := y-w, y+w
-			if erode && (lo < 0 || hi >= n) {
-				clear(out)
-				continue
-			}
-			lo, hi = max(lo, 0), min(hi, n-1)
-			copy(out, src[base+lo*step+x0:base+lo*step+x1])
-			for j := lo + 1; j <= hi; j++ {
-				in := src[base+j*step+x0 : base+j*step+x1]
-				if erode {
-					andBytes(out, in)
-				} else {
-					orBytes(out, in)
-				}
-			}
-		}
-	}
-	if a == 1 {
-		parallel.For(size[2], 2, func(b0, b1 int) {
-			for b := b0; b < b1; b++ {
-				one(b*sxy, sx, size[1], 0, sx)
-			}
-		})
-		return
-	}
-	// Column ranges in whole words.
-	words := (sxy + 7) / 8
-	parallel.For(words, 512, func(w0, w1 int) { one(0, sxy, size[2], w0*8, min(w1*8, sxy)) })
-}
-
-func orBytes(dst, src []uint8) {
-	n := len(dst) &^ 7
-	for i := 0; i < n; i += 8 {
-		binary.LittleEndian.PutUint64(dst[i:], binary.LittleEndian.Uint64(dst[i:])|binary.LittleEndian.Uint64(src[i:]))
-	}
-	for i := n; i < len(dst); i++ {
-		dst[i] |= src[i]
-	}
-}
-
-func andBytes(dst, src []uint8) {
-	n := len(dst) &^ 7
-	for i := 0; i < n; i += 8 {
-		binary.LittleEndian.PutUint64(dst[i:], binary.LittleEndian.Uint64(dst[i:])&binary.LittleEndian.Uint64(src[i:]))
-	}
-	for i := n; i < len(dst); i++ {
-		dst[i] &= src[i]
-	}
 }
