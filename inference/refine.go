@@ -1,6 +1,7 @@
 package inference
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"math"
@@ -537,67 +538,44 @@ func boxMorph(m, dst, tmp []uint8, size [3]int, h [3]int, erode bool) {
 		}
 		return 1
 	}
-	// m → dst → tmp → dst. Along y and z, running counts eight columns per
-	// word (slide's runSWAR) beat ORs/ANDs of whole rows at every window;
-	// along x a small window is cheapest as ORs/ANDs of shifted eight-byte
-	// loads (BenchmarkBoxMorph).
-	if h[0] <= 4 {
-		morphX(m, dst, size, h[0], erode)
-	} else {
-		slide(m, dst, size, 0, h[0], thr(0))
-	}
+	// m → dst → tmp → dst. Along x the output is made from the runs of
+	// ones (found with bytes.IndexByte), along y and z by running counts
+	// eight columns per word (slide's runSWAR); BenchmarkBoxMorph compares
+	// them with the alternatives.
+	morphXRuns(m, dst, size, h[0], erode)
 	slide(dst, tmp, size, 1, h[1], thr(1))
 	slide(tmp, dst, size, 2, h[2], thr(2))
 }
 
-// morphX is the 1-D dilation or erosion (outside counted as 0) of a 0/1
-// grid along x: away from a row's ends each eight outputs are the OR, or
-// the AND, of 2w+1 unaligned eight-byte loads.
-func morphX(src, dst []uint8, size [3]int, w int, erode bool) {
+// morphXRuns is the 1-D dilation or erosion (outside counted as 0) of a 0/1
+// grid along x by its runs of ones: a run [s, e) erodes to [s+w, e−w) and
+// dilates to [s−w, e+w) within the row. Inside a liver the runs are long,
+// so the work is a few vectorised byte searches and fills per row.
+func morphXRuns(src, dst []uint8, size [3]int, w int, erode bool) {
 	sx := size[0]
 	parallel.For(size[1]*size[2], 64, func(r0, r1 int) {
+		full := bytes.Repeat([]byte{1}, sx)
 		for r := r0; r < r1; r++ {
 			in, out := src[r*sx:(r+1)*sx], dst[r*sx:(r+1)*sx]
-			// The word path covers [w, end) where every load stays in
-			// the row; the rest is done a byte at a time.
-			end := w
-			if sx-w-8 >= w {
-				end = w + (sx-2*w-8)/8*8 + 8
-			}
-			for i := w; i+8 <= end; i += 8 {
-				acc := binary.LittleEndian.Uint64(in[i-w:])
-				for d := -w + 1; d <= w; d++ {
-					x := binary.LittleEndian.Uint64(in[i+d:])
-					if erode {
-						acc &= x
-					} else {
-						acc |= x
-					}
+			clear(out)
+			for i := 0; i < sx; {
+				j := bytes.IndexByte(in[i:], 1)
+				if j < 0 {
+					break
 				}
-				binary.LittleEndian.PutUint64(out[i:], acc)
-			}
-			for i := 0; i < sx; i++ {
-				if i >= w && i < end {
-					i = end - 1
-					continue
+				s := i + j
+				e := sx
+				if k := bytes.IndexByte(in[s:], 0); k >= 0 {
+					e = s + k
 				}
-				lo, hi := i-w, i+w
+				a, b := max(s-w, 0), min(e+w, sx)
 				if erode {
-					v := uint8(0)
-					if lo >= 0 && hi < sx {
-						v = 1
-						for _, x := range in[lo : hi+1] {
-							v &= x
-						}
-					}
-					out[i] = v
-					continue
+					a, b = s+w, e-w
 				}
-				v := uint8(0)
-				for _, x := range in[max(lo, 0) : min(hi, sx-1)+1] {
-					v |= x
+				if a < b {
+					copy(out[a:b], full)
 				}
-				out[i] = v
+				i = e
 			}
 		}
 	})
