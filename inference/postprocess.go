@@ -2,7 +2,6 @@ package inference
 
 import (
 	"bytes"
-	"encoding/binary"
 	"fmt"
 	"math"
 
@@ -217,145 +216,48 @@ func foregroundBox(size [3]int, m []uint8) (b box, ok bool) {
 	return b, ok
 }
 
-// flood marks with mark every voxel of value from that is 6-connected,
-// inside box b, to one of the seeds (offsets of voxels holding from; others
-// are ignored), and returns how many it marked. It fills whole x-runs at a
-// time (scan-line flood fill), pushing one seed per run of the rows above,
-// below, in front and behind, so the stack stays small and the inner loops
-// are byte scans. Offsets are int32: callers refuse grids beyond 2³¹ voxels.
-func flood(size [3]int, m []uint8, b box, stack []int32, from, mark uint8) ([]int32, int) {
-	sx, sxy := size[0], size[0]*size[1]
-	count := 0
-	for len(stack) > 0 {
-		o := int(stack[len(stack)-1])
-		stack = stack[:len(stack)-1]
-		if m[o] != from {
-			continue
-		}
-		k := o / sxy
-		j := (o - k*sxy) / sx
-		i := o - k*sxy - j*sx
-		row := o - i
-		i0, i1 := i, i
-		for i0 > b.min[0] && m[row+i0-1] == from {
-			i0--
-		}
-		for i1+1 < b.max[0] && m[row+i1+1] == from {
-			i1++
-		}
-		run := m[row+i0 : row+i1+1]
-		for x := range run {
-			run[x] = mark
-		}
-		count += len(run)
-		if j > b.min[1] {
-			stack = pushRuns(m, row-sx, i0, i1+1, from, stack)
-		}
-		if j+1 < b.max[1] {
-			stack = pushRuns(m, row+sx, i0, i1+1, from, stack)
-		}
-		if k > b.min[2] {
-			stack = pushRuns(m, row-sxy, i0, i1+1, from, stack)
-		}
-		if k+1 < b.max[2] {
-			stack = pushRuns(m, row+sxy, i0, i1+1, from, stack)
-		}
-	}
-	return stack, count
-}
-
-// pushRuns pushes the first offset of every run of value from in
-// m[row+lo : row+hi]. Run starts are found with bytes.IndexByte and run
-// interiors skipped eight bytes at a time: this scan is most of the work of
-// a flood.
-func pushRuns(m []uint8, row, lo, hi int, from uint8, stack []int32) []int32 {
-	seg := m[row+lo : row+hi]
-	rep := uint64(from) * 0x0101010101010101
-	for x := 0; x < len(seg); {
-		i := bytes.IndexByte(seg[x:], from)
-		if i < 0 {
-			break
-		}
-		x += i
-		stack = append(stack, int32(row+lo+x))
-		x++
-		for x+8 <= len(seg) && binary.LittleEndian.Uint64(seg[x:]) == rep {
-			x += 8
-		}
-		for x < len(seg) && seg[x] == from {
-			x++
-		}
-	}
-	return stack
-}
-
 // keepLargestComponent keeps the largest 6-connected component of the
 // foreground (values 1) and clears the rest. Ties keep the component met
 // first in x-fastest voxel order. Work is limited to the foreground's
-// bounding box.
+// bounding box, and done on runs (componentRuns).
 func keepLargestComponent(size [3]int, m []uint8) {
 	b, ok := foregroundBox(size, m)
 	if !ok {
 		return
 	}
-	const seen, keep = 2, 3
-	// Usually the liver is one component: when the first flood reaches
-	// every foreground voxel, the second flood (marking the largest) is
-	// skipped and the seen marks simply become 1 again.
-	total := 0
-	for k := b.min[2]; k < b.max[2]; k++ {
-		for j := b.min[1]; j < b.max[1]; j++ {
-			o := (k*size[1]+j)*size[0] + b.min[0]
-			total += bytes.Count(m[o:o+b.max[0]-b.min[0]], []byte{1})
+	s := componentRuns(size, m, b, 1)
+	voxels := make([]int, len(s.runs)) // per root
+	roots := 0
+	for i, r := range s.runs {
+		root := s.find(int32(i))
+		if voxels[root] == 0 {
+			roots++
+		}
+		voxels[root] += int(r.hi - r.lo)
+	}
+	if roots <= 1 {
+		return
+	}
+	// Roots are their components' first runs, so scanning in run order
+	// with a strict > keeps the first of equally large components.
+	best := int32(-1)
+	for i := range s.runs {
+		if s.parent[i] == int32(i) && (best < 0 || voxels[i] > voxels[best]) {
+			best = int32(i)
 		}
 	}
-	var stack []int32
-	best, bestSeed := 0, -1
-	for k := b.min[2]; k < b.max[2]; k++ {
-		for j := b.min[1]; j < b.max[1]; j++ {
-			row := (k*size[1]+j)*size[0] + b.min[0]
-			line := m[row : row+b.max[0]-b.min[0]]
-			for p := 0; ; {
-				x := bytes.IndexByte(line[p:], 1)
-				if x < 0 {
-					break
-				}
-				o := row + p + x
-				var n int
-				stack, n = flood(size, m, b, append(stack[:0], int32(o)), 1, seen)
-				if n == total {
-					relabel(size, m, b, seen)
-					return
-				}
-				if n > best {
-					best, bestSeed = n, o
-				}
-				p += x + 1
-			}
-		}
-	}
-	flood(size, m, b, append(stack[:0], int32(bestSeed)), seen, keep)
-	relabel(size, m, b, keep)
-}
-
-// relabel sets the voxels of box b to 1 where they equal v and to 0
-// elsewhere.
-func relabel(size [3]int, m []uint8, b box, v uint8) {
-	for k := b.min[2]; k < b.max[2]; k++ {
-		for j := b.min[1]; j < b.max[1]; j++ {
-			o := (k*size[1]+j)*size[0] + b.min[0]
-			row := m[o : o+b.max[0]-b.min[0]]
-			for i, x := range row {
-				row[i] = b2u(x == v)
-			}
+	for i := range s.runs {
+		if s.find(int32(i)) != best {
+			s.fill(size, m, i, 0)
 		}
 	}
 }
 
 // fillHoles sets to 1 every background voxel that is not 6-connected to the
 // border of the grid. Only the foreground's bounding box grown by one voxel
-// needs a flood: background outside the foreground's box reaches the border
-// in a straight line, so the grown box's faces are border-connected seeds.
+// needs labelling: background outside the foreground's box reaches the
+// border in a straight line, so background on the grown box's faces is
+// border-connected.
 func fillHoles(size [3]int, m []uint8) {
 	fb, ok := foregroundBox(size, m)
 	if !ok {
@@ -366,30 +268,18 @@ func fillHoles(size [3]int, m []uint8) {
 		b.min[a] = max(fb.min[a]-1, 0)
 		b.max[a] = min(fb.max[a]+1, size[a])
 	}
-	const outside = 2
-	var stack []int32
-	for k := b.min[2]; k < b.max[2]; k++ {
-		for j := b.min[1]; j < b.max[1]; j++ {
-			row := (k*size[1] + j) * size[0]
-			if j == b.min[1] || j == b.max[1]-1 || k == b.min[2] || k == b.max[2]-1 {
-				stack = pushRuns(m, row, b.min[0], b.max[0], 0, stack)
-				continue
-			}
-			for _, i := range [2]int{b.min[0], b.max[0] - 1} {
-				if m[row+i] == 0 {
-					stack = append(stack, int32(row+i))
-				}
-			}
+	s := componentRuns(size, m, b, 0)
+	outside := make([]bool, len(s.runs)) // per root
+	for i, r := range s.runs {
+		k, j := int(r.row)/size[1], int(r.row)%size[1]
+		if k == b.min[2] || k == b.max[2]-1 || j == b.min[1] || j == b.max[1]-1 ||
+			int(r.lo) == b.min[0] || int(r.hi) == b.max[0] {
+			outside[s.find(int32(i))] = true
 		}
 	}
-	flood(size, m, b, stack, 0, outside)
-	for k := b.min[2]; k < b.max[2]; k++ {
-		for j := b.min[1]; j < b.max[1]; j++ {
-			o := (k*size[1]+j)*size[0] + b.min[0]
-			row := m[o : o+b.max[0]-b.min[0]]
-			for i, x := range row {
-				row[i] = b2u(x != outside)
-			}
+	for i := range s.runs {
+		if !outside[s.find(int32(i))] {
+			s.fill(size, m, i, 1)
 		}
 	}
 }
