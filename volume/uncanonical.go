@@ -1,6 +1,9 @@
 package volume
 
-import "fmt"
+import (
+	"encoding/binary"
+	"fmt"
+)
 
 // CanonicalLayout describes where the voxels of the canonical view
 // (CanonicalGeometry) lie in g's own voxel slice: canonical voxel (i, j, k)
@@ -64,5 +67,46 @@ func MaskFromCanonical(c *Mask, g Geometry) (*Mask, error) {
 	if !c.Geometry.SameGrid(cg) {
 		return nil, fmt.Errorf("volume: mask grid (origin %v, spacing %v) differs from the canonical grid of the target geometry (origin %v, spacing %v)", c.Origin, c.Spacing, cg.Origin, cg.Spacing)
 	}
-	return &Mask{Geometry: g, Voxels: fromCanonical(g, c.Voxels)}, nil
+	src, flip := g.canonicalMap()
+	if src == [3]int{0, 1, 2} && flip == [3]bool{} {
+		return &Mask{Geometry: g, Voxels: fromCanonical(g, c.Voxels)}, nil
+	}
+	// A mask is mostly zeros: only canonical rows holding a non-zero voxel
+	// are scattered (a vectorised byte search skips the rest), into a
+	// zeroed slice.
+	cs := cg.Size
+	start, stride := g.canonicalStrides()
+	out := make([]uint8, len(c.Voxels))
+	for k := 0; k < cs[2]; k++ {
+		for j := 0; j < cs[1]; j++ {
+			n := (k*cs[1] + j) * cs[0]
+			row := c.Voxels[n : n+cs[0]]
+			first := firstNonZero(row)
+			if first < 0 {
+				continue
+			}
+			p := start + k*stride[2] + j*stride[1] + first*stride[0]
+			for _, v := range row[first:] {
+				out[p] = v
+				p += stride[0]
+			}
+		}
+	}
+	return &Mask{Geometry: g, Voxels: out}, nil
+}
+
+// firstNonZero is the index of row's first non-zero byte, -1 if none.
+func firstNonZero(row []uint8) int {
+	for i := 0; i < len(row); {
+		// Zero runs are skipped eight bytes at a time.
+		if i+8 <= len(row) && binary.LittleEndian.Uint64(row[i:]) == 0 {
+			i += 8
+			continue
+		}
+		if row[i] != 0 {
+			return i
+		}
+		i++
+	}
+	return -1
 }
