@@ -24,7 +24,7 @@ import (
 func init() {
 	Register(Command{
 		Name:  "bench",
-		Usage: "[--json] [--runs N] [--models DIR] [--threads N] PATH   time loading, preprocessing, every model's network, postprocessing and the overlay (median of N runs, default 5) and report peak memory",
+		Usage: "[--json] [--runs N] [--no-edge] [--models DIR] [--threads N] PATH   time loading, preprocessing, every model's network, postprocessing and the overlay (median of N runs, default 5) and report peak memory",
 		Run:   runBench,
 	})
 }
@@ -203,7 +203,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		// One untimed warm-up run: ORT plans memory and picks kernels on
 		// the first call with a shape.
 		for i := 0; i <= *runs; i++ {
-			r, err := reg.Run(ctx, v, c.Name, c.DefaultOptions())
+			r, err := reg.Run(ctx, v, c.Name, mf.options(c))
 			if err != nil {
 				return fmt.Errorf("model %s: %w", c.Name, err)
 			}

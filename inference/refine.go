@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/liverseg/liverseg/internal/parallel"
@@ -121,7 +122,12 @@ func RefineEdge(hu HUCrop, mask []uint8, size [3]int, spacing [3]float64, o Edge
 		cs[a] = c.max[a] - c.min[a]
 	}
 	cn := cs[0] * cs[1] * cs[2]
-	m := make([]uint8, cn)
+	// Scratch buffers come from a pool: the refinement runs again at every
+	// threshold the user settles on, and fresh tens of megabytes each time
+	// cost page faults and garbage collection.
+	sc := scratchPool.Get().(*refineScratch)
+	defer scratchPool.Put(sc)
+	m := sized(&sc.m, cn)
 	for k := 0; k < cs[2]; k++ {
 		for j := 0; j < cs[1]; j++ {
 			src := ((k+c.min[2])*size[1]+j+c.min[1])*size[0] + c.min[0]
@@ -129,7 +135,7 @@ func RefineEdge(hu HUCrop, mask []uint8, size [3]int, spacing [3]float64, o Edge
 			copy(m[dst:dst+cs[0]], mask[src:src+cs[0]])
 		}
 	}
-	raw := make([]int16, cn)
+	raw := sized(&sc.raw, cn)
 	if err := hu(c.min, c.max, raw); err != nil {
 		return EdgeStats{}, fmt.Errorf("edge refinement: %w", err)
 	}
@@ -144,7 +150,7 @@ func RefineEdge(hu HUCrop, mask []uint8, size [3]int, spacing [3]float64, o Edge
 		boxSumClamp(sums, cs)
 	}
 	// Two scratch masks serve every box operation in turn.
-	buf, tmp := make([]uint8, cn), make([]uint8, cn)
+	buf, tmp := sized(&sc.buf, cn), sized(&sc.tmp, cn)
 	boxMorph(m, buf, tmp, cs, hc, true)
 	core := newHistogram(raw, sums, buf)
 	if core.n < minCore {
@@ -152,7 +158,7 @@ func RefineEdge(hu HUCrop, mask []uint8, size [3]int, spacing [3]float64, o Edge
 	}
 	med := core.median()
 	s := 1.4826 * core.mad(med)
-	dil := make([]uint8, cn)
+	dil := sized(&sc.dil, cn)
 	boxMorph(m, dil, tmp, cs, hb, false)
 	ero := buf
 	boxMorph(m, ero, tmp, cs, hb, true)
@@ -220,6 +226,24 @@ func RefineEdge(hu HUCrop, mask []uint8, size [3]int, spacing [3]float64, o Edge
 	keepLargestComponent(size, mask)
 	fillHoles(size, mask)
 	return EdgeStats{Applied: true, LiverHU: med / 27, SpreadHU: s / 27, AroundHU: b / 27, LoHU: lo / 27, HiHU: hi / 27}, nil
+}
+
+// refineScratch holds RefineEdge's crop-sized buffers between calls. Every
+// one is fully overwritten before it is read.
+type refineScratch struct {
+	m, buf, tmp, dil []uint8
+	raw              []int16
+}
+
+var scratchPool = sync.Pool{New: func() any { return new(refineScratch) }}
+
+// sized returns *p resliced to n elements, reallocated when too small.
+func sized[T any](p *[]T, n int) []T {
+	if cap(*p) < n {
+		*p = make([]T, n)
+	}
+	*p = (*p)[:n]
+	return *p
 }
 
 // histogram counts the values (27 × HU) of the voxels where sel is 1:
