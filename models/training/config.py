@@ -77,6 +77,8 @@ class Config:
     seeds: int = 2
     synth_bank: int = 960
     allow_env_change: bool = False
+    train_only: bool = False     # paired mode: train the jobs' nets, evaluate later (another machine)
+    jobs: tuple = ()             # paired mode: only these "fold/arm/s<seed>" jobs (empty = all)
     command: str = "train.py release"
 
     @classmethod
@@ -112,7 +114,7 @@ class Config:
                    bank=args.bank, folds=tuple(args.folds.split(",")), holdout=args.holdout,
                    ablate=_csv(args.ablate), export=not args.no_export, ship=tuple(ship), variants=variants,
                    anatomy=anatomy, seeds=args.seeds, synth_bank=args.synth_bank,
-                   allow_env_change=args.allow_env_change,
+                   allow_env_change=args.allow_env_change, train_only=args.train_only, jobs=_csv(args.jobs),
                    command=" ".join(["train.py"] + list(sys.argv[1:] if argv is None else argv)))
 
     @property

@@ -111,6 +111,10 @@ def train_single(cfg, run_dir, stage_name, arch, bk, validator, steps, bs, lr, s
         st = {"step": 0, "budget": steps, "elapsed_s": 0.0, "cfg": arch, "done": False}
     else:
         net.load_state_dict(st["model"])
+        if st["done"]:
+            # A finished stage may come back without its optimiser (a lent
+            # machine's results are stripped to fit the transfer).
+            return net, st
         opt.load_state_dict(st["opt"])
         log(f"{stage_name}: resumed at step {st['step']}/{st['budget']}")
     if st["done"]:

@@ -8,7 +8,6 @@ the Go side.
 import os
 import glob
 import numpy as np
-import nibabel as nib
 from scipy import ndimage
 
 # ---- preprocessing constants (written into every model card) -------------
@@ -83,6 +82,9 @@ def from_canonical(arr_can, src, flip):
 
 def load_nifti_canonical(path):
     """Loads a NIfTI as canonical LPS-ordered array [i,j,k] plus spacing."""
+    # Imported here: a training machine that reads only the caches (the GPU
+    # machine of scripts/device_paired.sh) has no nibabel.
+    import nibabel as nib
     img = nib.load(path)
     data = np.asanyarray(img.dataobj)
     aff = np.array(img.affine, dtype=np.float64)

@@ -14,7 +14,7 @@ import os
 import nets as N
 from config import ASSISTANT_FINAL, ASSISTANT_START, STUDENTS
 from engine import train_gtan, train_single
-from runfiles import cached_logits, log
+from runfiles import Stage, cached_logits, log
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,4 +61,21 @@ def train_family(cfg, run_dir, plan, bk, validator):
         dd = {"nokd": None, "kd": d, "fta": da}[v]
         out[f"{k}_{v}"] = train_single(cfg, run_dir, f"{k}_{v}", N.ARCH[k], bk, validator, plan.steps,
                                        teacher_d=dd, **common)
+    return out
+
+
+def load_family(cfg, run_dir, plan):
+    """The plan's nets when every stage in run_dir has finished (no bank
+    needed: evaluating nets trained elsewhere), else None. GTAN and fixed
+    assistant plans are not covered (the paired CV has neither)."""
+    if plan.grow is not None or any(v == "fta" for _, v in plan.students):
+        return None
+    out = {}
+    for name in ["teacher"] + [f"{k}_{v}" for k, v in plan.students]:
+        st = Stage(run_dir, name, cfg.dev).load()
+        if st is None or not st.get("done"):
+            return None
+        net = N.build(st["cfg"]).to(cfg.dev)
+        net.load_state_dict(st["model"])
+        out[name] = (net, st)
     return out

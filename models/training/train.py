@@ -39,7 +39,7 @@ from config import (EXTRA_EVAL, GROW_FRAC, SEED, STUDENTS, Config, cv_config, fo
                     grow_steps, paired_config, release_config)
 from engine import Validator   # noqa: E402
 from evaluation import evaluate   # noqa: E402
-from pipeline import Plan, train_family   # noqa: E402
+from pipeline import Plan, load_family, train_family   # noqa: E402
 from runfiles import atomic_json, log, pin_config   # noqa: E402
 
 CACHE_DIR = os.path.join(HERE, "cache")
@@ -78,6 +78,10 @@ def build_parser():
     ap.add_argument("--synth-bank", type=int, default=960, help="paired mode: synthetic crops added per fold")
     ap.add_argument("--hardneg-w", type=float, default=0.0,
                     help="extra CE weight of background 10-40 mm from the liver (recipe >= 2 banks; 0 = off)")
+    ap.add_argument("--train-only", action="store_true",
+                    help="paired mode: train the nets and stop before the evaluation (a machine without the cases' "
+                         "full-resolution CT; a later run without it evaluates them, job.json says where they trained)")
+    ap.add_argument("--jobs", default="", help="paired mode: only these jobs, comma-separated fold/arm/s<seed>")
     ap.add_argument("--allow-env-change", action="store_true",
                     help="resume a run recorded under a different environment (python, torch, numpy, scipy, device, "
                          "threads); the change is recorded in the run's environment.json")
@@ -329,25 +333,42 @@ def paired_job(cfg, pc, root, results_dir, holdout, arm, seed, all_cases, val_ev
     os.makedirs(job_dir, exist_ok=True)
     train_cases = [c for c in all_cases if c[0] != holdout]
     trained_on = [c[0] for c in train_cases]
-    log(f"paired {holdout} {arm} seed {seed}: train {trained_on}")
-    t0 = time.time()
-    bk = real_bank(train_cases, pc["bank"], seed, tag, pc["recipe"])
-    info = {"real_crops": int(len(bk["x"]))}
-    if arm == "synth":
-        bk, sb = with_synth(bk, prep(train_cases), [holdout], pc["synth_bank"], seed, tag, pc["recipe"])
-        info.update(synth_crops=int(len(sb["x"])), synth_maps_eligible=len(S.eligible([holdout])),
-                    synth_volumes=int(len(sb["synth_volumes"])))
-        del sb
-    log(f"paired {holdout} {arm} seed {seed}: bank {bk['x'].shape} ({time.time() - t0:.0f} s)")
     val_cases = [c for c in all_cases if c[0] == holdout]
-    validator = Validator(prep(val_cases), cfg.dev)
     plan = Plan(teacher_steps=pc["teacher_steps"], steps=pc["steps"], bs=pc["bs"], lr=pc["lr"], seed=seed,
                 val_every=val_every, students=tuple((k, v) for k in STUDENTS for v in ("nokd", "kd")))
-    nets = train_family(cfg, job_dir, plan, bk, validator)
-    del bk
+    t0 = time.time()
+    info_p = os.path.join(job_dir, "job.json")
+    nets = load_family(cfg, job_dir, plan)
+    if nets is not None and os.path.exists(info_p):
+        # Trained already (here, or on a lent GPU machine by --train-only):
+        # only the evaluation is left, which needs no bank.
+        job = json.load(open(info_p))
+        log(f"paired {holdout} {arm} seed {seed}: nets trained on {job['environment'].get('environment', {}).get('device')}, evaluating")
+    else:
+        log(f"paired {holdout} {arm} seed {seed}: train {trained_on}")
+        bk = real_bank(train_cases, pc["bank"], seed, tag, pc["recipe"])
+        info = {"real_crops": int(len(bk["x"]))}
+        if arm == "synth":
+            bk, sb = with_synth(bk, prep(train_cases), [holdout], pc["synth_bank"], seed, tag, pc["recipe"])
+            info.update(synth_crops=int(len(sb["x"])), synth_maps_eligible=len(S.eligible([holdout])),
+                        synth_volumes=int(len(sb["synth_volumes"])))
+            del sb
+        log(f"paired {holdout} {arm} seed {seed}: bank {bk['x'].shape} ({time.time() - t0:.0f} s)")
+        validator = Validator(prep(val_cases), cfg.dev)
+        nets = train_family(cfg, job_dir, plan, bk, validator)
+        del bk
+        # What the nets were trained under goes with them: the evaluation
+        # may run on another machine.
+        job = {"bank": info, "environment": env_rec, "train_wall_s": round(time.time() - t0)}
+        atomic_json(job, info_p)
+    if cfg.train_only:
+        log(f"paired {holdout} {arm} seed {seed}: trained ({time.time() - t0:.0f} s); --train-only: evaluate later")
+        return None
     extra = D.find_cases(names=pc["extra_eval"])
-    res = {"holdout": holdout, "arm": arm, "seed": seed, "train_cases": trained_on, "config": pc, "bank": info,
-           "environment": env_rec, "models": {}}
+    res = {"holdout": holdout, "arm": arm, "seed": seed, "train_cases": trained_on, "config": pc,
+           "bank": job["bank"], "environment": job["environment"], "models": {}}
+    if job["environment"] != env_rec:
+        res["evaluation_environment"] = env_rec
     for name, (net, st) in nets.items():
         # Temperature 1 (plain softmax), as every job of this CV so far: the
         # shipped cards' T = 8 came later; both are in models/README.md.
@@ -416,6 +437,8 @@ def run_paired(cfg, env):
     for s in pc["seeds"]:
         for h in pc["folds"]:
             for a in pc["arms"]:
+                if cfg.jobs and f"{h}/{a}/s{s}" not in cfg.jobs:
+                    continue
                 p = os.path.join(results_dir, f"fold_{h}_{a}_s{s}.json")
                 done = lambda: os.path.exists(p) and json.load(open(p)).get("config") == pc  # noqa: E731
                 if done():
