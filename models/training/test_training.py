@@ -24,6 +24,7 @@ import torch
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import config as C           # noqa: E402
+import devpack               # noqa: E402
 import engine as E           # noqa: E402
 import environment as ENV    # noqa: E402
 import nets as N             # noqa: E402
@@ -229,6 +230,47 @@ class Training(unittest.TestCase):
         self.assertTrue(same(weights(fam["teacher"][0]), weights(t)))
         self.assertTrue(same(weights(fam["student_kd"][0]), weights(kd)))
         self.assertFalse(same(weights(fam["student_nokd"][0]), weights(kd)))
+
+
+    def test_nets_trained_elsewhere_travel_and_load(self):
+        """A job trained on a lent machine (devpack pack -> unpack) comes back
+        with the same weights; load_family then gives the nets without a
+        bank; a stage that had not finished keeps its optimiser and resumes."""
+        bk = toy_bank()
+        plan = P.Plan(teacher_steps=2, steps=3, bs=1, lr=C.LR, seed=C.SEED, val_every=100,
+                      students=(("student", "nokd"), ("student", "kd")))
+        with tempfile.TemporaryDirectory() as a, tempfile.TemporaryDirectory() as out, \
+                tempfile.TemporaryDirectory() as b:
+            job = os.path.join(a, "fold", "real_s1")
+            os.makedirs(job)
+            with contextlib.redirect_stdout(io.StringIO()):
+                fam = P.train_family(self.cfg, job, plan, bk, validator())
+                self.assertIsNotNone(P.load_family(self.cfg, job, plan))
+                # An unfinished stage: the KD student stopped at step 1 of 3.
+                st = torch.load(os.path.join(job, "student_kd.pt"))
+                st.update(step=1, done=False)
+                torch.save(st, os.path.join(job, "student_kd.pt"))
+                devpack.pack(a, out)
+                devpack.unpack([os.path.join(out, f) for f in sorted(os.listdir(out))], b)
+            back = os.path.join(b, "fold", "real_s1")
+            self.assertTrue(os.path.exists(os.path.join(back, "teacher.pt")))
+            self.assertIsNone(P.load_family(self.cfg, back, plan))     # student_kd is not done
+            got = torch.load(os.path.join(back, "student_kd.pt"))
+            self.assertIn("opt", got)
+            self.assertEqual(got["step"], 1)
+            t = torch.load(os.path.join(back, "teacher.pt"))
+            self.assertNotIn("opt", t)
+            self.assertTrue(same(t["model"], weights(fam["teacher"][0])))
+            # Finishing the stage here makes the family loadable, bank-free.
+            with contextlib.redirect_stdout(io.StringIO()):
+                E.train_single(self.cfg, back, "student_kd", N.ARCH["student"], bk, validator(), 3, 1, C.LR, C.SEED,
+                               teacher_d=cached_logits(os.path.join(back, "t.npz"), fam["teacher"][0], 2, bk, "cpu"),
+                               val_every=100)
+                E.train_single(self.cfg, back, "teacher", N.ARCH["teacher"], bk, validator(), 2, 1, C.LR, C.SEED,
+                               val_every=100)   # done and stripped: returns at once
+            loaded = P.load_family(self.cfg, back, plan)
+            self.assertEqual(list(loaded), ["teacher", "student_nokd", "student_kd"])
+            self.assertTrue(same(weights(loaded["student_nokd"][0]), weights(fam["student_nokd"][0])))
 
 
 class Environment(unittest.TestCase):
