@@ -116,12 +116,19 @@ func (r *Result) apply(o PostOptions) (*volume.Mask, EdgeStats, error) {
 	// The clean-up (largest component, holes) runs on everything the
 	// network saw, as in a whole-volume run, and only then is the mask cut
 	// to the ROI: liver inside the box that joins the main liver just
-	// outside it is kept.
-	vox, err := MaskFromProb(r.fullProb(), sub, cg.Spacing, o)
+	// outside it is kept. All of it works on the liver's box (grown by what
+	// the refinement reads around it), which is then placed on the input's
+	// grid: no canonical full-grid mask is built.
+	grow := [3]int{1, 1, 1}
+	if o.Edge != nil {
+		hb := halfWidths(o.Edge.BandMM, cg.Spacing)
+		grow = [3]int{hb[0] + 1, hb[1] + 1, hb[2] + 1}
+	}
+	b, vox, err := maskFromProbBox(r.fullProb(), sub, cg.Spacing, o, grow)
 	if err != nil {
 		return nil, es, err
 	}
-	if o.Edge != nil {
+	if o.Edge != nil && vox != nil {
 		if r.vol == nil {
 			return nil, es, fmt.Errorf("edge refinement needs the segmented volume")
 		}
@@ -129,35 +136,39 @@ func (r *Result) apply(o PostOptions) (*volume.Mask, EdgeStats, error) {
 		// network saw; the crop is read from the canonical scan.
 		crop := func(lo, hi [3]int, dst []int16) error {
 			for a := 0; a < 3; a++ {
-				lo[a] += net.Min[a]
-				hi[a] += net.Min[a]
+				lo[a] += net.Min[a] + b.min[a]
+				hi[a] += net.Min[a] + b.min[a]
 			}
 			return r.vol.CanonicalCrop(lo, hi, dst)
 		}
 		t0 := time.Now()
-		if es, err = RefineEdge(crop, vox, sub, cg.Spacing, *o.Edge); err != nil {
+		if es, err = RefineEdge(crop, vox, b.size(), cg.Spacing, *o.Edge); err != nil {
 			return nil, es, err
 		}
 		es.Took = time.Since(t0)
+	} else if o.Edge != nil {
+		es.Reason = "empty mask"
 	}
-	canon := &volume.Mask{Geometry: cg, Voxels: vox}
-	if sub != cg.Size || r.ROI != net {
-		canon = volume.NewMask(cg)
-		w := r.ROI.Max[0] - r.ROI.Min[0]
-		for k := r.ROI.Min[2]; k < r.ROI.Max[2]; k++ {
-			for j := r.ROI.Min[1]; j < r.ROI.Max[1]; j++ {
-				off := cg.Offset(r.ROI.Min[0], j, k)
-				src := ((k-net.Min[2])*sub[1]+(j-net.Min[1]))*sub[0] + r.ROI.Min[0] - net.Min[0]
-				copy(canon.Voxels[off:off+w], vox[src:src+w])
+	if vox == nil {
+		return volume.NewMask(r.input), es, nil
+	}
+	// The box is cut to the ROI (voxels outside it cleared), then placed
+	// on the input's grid.
+	bs := b.size()
+	for k := 0; k < bs[2]; k++ {
+		for j := 0; j < bs[1]; j++ {
+			row := vox[(k*bs[1]+j)*bs[0]:][:bs[0]]
+			c := [3]int{net.Min[0] + b.min[0], net.Min[1] + b.min[1] + j, net.Min[2] + b.min[2] + k}
+			if c[1] < r.ROI.Min[1] || c[1] >= r.ROI.Max[1] || c[2] < r.ROI.Min[2] || c[2] >= r.ROI.Max[2] {
+				clear(row)
+				continue
 			}
+			clear(row[:min(max(r.ROI.Min[0]-c[0], 0), bs[0])])
+			clear(row[min(max(r.ROI.Max[0]-c[0], 0), bs[0]):])
 		}
 	}
-	if r.input.NearestOrientation().IsCanonical() {
-		// The canonical grid is the input's own: the mask just built is
-		// the answer (a thin-slice mask is 262 MB; no second copy).
-		return &volume.Mask{Geometry: r.input, Voxels: canon.Voxels}, es, nil
-	}
-	m, err := volume.MaskFromCanonical(canon, r.input)
+	lo := [3]int{net.Min[0] + b.min[0], net.Min[1] + b.min[1], net.Min[2] + b.min[2]}
+	m, err := volume.MaskFromCanonicalBox(vox, lo, bs, r.input)
 	return m, es, err
 }
 

@@ -95,6 +95,44 @@ func MaskFromCanonical(c *Mask, g Geometry) (*Mask, error) {
 	return &Mask{Geometry: g, Voxels: out}, nil
 }
 
+// MaskFromCanonicalBox is MaskFromCanonical for a mask that is zero outside
+// the box of g's canonical grid starting at lo with extent size, given by
+// that box's voxels alone (x fastest). A segmentation's liver fills a
+// sixth of a CT's grid: the canonical grid itself is never built.
+func MaskFromCanonicalBox(vox []uint8, lo, size [3]int, g Geometry) (*Mask, error) {
+	cs := g.CanonicalGeometry().Size
+	for a := 0; a < 3; a++ {
+		if lo[a] < 0 || size[a] < 0 || lo[a]+size[a] > cs[a] {
+			return nil, fmt.Errorf("volume: box at %v of size %v is not inside the canonical grid %v", lo, size, cs)
+		}
+	}
+	if len(vox) != size[0]*size[1]*size[2] {
+		return nil, fmt.Errorf("volume: box of size %v holds %d voxels", size, len(vox))
+	}
+	out := make([]uint8, g.NumVoxels())
+	start, stride := g.canonicalStrides()
+	for k := 0; k < size[2]; k++ {
+		for j := 0; j < size[1]; j++ {
+			n := (k*size[1] + j) * size[0]
+			row := vox[n : n+size[0]]
+			first := firstNonZero(row)
+			if first < 0 {
+				continue
+			}
+			p := start + (lo[2]+k)*stride[2] + (lo[1]+j)*stride[1] + (lo[0]+first)*stride[0]
+			if stride[0] == 1 {
+				copy(out[p:], row[first:])
+				continue
+			}
+			for _, v := range row[first:] {
+				out[p] = v
+				p += stride[0]
+			}
+		}
+	}
+	return &Mask{Geometry: g, Voxels: out}, nil
+}
+
 // firstNonZero is the index of row's first non-zero byte, -1 if none.
 func firstNonZero(row []uint8) int {
 	for i := 0; i < len(row); {

@@ -100,3 +100,66 @@ func TestMaskFromCanonicalSparse(t *testing.T) {
 		}
 	}
 }
+
+// TestMaskFromCanonicalBox: a mask that is zero outside a box of the
+// canonical grid, given by the box alone, comes back as MaskFromCanonical
+// gives it from the whole grid, in every orientation and for boxes touching
+// the grid's faces; boxes outside the grid are refused.
+func TestMaskFromCanonicalBox(t *testing.T) {
+	dirs := map[string][3][3]float64{
+		"LPS":      {{1, 0, 0}, {0, 1, 0}, {0, 0, 1}},
+		"RAS":      {{-1, 0, 0}, {0, -1, 0}, {0, 0, 1}},
+		"coronal":  {{1, 0, 0}, {0, 0, -1}, {0, -1, 0}},
+		"sagittal": {{0, 0, 1}, {1, 0, 0}, {0, -1, 0}},
+	}
+	boxes := []struct{ lo, size [3]int }{
+		{[3]int{3, 2, 1}, [3]int{20, 5, 3}},
+		{[3]int{0, 0, 0}, [3]int{37, 11, 6}},
+		{[3]int{30, 10, 5}, [3]int{7, 1, 1}},
+		{[3]int{5, 5, 2}, [3]int{0, 3, 2}},
+	}
+	for name, dir := range dirs {
+		g := Geometry{Size: [3]int{37, 11, 6}, Spacing: [3]float64{0.7, 0.7, 2}, Direction: dir}
+		cs := g.CanonicalGeometry().Size
+		for _, b := range boxes {
+			if b.lo[0]+b.size[0] > cs[0] || b.lo[1]+b.size[1] > cs[1] || b.lo[2]+b.size[2] > cs[2] {
+				continue // this orientation's canonical grid is smaller along some axis
+			}
+			vox := make([]uint8, b.size[0]*b.size[1]*b.size[2])
+			full := NewMask(g.CanonicalGeometry())
+			state := uint32(7)
+			for k := 0; k < b.size[2]; k++ {
+				for j := 0; j < b.size[1]; j++ {
+					for i := 0; i < b.size[0]; i++ {
+						state = state*1664525 + 1013904223
+						v := uint8(state >> 31)
+						vox[(k*b.size[1]+j)*b.size[0]+i] = v
+						full.Voxels[full.Offset(b.lo[0]+i, b.lo[1]+j, b.lo[2]+k)] = v
+					}
+				}
+			}
+			want, err := MaskFromCanonical(full, g)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := MaskFromCanonicalBox(vox, b.lo, b.size, g)
+			if err != nil {
+				t.Fatalf("%s box %v+%v: %v", name, b.lo, b.size, err)
+			}
+			if got.Geometry != g {
+				t.Fatalf("%s: geometry %+v", name, got.Geometry)
+			}
+			for n := range want.Voxels {
+				if got.Voxels[n] != want.Voxels[n] {
+					t.Fatalf("%s box %v+%v: voxel %d = %d, want %d", name, b.lo, b.size, n, got.Voxels[n], want.Voxels[n])
+				}
+			}
+		}
+		if _, err := MaskFromCanonicalBox(make([]uint8, 8), [3]int{cs[0] - 1, 0, 0}, [3]int{2, 2, 2}, g); err == nil {
+			t.Fatalf("%s: a box past the grid's face accepted", name)
+		}
+		if _, err := MaskFromCanonicalBox(make([]uint8, 7), [3]int{}, [3]int{2, 2, 2}, g); err == nil {
+			t.Fatalf("%s: a box with the wrong voxel count accepted", name)
+		}
+	}
+}
