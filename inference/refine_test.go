@@ -302,3 +302,35 @@ func BenchmarkBoxMorph(b *testing.B) {
 		}
 	}
 }
+
+// TestEachSetAndAndNot: the word-wide helpers visit and combine the same
+// bytes as plain loops, for lengths around multiples of eight and sparse
+// and dense selections.
+func TestEachSetAndAndNot(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 9))
+	for _, n := range []int{0, 1, 7, 8, 9, 63, 64, 65, 1000} {
+		for _, p := range []float64{0, 0.05, 0.5, 1} {
+			a, b := make([]uint8, n), make([]uint8, n)
+			for i := range a {
+				a[i], b[i] = b2u(rng.Float64() < p), b2u(rng.Float64() < 0.5)
+			}
+			var got, want []int
+			eachSet(a, func(i int) { got = append(got, i) })
+			for i, x := range a {
+				if x != 0 {
+					want = append(want, i)
+				}
+			}
+			if !slices.Equal(got, want) {
+				t.Fatalf("n %d p %v: eachSet visited %v, want %v", n, p, got, want)
+			}
+			d := make([]uint8, n)
+			andNot(d, a, b)
+			for i := range d {
+				if d[i] != a[i]&^b[i] {
+					t.Fatalf("n %d p %v: andNot byte %d = %d, want %d", n, p, i, d[i], a[i]&^b[i])
+				}
+			}
+		}
+	}
+}
