@@ -5,9 +5,11 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"testing"
 
+	"github.com/liverseg/liverseg/internal/gctune"
 	"github.com/liverseg/liverseg/internal/testsupport/testct"
 )
 
@@ -27,6 +29,8 @@ func TestBenchJSON(t *testing.T) {
 	study := testct.Abdomen(t)
 	in := study.DICOM
 	models, real := benchModels(t)
+	// As after another command in this process (the command line's GOGC).
+	defer debug.SetGCPercent(debug.SetGCPercent(gctune.Percent))
 	code, stdout, stderr := runCLI("bench", "--json", "--runs", "1", "--models", models, in)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
@@ -40,6 +44,11 @@ func TestBenchJSON(t *testing.T) {
 	}
 	if len(r.Models) == 0 {
 		t.Fatal("no models timed")
+	}
+	// Measured as the window runs (Go's default collector), also after a
+	// command in this process set the command line's GOGC 25.
+	if want := gctune.WindowPercent; os.Getenv("GOGC") == "" && r.GOGC != want {
+		t.Errorf("bench ran under GOGC %d, want the window's %d", r.GOGC, want)
 	}
 	for _, m := range r.Models {
 		if m.Error != "" || m.InferMS <= 0 || m.TotalMS < m.InferMS || m.OverlayMS <= 0 || !(m.VolumeML > 0) {

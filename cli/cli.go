@@ -23,6 +23,9 @@ type Command struct {
 	// an error wrapping the reason for bad input (exit status 2), or any
 	// other error (also exit status 2, with the reason on one line).
 	Run func(ctx context.Context, args []string, stdout, stderr io.Writer) error
+	// WindowGC: the command runs under the window's garbage-collector
+	// setting, not the command line's (gctune): bench measures the app.
+	WindowGC bool
 }
 
 var commands = map[string]Command{}
@@ -62,7 +65,11 @@ func Run(args []string, stdout, stderr io.Writer) int {
 		Usage(stderr)
 		return 2
 	}
-	gctune.ForLargeVolumes()
+	if c.WindowGC {
+		gctune.ForWindow()
+	} else {
+		gctune.ForLargeVolumes()
+	}
 	ctx, sw := watchSignals(context.Background(), stderr, os.Exit)
 	defer sw.stop()
 	err := c.Run(ctx, args[1:], stdout, stderr)

@@ -33,3 +33,15 @@ func ForLargeVolumes() {
 		debug.SetGCPercent(Percent)
 	}
 }
+
+// WindowPercent is the window's GOGC: Go's default, which the app keeps.
+const WindowPercent = 100
+
+// ForWindow applies WindowPercent unless the user set GOGC: a command that
+// measures the app (bench) runs as the window does, also after another
+// command in the same process applied ForLargeVolumes.
+func ForWindow() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(WindowPercent)
+	}
+}
