@@ -29,6 +29,11 @@ def _stage_npz(st):
     return b.getvalue()
 
 
+def _read(p):
+    with open(p, "rb") as f:
+        return f.read()
+
+
 def pack(root, out):
     """One tar per <=15 MB of job folders (fold/arm_sSEED), plus the logs."""
     items = []    # (job, name, bytes)
@@ -48,12 +53,12 @@ def pack(root, out):
                     if st.get("done"):
                         items.append((rel[:-3] + ".npz", _stage_npz(st)))
                     else:
-                        items.append((rel, open(p, "rb").read()))
+                        items.append((rel, _read(p)))
                 elif f.endswith((".csv", ".json")):
-                    items.append((rel, open(p, "rb").read()))
+                    items.append((rel, _read(p)))
     for f in ("config.json", "environment.json"):
         if os.path.exists(os.path.join(root, f)):
-            items.append((f, open(os.path.join(root, f), "rb").read()))
+            items.append((f, _read(os.path.join(root, f))))
     k, size, tf = 0, 0, None
     for rel, data in items:
         if tf is None or size + len(data) > LIMIT:
