@@ -166,6 +166,25 @@ def summarise(rows):
     return "\n".join(out)
 
 
+def kept_rows(jobs, old):
+    """Rows of a previous results file (old) to keep for jobs, and the
+    (model, case) pairs they cover. Finished nets do not change, so a pair
+    scored before under the same variants and temperature, every variant
+    present, is not recomputed (refine.py --fresh recomputes all)."""
+    rows, kept = [], set()
+    if old.get("variants") != dict(VARIANTS) or old.get("temperature") != D.SOFT_TEMPERATURE:
+        return rows, kept
+    have = {}
+    for r in old["rows"]:
+        have.setdefault((r["model"], r["case"]), []).append(r)
+    for label, _, case, _ in jobs:
+        got = have.get((label, case), [])
+        if {r["variant"] for r in got} >= set(VARIANTS) and (label, case) not in kept:
+            rows += got
+            kept.add((label, case))
+    return rows, kept
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--threads", type=int, default=2)
@@ -174,6 +193,7 @@ def main():
     ap.add_argument("--table", metavar="JSON", help="print the summary table of a results file and exit")
     ap.add_argument("--held-only", action="store_true", help="only held-out (model, case) pairs")
     ap.add_argument("--out", default=os.path.join(HERE, "results", "refine.json"))
+    ap.add_argument("--fresh", action="store_true", help="score every pair again (default: keep those in --out)")
     a = ap.parse_args()
     if a.table:
         print(summarise(json.load(open(a.table))["rows"]))
@@ -199,8 +219,12 @@ def main():
 
     if a.held_only:
         jobs = [j for j in jobs if j[3]]
-    cases = {c[0]: c for c in D.find_cases(names=sorted({j[2] for j in jobs}))}
-    rows = []
+    rows, kept = [], set()
+    if not a.fresh and os.path.exists(a.out):
+        rows, kept = kept_rows(jobs, json.load(open(a.out)))
+    print(f"refine: {len(kept)} pairs kept from {a.out}, {len(jobs) - len(kept)} to score", flush=True)
+    jobs = [j for j in jobs if (j[0], j[2]) not in kept]
+    cases = {c[0]: c for c in D.find_cases(names=sorted({j[2] for j in jobs}))} if jobs else {}
     nets = {}
     for label, p, case, held in jobs:
         if p not in nets:

@@ -65,3 +65,30 @@ class Refine(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class KeptRows(unittest.TestCase):
+    """refine.py keeps pairs scored before (finished nets do not change) and
+    scores only the rest; another variant set or temperature keeps none."""
+
+    def results(self, pairs, variants=None, temperature=None):
+        variants = dict(R.VARIANTS) if variants is None else variants
+        rows = [{"model": m, "case": c, "variant": v, "dice": 0.9} for m, c in pairs for v in variants]
+        return {"variants": variants, "temperature": D.SOFT_TEMPERATURE if temperature is None else temperature,
+                "rows": rows}
+
+    def test_keeps_complete_pairs_only(self):
+        jobs = [("cv/a/real_s1/teacher", "p", "a", True), ("cv/a/real_s1/teacher", "p", "partial", True),
+                ("cv/b/real_s1/teacher", "q", "b", True)]
+        old = self.results([("cv/a/real_s1/teacher", "a"), ("cv/b/real_s1/teacher", "b")])
+        # One pair lost a variant: it is scored again.
+        old["rows"] = [r for r in old["rows"] if not (r["case"] == "b" and r["variant"] != "net")]
+        rows, kept = R.kept_rows(jobs, old)
+        self.assertEqual(kept, {("cv/a/real_s1/teacher", "a")})
+        self.assertEqual(len(rows), len(R.VARIANTS))
+
+    def test_other_settings_keep_nothing(self):
+        jobs = [("cv/a/real_s1/teacher", "p", "a", True)]
+        pairs = [("cv/a/real_s1/teacher", "a")]
+        self.assertEqual(R.kept_rows(jobs, self.results(pairs, temperature=1.0))[1], set())
+        self.assertEqual(R.kept_rows(jobs, self.results(pairs, variants={"net": None}))[1], set())
