@@ -185,6 +185,35 @@ def kept_rows(jobs, old):
     return rows, kept
 
 
+NET_NAMES = {"teacher": "teacher", "student_nokd": "30k student, no KD", "student_kd": "30k student, teacher KD",
+             "student100k_nokd": "100k student, no KD", "student100k_kd": "100k student, teacher KD"}
+
+
+def per_net(rows, shipped="raw_b3_k3_hi4_s1"):
+    """Markdown table: per fold net and arm, on the held-out fold case, mean
+    Dice / HD95 / volume error (mean |volume error|) of the network's outline
+    and of the shipped refinement, over the finished (fold, seed) runs."""
+    by = {}
+    for r in rows:
+        parts = r["model"].split("/")
+        if parts[0] != "cv" or r["case"] != parts[1] or r["variant"] not in ("net", shipped):
+            continue
+        arm = parts[2].split("_s")[0]
+        by.setdefault((parts[3], arm), {}).setdefault(r["variant"], []).append(r)
+
+    def cell(rs):
+        return (f"{np.mean([r['dice'] for r in rs]):.3f} / {np.mean([r['hd95_mm'] for r in rs]):.1f} / "
+                f"{np.mean([r['volume_error_pct'] for r in rs]):+.1f} "
+                f"({np.mean([abs(r['volume_error_pct']) for r in rs]):.1f})")
+    out = ["| net | arm | runs | network's outline | refined |", "|---|---|---|---|---|"]
+    for net, name in NET_NAMES.items():
+        for arm in ("real", "synth"):
+            v = by.get((net, arm))
+            if v and "net" in v and shipped in v:
+                out.append(f"| {name} | {arm} | {len(v['net'])} | {cell(v['net'])} | {cell(v[shipped])} |")
+    return "\n".join(out)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--threads", type=int, default=2)
@@ -196,7 +225,10 @@ def main():
     ap.add_argument("--fresh", action="store_true", help="score every pair again (default: keep those in --out)")
     a = ap.parse_args()
     if a.table:
-        print(summarise(json.load(open(a.table))["rows"]))
+        rows = json.load(open(a.table))["rows"]
+        print(summarise(rows))
+        print()
+        print(per_net(rows))
         return
     torch.set_num_threads(a.threads)
 
