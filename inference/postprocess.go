@@ -307,9 +307,10 @@ func MaskFromProb(prob *ProbMap, size [3]int, spacing [3]float64, o PostOptions)
 	return m, nil
 }
 
-// maskFromProbBox is MaskFromProb held on a box of the grid: the voxels
-// that can exceed the threshold (hotBox) grown by grow voxels per axis and
-// clipped to the grid; every voxel outside it is 0. The clean-up runs in
+// maskFromProbBox is MaskFromProb held on a box of the grid: the mask's
+// bounding box grown by grow voxels per axis and clipped to the grid (it is
+// built on the voxels that can exceed the threshold, hotBox, grown the
+// same way); every voxel outside it is 0. The clean-up runs in
 // the box and gives the voxels it gives on the whole grid: components lie
 // inside, run order is kept, and background on the box's faces reaches the
 // grid's border through the empty rest. Working on the liver's box instead
@@ -343,6 +344,28 @@ func maskFromProbBox(prob *ProbMap, size [3]int, spacing [3]float64, o PostOptio
 	}
 	if o.FillHoles {
 		fillHoles(bs, m)
+	}
+	// The box shrinks to the mask's own box grown by grow, in place (each
+	// row moves to a lower offset): the refinement then works on all of it
+	// without a copy.
+	fb, ok := foregroundBox(bs, m)
+	if !ok {
+		return box{}, nil, nil
+	}
+	var nb box
+	for a := 0; a < 3; a++ {
+		nb.min[a] = max(b.min[a]+fb.min[a]-grow[a], b.min[a])
+		nb.max[a] = min(b.min[a]+fb.max[a]+grow[a], b.max[a])
+	}
+	if nb != b {
+		ns := nb.size()
+		for k := 0; k < ns[2]; k++ {
+			for j := 0; j < ns[1]; j++ {
+				src := ((nb.min[2]-b.min[2]+k)*bs[1]+nb.min[1]-b.min[1]+j)*bs[0] + nb.min[0] - b.min[0]
+				copy(m[(k*ns[1]+j)*ns[0]:][:ns[0]], m[src:src+ns[0]])
+			}
+		}
+		b, m = nb, m[:ns[0]*ns[1]*ns[2]]
 	}
 	return b, m, nil
 }

@@ -167,9 +167,48 @@ func BenchmarkPostprocessChaosStudent(b *testing.B) {
 	b.Run("edge", func(b *testing.B) {
 		for b.Loop() {
 			copy(m, m0)
-			if _, err := RefineEdge(SliceCrop(hu, cg.Size), m, cg.Size, cg.Spacing, DefaultEdge); err != nil {
+			if _, err := RefineEdge(SliceView(hu, cg.Size), m, cg.Size, cg.Spacing, DefaultEdge); err != nil {
 				b.Fatal(err)
 			}
 		}
 	})
+}
+
+// TestMaskBoxIsTheMasksBoxGrown: maskFromProbBox returns the cleaned mask's
+// own bounding box grown by grow (clipped to the grid) and exactly the
+// whole-grid mask's voxels in it, so the refinement can use all of it
+// without a copy.
+func TestMaskBoxIsTheMasksBoxGrown(t *testing.T) {
+	low, out, sp := [3]int{20, 18, 12}, [3]int{137, 124, 30}, [3]float64{0.73, 0.73, 2}
+	o := PostOptions{Threshold: 0.5, LargestComponent: true, FillHoles: true}
+	for seed := uint64(0); seed < 6; seed++ {
+		p := blobProb(low, seed, 2)
+		full, err := MaskFromProb(p, out, sp, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fb, ok := foregroundBox(out, full)
+		for _, grow := range [][3]int{{}, {1, 1, 1}, {5, 5, 3}, {200, 0, 1}} {
+			b, vox, err := maskFromProbBox(p, out, sp, o, grow)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !ok {
+				if vox != nil {
+					t.Fatalf("seed %d: empty mask gave a box %v", seed, b)
+				}
+				continue
+			}
+			for a := 0; a < 3; a++ {
+				if b.min[a] != max(fb.min[a]-grow[a], 0) || b.max[a] != min(fb.max[a]+grow[a], out[a]) {
+					t.Fatalf("seed %d grow %v: box %v, want the mask's box %v grown", seed, grow, b, fb)
+				}
+			}
+			back := make([]uint8, len(full))
+			b.scatter(vox, out, back)
+			if !bytes.Equal(back, full) {
+				t.Fatalf("seed %d grow %v: the box's voxels differ from the whole-grid mask", seed, grow)
+			}
+		}
+	}
 }

@@ -77,35 +77,56 @@ func halfWidths(mm float64, spacing [3]float64) [3]int {
 	return h
 }
 
-// HUCrop fills dst (x fastest) with the HU of the box [lo, hi) of the grid
-// being refined. It lets the refinement read only the few voxels around the
-// liver, without a copy of the whole scan.
-type HUCrop func(lo, hi [3]int, dst []int16) error
+// HUView is the scan's HU on the grid being refined, read in place: grid
+// voxel (i, j, k) is Data[Start + i·Stride[0] + j·Stride[1] + k·Stride[2]]
+// (a volume's canonical layout, moved to the grid's first voxel). The
+// refinement copies none of the scan: on a 1000-slice series a copy of the
+// liver's box was 128 MB.
+type HUView struct {
+	Data   []int16
+	Start  int
+	Stride [3]int
+}
 
-// SliceCrop is the HUCrop of a whole grid held in memory (x fastest).
-func SliceCrop(hu []int16, size [3]int) HUCrop {
-	return func(lo, hi [3]int, dst []int16) error {
-		if len(hu) != size[0]*size[1]*size[2] {
-			return fmt.Errorf("HU grid %v holds %d values", size, len(hu))
-		}
-		d := 0
-		for k := lo[2]; k < hi[2]; k++ {
-			for j := lo[1]; j < hi[1]; j++ {
-				o := (k*size[1]+j)*size[0] + lo[0]
-				d += copy(dst[d:d+hi[0]-lo[0]], hu[o:])
-			}
-		}
-		return nil
+// SliceView is the HUView of a whole grid held in memory (x fastest).
+func SliceView(hu []int16, size [3]int) HUView {
+	return HUView{Data: hu, Stride: [3]int{1, size[0], size[0] * size[1]}}
+}
+
+// at is the offset of voxel (i, j, k).
+func (v HUView) at(i, j, k int) int {
+	return v.Start + i*v.Stride[0] + j*v.Stride[1] + k*v.Stride[2]
+}
+
+// check reports whether every voxel of a grid of size lies inside Data.
+func (v HUView) check(size [3]int) error {
+	lo, hi := v.Start, v.Start
+	for a := 0; a < 3; a++ {
+		d := (size[a] - 1) * v.Stride[a]
+		lo, hi = lo+min(d, 0), hi+max(d, 0)
 	}
+	if lo < 0 || hi >= len(v.Data) {
+		return fmt.Errorf("HU view of grid %v reaches offsets %d…%d outside its %d values", size, lo, hi, len(v.Data))
+	}
+	return nil
+}
+
+// sub is the view of the box starting at lo.
+func (v HUView) sub(lo [3]int) HUView {
+	v.Start = v.at(lo[0], lo[1], lo[2])
+	return v
 }
 
 // RefineEdge refines mask (0/1, on grid size with spacing, canonical index
 // order) in place from the scan's HU, read through hu, then keeps the
 // largest component and fills holes as the standard clean-up does.
-func RefineEdge(hu HUCrop, mask []uint8, size [3]int, spacing [3]float64, o EdgeOptions) (EdgeStats, error) {
+func RefineEdge(hu HUView, mask []uint8, size [3]int, spacing [3]float64, o EdgeOptions) (EdgeStats, error) {
 	n := size[0] * size[1] * size[2]
 	if len(mask) != n {
 		return EdgeStats{}, fmt.Errorf("edge refinement: grid %v holds %d voxels, mask %d", size, n, len(mask))
+	}
+	if err := hu.check(size); err != nil {
+		return EdgeStats{}, fmt.Errorf("edge refinement: %w", err)
 	}
 	fb, ok := foregroundBox(size, mask)
 	if !ok {
@@ -126,33 +147,47 @@ func RefineEdge(hu HUCrop, mask []uint8, size [3]int, spacing [3]float64, o Edge
 	// threshold the user settles on, and fresh tens of megabytes each time
 	// cost page faults and garbage collection.
 	sc := scratchPool.Get().(*refineScratch)
-	defer scratchPool.Put(sc)
-	m := sized(&sc.m, cn)
-	for k := 0; k < cs[2]; k++ {
-		for j := 0; j < cs[1]; j++ {
-			src := ((k+c.min[2])*size[1]+j+c.min[1])*size[0] + c.min[0]
-			dst := (k*cs[1] + j) * cs[0]
-			copy(m[dst:dst+cs[0]], mask[src:src+cs[0]])
+	defer func() {
+		// A thin series' buffers (hundreds of MB) are not kept: the output
+		// mask allocated next can then reuse their memory.
+		if cn <= maxPooled {
+			scratchPool.Put(sc)
+		}
+	}()
+	// The crop is the mask itself when it covers the whole grid (the
+	// caller already cut the grid to the liver's box): no copy.
+	whole := cs == size
+	m := mask
+	if !whole {
+		m = sized(&sc.m, cn)
+		for k := 0; k < cs[2]; k++ {
+			for j := 0; j < cs[1]; j++ {
+				src := ((k+c.min[2])*size[1]+j+c.min[1])*size[0] + c.min[0]
+				dst := (k*cs[1] + j) * cs[0]
+				copy(m[dst:dst+cs[0]], mask[src:src+cs[0]])
+			}
 		}
 	}
-	raw := sized(&sc.raw, cn)
-	if err := hu(c.min, c.max, raw); err != nil {
-		return EdgeStats{}, fmt.Errorf("edge refinement: %w", err)
-	}
+	cv := hu.sub(c.min)
 	// Values in units of 27 × HU: with MeanHU the 3×3×3 sums (the crop's
 	// edges replicated), else each voxel's own HU (scaled by 27 on use).
 	var sums []int32
 	if o.MeanHU {
 		sums = make([]int32, cn)
-		for i, x := range raw {
-			sums[i] = int32(x)
+		for k := 0; k < cs[2]; k++ {
+			for j := 0; j < cs[1]; j++ {
+				row := sums[(k*cs[1]+j)*cs[0]:][:cs[0]]
+				for i := range row {
+					row[i] = int32(cv.Data[cv.at(i, j, k)])
+				}
+			}
 		}
 		boxSumClamp(sums, cs)
 	}
 	// Two scratch masks serve every box operation in turn.
 	buf, tmp := sized(&sc.buf, cn), sized(&sc.tmp, cn)
 	boxMorph(m, buf, tmp, cs, hc, true)
-	core := newHistogram(raw, sums, buf)
+	core := newHistogram(cv, cs, sums, buf)
 	if core.n < minCore {
 		return EdgeStats{Reason: fmt.Sprintf("liver too small to measure its HU (%d core voxels)", core.n)}, nil
 	}
@@ -165,7 +200,7 @@ func RefineEdge(hu HUCrop, mask []uint8, size [3]int, spacing [3]float64, o Edge
 	b := med
 	// The ring: dilated, not in the mask (dil − m as 1/0 in tmp).
 	andNot(tmp, dil, m)
-	if ring := newHistogram(raw, sums, tmp); ring.n > 0 {
+	if ring := newHistogram(cv, cs, sums, tmp); ring.n > 0 {
 		b = ring.median()
 	}
 	lo := med - o.KLo*s
@@ -175,23 +210,29 @@ func RefineEdge(hu HUCrop, mask []uint8, size [3]int, spacing [3]float64, o Edge
 	band := dil
 	andNot(band, dil, ero)
 	out := m // m is not needed any more: the band's decision goes in place
-	parallel.For((cn+7)/8, 1<<13, func(w0, w1 int) {
-		from, to := 8*w0, min(8*w1, cn)
-		for i0 := from; i0 < to; i0 += 8 {
-			if i0+8 <= to && zero8(band, i0) {
-				continue
-			}
-			for i := i0; i < min(i0+8, to); i++ {
-				if band[i] == 0 {
+	// Row by row (the scan is read through the view), shared among the cores.
+	parallel.For(cs[1]*cs[2], 64, func(r0, r1 int) {
+		for r := r0; r < r1; r++ {
+			j, k := r%cs[1], r/cs[1]
+			base := r * cs[0]
+			row := band[base : base+cs[0]]
+			p0 := cv.at(0, j, k)
+			for x0 := 0; x0 < cs[0]; x0 += 8 {
+				if x0+8 <= cs[0] && zero8(row, x0) {
 					continue
 				}
-				var v float64
-				if sums != nil {
-					v = float64(sums[i])
-				} else {
-					v = 27 * float64(raw[i])
+				for x := x0; x < min(x0+8, cs[0]); x++ {
+					if row[x] == 0 {
+						continue
+					}
+					var v float64
+					if sums != nil {
+						v = float64(sums[base+x])
+					} else {
+						v = 27 * float64(cv.Data[p0+x*cv.Stride[0]])
+					}
+					out[base+x] = b2u(v >= lo && v <= hi)
 				}
-				out[i] = b2u(v >= lo && v <= hi)
 			}
 		}
 	})
@@ -223,7 +264,7 @@ func RefineEdge(hu HUCrop, mask []uint8, size [3]int, spacing [3]float64, o Edge
 			}
 		}
 	}
-	for k := 0; k < cs[2]; k++ {
+	for k := 0; k < cs[2] && !whole; k++ {
 		for j := 0; j < cs[1]; j++ {
 			dst := ((k+c.min[2])*size[1]+j+c.min[1])*size[0] + c.min[0]
 			src := (k*cs[1] + j) * cs[0]
@@ -239,10 +280,14 @@ func RefineEdge(hu HUCrop, mask []uint8, size [3]int, spacing [3]float64, o Edge
 // one is fully overwritten before it is read.
 type refineScratch struct {
 	m, buf, tmp, dil []uint8
-	raw              []int16
 }
 
 var scratchPool = sync.Pool{New: func() any { return new(refineScratch) }}
+
+// maxPooled is the largest crop (voxels) whose buffers go back to the pool:
+// a 512×512×100 study's liver box is well under it, a 1000-slice series'
+// well over.
+const maxPooled = 32 << 20
 
 // sized returns *p resliced to n elements, reallocated when too small.
 func sized[T any](p *[]T, n int) []T {
@@ -254,7 +299,7 @@ func sized[T any](p *[]T, n int) []T {
 }
 
 // histogram counts the values (27 × HU) of the voxels where sel is 1:
-// sums[i] when sums is non-nil, else 27·raw[i]. Medians come from the
+// sums[i] when sums is non-nil, else 27 × the voxel's HU in the view. Medians come from the
 // counts: no list of a million values to sort.
 type histogram struct {
 	lo     int32   // value of bin 0
@@ -263,7 +308,7 @@ type histogram struct {
 	n      int     // values counted
 }
 
-func newHistogram(raw []int16, sums []int32, sel []uint8) histogram {
+func newHistogram(hu HUView, size [3]int, sums []int32, sel []uint8) histogram {
 	if sums != nil {
 		lo, hi := int32(math.MaxInt32), int32(math.MinInt32)
 		for i, x := range sel {
@@ -283,17 +328,21 @@ func newHistogram(raw []int16, sums []int32, sel []uint8) histogram {
 		}
 		return h
 	}
-	// Own HU: int16, one bin per HU.
+	// Own HU: int16, one bin per HU, read through the view row by row.
 	h := histogram{lo: 27 * math.MinInt16, step: 27, counts: make([]int32, 1<<16)}
-	n := len(sel)
-	for i0 := 0; i0 < n; i0 += 8 {
-		if i0+8 <= n && zero8(sel, i0) {
-			continue
-		}
-		for i := i0; i < min(i0+8, n); i++ {
-			if sel[i] != 0 {
-				h.counts[int(raw[i])-math.MinInt16]++
-				h.n++
+	sx := size[0]
+	for r := 0; r < size[1]*size[2]; r++ {
+		row := sel[r*sx : (r+1)*sx]
+		p0 := hu.at(0, r%size[1], r/size[1])
+		for x0 := 0; x0 < sx; x0 += 8 {
+			if x0+8 <= sx && zero8(row, x0) {
+				continue
+			}
+			for x := x0; x < min(x0+8, sx); x++ {
+				if row[x] != 0 {
+					h.counts[int(hu.Data[p0+x*hu.Stride[0]])-math.MinInt16]++
+					h.n++
+				}
 			}
 		}
 	}

@@ -65,7 +65,7 @@ func TestRefineEdgeMovesOutlineOntoEdge(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			hu, truth, mask, size := ballScan(56, 20, tc.grow, tc.liver, tc.bg, 10, 7)
 			before := diceU8(mask, truth)
-			st, err := RefineEdge(SliceCrop(hu, size), mask, size, sp, DefaultEdge)
+			st, err := RefineEdge(SliceView(hu, size), mask, size, sp, DefaultEdge)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -99,7 +99,7 @@ func TestRefineEdgeKeepsFarVoxels(t *testing.T) {
 			}
 		}
 	}
-	st, err := RefineEdge(SliceCrop(hu, size), mask, size, [3]float64{2, 2, 2}, DefaultEdge)
+	st, err := RefineEdge(SliceView(hu, size), mask, size, [3]float64{2, 2, 2}, DefaultEdge)
 	if err != nil || !st.Applied {
 		t.Fatalf("%v, %v", st, err)
 	}
@@ -111,7 +111,7 @@ func TestRefineEdgeKeepsFarVoxels(t *testing.T) {
 func TestRefineEdgeLeavesSmallOrEmptyMask(t *testing.T) {
 	hu, _, mask, size := ballScan(24, 4, 0, 120, -100, 5, 1) // core (10 mm) is empty
 	want := append([]uint8(nil), mask...)
-	st, err := RefineEdge(SliceCrop(hu, size), mask, size, [3]float64{1, 1, 1}, DefaultEdge)
+	st, err := RefineEdge(SliceView(hu, size), mask, size, [3]float64{1, 1, 1}, DefaultEdge)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,10 +124,10 @@ func TestRefineEdgeLeavesSmallOrEmptyMask(t *testing.T) {
 		}
 	}
 	empty := make([]uint8, len(mask))
-	if st, err := RefineEdge(SliceCrop(hu, size), empty, size, [3]float64{1, 1, 1}, DefaultEdge); err != nil || st.Applied {
+	if st, err := RefineEdge(SliceView(hu, size), empty, size, [3]float64{1, 1, 1}, DefaultEdge); err != nil || st.Applied {
 		t.Errorf("empty mask: %+v, %v", st, err)
 	}
-	if _, err := RefineEdge(SliceCrop(hu[:10], size), mask, size, [3]float64{1, 1, 1}, DefaultEdge); err == nil {
+	if _, err := RefineEdge(SliceView(hu[:10], size), mask, size, [3]float64{1, 1, 1}, DefaultEdge); err == nil {
 		t.Error("an HU grid of the wrong size was accepted")
 	}
 }
@@ -194,7 +194,8 @@ func histOf(v []int32) (sums, own histogram, ownOK bool) {
 	for i := range sel {
 		sel[i] = 1
 	}
-	sums = newHistogram(nil, v, sel)
+	size := [3]int{len(v), 1, 1}
+	sums = newHistogram(HUView{}, size, v, sel)
 	raw := make([]int16, len(v))
 	ownOK = true
 	for i, x := range v {
@@ -203,7 +204,7 @@ func histOf(v []int32) (sums, own histogram, ownOK bool) {
 		}
 		raw[i] = int16(x)
 	}
-	return sums, newHistogram(raw, nil, sel), ownOK
+	return sums, newHistogram(SliceView(raw, size), size, nil, sel), ownOK
 }
 
 func TestMedianIsNumpys(t *testing.T) {
@@ -265,7 +266,7 @@ func BenchmarkRefineEdge(b *testing.B) {
 	b.ResetTimer()
 	for b.Loop() {
 		copy(mask, mask0)
-		if _, err := RefineEdge(SliceCrop(hu, size), mask, size, sp, DefaultEdge); err != nil {
+		if _, err := RefineEdge(SliceView(hu, size), mask, size, sp, DefaultEdge); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -3,6 +3,7 @@ package inference
 import (
 	"fmt"
 	"math"
+	"runtime"
 	"time"
 
 	"github.com/liverseg/liverseg/volume"
@@ -133,19 +134,23 @@ func (r *Result) apply(o PostOptions) (*volume.Mask, EdgeStats, error) {
 			return nil, es, fmt.Errorf("edge refinement needs the segmented volume")
 		}
 		// The refinement, like the clean-up, runs on everything the
-		// network saw; the crop is read from the canonical scan.
-		crop := func(lo, hi [3]int, dst []int16) error {
-			for a := 0; a < 3; a++ {
-				lo[a] += net.Min[a] + b.min[a]
-				hi[a] += net.Min[a] + b.min[a]
-			}
-			return r.vol.CanonicalCrop(lo, hi, dst)
-		}
+		// network saw; it reads the scan in place through its canonical
+		// layout, moved to the box's first voxel.
+		start, stride := r.vol.Geometry.CanonicalLayout()
+		view := HUView{Data: r.vol.Voxels, Start: start, Stride: stride}
+		view = view.sub([3]int{net.Min[0] + b.min[0], net.Min[1] + b.min[1], net.Min[2] + b.min[2]})
 		t0 := time.Now()
-		if es, err = RefineEdge(crop, vox, b.size(), cg.Spacing, *o.Edge); err != nil {
+		if es, err = RefineEdge(view, vox, b.size(), cg.Spacing, *o.Edge); err != nil {
 			return nil, es, err
 		}
 		es.Took = time.Since(t0)
+		if len(vox) > maxPooled {
+			// A thin series: the refinement's buffers (three times the
+			// box) are garbage now; collecting them before the output mask
+			// is allocated lets it take their memory instead of the OS's
+			// (1000 slices: 1.12 → 0.90 GB peak, `/usr/bin/time liverseg segment`).
+			runtime.GC()
+		}
 	} else if o.Edge != nil {
 		es.Reason = "empty mask"
 	}
