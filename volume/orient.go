@@ -1,7 +1,6 @@
 package volume
 
 import (
-	"fmt"
 	"math"
 )
 
@@ -160,38 +159,4 @@ func (m *Mask) Canonical() *Mask {
 		return m
 	}
 	return &Mask{Geometry: g, Voxels: vox}
-}
-
-// CanonicalCrop copies the voxels of the canonical box [lo, hi) (indices of
-// CanonicalGeometry) into dst, x fastest, without reorienting the whole
-// volume. dst must hold the box's voxel count.
-func (v *Volume) CanonicalCrop(lo, hi [3]int, dst []int16) error {
-	cg := v.CanonicalGeometry()
-	n := 1
-	for a := 0; a < 3; a++ {
-		if lo[a] < 0 || hi[a] > cg.Size[a] || lo[a] >= hi[a] {
-			return fmt.Errorf("canonical crop %v–%v outside the volume's %v", lo, hi, cg.Size)
-		}
-		n *= hi[a] - lo[a]
-	}
-	if len(dst) != n {
-		return fmt.Errorf("canonical crop %v–%v holds %d voxels, buffer %d", lo, hi, n, len(dst))
-	}
-	start, stride := v.canonicalStrides()
-	d := 0
-	for k := lo[2]; k < hi[2]; k++ {
-		for j := lo[1]; j < hi[1]; j++ {
-			p := start + k*stride[2] + j*stride[1] + lo[0]*stride[0]
-			if stride[0] == 1 {
-				d += copy(dst[d:d+hi[0]-lo[0]], v.Voxels[p:])
-				continue
-			}
-			for i := lo[0]; i < hi[0]; i++ {
-				dst[d] = v.Voxels[p]
-				d++
-				p += stride[0]
-			}
-		}
-	}
-	return nil
 }
