@@ -68,6 +68,13 @@ func (s EdgeStats) String() string {
 	return fmt.Sprintf("edge refined from the scan: liver %.0f ± %.0f HU, band kept at %.0f…%.0f HU", s.LiverHU, s.SpreadHU, s.LoHU, s.HiHU)
 }
 
+// reach is how far (voxels per axis) the refinement reads and writes
+// around the mask's bounding box: the band and one voxel.
+func (o EdgeOptions) reach(spacing [3]float64) [3]int {
+	hb := halfWidths(o.BandMM, spacing)
+	return [3]int{hb[0] + 1, hb[1] + 1, hb[2] + 1}
+}
+
 // halfWidths is the per-axis box half-width for mm.
 func halfWidths(mm float64, spacing [3]float64) [3]int {
 	var h [3]int
@@ -137,9 +144,10 @@ func RefineEdge(hu HUView, mask []uint8, size [3]int, spacing [3]float64, o Edge
 	// The crop: the mask's box plus the band and one voxel.
 	var c box
 	var cs [3]int
+	reach := o.reach(spacing)
 	for a := 0; a < 3; a++ {
-		c.min[a] = max(fb.min[a]-hb[a]-1, 0)
-		c.max[a] = min(fb.max[a]+hb[a]+1, size[a])
+		c.min[a] = max(fb.min[a]-reach[a], 0)
+		c.max[a] = min(fb.max[a]+reach[a], size[a])
 		cs[a] = c.max[a] - c.min[a]
 	}
 	cn := cs[0] * cs[1] * cs[2]

@@ -122,13 +122,14 @@ func (r *Result) apply(o PostOptions) (*volume.Mask, EdgeStats, error) {
 	// grid: no canonical full-grid mask is built.
 	grow := [3]int{1, 1, 1}
 	if o.Edge != nil {
-		hb := halfWidths(o.Edge.BandMM, cg.Spacing)
-		grow = [3]int{hb[0] + 1, hb[1] + 1, hb[2] + 1}
+		grow = o.Edge.reach(cg.Spacing)
 	}
 	b, vox, err := maskFromProbBox(r.fullProb(), sub, cg.Spacing, o, grow)
 	if err != nil {
 		return nil, es, err
 	}
+	// The box's first voxel on the canonical grid.
+	lo := [3]int{net.Min[0] + b.min[0], net.Min[1] + b.min[1], net.Min[2] + b.min[2]}
 	if o.Edge != nil && vox != nil {
 		if r.vol == nil {
 			return nil, es, fmt.Errorf("edge refinement needs the segmented volume")
@@ -138,7 +139,7 @@ func (r *Result) apply(o PostOptions) (*volume.Mask, EdgeStats, error) {
 		// layout, moved to the box's first voxel.
 		start, stride := r.vol.Geometry.CanonicalLayout()
 		view := HUView{Data: r.vol.Voxels, Start: start, Stride: stride}
-		view = view.sub([3]int{net.Min[0] + b.min[0], net.Min[1] + b.min[1], net.Min[2] + b.min[2]})
+		view = view.sub(lo)
 		t0 := time.Now()
 		if es, err = RefineEdge(view, vox, b.size(), cg.Spacing, *o.Edge); err != nil {
 			return nil, es, err
@@ -163,16 +164,15 @@ func (r *Result) apply(o PostOptions) (*volume.Mask, EdgeStats, error) {
 	for k := 0; k < bs[2]; k++ {
 		for j := 0; j < bs[1]; j++ {
 			row := vox[(k*bs[1]+j)*bs[0]:][:bs[0]]
-			c := [3]int{net.Min[0] + b.min[0], net.Min[1] + b.min[1] + j, net.Min[2] + b.min[2] + k}
-			if c[1] < r.ROI.Min[1] || c[1] >= r.ROI.Max[1] || c[2] < r.ROI.Min[2] || c[2] >= r.ROI.Max[2] {
+			y, z := lo[1]+j, lo[2]+k
+			if y < r.ROI.Min[1] || y >= r.ROI.Max[1] || z < r.ROI.Min[2] || z >= r.ROI.Max[2] {
 				clear(row)
 				continue
 			}
-			clear(row[:min(max(r.ROI.Min[0]-c[0], 0), bs[0])])
-			clear(row[min(max(r.ROI.Max[0]-c[0], 0), bs[0]):])
+			clear(row[:min(max(r.ROI.Min[0]-lo[0], 0), bs[0])])
+			clear(row[min(max(r.ROI.Max[0]-lo[0], 0), bs[0]):])
 		}
 	}
-	lo := [3]int{net.Min[0] + b.min[0], net.Min[1] + b.min[1], net.Min[2] + b.min[2]}
 	m, err := volume.MaskFromCanonicalBox(vox, lo, bs, r.input)
 	return m, es, err
 }
