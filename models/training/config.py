@@ -27,7 +27,7 @@ STUDENTS = ("student", "student100k")
 VARIANTS = ("nokd", "kd", "fta", "gtan")
 PAIRED_NETS = ["teacher"] + [f"{k}_{v}" for k in STUDENTS for v in ("nokd", "kd")]
 EXTRA_EVAL = ["totalseg_s0009_partial"]
-ANATOMY = ("real", "synth")
+ANATOMY = ("real", "synth", "shape")   # paired arms: real bank, + label-driven synthesis, + shape transfer
 
 # Release profiles: bank size, teacher and GTAN step budgets, growth steps
 # (None: at GROW_FRAC of the GTAN budget), batch. Step budgets only: no
@@ -97,7 +97,9 @@ class Config:
         anatomy = _csv(args.anatomy)
         for a in anatomy:
             if a not in ANATOMY:
-                sys.exit(f"train.py: --anatomy {a!r}: want real and/or synth")
+                sys.exit(f"train.py: --anatomy {a!r}: want real, synth and/or shape")
+        if "shape" in anatomy and args.mode != "paired":
+            sys.exit("train.py: --anatomy shape is for paired mode (the shape arm is not evaluated for a release yet)")
         for k in _csv(args.ablate):
             if k not in STUDENTS:
                 sys.exit(f"train.py: --ablate {k!r}: want student and/or student100k")

@@ -1,6 +1,6 @@
 """Renders the paired CV (real-only vs real + new anatomy) from
 results/paired/cv_paired.json (rewritten by `train.py paired` after every
-finished job). Says how many jobs are in, so a partial table is never
+finished job; the shape-transfer arm's run: --cv results/paired_shape/cv_paired.json). Says how many jobs are in, so a partial table is never
 mistaken for a finished one.
 
     /usr/bin/python3 models/training/paired_tables.py [--cv PATH]
@@ -27,7 +27,8 @@ def pm(st, fmt):
 def render(cv):
     cfg = cv["config"]
     out = [f"Paired CV: arms {cfg['arms']}, seeds {cfg['seeds']}, teacher {cfg['teacher_steps']} steps, every student "
-           f"{cfg['steps']} steps, real bank {cfg['bank']} crops (+{cfg['synth_bank']} synthetic in the synth arm) — "
+           f"{cfg['steps']} steps, real bank {cfg['bank']} crops (+{cfg['synth_bank']} synthetic or shape-transferred in "
+           f"the new-anatomy arms) — "
            f"{len(cv['jobs_done'])} of {cv['jobs_total']} jobs done: {', '.join(cv['jobs_done']) or 'none'}.", ""]
     out.append("**Held-out case, per arm** (mean ± SD over finished (fold, seed) runs):")
     out.append("")
@@ -39,19 +40,21 @@ def render(cv):
                 continue
             out.append(f"| {net} | {arm} | " + " | ".join(pm(a.get(k), f) for k, _, f in KEYS) +
                        f" | {pm(a.get('partial_dice'), '{:.3f}')} |")
-    out.append("")
-    out.append("**Paired difference synth − real** (same fold, same seed; Dice and HD95 on the held-out case, "
-               "Dice on totalseg_s0009_partial):")
-    out.append("")
-    out.append("| net | Δ Dice | Δ HD95 (mm) | Δ volume error (pp) | Δ partial Dice | pairs |")
-    out.append("|---|---|---|---|---|---|")
-    for net, e in cv["nets"].items():
-        p = e["paired"]
-        if not p:
-            continue
-        out.append(f"| {net} | {pm(p.get('dice'), '{:+.3f}')} | {pm(p.get('hd95_mm'), '{:+.1f}')} | "
-                   f"{pm(p.get('volume_error_pct'), '{:+.1f}')} | {pm(p.get('partial_dice'), '{:+.3f}')} | "
-                   f"{', '.join(p['dice']['pairs'])} |")
+    for arm in [a for a in cv.get("arms_shown", cfg["arms"]) if a != "real"]:
+        out.append("")
+        out.append(f"**Paired difference {arm} − real** (same fold, same seed; Dice and HD95 on the held-out case, "
+                   "Dice on totalseg_s0009_partial):")
+        out.append("")
+        out.append("| net | Δ Dice | Δ HD95 (mm) | Δ volume error (pp) | Δ partial Dice | pairs |")
+        out.append("|---|---|---|---|---|---|")
+        for net, e in cv["nets"].items():
+            # cv_paired.json written before the shape arm has only "paired" (synth − real).
+            p = e["vs_real"].get(arm) if "vs_real" in e else e["paired"]
+            if not p:
+                continue
+            out.append(f"| {net} | {pm(p.get('dice'), '{:+.3f}')} | {pm(p.get('hd95_mm'), '{:+.1f}')} | "
+                       f"{pm(p.get('volume_error_pct'), '{:+.1f}')} | {pm(p.get('partial_dice'), '{:+.3f}')} | "
+                       f"{', '.join(p['dice']['pairs'])} |")
     out.append("")
     out.append("**Per run** (Dice / HD95 mm / volume error %):")
     out.append("")

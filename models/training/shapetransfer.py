@@ -29,7 +29,9 @@ isotropic, canonical LPS), where the training banks live:
 Leak control: a target map that is the same patient as the source case (or a
 held-out case) is refused / not drawn (synth.LEAK, synth.eligible).
 
-Not wired into training: see models/README.md ("Shape transfer").
+Training: `build_shape_bank` turns transfers into augmented crops like a
+real bank's; `train.py paired --anatomy shape` trains the CV's `shape` arm
+with them (models/README.md, "Shape transfer").
 
   /usr/bin/python3 models/training/shapetransfer.py --source ircad_p07 --target lits_010 --out /tmp/x.npz
 """
@@ -40,6 +42,7 @@ import time
 import numpy as np
 from scipy import ndimage
 
+import bank as B
 import lsdata as D
 import synth as SY
 
@@ -237,6 +240,76 @@ def transfer(source_case, target_map, seed, cache_dir=CACHE_DEFAULT, holdouts=()
     info.update({"source": source_case, "target": target_map, "seed": seed,
                  "seconds_load": t1 - t0, "seconds_transfer": time.time() - t1})
     return hu, liver, info
+
+
+def _load_paths(ct_path, lb_path):
+    ct, sp = D.load_nifti_canonical(ct_path)
+    lb, _ = D.load_nifti_canonical(lb_path)
+    if ct.shape != lb.shape:
+        raise ValueError(f"{ct_path}: ct {ct.shape} and liver {lb.shape} differ")
+    return np.ascontiguousarray(ct), np.ascontiguousarray((lb >= 1).astype(np.float32)), tuple(sp)
+
+
+def build_shape_bank(cases, holdouts, n, seed, cache_dir, tag, recipe=2, per_volume=6, log=print):
+    """n augmented crops from shape transfers: each volume is a training case
+    (drawn with the real bank's case weights) deformed onto the liver of a
+    label map that is neither its own patient nor a held-out case's
+    (targets_for), then cropped and augmented exactly like a real case
+    (bank.augment_sample). cases: the fold's TRAINING cases, lsdata.find_cases
+    tuples (name, ct, label, weight); a crop keeps its source case's weight.
+    Same layout as bank.build_bank (case = the source's index in cases) plus
+    shape_pairs ("source<-target" per volume) and shape_min_det (min det J).
+    Cached in cache_dir/shapebank_<tag>_r<recipe>.npz."""
+    p = os.path.join(cache_dir, f"shapebank_{tag}_r{recipe}.npz")
+    if os.path.exists(p):
+        z = np.load(p)
+        return {k: z[k] for k in z.files}
+    rng = np.random.default_rng([seed, 98])
+    man = SY.manifest()
+    names = [c[0] for c in cases]
+    bad = [h for h in holdouts if h in names]
+    if bad:
+        raise ValueError(f"shape bank {tag}: held-out case(s) {bad} among the sources")
+    w = np.array([c[3] for c in cases], np.float64)
+    srcs = {}
+    Z, Y, X = B.CROP_IJK[2], B.CROP_IJK[1], B.CROP_IJK[0]
+    xs = np.zeros((n, Z, Y, X), np.float16)
+    ys = np.zeros((n, Z, Y, X), np.uint8)
+    hns = np.zeros((n, Z, Y, X), np.uint8) if recipe >= 2 else None
+    ws = np.zeros(n, np.float32)
+    cs = np.zeros(n, np.int16)
+    pairs, dets = [], []
+    s, t0 = 0, time.time()
+    while s < n:
+        ci = int(rng.choice(len(cases), p=w / w.sum()))
+        name = names[ci]
+        if name not in srcs:
+            srcs[name] = _load_paths(cases[ci][1], cases[ci][2])
+        targets = sorted(r["case"] for r in targets_for(name, holdouts, man))
+        rec = {r["case"]: r for r in man["cases"]}[targets[rng.integers(len(targets))]]
+        tgt = SY.prep_map(rec, cache_dir)["liver5"].astype(np.float32)
+        ct, lab, sp = srcs[name]
+        hu, liver, info = transfer_arrays(ct, lab, sp, tgt, rng)
+        pairs.append(f"{name}<-{rec['case']}")
+        dets.append(info["min_det_j"])
+        dist = B.liver_distance(liver)
+        med = float(np.median(hu[liver > 0.5]))
+        for _ in range(min(per_volume, n - s)):
+            out = B.augment_sample(hu, liver, rng, recipe=recipe, dist=dist, liver_med=med)
+            xs[s], ys[s] = out[0].astype(np.float16), np.round(out[1] * 255).astype(np.uint8)
+            if hns is not None:
+                hns[s] = out[2]
+            ws[s], cs[s] = cases[ci][3], ci
+            s += 1
+        if len(pairs) % 20 == 0:
+            log(f"shape bank {tag}: {s}/{n} crops ({time.time() - t0:.0f} s)")
+    res = {"x": xs, "y": ys, "w": ws, "case": cs, "shape_pairs": np.array(pairs),
+           "shape_min_det": np.array(dets, np.float32)}
+    if hns is not None:
+        res["hn"] = hns
+    np.savez(p + ".tmp.npz", **res)
+    os.replace(p + ".tmp.npz", p)
+    return res
 
 
 if __name__ == "__main__":

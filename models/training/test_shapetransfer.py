@@ -151,6 +151,28 @@ class RealCase(unittest.TestCase):
         self.assertNotIn("ircad_p07", names)
         self.assertIn("ircad_p01", names)
 
+    def test_shape_bank_crops_come_from_training_sources_onto_allowed_targets(self):
+        cases = D.find_cases(names=["totalseg_example", "chaos_ct01"])
+        logs = []
+        bk = T.build_shape_bank(cases, ["ircad_p07"], 8, 5, self.cache, "t", recipe=2, per_volume=4,
+                                log=logs.append)
+        self.assertEqual(bk["x"].shape, (8, 32, 64, 64))
+        self.assertEqual(bk["y"].shape, bk["x"].shape)
+        self.assertEqual(bk["hn"].shape, bk["x"].shape)
+        self.assertEqual(len(bk["shape_pairs"]), 2)
+        for pair, c, w in zip(np.repeat(bk["shape_pairs"], 4), bk["case"], bk["w"]):
+            src, tgt = str(pair).split("<-")
+            self.assertEqual(src, cases[c][0])
+            self.assertEqual(w, cases[c][3])          # the source case's weight (0.5 for totalseg_example)
+            self.assertNotIn(tgt, ("ircad_p07",))     # never the held-out case's patient
+        self.assertTrue((bk["shape_min_det"] > 0).all())
+        self.assertGreater(bk["y"].max(), 200)       # liver in the crops
+        self.assertGreater(float(bk["x"].astype(np.float32).std()), 0.05)   # image content, not a constant
+        again = T.build_shape_bank(cases, ["ircad_p07"], 8, 5, self.cache, "t", recipe=2, per_volume=4)
+        np.testing.assert_array_equal(again["x"], bk["x"])   # cached
+        with self.assertRaises(ValueError):
+            T.build_shape_bank(cases, ["chaos_ct01"], 8, 5, self.cache, "u", recipe=2)
+
 
 if __name__ == "__main__":
     unittest.main()

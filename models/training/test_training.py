@@ -29,6 +29,7 @@ import engine as E           # noqa: E402
 import environment as ENV    # noqa: E402
 import nets as N             # noqa: E402
 import pipeline as P         # noqa: E402
+import train as TR             # noqa: E402
 from runfiles import cached_logits   # noqa: E402
 
 LOCAL = {f[:-3] for f in os.listdir(HERE) if f.endswith(".py")}
@@ -271,6 +272,51 @@ class Training(unittest.TestCase):
             loaded = P.load_family(self.cfg, back, plan)
             self.assertEqual(list(loaded), ["teacher", "student_nokd", "student_kd"])
             self.assertTrue(same(weights(loaded["student_nokd"][0]), weights(fam["student_nokd"][0])))
+
+
+class PairedSummary(unittest.TestCase):
+    """A run of the shape arm alone pairs with the first paired CV's real arm
+    when (and only when) that real arm was trained under the same protocol."""
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.old = TR.RUNS_DIR
+        TR.RUNS_DIR = self.tmp.name
+
+    def tearDown(self):
+        TR.RUNS_DIR = self.old
+        self.tmp.cleanup()
+
+    def pc(self, arms, **kw):
+        return dict({"kind": "paired", "recipe": 2, "seeds": [1, 2], "arms": arms, "folds": ["a", "b"],
+                     "nets": ["teacher"], "steps": 8, "tiny": True}, **kw)
+
+    def write(self, pc, fold, arm, seed, dice):
+        d = TR.paired_dirs(pc)[1]
+        os.makedirs(d, exist_ok=True)
+        fig = {"dice": dice, "hd95_mm": 10.0, "volume_error_pct": 5.0}
+        r = {"config": pc, "models": {"teacher": dict(fig, extra={C.EXTRA_EVAL[0]: fig})}}
+        with open(os.path.join(d, f"fold_{fold}_{arm}_s{seed}.json"), "w") as f:
+            json.dump(r, f)
+
+    def test_shape_arm_pairs_with_the_first_runs_real_arm_of_the_same_protocol(self):
+        first, shape = self.pc(["real", "synth"]), self.pc(["shape"])
+        self.assertNotEqual(TR.paired_dirs(first), TR.paired_dirs(shape))
+        self.write(first, "a", "real", 1, 0.80)
+        self.write(first, "b", "real", 1, 0.70)
+        self.write(self.pc(["real", "synth"], steps=9), "a", "real", 2, 0.10)   # another protocol: not paired
+        self.write(shape, "a", "shape", 1, 0.85)
+        self.write(shape, "a", "shape", 2, 0.90)
+        sm = TR.paired_summary(shape, TR.paired_dirs(shape)[1], {})
+        self.assertEqual(sm["arms_shown"], ["real", "shape"])
+        self.assertEqual(sorted(sm["jobs_done"]), ["a/shape/s1", "a/shape/s2"])
+        e = sm["nets"]["teacher"]
+        self.assertEqual(sorted(e["arms"]["real"]["runs"]), ["a/s1", "b/s1"])
+        d = e["vs_real"]["shape"]["dice"]
+        self.assertEqual((d["n"], d["pairs"]), (1, ["a/s1"]))
+        self.assertAlmostEqual(d["mean"], 0.05, places=6)
+        self.assertEqual(e["paired"], e["vs_real"]["shape"])
+        self.assertTrue(os.path.exists(os.path.join(TR.paired_dirs(shape)[1], "cv_paired.json")))
 
 
 class Environment(unittest.TestCase):

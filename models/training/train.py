@@ -35,6 +35,7 @@ import lsdata as D          # noqa: E402
 import nets as N            # noqa: E402
 import parity               # noqa: E402
 import synth as S           # noqa: E402
+import shapetransfer as ST  # noqa: E402
 from config import (EXTRA_EVAL, GROW_FRAC, SEED, STUDENTS, Config, cv_config, fold_config,  # noqa: E402
                     grow_steps, paired_config, release_config)
 from engine import Validator   # noqa: E402
@@ -72,7 +73,7 @@ def build_parser():
                     help="release mode: extra student variants to train besides GTAN (nokd,kd); "
                          "those named in --ship are always trained")
     ap.add_argument("--anatomy", default="real",
-                    help="paired mode: arms to train (real,synth); release mode: 'synth' adds as many synthetic crops "
+                    help="paired mode: arms to train (real, synth, shape; a run with shape has its own folder and pairs with the real arm of the first run); release mode: 'synth' adds as many synthetic crops "
                          "from ../shared/data/labels (synth.py) as the real bank has")
     ap.add_argument("--seeds", type=int, default=2, help="paired mode: seeds per fold (SEED, SEED+1, ...)")
     ap.add_argument("--synth-bank", type=int, default=960, help="paired mode: synthetic crops added per fold")
@@ -353,6 +354,18 @@ def paired_job(cfg, pc, root, results_dir, holdout, arm, seed, all_cases, val_ev
             info.update(synth_crops=int(len(sb["x"])), synth_maps_eligible=len(S.eligible([holdout])),
                         synth_volumes=int(len(sb["synth_volumes"])))
             del sb
+        elif arm == "shape":
+            # The same number of added crops as the synth arm, from the fold's
+            # training cases deformed onto other real livers.
+            sb = ST.build_shape_bank(train_cases, [holdout], pc["synth_bank"], seed, CACHE_DIR, tag, pc["recipe"],
+                                     log=log)
+            bk = {k: np.concatenate([bk[k], sb[k]]) for k in bk}
+            dets = sb["shape_min_det"]
+            info.update(shape_crops=int(len(sb["x"])), shape_volumes=int(len(sb["shape_pairs"])),
+                        shape_min_det_j={"min": round(float(dets.min()), 3), "median": round(float(np.median(dets)), 3)})
+            del sb
+        elif arm != "real":
+            raise ValueError(f"paired: unknown arm {arm!r}")
         log(f"paired {holdout} {arm} seed {seed}: bank {bk['x'].shape} ({time.time() - t0:.0f} s)")
         validator = Validator(prep(val_cases), cfg.dev)
         nets = train_family(cfg, job_dir, plan, bk, validator)
@@ -382,28 +395,52 @@ def paired_job(cfg, pc, root, results_dir, holdout, arm, seed, all_cases, val_ev
     return res
 
 
+def paired_dirs(pc):
+    """(run folder, results folder) of a paired CV. The first one (arms real
+    and synth) keeps its names; a run with another new-anatomy arm (shape)
+    gets its own, so its pinned configuration never mixes with the first's."""
+    suffix = "".join("_" + a for a in pc["arms"] if a not in ("real", "synth"))
+    root = os.path.join(RUNS_DIR, ("tiny_" if pc["tiny"] else "") + f"cv_paired_r{pc['recipe']}" + suffix)
+    results = os.path.join(root, "results") if pc["tiny"] else os.path.join(HERE, "results", "paired" + suffix)
+    return root, results
+
+
+def same_protocol(a, b):
+    """Two paired configurations that train identical jobs of an arm both have."""
+    return {k: v for k, v in a.items() if k != "arms"} == {k: v for k, v in b.items() if k != "arms"}
+
+
 def paired_summary(pc, results_dir, env_rec):
-    """results/paired/cv_paired.json: per net and arm, the figures of every
-    finished (fold, seed) and their mean +- SD; per net, the paired difference
-    synth - real over the (fold, seed) pairs where both arms finished."""
+    """<results>/cv_paired.json: per net and arm, the figures of every
+    finished (fold, seed) and their mean +- SD; per net and new-anatomy arm,
+    the paired difference arm - real over the (fold, seed) pairs where both
+    finished. A run without the real arm pairs with the first paired CV's
+    real-arm results of the same protocol (the same jobs, trained once)."""
     runs = {}
+    sources = [(a, results_dir, lambda c: c == pc) for a in pc["arms"]]
+    if "real" not in pc["arms"]:
+        base = paired_dirs(dict(pc, arms=["real", "synth"]))[1]
+        sources.insert(0, ("real", base, lambda c: c is not None and same_protocol(c, pc)))
     for h in pc["folds"]:
         for s in pc["seeds"]:
-            for a in pc["arms"]:
-                p = os.path.join(results_dir, f"fold_{h}_{a}_s{s}.json")
+            for a, d, ok in sources:
+                p = os.path.join(d, f"fold_{h}_{a}_s{s}.json")
                 if os.path.exists(p):
-                    r = json.load(open(p))
-                    if r.get("config") == pc:
+                    with open(p) as f:
+                        r = json.load(f)
+                    if ok(r.get("config")):
                         runs[(h, s, a)] = r
+    arms = [a for a, _, _ in sources]
     keys = ("dice", "hd95_mm", "volume_error_pct")
-    out = {"config": pc, "jobs_done": [f"{h}/{a}/s{s}" for h, s, a in runs],
+    out = {"config": pc, "arms_shown": arms, "jobs_done": [f"{h}/{a}/s{s}" for h, s, a in runs if a in pc["arms"]],
            "jobs_total": len(pc["folds"]) * len(pc["seeds"]) * len(pc["arms"]),
            "note": "leave-one-case-out; figures on the held-out case's ORIGINAL grid; sd = sample SD over "
-                   "(fold, seed) runs; paired = synth minus real on the same fold and seed",
+                   "(fold, seed) runs; paired = new-anatomy arm minus real on the same fold and seed"
+                   + ("" if "real" in pc["arms"] else f"; real arm from {os.path.relpath(sources[0][1], HERE)}"),
            "environment": env_rec, "nets": {}}
     for net in pc["nets"]:
-        e = out["nets"][net] = {"arms": {}, "paired": {}}
-        for a in pc["arms"]:
+        e = out["nets"][net] = {"arms": {}, "paired": {}, "vs_real": {}}
+        for a in arms:
             rows = {f"{h}/s{s}": {k: r["models"][net][k] for k in keys} | {
                 "partial_" + k: r["models"][net]["extra"][EXTRA_EVAL[0]][k] for k in keys}
                 for (h, s, aa), r in runs.items() if aa == a}
@@ -412,21 +449,27 @@ def paired_summary(pc, results_dir, env_rec):
                 e["arms"][a].update({k: _stat([v[k] for v in rows.values()]) for k in keys})
                 e["arms"][a]["abs_volume_error_pct"] = _stat([abs(v["volume_error_pct"]) for v in rows.values()])
                 e["arms"][a].update({"partial_" + k: _stat([v["partial_" + k] for v in rows.values()]) for k in keys})
-        if set(pc["arms"]) >= {"real", "synth"}:
-            both = sorted(set(e["arms"]["real"]["runs"]) & set(e["arms"]["synth"]["runs"]))
+        for a in arms:
+            if a == "real" or "real" not in e["arms"]:
+                continue
+            both = sorted(set(e["arms"]["real"]["runs"]) & set(e["arms"][a]["runs"]))
+            d = e["vs_real"][a] = {}
             for k in keys + tuple("partial_" + k for k in keys):
-                diffs = [e["arms"]["synth"]["runs"][j][k] - e["arms"]["real"]["runs"][j][k] for j in both]
+                diffs = [e["arms"][a]["runs"][j][k] - e["arms"]["real"]["runs"][j][k] for j in both]
                 if diffs:
-                    e["paired"][k] = _stat(diffs) | {"pairs": both}
+                    d[k] = _stat(diffs) | {"pairs": both}
+        # "paired": the first new-anatomy arm's differences (synth in the first run).
+        new = [a for a in arms if a != "real"]
+        if new:
+            e["paired"] = e["vs_real"].get(new[0], {})
     atomic_json(out, os.path.join(results_dir, "cv_paired.json"))
     return out
 
 
 def run_paired(cfg, env):
     pc = paired_config(cfg)
-    name = ("tiny_" if cfg.tiny else "") + f"cv_paired_r{pc['recipe']}"
-    root = os.path.join(RUNS_DIR, name)
-    results_dir = os.path.join(root, "results") if cfg.tiny else os.path.join(HERE, "results", "paired")
+    root, results_dir = paired_dirs(pc)
+    name = os.path.basename(root)
     env_rec = open_run(cfg, env, root, pc, "paired")
     os.makedirs(results_dir, exist_ok=True)
     log(f"paired CV {name}: {pc}")
