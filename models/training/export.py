@@ -105,9 +105,11 @@ def card(out_dir, name, role, net, onnx_name, training, evaluation, extra=None):
     return c
 
 
-def export_all(run_dir, tiny=False, ship=None, command="train.py release"):
+def export_all(run_dir, tiny=False, ship=None, command="train.py release", out_dir=None):
     """Exports teacher, GTAN assistant and each student size's variant named
-    in ship ({"student": "gtan"|"nokd"|"kd", ...}; default gtan)."""
+    in ship ({"student": "gtan"|"nokd"|"kd", ...}; default gtan) into
+    models/ (or out_dir: a candidate release beside the shipped one, its
+    checkpoints with it)."""
     ship = dict(ship or {})
     summary = json.load(open(os.path.join(run_dir, "summary.json")))
     tst = torch.load(os.path.join(run_dir, "teacher.pt"), map_location="cpu")
@@ -125,7 +127,8 @@ def export_all(run_dir, tiny=False, ship=None, command="train.py release"):
         s = N.build(N.ARCH[k]); s.load_state_dict(sd); nets[k] = ("student", s)
     bank_file = summary.get("bank") or os.path.join(HERE, "cache", "bank_" + summary["tag"] + ".npz")
     recipe = summary.get("recipe", 1)
-    out_dir = MODELS_DIR if not tiny else os.path.join(run_dir, "export")
+    staged = out_dir is not None or tiny
+    out_dir = out_dir or (MODELS_DIR if not tiny else os.path.join(run_dir, "export"))
     os.makedirs(out_dir, exist_ok=True)
     os.makedirs(CKPT_DIR, exist_ok=True)
     cases = D.find_cases()
@@ -163,8 +166,14 @@ def export_all(run_dir, tiny=False, ship=None, command="train.py release"):
             how = (f"GTAN stage (all GTAN nets trained jointly, duration is the shared stage time): "
                    f"{'assistant distilled from cached teacher logits' if name == 'assistant' else 'distilled online from the current (growing) assistant'}, "
                    f"loss (1-l)(CE+Dice) + l*T^2*KL, l={KD_LAMBDA}, T={KD_T}; AdamW lr 2e-3 cosine, batch 2 crops 32x64x64")
-        training = {"data": f"cases {trained_on} from ../shared/data/cases (fixed bank of {len(np.load(bank_file)['w'])} "
-                            f"augmented 5 mm crops, recipe {recipe}, seed {SEED}; totalseg_example weight 0.5)",
+        data = (f"cases {trained_on} from ../shared/data/cases (fixed bank of {len(np.load(bank_file)['w'])} "
+                f"augmented 5 mm crops, recipe {recipe}, seed {SEED}; totalseg_example weight 0.5)")
+        if summary.get("config", {}).get("synth"):
+            sb = np.load(os.path.join(HERE, "cache", f"synthbank_{summary['tag']}_r{recipe}.npz"))
+            data += (f" plus {len(sb['w'])} augmented crops of synthetic CT drawn from the label maps of "
+                     f"../shared/data/labels (synth.py: {len(set(str(v).split(':')[0] for v in sb['synth_volumes']))} "
+                     f"maps, {len(sb['synth_volumes'])} volumes; no CT of those patients)")
+        training = {"data": data,
                     "command": "/usr/bin/python3 models/training/" + command,
                     **({"variant": ship[name]} if role == "student" else {}),
                     "seed": SEED, "steps": steps, "duration_s": round(dur), "machine": machine,
@@ -187,7 +196,7 @@ def export_all(run_dir, tiny=False, ship=None, command="train.py release"):
                       "torch_cpu_forward_s": round(ms, 3), "torch_cpu_grid": MACS_GRID}
         c = card(out_dir, name, role, net, onnx_name, training, evaluation)
         results[name] = c
-        ck = os.path.join(CKPT_DIR if not tiny else out_dir, f"{name}.pt")
+        ck = os.path.join(CKPT_DIR if not staged else out_dir, f"{name}.pt")
         atomic_save({"cfg": net.config(), "model": net.state_dict(), "steps": steps, "role": role}, ck)
         print(name, c["params"], c["macs"], ev, f"{ms:.3f}s", flush=True)
     return results
