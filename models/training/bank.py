@@ -119,6 +119,29 @@ def bank_path(cache_dir, tag, recipe=1):
     return os.path.join(cache_dir, f"bank_{tag}.npz" if recipe == 1 else f"bank_{tag}_r{recipe}.npz")
 
 
+def crop_arrays(n, recipe):
+    """Empty bank arrays for n crops: x (f16), y (u8, fraction x255) and, for
+    recipe >= 2, hn (u8 hard-negative map; None otherwise)."""
+    Z, Y, X = CROP_IJK[2], CROP_IJK[1], CROP_IJK[0]
+    return {"x": np.zeros((n, Z, Y, X), np.float16), "y": np.zeros((n, Z, Y, X), np.uint8),
+            "hn": np.zeros((n, Z, Y, X), np.uint8) if recipe >= 2 else None}
+
+
+def add_crops(hu, lab, rng, k, arrs, s, recipe):
+    """k augmented crops of one 5 mm volume (hu, soft liver lab) into the
+    crop_arrays arrs from index s (a generated volume's share of a bank);
+    returns the next free index."""
+    dist = liver_distance(lab)
+    med = float(np.median(hu[lab > 0.5]))
+    for _ in range(k):
+        out = augment_sample(hu, lab, rng, recipe=recipe, dist=dist, liver_med=med)
+        arrs["x"][s], arrs["y"][s] = out[0].astype(np.float16), np.round(out[1] * 255).astype(np.uint8)
+        if arrs["hn"] is not None:
+            arrs["hn"][s] = out[2]
+        s += 1
+    return s
+
+
 def build_bank(cases, n, seed, cache_dir, tag, recipe=1):
     """Returns dict x [N,Z,Y,X] f16, y [N,Z,Y,X] u8 (fraction ×255), w [N],
     case [N] (recipe 2 adds hn [N,Z,Y,X] u8, the hard-negative map). Cached

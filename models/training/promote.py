@@ -12,7 +12,6 @@ architecture) and written atomically. The promoted card records where it
 came from and which shipped models it was NOT trained beside.
 """
 import argparse
-import hashlib
 import json
 import os
 import shutil
@@ -22,19 +21,12 @@ import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+from export import sha256          # noqa: E402
 from runfiles import atomic_json   # noqa: E402
 
 MODELS_DIR = os.path.dirname(HERE)
 CKPT_DIR = os.path.join(HERE, "checkpoints")
 ROLES = ("teacher", "assistant", "student", "student100k")
-
-
-def sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for b in iter(lambda: f.read(1 << 20), b""):
-            h.update(b)
-    return h.hexdigest()
 
 
 def copy_atomic(src, dst):

@@ -272,10 +272,7 @@ def build_shape_bank(cases, holdouts, n, seed, cache_dir, tag, recipe=2, per_vol
         raise ValueError(f"shape bank {tag}: held-out case(s) {bad} among the sources")
     w = np.array([c[3] for c in cases], np.float64)
     srcs = {}
-    Z, Y, X = B.CROP_IJK[2], B.CROP_IJK[1], B.CROP_IJK[0]
-    xs = np.zeros((n, Z, Y, X), np.float16)
-    ys = np.zeros((n, Z, Y, X), np.uint8)
-    hns = np.zeros((n, Z, Y, X), np.uint8) if recipe >= 2 else None
+    arrs = B.crop_arrays(n, recipe)
     ws = np.zeros(n, np.float32)
     cs = np.zeros(n, np.int16)
     pairs, dets = [], []
@@ -292,21 +289,15 @@ def build_shape_bank(cases, holdouts, n, seed, cache_dir, tag, recipe=2, per_vol
         hu, liver, info = transfer_arrays(ct, lab, sp, tgt, rng)
         pairs.append(f"{name}<-{rec['case']}")
         dets.append(info["min_det_j"])
-        dist = B.liver_distance(liver)
-        med = float(np.median(hu[liver > 0.5]))
-        for _ in range(min(per_volume, n - s)):
-            out = B.augment_sample(hu, liver, rng, recipe=recipe, dist=dist, liver_med=med)
-            xs[s], ys[s] = out[0].astype(np.float16), np.round(out[1] * 255).astype(np.uint8)
-            if hns is not None:
-                hns[s] = out[2]
-            ws[s], cs[s] = cases[ci][3], ci
-            s += 1
+        s0 = s
+        s = B.add_crops(hu, liver, rng, min(per_volume, n - s), arrs, s, recipe)
+        ws[s0:s], cs[s0:s] = cases[ci][3], ci
         if len(pairs) % 20 == 0:
             log(f"shape bank {tag}: {s}/{n} crops ({time.time() - t0:.0f} s)")
-    res = {"x": xs, "y": ys, "w": ws, "case": cs, "shape_pairs": np.array(pairs),
+    res = {"x": arrs["x"], "y": arrs["y"], "w": ws, "case": cs, "shape_pairs": np.array(pairs),
            "shape_min_det": np.array(dets, np.float32)}
-    if hns is not None:
-        res["hn"] = hns
+    if arrs["hn"] is not None:
+        res["hn"] = arrs["hn"]
     np.savez(p + ".tmp.npz", **res)
     os.replace(p + ".tmp.npz", p)
     return res

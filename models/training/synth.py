@@ -41,6 +41,7 @@ import os
 import numpy as np
 from scipy import ndimage
 
+import bank as B
 import lsdata as D
 
 FINE = 2.5                     # mm, synthesis grid (2 × finer than the 5 mm contract grid)
@@ -420,7 +421,6 @@ def build_synth_bank(train_preps, holdouts, n, seed, cache_dir, tag, recipe=2, p
     on the fold's TRAINING cases only (train_preps: name → (hu, lab, sp)).
     Same layout as bank.build_bank (w = 1, case = -1). Cached in
     cache_dir/synthbank_<tag>_r<recipe>.npz."""
-    import bank as B
     p = os.path.join(cache_dir, f"synthbank_{tag}_r{recipe}.npz")
     if os.path.exists(p):
         z = np.load(p)
@@ -428,30 +428,20 @@ def build_synth_bank(train_preps, holdouts, n, seed, cache_dir, tag, recipe=2, p
     rng = np.random.default_rng([seed, 99])
     stats = hu_stats(train_preps)
     maps = eligible(holdouts)
-    Z, Y, X = B.CROP_IJK[2], B.CROP_IJK[1], B.CROP_IJK[0]
-    xs = np.zeros((n, Z, Y, X), np.float16)
-    ys = np.zeros((n, Z, Y, X), np.uint8)
-    hns = np.zeros((n, Z, Y, X), np.uint8) if recipe >= 2 else None
+    arrs = B.crop_arrays(n, recipe)
     used = []
     s = 0
     while s < n:
         rec = maps[rng.integers(len(maps))]
         hu, lab, info = synth_volume(rec, cache_dir, rng, stats)
         used.append(f"{info['case']}:{info['phase']}")
-        dist = B.liver_distance(lab)
-        med = float(np.median(hu[lab > 0.5]))
-        for _ in range(min(per_volume, n - s)):
-            out = B.augment_sample(hu, lab, rng, recipe=recipe, dist=dist, liver_med=med)
-            xs[s], ys[s] = out[0].astype(np.float16), np.round(out[1] * 255).astype(np.uint8)
-            if hns is not None:
-                hns[s] = out[2]
-            s += 1
+        s = B.add_crops(hu, lab, rng, min(per_volume, n - s), arrs, s, recipe)
         if len(used) % 20 == 0:
             log(f"synthetic bank {tag}: {s}/{n} crops")
-    res = {"x": xs, "y": ys, "w": np.ones(n, np.float32), "case": np.full(n, -1, np.int16),
+    res = {"x": arrs["x"], "y": arrs["y"], "w": np.ones(n, np.float32), "case": np.full(n, -1, np.int16),
            "synth_volumes": np.array(used)}
-    if hns is not None:
-        res["hn"] = hns
+    if arrs["hn"] is not None:
+        res["hn"] = arrs["hn"]
     np.savez(p + ".tmp.npz", **res)
     os.replace(p + ".tmp.npz", p)
     return res

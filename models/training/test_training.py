@@ -56,10 +56,7 @@ class Layout(unittest.TestCase):
     def graph(self):
         return {m: local_imports(os.path.join(HERE, m + ".py")) for m in sorted(LOCAL)}
 
-    # synth.py is frozen while the paired CV of models/README.md runs (its
-    # generator makes that CV's synthetic banks); its one in-function import
-    # (bank, which does not import synth) moves after that CV.
-    HIDDEN_OK = {("synth", "bank")}
+    HIDDEN_OK = set()
 
     def test_no_hidden_imports(self):
         """Imports of this folder's modules are at the top of each file
