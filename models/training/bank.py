@@ -156,10 +156,8 @@ def build_bank(cases, n, seed, cache_dir, tag, recipe=1):
     meds = [float(np.median(hu[lab > 0.5])) for hu, lab, _ in preps]
     w = np.array([c[3] for c in cases], dtype=np.float64)
     prob = w / w.sum()
-    Z, Y, X = CROP_IJK[2], CROP_IJK[1], CROP_IJK[0]
-    xs = np.zeros((n, Z, Y, X), np.float16)
-    ys = np.zeros((n, Z, Y, X), np.uint8)
-    hns = np.zeros((n, Z, Y, X), np.uint8) if recipe >= 2 else None
+    arrs = crop_arrays(n, recipe)
+    xs, ys, hns = arrs["x"], arrs["y"], arrs["hn"]
     ws = np.zeros(n, np.float32)
     cs = np.zeros(n, np.int16)
     for s in range(n):

@@ -113,7 +113,12 @@ def with_synth(bk, preps, exclude, n, seed, tag, recipe):
     """The real bank plus n synthetic crops (synth.py) from label maps not of
     the cases in exclude. Returns (bank, synthetic bank)."""
     sb = S.build_synth_bank(preps, exclude, n, seed, CACHE_DIR, tag, recipe, log=log)
-    return {k: np.concatenate([bk[k], sb[k]]) for k in bk}, sb
+    return extended(bk, sb), sb
+
+
+def extended(bk, extra):
+    """The bank bk followed by the crops of a generated bank (its fields that bk has)."""
+    return {k: np.concatenate([bk[k], extra[k]]) for k in bk}
 
 
 def lock_or_skip(path, what):
@@ -359,7 +364,7 @@ def paired_job(cfg, pc, root, results_dir, holdout, arm, seed, all_cases, val_ev
             # training cases deformed onto other real livers.
             sb = ST.build_shape_bank(train_cases, [holdout], pc["synth_bank"], seed, CACHE_DIR, tag, pc["recipe"],
                                      log=log)
-            bk = {k: np.concatenate([bk[k], sb[k]]) for k in bk}
+            bk = extended(bk, sb)
             dets = sb["shape_min_det"]
             info.update(shape_crops=int(len(sb["x"])), shape_volumes=int(len(sb["shape_pairs"])),
                         shape_min_det_j={"min": round(float(dets.min()), 3), "median": round(float(np.median(dets)), 3)})
