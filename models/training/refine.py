@@ -166,22 +166,30 @@ def summarise(rows):
     return "\n".join(out)
 
 
-def kept_rows(jobs, old):
-    """Rows of a previous results file (old) to keep for jobs, and the
-    (model, case) pairs they cover. Finished nets do not change, so a pair
-    scored before under the same variants and temperature, every variant
-    present, is not recomputed (refine.py --fresh recomputes all)."""
+def kept_rows(jobs, old, rescore=False):
+    """Rows of a previous results file (old) to keep, and the (model, case)
+    pairs of jobs they cover. Finished nets do not change, so a pair scored
+    before under the same variants and temperature, every variant present, is
+    not recomputed (rescore, i.e. refine.py --fresh, recomputes the jobs' pairs).
+    Pairs that are not among the jobs are carried over as they are: their
+    nets may be gone (run folders are not kept from one machine to the next)
+    and their scores are still the record; another variant set or temperature
+    keeps nothing, as such rows could not be compared."""
     rows, kept = [], set()
     if old.get("variants") != dict(VARIANTS) or old.get("temperature") != D.SOFT_TEMPERATURE:
         return rows, kept
     have = {}
     for r in old["rows"]:
         have.setdefault((r["model"], r["case"]), []).append(r)
-    for label, _, case, _ in jobs:
-        got = have.get((label, case), [])
-        if {r["variant"] for r in got} >= set(VARIANTS) and (label, case) not in kept:
+    wanted = {(label, case) for label, _, case, _ in jobs}
+    for pair, got in have.items():
+        if {r["variant"] for r in got} < set(VARIANTS):
+            continue
+        if pair not in wanted:
             rows += got
-            kept.add((label, case))
+        elif not rescore:
+            rows += got
+            kept.add(pair)
     return rows, kept
 
 
@@ -207,7 +215,7 @@ def per_net(rows, shipped="raw_b3_k3_hi4_s1"):
                 f"({np.mean([abs(r['volume_error_pct']) for r in rs]):.1f})")
     out = ["| net | arm | runs | network's outline | refined |", "|---|---|---|---|---|"]
     for net, name in NET_NAMES.items():
-        for arm in ("real", "synth"):
+        for arm in ("real", "synth", "shape"):
             v = by.get((net, arm))
             if v and "net" in v and shipped in v:
                 out.append(f"| {name} | {arm} | {len(v['net'])} | {cell(v['net'])} | {cell(v[shipped])} |")
@@ -222,7 +230,7 @@ def main():
     ap.add_argument("--table", metavar="JSON", help="print the summary table of a results file and exit")
     ap.add_argument("--held-only", action="store_true", help="only held-out (model, case) pairs")
     ap.add_argument("--out", default=os.path.join(HERE, "results", "refine.json"))
-    ap.add_argument("--fresh", action="store_true", help="score every pair again (default: keep those in --out)")
+    ap.add_argument("--fresh", action="store_true", help="score every pair of the nets found again (default: keep those in --out)")
     a = ap.parse_args()
     if a.table:
         rows = json.load(open(a.table))["rows"]
@@ -252,9 +260,11 @@ def main():
     if a.held_only:
         jobs = [j for j in jobs if j[3]]
     rows, kept = [], set()
-    if not a.fresh and os.path.exists(a.out):
-        rows, kept = kept_rows(jobs, json.load(open(a.out)))
-    print(f"refine: {len(kept)} pairs kept from {a.out}, {len(jobs) - len(kept)} to score", flush=True)
+    if os.path.exists(a.out):
+        rows, kept = kept_rows(jobs, json.load(open(a.out)), rescore=a.fresh)
+    carried = len({(r["model"], r["case"]) for r in rows}) - len(kept)
+    print(f"refine: {len(kept)} pairs kept from {a.out}, {carried} carried over (nets not here), "
+          f"{len(jobs) - len(kept)} to score", flush=True)
     jobs = [j for j in jobs if (j[0], j[2]) not in kept]
     cases = {c[0]: c for c in D.find_cases(names=sorted({j[2] for j in jobs}))} if jobs else {}
     nets = {}

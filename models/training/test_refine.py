@@ -69,7 +69,8 @@ if __name__ == "__main__":
 
 class KeptRows(unittest.TestCase):
     """refine.py keeps pairs scored before (finished nets do not change) and
-    scores only the rest; another variant set or temperature keeps none."""
+    scores only the rest, carries pairs whose nets are not here, and keeps
+    nothing scored under another variant set or temperature."""
 
     def results(self, pairs, variants=None, temperature=None):
         variants = dict(R.VARIANTS) if variants is None else variants
@@ -87,8 +88,21 @@ class KeptRows(unittest.TestCase):
         self.assertEqual(kept, {("cv/a/real_s1/teacher", "a")})
         self.assertEqual(len(rows), len(R.VARIANTS))
 
+    def test_pairs_without_their_nets_are_carried(self):
+        # The run folder of cv/a is gone (another machine): its scores stay;
+        # the nets found (cv/b) are scored, or kept when scored before.
+        jobs = [("cv/b/shape_s1/teacher", "q", "b", True)]
+        old = self.results([("cv/a/real_s1/teacher", "a"), ("cv/b/shape_s1/teacher", "b")])
+        rows, kept = R.kept_rows(jobs, old)
+        self.assertEqual(kept, {("cv/b/shape_s1/teacher", "b")})
+        self.assertEqual(len(rows), 2 * len(R.VARIANTS))
+        rows, kept = R.kept_rows(jobs, old, rescore=True)
+        self.assertEqual(kept, set())
+        self.assertEqual({(r["model"], r["case"]) for r in rows}, {("cv/a/real_s1/teacher", "a")})
+
     def test_other_settings_keep_nothing(self):
         jobs = [("cv/a/real_s1/teacher", "p", "a", True)]
         pairs = [("cv/a/real_s1/teacher", "a")]
         self.assertEqual(R.kept_rows(jobs, self.results(pairs, temperature=1.0))[1], set())
         self.assertEqual(R.kept_rows(jobs, self.results(pairs, variants={"net": None}))[1], set())
+        self.assertEqual(R.kept_rows([], self.results(pairs, temperature=1.0))[0], [])
