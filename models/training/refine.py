@@ -222,6 +222,35 @@ def per_net(rows, shipped="raw_b3_k3_hi4_s1"):
     return "\n".join(out)
 
 
+def paired_refined(rows, shipped="raw_b3_k3_hi4_s1"):
+    """Markdown table: per net and new-anatomy arm, the refined outline's
+    held-out Dice / HD95 / |volume error| difference arm − real over the
+    (fold, seed) pairs where both nets were scored (the refined counterpart of
+    paired_tables.py)."""
+    got = {}
+    for r in rows:
+        parts = r["model"].split("/")
+        if parts[0] != "cv" or r["case"] != parts[1] or r["variant"] != shipped:
+            continue
+        arm, _, seed = parts[2].partition("_s")
+        got.setdefault((parts[3], arm), {})[(parts[1], seed)] = r
+    out = ["| net | arm − real | pairs | Δ Dice (min…max) | Dice higher in | Δ HD95 (mm) | Δ abs. volume error (pp) |",
+           "|---|---|---|---|---|---|---|"]
+    for net, name in NET_NAMES.items():
+        real = got.get((net, "real"), {})
+        for arm in ("synth", "shape"):
+            new = got.get((net, arm), {})
+            both = sorted(set(real) & set(new))
+            if not both:
+                continue
+            dd = [new[j]["dice"] - real[j]["dice"] for j in both]
+            dh = [new[j]["hd95_mm"] - real[j]["hd95_mm"] for j in both]
+            dv = [abs(new[j]["volume_error_pct"]) - abs(real[j]["volume_error_pct"]) for j in both]
+            out.append(f"| {name} | {arm} | {len(both)} | {np.mean(dd):+.3f} ({min(dd):+.3f}…{max(dd):+.3f}) | "
+                       f"{sum(d > 0 for d in dd)}/{len(dd)} | {np.mean(dh):+.1f} | {np.mean(dv):+.1f} |")
+    return "\n".join(out)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--threads", type=int, default=2)
@@ -237,6 +266,8 @@ def main():
         print(summarise(rows))
         print()
         print(per_net(rows))
+        print()
+        print(paired_refined(rows))
         return
     torch.set_num_threads(a.threads)
 

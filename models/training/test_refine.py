@@ -63,6 +63,29 @@ class Refine(unittest.TestCase):
         np.testing.assert_array_equal(a, b)
 
 
+class PairedRefined(unittest.TestCase):
+    """refine.py --table: arm − real of the refined outline on shared (fold, seed) pairs only."""
+
+    def test_pairs_and_differences(self):
+        def row(model, case, dice, variant="raw_b3_k3_hi4_s1"):
+            return {"model": model, "case": case, "variant": variant, "dice": dice, "hd95_mm": 20 * dice,
+                    "volume_error_pct": -20 * dice}
+        rows = [row("cv/a/real_s1/teacher", "a", 0.80), row("cv/a/shape_s1/teacher", "a", 0.85),
+                row("cv/b/real_s1/teacher", "b", 0.90), row("cv/b/shape_s1/teacher", "b", 0.88),
+                row("cv/c/real_s2/teacher", "c", 0.70),                       # no shape partner
+                row("cv/a/shape_s1/teacher", "partial", 0.99),                # not the held-out fold case
+                row("cv/b/shape_s2/teacher", "b", 0.99),                      # no real partner
+                row("cv/a/shape_s1/teacher", "a", 0.10, variant="net")]       # another variant
+        lines = R.paired_refined(rows).splitlines()
+        self.assertEqual(len(lines), 3)
+        cells = [c.strip() for c in lines[2].strip("|").split("|")]
+        self.assertEqual(cells[:3], ["teacher", "shape", "2"])
+        self.assertEqual(cells[3], "+0.015 (-0.020…+0.050)")
+        self.assertEqual(cells[4], "1/2")
+        self.assertEqual(cells[5], "+0.3")
+        self.assertEqual(cells[6], "+0.3")
+
+
 if __name__ == "__main__":
     unittest.main()
 
