@@ -197,17 +197,29 @@ NET_NAMES = {"teacher": "teacher", "student_nokd": "30k student, no KD", "studen
              "student100k_nokd": "100k student, no KD", "student100k_kd": "100k student, teacher KD"}
 
 
+ARMS = ("real", "synth", "shape")
+
+
+def fold_row(r):
+    """(fold, arm, seed, net) of a row scoring a paired-CV fold net on its
+    own held-out case ("cv/<fold>/<arm>_s<seed>/<net>"); None for any other row."""
+    parts = r["model"].split("/")
+    if parts[0] != "cv" or r["case"] != parts[1]:
+        return None
+    arm, _, seed = parts[2].partition("_s")
+    return parts[1], arm, seed, parts[3]
+
+
 def per_net(rows, shipped="raw_b3_k3_hi4_s1"):
     """Markdown table: per fold net and arm, on the held-out fold case, mean
     Dice / HD95 / volume error (mean |volume error|) of the network's outline
     and of the shipped refinement, over the finished (fold, seed) runs."""
     by = {}
     for r in rows:
-        parts = r["model"].split("/")
-        if parts[0] != "cv" or r["case"] != parts[1] or r["variant"] not in ("net", shipped):
+        f = fold_row(r)
+        if f is None or r["variant"] not in ("net", shipped):
             continue
-        arm = parts[2].split("_s")[0]
-        by.setdefault((parts[3], arm), {}).setdefault(r["variant"], []).append(r)
+        by.setdefault((f[3], f[1]), {}).setdefault(r["variant"], []).append(r)
 
     def cell(rs):
         return (f"{np.mean([r['dice'] for r in rs]):.3f} / {np.mean([r['hd95_mm'] for r in rs]):.1f} / "
@@ -215,7 +227,7 @@ def per_net(rows, shipped="raw_b3_k3_hi4_s1"):
                 f"({np.mean([abs(r['volume_error_pct']) for r in rs]):.1f})")
     out = ["| net | arm | runs | network's outline | refined |", "|---|---|---|---|---|"]
     for net, name in NET_NAMES.items():
-        for arm in ("real", "synth", "shape"):
+        for arm in ARMS:
             v = by.get((net, arm))
             if v and "net" in v and shipped in v:
                 out.append(f"| {name} | {arm} | {len(v['net'])} | {cell(v['net'])} | {cell(v[shipped])} |")
@@ -229,16 +241,16 @@ def paired_refined(rows, shipped="raw_b3_k3_hi4_s1"):
     paired_tables.py)."""
     got = {}
     for r in rows:
-        parts = r["model"].split("/")
-        if parts[0] != "cv" or r["case"] != parts[1] or r["variant"] != shipped:
+        f = fold_row(r)
+        if f is None or r["variant"] != shipped:
             continue
-        arm, _, seed = parts[2].partition("_s")
-        got.setdefault((parts[3], arm), {})[(parts[1], seed)] = r
+        fold, arm, seed, net = f
+        got.setdefault((net, arm), {})[(fold, seed)] = r
     out = ["| net | arm − real | pairs | Δ Dice (min…max) | Dice higher in | Δ HD95 (mm) | Δ abs. volume error (pp) |",
            "|---|---|---|---|---|---|---|"]
     for net, name in NET_NAMES.items():
         real = got.get((net, "real"), {})
-        for arm in ("synth", "shape"):
+        for arm in ARMS[1:]:
             new = got.get((net, arm), {})
             both = sorted(set(real) & set(new))
             if not both:

@@ -86,10 +86,6 @@ class PairedRefined(unittest.TestCase):
         self.assertEqual(cells[6], "+0.3")
 
 
-if __name__ == "__main__":
-    unittest.main()
-
-
 class KeptRows(unittest.TestCase):
     """refine.py keeps pairs scored before (finished nets do not change) and
     scores only the rest, carries pairs whose nets are not here, and keeps
@@ -129,3 +125,7 @@ class KeptRows(unittest.TestCase):
         self.assertEqual(R.kept_rows(jobs, self.results(pairs, temperature=1.0))[1], set())
         self.assertEqual(R.kept_rows(jobs, self.results(pairs, variants={"net": None}))[1], set())
         self.assertEqual(R.kept_rows([], self.results(pairs, temperature=1.0))[0], [])
+
+
+if __name__ == "__main__":
+    unittest.main()
